@@ -1,0 +1,18 @@
+"""kerasrec: hybrid movie recommenders with Keras 3, from a spreadsheet of ratings.
+
+Importing ``kerasrec`` loads pandas and NumPy only; TensorFlow is imported when a
+model is first built, so data work and the command line stay fast and light.
+"""
+
+from kerasrec.data import (MovieData, load_movies, load_ratings, load_sample, make_sample,
+                           sample_path)
+from kerasrec.errors import ArtifactError, DataError, KerasRecError, PipelineError
+from kerasrec.features import FeaturePipeline
+from kerasrec.split import Split, article_split, leave_last_n, random_split, temporal_split
+
+__version__ = "0.1.0"
+
+__all__ = ["ArtifactError", "DataError", "FeaturePipeline", "KerasRecError", "MovieData",
+           "PipelineError", "Split", "article_split", "leave_last_n", "load_movies",
+           "load_ratings", "load_sample", "make_sample", "random_split", "sample_path",
+           "temporal_split"]

@@ -1,0 +1,339 @@
+"""Readers for the MovieLens layouts kerasrec accepts.
+
+* ``data_movies.xlsx``-style workbooks with sheets ``products`` and ``users``;
+* MovieLens folders or ``.zip`` archives: latest/25M/32M (``movies.csv`` +
+  ``ratings.csv``), 1M/10M (``movies.dat`` + ``ratings.dat``, ``::``-separated),
+  100K (``u.item`` + ``u.data``);
+* Parquet: a folder with ``movies.parquet`` + ``ratings.parquet`` (or
+  ``products.parquet`` + ``users.parquet``).
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import io
+import os
+import zipfile
+from dataclasses import dataclass
+from pathlib import Path, PurePosixPath
+from typing import IO, Callable, Dict, List, Optional, Tuple, Union
+
+import numpy as np
+import pandas as pd
+
+from kerasrec.data.movie_data import MovieData
+from kerasrec.data.validate import (NO_GENRES, PRODUCT_COLUMNS, RATING_COLUMNS, Source,
+                                    check_references, validate_products, validate_ratings)
+from kerasrec.errors import DataError
+
+PathLike = Union[str, "os.PathLike[str]"]
+PRODUCTS_SHEET, RATINGS_SHEET = "products", "users"
+EXCEL_SUFFIXES = (".xlsx", ".xlsm", ".xls")
+# The 100K and 1M releases spell one genre differently from the later ones.
+_GENRE_ALIASES = {"Children's": "Children"}
+_GENRES_100K = ("unknown|Action|Adventure|Animation|Children's|Comedy|Crime|Documentary|Drama|"
+                "Fantasy|Film-Noir|Horror|Musical|Mystery|Romance|Sci-Fi|Thriller|War|Western"
+                ).split("|")
+
+
+def load_movies(path: PathLike, nrows: Optional[int] = None, *,
+                rating_range: Tuple[float, float] = (0.5, 5.0), duplicates: str = "error",
+                timestamp_unit: str = "s") -> MovieData:
+    """Load and validate MovieLens-style data from a workbook, folder, zip or Parquet folder.
+
+    Args:
+        path: A ``.xlsx`` workbook with sheets ``products`` and ``users``, or a MovieLens
+            folder / ``.zip`` (latest, 25M, 32M, 1M, 10M or 100K layout), or a folder
+            with ``movies.parquet`` and ``ratings.parquet``.
+        nrows: Read only the first ``nrows`` ratings (all products are read).
+        rating_range: Inclusive range of valid ratings, in stars.
+        duplicates: ``"error"`` (default) rejects repeated (userId, movieId) pairs;
+            ``"last"`` keeps the latest by timestamp; ``"mean"`` averages them.
+        timestamp_unit: ``"s"`` (unix seconds, as MovieLens) or ``"ms"``.
+
+    Returns:
+        The validated :class:`MovieData`.
+
+    Raises:
+        DataError: If the path is missing or unreadable, a sheet, file or column is
+            missing, or a value violates the schema (the message names the file,
+            sheet, column and rows).
+    """
+    path = Path(path)
+    options = dict(rating_range=rating_range, duplicates=duplicates,
+                   timestamp_unit=timestamp_unit)
+    if not path.exists():
+        raise DataError("no such file or folder", file=str(path))
+    if path.is_dir():
+        products, ratings = _read_bundle(_FolderFiles(path), nrows)
+    elif path.suffix.lower() in EXCEL_SUFFIXES:
+        products, ratings = _read_workbook(path, nrows)
+    elif path.suffix.lower() == ".zip":
+        products, ratings = _read_bundle(_ZipFiles(path), nrows)
+    elif path.suffix.lower() in (".csv", ".parquet", ".dat", ".data"):
+        raise DataError("holds one table, but load_movies needs products and ratings",
+                        file=str(path), hint="pass the folder holding both files, or read a "
+                        "ratings file alone with kerasrec.load_ratings")
+    else:
+        raise DataError(f"unsupported file type '{path.suffix}'", file=str(path),
+                        hint="use an .xlsx workbook, a MovieLens folder or .zip, or a folder "
+                        "of Parquet files")
+    product_frame, product_source = products
+    rating_frame, rating_source = ratings
+    clean_products = validate_products(product_frame, product_source)
+    clean_ratings = validate_ratings(rating_frame, rating_source, **options)
+    check_references(clean_ratings, clean_products, rating_source, product_source)
+    return MovieData(clean_products, clean_ratings, str(path))
+
+
+def load_ratings(path: PathLike, nrows: Optional[int] = None, *,
+                 rating_range: Tuple[float, float] = (0.5, 5.0), duplicates: str = "error",
+                 timestamp_unit: str = "s") -> pd.DataFrame:
+    """Load and validate a ratings table alone (CSV, Parquet, or a workbook's ``users`` sheet).
+
+    Useful for fixed train/test split files. Arguments as in :func:`load_movies`.
+
+    Returns:
+        A frame with columns userId, movieId, rating, timestamp.
+
+    Raises:
+        DataError: If the file is missing, unreadable or violates the schema.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise DataError("no such file", file=str(path))
+    suffix = path.suffix.lower()
+    if suffix in EXCEL_SUFFIXES:
+        frame, source = _read_workbook(path, nrows, sheets=(RATINGS_SHEET,))[0]
+    elif suffix == ".parquet":
+        frame, source = _read_parquet(path, nrows), Source(str(path), first_row=1)
+    elif suffix == ".csv":
+        frame, source = _read_csv_table(path, nrows, str(path)), Source(str(path))
+    else:
+        raise DataError(f"unsupported ratings file type '{path.suffix}'", file=str(path),
+                        hint="use .csv, .parquet or .xlsx")
+    return validate_ratings(frame, source, rating_range=rating_range, duplicates=duplicates,
+                            timestamp_unit=timestamp_unit)
+
+
+# --- workbooks -------------------------------------------------------------------------
+
+def excel_engine() -> str:
+    """The fastest installed Excel reader: python-calamine, else openpyxl."""
+    return "calamine" if importlib.util.find_spec("python_calamine") else "openpyxl"
+
+
+def _read_workbook(path: Path, nrows: Optional[int],
+                   sheets: Tuple[str, ...] = (PRODUCTS_SHEET, RATINGS_SHEET)):
+    with open(path, "rb") as handle:
+        head = handle.read(8)
+    if not head:
+        raise DataError("the file is empty", file=str(path))
+    is_zip, is_ole = head.startswith(b"PK\x03\x04"), head.startswith(b"\xd0\xcf\x11\xe0")
+    if not (is_zip or is_ole):
+        hint = ("it looks like a text/CSV file renamed to .xlsx; rename it back and use "
+                "load_ratings, or save it from Excel as a workbook")
+        raise DataError("is not an Excel workbook", file=str(path), hint=hint)
+    try:
+        book = pd.ExcelFile(path, engine=excel_engine())
+    except Exception as exc:  # readers raise many unrelated types for broken archives
+        raise DataError(f"cannot be read as an Excel workbook ({type(exc).__name__}: {exc})",
+                        file=str(path), hint="the file is corrupt or truncated; "
+                        "re-export it from the source") from exc
+    with book:
+        out = []
+        for sheet in sheets:
+            if sheet not in book.sheet_names:
+                near = [s for s in book.sheet_names if s.strip().lower() == sheet]
+                hint = (f"sheet names are case-sensitive: rename '{near[0]}' to '{sheet}'"
+                        if near else f"the workbook has sheets {book.sheet_names}")
+                raise DataError(f"has no sheet '{sheet}'", file=str(path), hint=hint)
+            try:
+                frame = book.parse(sheet, nrows=nrows if sheet == RATINGS_SHEET else None)
+            except Exception as exc:
+                raise DataError(f"cannot read the sheet ({type(exc).__name__}: {exc})",
+                                file=str(path), sheet=sheet) from exc
+            if frame.shape[1] == 0:
+                raise DataError("the sheet is empty", file=str(path), sheet=sheet,
+                                hint=f"expected a header row with "
+                                f"{list(PRODUCT_COLUMNS if sheet == PRODUCTS_SHEET else RATING_COLUMNS)}")
+            out.append((frame, Source(str(path), sheet)))
+    return out
+
+
+# --- MovieLens folders and archives ----------------------------------------------------
+
+class _FolderFiles:
+    """File access for a folder."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+
+    def names(self) -> List[str]:
+        return sorted(p.relative_to(self.root).as_posix()
+                      for p in self.root.rglob("*") if p.is_file())
+
+    def open(self, name: str) -> IO[bytes]:
+        return open(self.root / name, "rb")
+
+    def path(self, name: str) -> Optional[Path]:
+        return self.root / name
+
+
+class _ZipFiles:
+    """File access for a zip archive, with archive errors turned into DataErrors."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        try:
+            self.zip = zipfile.ZipFile(root)
+        except (zipfile.BadZipFile, OSError) as exc:
+            raise DataError(f"is not a readable zip archive ({exc})", file=str(root),
+                            hint="the file is corrupt or truncated; download it again") from exc
+
+    def names(self) -> List[str]:
+        return sorted(n for n in self.zip.namelist() if not n.endswith("/"))
+
+    def open(self, name: str) -> IO[bytes]:
+        try:
+            return io.BytesIO(self.zip.read(name))
+        except (zipfile.BadZipFile, OSError, EOFError) as exc:
+            raise DataError(f"cannot read archive member ({exc})", file=str(self.root),
+                            sheet=name, hint="the archive is corrupt or truncated") from exc
+
+    def path(self, name: str) -> Optional[Path]:
+        return None
+
+
+def _read_movies_csv(files, name: str, source: Source, nrows=None) -> pd.DataFrame:
+    with files.open(name) as handle:
+        return _read_csv_table(handle, nrows, source.file, member=source.sheet)
+
+
+def _read_csv_table(handle, nrows, file: str, member: Optional[str] = None) -> pd.DataFrame:
+    try:
+        return pd.read_csv(handle, nrows=nrows, encoding_errors="replace")
+    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as exc:
+        raise DataError(f"cannot be parsed as CSV ({exc})".rstrip(), file=file,
+                        sheet=member) from exc
+
+
+def _decode(raw: bytes) -> str:
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError:  # the 1M and 100K releases are Latin-1
+        return raw.decode("latin-1")
+
+
+def _read_movies_dat(files, name: str, source: Source, nrows=None) -> pd.DataFrame:
+    with files.open(name) as handle:
+        lines = pd.Series(_decode(handle.read()).splitlines(), dtype=object)
+    parts = lines[lines.str.len() > 0].str.split("::", n=2, expand=True, regex=False)
+    if parts.shape[1] != 3:
+        raise DataError("expected 'movieId::title::genres' lines", file=source.file,
+                        sheet=source.sheet)
+    frame = parts.set_axis(list(PRODUCT_COLUMNS), axis=1)
+    frame["genres"] = frame["genres"].replace(_GENRE_ALIASES, regex=True)
+    return frame
+
+
+def _read_ratings_dat(files, name: str, source: Source, nrows=None) -> pd.DataFrame:
+    # "::" read with sep=":" gives empty columns between the fields, and keeps the fast C parser.
+    with files.open(name) as handle:
+        try:
+            frame = pd.read_csv(handle, sep=":", header=None, usecols=[0, 2, 4, 6],
+                                nrows=nrows, engine="c")
+        except (pd.errors.ParserError, ValueError) as exc:
+            raise DataError(f"expected 'userId::movieId::rating::timestamp' lines ({exc})",
+                            file=source.file, sheet=source.sheet) from exc
+    return frame.set_axis(list(RATING_COLUMNS), axis=1)
+
+
+def _read_u_item(files, name: str, source: Source, nrows=None) -> pd.DataFrame:
+    genre_names = _GENRES_100K
+    sibling = str(PurePosixPath(name).with_name("u.genre"))
+    if sibling in files.names():
+        with files.open(sibling) as handle:
+            listed = [l.split("|")[0] for l in _decode(handle.read()).splitlines() if "|" in l]
+        genre_names = listed or genre_names
+    with files.open(name) as handle:
+        frame = pd.read_csv(io.StringIO(_decode(handle.read())), sep="|", header=None)
+    flags = frame.iloc[:, 5:5 + len(genre_names)].to_numpy(dtype=bool)
+    names = np.array([_GENRE_ALIASES.get(g, g) for g in genre_names], dtype=object)
+    genres = ["|".join(names[row][names[row] != "unknown"]) or NO_GENRES for row in flags]
+    return pd.DataFrame({"movieId": frame[0], "title": frame[1], "genres": genres})
+
+
+def _read_u_data(files, name: str, source: Source, nrows=None) -> pd.DataFrame:
+    with files.open(name) as handle:
+        return pd.read_csv(handle, sep="\t", header=None, names=list(RATING_COLUMNS),
+                           nrows=nrows)
+
+
+def _read_parquet(source, nrows: Optional[int]) -> pd.DataFrame:
+    import pyarrow.parquet as pq
+
+    try:
+        if nrows is None:
+            return pd.read_parquet(source)
+        batches = pq.ParquetFile(source).iter_batches(batch_size=nrows)
+        return next(batches).to_pandas()
+    except StopIteration:
+        return pd.DataFrame(columns=list(RATING_COLUMNS))
+    except Exception as exc:  # pyarrow raises ArrowInvalid, OSError, ...
+        raise DataError(f"cannot be read as Parquet ({type(exc).__name__}: {exc})",
+                        file=str(source)) from exc
+
+
+def _read_parquet_member(files, name: str, source: Source, nrows=None) -> pd.DataFrame:
+    with files.open(name) as handle:
+        return _read_parquet(handle, nrows)
+
+
+@dataclass(frozen=True)
+class _Layout:
+    name: str
+    products: str
+    ratings: str
+    read_products: Callable
+    read_ratings: Callable
+    first_row: int = 2  # header row = 1
+
+
+_LAYOUTS = (
+    _Layout("MovieLens latest/25M/32M", "movies.csv", "ratings.csv", _read_movies_csv,
+            _read_movies_csv),
+    _Layout("MovieLens 1M/10M", "movies.dat", "ratings.dat", _read_movies_dat,
+            _read_ratings_dat, first_row=1),
+    _Layout("MovieLens 100K", "u.item", "u.data", _read_u_item, _read_u_data, first_row=1),
+    _Layout("Parquet", "movies.parquet", "ratings.parquet", _read_parquet_member,
+            _read_parquet_member, first_row=1),
+    _Layout("Parquet", "products.parquet", "users.parquet", _read_parquet_member,
+            _read_parquet_member, first_row=1),
+)
+
+
+def _find(names: List[str], basename: str) -> Optional[str]:
+    hits = [n for n in names if PurePosixPath(n).name == basename]
+    # The shallowest match wins: archives nest one folder deep (ml-latest-small/...).
+    return min(hits, key=lambda n: (n.count("/"), n)) if hits else None
+
+
+def _read_bundle(files, nrows: Optional[int]):
+    names = files.names()
+    root = str(files.root)
+    for layout in _LAYOUTS:
+        products, ratings = _find(names, layout.products), _find(names, layout.ratings)
+        if products is None and ratings is None:
+            continue
+        if products is None or ratings is None:
+            present, absent = ((products, layout.ratings) if products
+                               else (ratings, layout.products))
+            raise DataError(f"has '{present}' but not '{absent}' ({layout.name} layout)",
+                            file=root)
+        psrc = Source(root, products, layout.first_row)
+        rsrc = Source(root, ratings, layout.first_row)
+        return ((layout.read_products(files, products, psrc), psrc),
+                (layout.read_ratings(files, ratings, rsrc, nrows), rsrc))
+    expected = ", ".join(f"{l.products} + {l.ratings}" for l in _LAYOUTS)
+    raise DataError("holds no MovieLens data", file=root, hint=f"expected one of: {expected}")

@@ -1,0 +1,102 @@
+"""The in-memory dataset every other module works on."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Dict
+
+import numpy as np
+import pandas as pd
+
+from kerasrec.data.validate import (NO_GENRES, Source, check_references, validate_products,
+                                    validate_ratings)
+
+
+@dataclass(frozen=True)
+class MovieData:
+    """MovieLens-style data: a products table and a ratings table.
+
+    Attributes:
+        products: One row per movie: ``movieId`` (int64), ``title``, ``genres``
+            (pipe-separated; ``"(no genres listed)"`` when there are none).
+        ratings: One row per rating: ``userId`` and ``movieId`` (int32), ``rating``
+            (float32 stars), ``timestamp`` (int64 unix seconds, UTC).
+        source: Where the data was read from.
+    """
+
+    products: pd.DataFrame
+    ratings: pd.DataFrame
+    source: str = field(default="<memory>")
+
+    @classmethod
+    def from_frames(cls, products: pd.DataFrame, ratings: pd.DataFrame, *,
+                    source: str = "<memory>", **options) -> "MovieData":
+        """Validate two in-memory frames and wrap them.
+
+        Args:
+            products: Frame with movieId, title, genres.
+            ratings: Frame with userId, movieId, rating, timestamp.
+            source: Name used in error messages.
+            **options: ``rating_range``, ``duplicates``, ``timestamp_unit`` as in
+                :func:`kerasrec.load_movies`.
+
+        Raises:
+            DataError: If either frame violates the schema.
+        """
+        psrc, rsrc = Source(source, "products"), Source(source, "ratings")
+        products = validate_products(products, psrc)
+        ratings = validate_ratings(ratings, rsrc, **options)
+        check_references(ratings, products, rsrc, psrc)
+        return cls(products, ratings, source)
+
+    def with_ratings(self, ratings: pd.DataFrame) -> "MovieData":
+        """The same catalog with other ratings (e.g. the training part of a split)."""
+        return MovieData(self.products, ratings, self.source)
+
+    @property
+    def n_users(self) -> int:
+        return int(self.ratings["userId"].nunique())
+
+    @property
+    def n_movies(self) -> int:
+        return int(len(self.products))
+
+    @property
+    def n_ratings(self) -> int:
+        return int(len(self.ratings))
+
+    def genre_counts(self) -> pd.Series:
+        """Number of movies per genre, most common first ("(no genres listed)" included)."""
+        exploded = self.products["genres"].str.split("|").explode()
+        return exploded.value_counts().rename("movies").rename_axis("genre")
+
+    def describe(self) -> Dict[str, object]:
+        """Summary statistics: sizes, sparsity, genres, years and the rating histogram."""
+        from kerasrec.features.titles import parse_titles
+
+        years = parse_titles(self.products["title"])["year"].dropna()
+        n_rated_movies = int(self.ratings["movieId"].nunique())
+        cells = self.n_users * max(n_rated_movies, 1)
+        hist = self.ratings["rating"].value_counts().sort_index()
+        ts = self.ratings["timestamp"]
+        genres = self.genre_counts()
+        return {
+            "source": self.source,
+            "movies": self.n_movies,
+            "rated_movies": n_rated_movies,
+            "users": self.n_users,
+            "ratings": self.n_ratings,
+            "sparsity": 1.0 - self.n_ratings / cells if cells else 1.0,
+            "ratings_per_user_median": float(self.ratings.groupby("userId").size().median()),
+            "mean_rating": float(self.ratings["rating"].mean()),
+            "genres": {str(k): int(v) for k, v in genres.items() if k != NO_GENRES},
+            "movies_without_genres": int(genres.get(NO_GENRES, 0)),
+            "year_range": [int(years.min()), int(years.max())] if len(years) else None,
+            "movies_without_year": int(self.n_movies - len(years)),
+            "rating_histogram": {float(k): int(v) for k, v in hist.items()},
+            "time_range": [int(ts.min()), int(ts.max())],
+        }
+
+    def __repr__(self) -> str:
+        return (f"MovieData(source={self.source!r}, movies={self.n_movies}, "
+                f"users={self.n_users}, ratings={self.n_ratings})")

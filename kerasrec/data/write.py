@@ -1,0 +1,37 @@
+"""Writers for MovieData: an xlsx workbook in the data_movies.xlsx layout, or Parquet."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Union
+
+import pandas as pd
+
+from kerasrec._io import atomic_path
+from kerasrec.data.load import PRODUCTS_SHEET, RATINGS_SHEET
+from kerasrec.data.movie_data import MovieData
+
+
+def write_workbook(data: MovieData, path: Union[str, Path]) -> Path:
+    """Write ``data`` as a workbook with sheets ``products`` and ``users``, atomically.
+
+    Raises:
+        ArtifactError: If the file cannot be written.
+    """
+    with atomic_path(path) as tmp:
+        with pd.ExcelWriter(tmp, engine="openpyxl") as writer:
+            data.products.to_excel(writer, sheet_name=PRODUCTS_SHEET, index=False)
+            data.ratings.to_excel(writer, sheet_name=RATINGS_SHEET, index=False)
+    return Path(path)
+
+
+def write_parquet(data: MovieData, folder: Union[str, Path]) -> Path:
+    """Write ``data`` as ``movies.parquet`` + ``ratings.parquet`` in ``folder``, atomically.
+
+    Raises:
+        ArtifactError: If the folder cannot be written.
+    """
+    with atomic_path(folder, directory=True) as tmp:
+        data.products.to_parquet(tmp / "movies.parquet", index=False)
+        data.ratings.to_parquet(tmp / "ratings.parquet", index=False)
+    return Path(folder)

@@ -1,0 +1,82 @@
+"""Exception types raised by kerasrec.
+
+Every error a user can fix carries enough context to fix it: the file, the sheet
+(or archive member), the column and the offending rows, as the user sees them.
+"""
+
+from __future__ import annotations
+
+from typing import Iterable, Optional, Sequence
+
+#: How many offending rows/values an error message lists before summarising.
+MAX_LISTED = 5
+
+
+class KerasRecError(Exception):
+    """Base class of all errors raised by kerasrec."""
+
+
+class DataError(KerasRecError, ValueError):
+    """Input data is missing, unreadable or violates the MovieLens schema.
+
+    Attributes:
+        problem: What is wrong, in one sentence.
+        file: Path of the offending file, if known.
+        sheet: Sheet (xlsx) or archive member (zip) holding the data, if any.
+        column: Offending column, if the problem is in one column.
+        rows: File row numbers of the first offending rows (header row = 1).
+        hint: How to fix it, if there is an obvious fix.
+    """
+
+    def __init__(
+        self,
+        problem: str,
+        *,
+        file: Optional[str] = None,
+        sheet: Optional[str] = None,
+        column: Optional[str] = None,
+        rows: Optional[Sequence[int]] = None,
+        n_rows: Optional[int] = None,
+        hint: Optional[str] = None,
+    ) -> None:
+        self.problem = problem
+        self.file = None if file is None else str(file)
+        self.sheet = sheet
+        self.column = column
+        self.rows = [int(r) for r in rows] if rows is not None else []
+        self.n_rows = n_rows if n_rows is not None else len(self.rows)
+        self.hint = hint
+        super().__init__(self._format())
+
+    def _format(self) -> str:
+        where = []
+        if self.file:
+            where.append(f"file '{self.file}'")
+        if self.sheet:
+            where.append(f"sheet '{self.sheet}'")
+        if self.column:
+            where.append(f"column '{self.column}'")
+        text = (", ".join(where) + ": " if where else "") + self.problem
+        if self.rows:
+            listed = ", ".join(str(r) for r in self.rows[:MAX_LISTED])
+            more = self.n_rows - min(len(self.rows), MAX_LISTED)
+            text += f" (row {listed}" if len(self.rows) == 1 else f" (rows {listed}"
+            text += f" and {more} more)" if more > 0 else ")"
+        if self.hint:
+            text += f". {self.hint}"
+        return text
+
+
+class PipelineError(KerasRecError, ValueError):
+    """A feature pipeline is used before fitting, or its saved file is invalid."""
+
+
+class ArtifactError(KerasRecError, OSError):
+    """A model or pipeline artifact could not be written or read."""
+
+
+def preview(values: Iterable[object], limit: int = MAX_LISTED) -> str:
+    """Format the first few offending values for an error message."""
+    values = list(values)
+    text = ", ".join(repr(v) for v in values[:limit])
+    return text + (", ..." if len(values) > limit else "")

@@ -1,0 +1,343 @@
+"""FeaturePipeline: MovieData -> the named NumPy inputs every kerasrec model takes."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Dict, List, Optional, Tuple, Union
+
+import numpy as np
+import pandas as pd
+
+from kerasrec._io import write_text_atomic
+from kerasrec.data.movie_data import MovieData
+from kerasrec.errors import PipelineError
+from kerasrec.features.context import CONTEXT_NAMES, check_timezone, context_features
+from kerasrec.features.genres import encode_genres, genre_vocabulary
+from kerasrec.features.scaling import RatingScaler
+from kerasrec.features.titles import old_flags, parse_titles
+
+FORMAT = "kerasrec.FeaturePipeline"
+FORMAT_VERSION = 1
+#: Index 0 of every id vocabulary is the out-of-vocabulary bucket.
+OOV_INDEX = 0
+
+
+@dataclass
+class FeatureConfig:
+    """Settings of a :class:`FeaturePipeline`; the defaults suit MovieLens.
+
+    Attributes:
+        timezone: IANA zone in which daytime and weekend are judged.
+        old_cutoff: Movies released before this year are ``old``.
+        daytime_hours: Daytime is ``start < hour < end``.
+        rating_scaling: See :class:`~kerasrec.features.scaling.RatingScaler`.
+        rating_range: Valid ratings, in stars.
+    """
+
+    timezone: str = "UTC"
+    old_cutoff: int = 2000
+    daytime_hours: Tuple[int, int] = (6, 20)
+    rating_scaling: str = "minmax"
+    rating_range: Tuple[float, float] = (0.5, 5.0)
+
+    def __post_init__(self) -> None:
+        check_timezone(self.timezone)
+        self.daytime_hours = tuple(int(h) for h in self.daytime_hours)
+        self.rating_range = tuple(float(r) for r in self.rating_range)
+        lo, hi = self.daytime_hours
+        if not 0 <= lo < hi <= 24:
+            raise PipelineError(f"daytime_hours must satisfy 0 <= start < end <= 24, got {self.daytime_hours}")
+
+
+class FeaturePipeline:
+    """Turns ratings into model inputs and model outputs back into stars.
+
+    ``fit`` learns, from training data only, the user and item id vocabularies, the
+    genre order and the rating scaler, and builds the movie feature table for the
+    whole catalog. ``transform`` maps any ratings frame to a dict of NumPy arrays keyed
+    by the model input names.
+
+    Args:
+        timezone: See :class:`FeatureConfig`.
+        old_cutoff: See :class:`FeatureConfig`.
+        daytime_hours: See :class:`FeatureConfig`.
+        rating_scaling: See :class:`FeatureConfig`.
+        rating_range: See :class:`FeatureConfig`.
+
+    Example:
+        >>> pipeline = FeaturePipeline(timezone="Europe/Berlin").fit(train_data)
+        >>> inputs = pipeline.transform(test_ratings)
+        >>> sorted(inputs)
+        ['context', 'item_features', 'item_id', 'rating', 'user_id']
+    """
+
+    def __init__(self, timezone: str = "UTC", old_cutoff: int = 2000,
+                 daytime_hours: Tuple[int, int] = (6, 20), rating_scaling: str = "minmax",
+                 rating_range: Tuple[float, float] = (0.5, 5.0)) -> None:
+        self.config = FeatureConfig(timezone, old_cutoff, daytime_hours, rating_scaling,
+                                    rating_range)
+        self.scaler = RatingScaler(rating_scaling, rating_range)
+        self.user_vocabulary_: Optional[np.ndarray] = None
+        self.item_vocabulary_: Optional[np.ndarray] = None
+        self.genres_: Optional[List[str]] = None
+        self.items_: Optional[pd.DataFrame] = None
+
+    # --- fitting -------------------------------------------------------------------------
+
+    def fit(self, data: MovieData) -> "FeaturePipeline":
+        """Learn vocabularies, genre order and scaling from ``data``.
+
+        Args:
+            data: Training data: its ratings define the id vocabularies and the
+                scaler; its products (the whole catalog) the item features.
+
+        Returns:
+            self.
+        """
+        ratings = data.ratings
+        self.user_vocabulary_ = np.unique(ratings["userId"].to_numpy()).astype(np.int64)
+        self.item_vocabulary_ = np.unique(ratings["movieId"].to_numpy()).astype(np.int64)
+        self.genres_ = genre_vocabulary(data.products["genres"])
+        self.items_ = self._item_table(data.products)
+        self.scaler.fit(ratings)
+        return self
+
+    def _item_table(self, products: pd.DataFrame) -> pd.DataFrame:
+        titles = parse_titles(products["title"])
+        return pd.DataFrame({
+            "movieId": products["movieId"].to_numpy(dtype=np.int64),
+            "year": titles["year"].to_numpy(),
+            "genre_bits": _pack_bits(encode_genres(products["genres"], self.genres_)),
+        }).sort_values("movieId", ignore_index=True)
+
+    def _check_fitted(self) -> None:
+        if self.items_ is None:
+            raise PipelineError("this FeaturePipeline is not fitted yet; call fit(data) first")
+
+    # --- vocabularies and feature tables -------------------------------------------------
+
+    @property
+    def feature_names(self) -> List[str]:
+        """Column names of ``item_features``: the genres, then ``old``, ``year_unknown``."""
+        self._check_fitted()
+        return [*self.genres_, "old", "year_unknown"]
+
+    @property
+    def context_names(self) -> List[str]:
+        return list(CONTEXT_NAMES)
+
+    @property
+    def n_users(self) -> int:
+        """Size of the user embedding table, the OOV bucket included."""
+        self._check_fitted()
+        return len(self.user_vocabulary_) + 1
+
+    @property
+    def n_items(self) -> int:
+        """Size of the item embedding table, the OOV bucket included."""
+        self._check_fitted()
+        return len(self.item_vocabulary_) + 1
+
+    def user_index(self, user_ids) -> np.ndarray:
+        """Raw userIds -> embedding indices (0 for users unseen in training)."""
+        self._check_fitted()
+        return _lookup(self.user_vocabulary_, user_ids)
+
+    def item_index(self, movie_ids) -> np.ndarray:
+        """Raw movieIds -> embedding indices (0 for movies unseen in training)."""
+        self._check_fitted()
+        return _lookup(self.item_vocabulary_, movie_ids)
+
+    def item_features(self, movie_ids) -> np.ndarray:
+        """Feature rows (genres, old, year_unknown) for raw movieIds, float32.
+
+        Movies outside the catalog get all zeros except ``year_unknown``.
+        """
+        self._check_fitted()
+        table = self._catalog_features()
+        rows = pd.Index(self.items_["movieId"]).get_indexer(np.asarray(movie_ids))
+        return table[rows]  # row -1 is the extra "unknown movie" row
+
+    def item_feature_table(self) -> np.ndarray:
+        """Features of every embedding index: row ``i`` belongs to item index ``i``.
+
+        Row 0 (unseen movies) is all zeros but ``year_unknown``. Models can hold this
+        table and look features up by ``item_id``, so callers pass ids only.
+        """
+        return self.item_features(np.concatenate([[-1], self.item_vocabulary_]))
+
+    def _catalog_features(self) -> np.ndarray:
+        genres = _unpack_bits(self.items_["genre_bits"].to_numpy(), len(self.genres_))
+        flags = old_flags(self.items_["year"], self.config.old_cutoff)
+        table = np.concatenate([genres, flags], axis=1).astype(np.float32)
+        unknown = np.zeros((1, table.shape[1]), np.float32)
+        unknown[0, -1] = 1.0
+        return np.concatenate([table, unknown])
+
+    # --- transforming --------------------------------------------------------------------
+
+    def context(self, ratings: pd.DataFrame) -> np.ndarray:
+        """Context flags for ``ratings`` as float32 (n, 2).
+
+        From ``timestamp`` when present, else from ``daytime``/``weekend`` columns, else
+        zeros (a weekday night: the reference context).
+        """
+        if "timestamp" in ratings:
+            flags = context_features(ratings["timestamp"].to_numpy(), self.config.timezone,
+                                     self.config.daytime_hours)
+        elif {"daytime", "weekend"} <= set(ratings.columns):
+            flags = ratings[["daytime", "weekend"]].to_numpy()
+        else:
+            flags = np.zeros((len(ratings), 2))
+        return flags.astype(np.float32)
+
+    def transform(self, ratings: pd.DataFrame, *, item_features: bool = True
+                  ) -> Dict[str, np.ndarray]:
+        """Map ratings (or bare userId/movieId pairs) to model inputs.
+
+        Args:
+            ratings: Frame with ``userId`` and ``movieId``, optionally ``rating`` and
+                ``timestamp`` (or ``daytime``/``weekend``).
+            item_features: Include the per-row ``item_features`` matrix. Models that
+                look features up by ``item_id`` do not need it.
+
+        Returns:
+            Dict with ``user_id``, ``item_id`` (int32), ``item_features``, ``context``
+            (float32) and, when ratings are given, ``rating`` (scaled float32).
+
+        Raises:
+            PipelineError: If the pipeline is not fitted or a column is missing.
+        """
+        self._check_fitted()
+        missing = {"userId", "movieId"} - set(ratings.columns)
+        if missing:
+            raise PipelineError(f"ratings lack column(s) {sorted(missing)}")
+        movies = ratings["movieId"].to_numpy()
+        out = {
+            "user_id": self.user_index(ratings["userId"].to_numpy()),
+            "item_id": self.item_index(movies),
+            "context": self.context(ratings),
+        }
+        if item_features:
+            out["item_features"] = self.item_features(movies)
+        if "rating" in ratings:
+            out["rating"] = self.scaler.transform(ratings["rating"].to_numpy(), movies)
+        return out
+
+    def fit_transform(self, data: MovieData) -> Dict[str, np.ndarray]:
+        """``fit(data)`` then ``transform(data.ratings)``."""
+        return self.fit(data).transform(data.ratings)
+
+    def to_stars(self, scaled: np.ndarray, movie_ids=None) -> np.ndarray:
+        """Model outputs -> ratings in stars."""
+        return self.scaler.inverse_transform(np.ravel(scaled), movie_ids)
+
+    # --- persistence ---------------------------------------------------------------------
+
+    def get_config(self) -> dict:
+        """Everything needed to rebuild the fitted pipeline, as JSON-ready data."""
+        self._check_fitted()
+        config = asdict(self.config)
+        config["daytime_hours"] = list(self.config.daytime_hours)
+        config["rating_range"] = list(self.config.rating_range)
+        years = self.items_["year"]
+        return {
+            "format": FORMAT,
+            "format_version": FORMAT_VERSION,
+            "config": config,
+            "scaler": self.scaler.get_config(),
+            "genres": list(self.genres_),
+            "users": self.user_vocabulary_.tolist(),
+            "items": self.item_vocabulary_.tolist(),
+            "catalog": {
+                "movieId": self.items_["movieId"].tolist(),
+                "year": [None if pd.isna(y) else int(y) for y in years],
+                "genre_bits": self.items_["genre_bits"].tolist(),
+            },
+        }
+
+    @classmethod
+    def from_config(cls, state: dict, *, source: str = "<config>") -> "FeaturePipeline":
+        """Rebuild a fitted pipeline from :meth:`get_config` output.
+
+        Raises:
+            PipelineError: If the state is from another format version or malformed.
+        """
+        if not isinstance(state, dict) or state.get("format") != FORMAT:
+            raise PipelineError(f"{source} is not a kerasrec FeaturePipeline file")
+        if state.get("format_version") != FORMAT_VERSION:
+            raise PipelineError(
+                f"{source} has format version {state.get('format_version')!r}; this kerasrec "
+                f"reads version {FORMAT_VERSION}. Refit the pipeline with this version.")
+        try:
+            config = state["config"]
+            pipeline = cls(**config)
+            pipeline.scaler = RatingScaler.from_config(state["scaler"])
+            pipeline.genres_ = [str(g) for g in state["genres"]]
+            pipeline.user_vocabulary_ = np.asarray(state["users"], dtype=np.int64)
+            pipeline.item_vocabulary_ = np.asarray(state["items"], dtype=np.int64)
+            catalog = state["catalog"]
+            pipeline.items_ = pd.DataFrame({
+                "movieId": np.asarray(catalog["movieId"], dtype=np.int64),
+                "year": pd.array(catalog["year"], dtype="Int64"),
+                "genre_bits": np.asarray(catalog["genre_bits"], dtype=np.int64),
+            })
+        except (KeyError, TypeError, ValueError) as exc:
+            raise PipelineError(f"{source} is malformed ({type(exc).__name__}: {exc}); "
+                                "it may have been edited by hand. Refit and save again.") from exc
+        for name, vocab in (("users", pipeline.user_vocabulary_),
+                            ("items", pipeline.item_vocabulary_)):
+            if vocab.size and np.any(np.diff(vocab) <= 0):
+                raise PipelineError(f"{source}: the '{name}' vocabulary must be sorted and "
+                                    "unique; it may have been edited by hand")
+        if len(set(map(len, catalog.values()))) != 1:
+            raise PipelineError(f"{source}: catalog columns have different lengths")
+        if pipeline.items_["genre_bits"].to_numpy().max(initial=0) >= 2 ** len(pipeline.genres_):
+            raise PipelineError(f"{source}: genre codes do not match the genre list")
+        return pipeline
+
+    def save(self, path: Union[str, Path]) -> Path:
+        """Write the fitted pipeline to one JSON file, atomically.
+
+        Raises:
+            PipelineError: If not fitted. ArtifactError: If the file cannot be written.
+        """
+        return write_text_atomic(path, json.dumps(self.get_config(), separators=(",", ":")))
+
+    @classmethod
+    def load(cls, path: Union[str, Path]) -> "FeaturePipeline":
+        """Read a pipeline written by :meth:`save`.
+
+        Raises:
+            PipelineError: If the file is missing, not JSON, or not a valid pipeline.
+        """
+        path = Path(path)
+        try:
+            state = json.loads(path.read_text(encoding="utf-8"))
+        except FileNotFoundError as exc:
+            raise PipelineError(f"no pipeline file at '{path}'") from exc
+        except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+            raise PipelineError(f"'{path}' is not valid JSON ({exc})") from exc
+        return cls.from_config(state, source=f"'{path}'")
+
+    def __repr__(self) -> str:
+        fitted = (f", users={len(self.user_vocabulary_)}, items={len(self.item_vocabulary_)}, "
+                  f"genres={len(self.genres_)}") if self.items_ is not None else ", unfitted"
+        return f"FeaturePipeline(timezone={self.config.timezone!r}{fitted})"
+
+
+def _lookup(vocabulary: np.ndarray, ids) -> np.ndarray:
+    index = pd.Index(vocabulary).get_indexer(np.asarray(ids, dtype=np.int64))
+    return (index + 1).astype(np.int32)  # -1 (unknown) becomes the OOV bucket 0
+
+
+def _pack_bits(multi_hot: np.ndarray) -> np.ndarray:
+    # One integer per movie keeps the saved catalog small (bit i = genre i).
+    weights = np.left_shift(np.int64(1), np.arange(multi_hot.shape[1], dtype=np.int64))
+    return (multi_hot.astype(np.int64) * weights).sum(axis=1)
+
+
+def _unpack_bits(bits: np.ndarray, n: int) -> np.ndarray:
+    return ((bits[:, None] >> np.arange(n, dtype=np.int64)) & 1).astype(np.uint8)

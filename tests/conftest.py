@@ -1,0 +1,81 @@
+"""Shared fixtures: tiny in-memory datasets, and the real data when ../shared exists."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+import kerasrec as kr
+
+SHARED = Path(__file__).resolve().parents[1].parent / "shared"
+REAL_XLSX = SHARED / "data" / "data_movies.xlsx"
+SPLITS = SHARED / "data" / "splits"
+SCORER = SHARED / "bench" / "score_predictions.py"
+
+
+def pytest_addoption(parser):
+    parser.addoption("--runslow", action="store_true", help="run tests marked slow")
+
+
+def pytest_collection_modifyitems(config, items):
+    if config.getoption("--runslow"):
+        return
+    skip = pytest.mark.skip(reason="slow: run with --runslow")
+    for item in items:
+        if "slow" in item.keywords:
+            item.add_marker(skip)
+
+
+@pytest.fixture(scope="session")
+def real_data() -> kr.MovieData:
+    """The real MovieLens latest-small workbook from ../shared (skips when absent)."""
+    if not REAL_XLSX.is_file():
+        pytest.skip(f"real data not available: {REAL_XLSX} is missing (../shared is not "
+                    "beside this checkout)")
+    return kr.load_movies(REAL_XLSX)
+
+
+@pytest.fixture
+def products() -> pd.DataFrame:
+    return pd.DataFrame({
+        "movieId": [1, 2, 3, 4],
+        "title": ["Toy Story (1995)", "Heat (1995)  ", "Inception (2010)", "Babylon 5"],
+        "genres": ["Adventure|Animation|Children", "Action|Crime|Thriller",
+                   "Action|Sci-Fi", "(no genres listed)"],
+    })
+
+
+@pytest.fixture
+def ratings() -> pd.DataFrame:
+    return pd.DataFrame({
+        "userId": [1, 1, 2, 2, 3],
+        "movieId": [1, 2, 2, 3, 4],
+        "rating": [4.0, 3.5, 5.0, 0.5, 3.0],
+        "timestamp": [964982703, 964981247, 1445714994, 1445715000, 1200000000],
+    })
+
+
+@pytest.fixture
+def tiny(products, ratings) -> kr.MovieData:
+    return kr.MovieData.from_frames(products, ratings)
+
+
+@pytest.fixture(scope="session")
+def sample() -> kr.MovieData:
+    """The bundled sample workbook, loaded once."""
+    return kr.load_sample()
+
+
+def write_xlsx(path: Path, sheets: dict) -> Path:
+    """Write ``{sheet name: frame}`` as a workbook."""
+    with pd.ExcelWriter(path, engine="openpyxl") as writer:
+        for name, frame in sheets.items():
+            frame.to_excel(writer, sheet_name=name, index=False)
+    return path
+
+
+def rmse(a, b) -> float:
+    return float(np.sqrt(np.mean((np.asarray(a, float) - np.asarray(b, float)) ** 2)))

@@ -1,0 +1,51 @@
+"""The generator's planted structure is really there and learnable."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+import kerasrec as kr
+from kerasrec.data.sample import DEFAULT_SAMPLE
+from tests.conftest import rmse
+
+
+def test_bundled_file_is_the_default_sample(sample):
+    generated = kr.make_sample(**DEFAULT_SAMPLE)
+    pd.testing.assert_frame_equal(sample.ratings, generated.ratings)
+    pd.testing.assert_frame_equal(sample.products, generated.products)
+
+
+def test_same_seed_same_data():
+    a, b = kr.make_sample(50, 60, 900, seed=5), kr.make_sample(50, 60, 900, seed=5)
+    pd.testing.assert_frame_equal(a.ratings, b.ratings)
+    assert not a.ratings.equals(kr.make_sample(50, 60, 900, seed=6).ratings)
+
+
+def test_schema_and_size():
+    data = kr.make_sample(40, 50, 700, seed=1)
+    assert data.n_ratings == 700
+    assert not data.ratings.duplicated(["userId", "movieId"]).any()
+    kr.MovieData.from_frames(data.products, data.ratings)  # passes validation
+
+
+def test_weekend_and_daytime_effects(sample):
+    features = kr.FeaturePipeline().fit(sample).transform(sample.ratings)
+    stars = sample.ratings["rating"].to_numpy()
+    daytime, weekend = features["context"][:, 0] == 1, features["context"][:, 1] == 1
+    assert stars[weekend].mean() - stars[~weekend].mean() > 0.15
+    assert stars[daytime].mean() - stars[~daytime].mean() < -0.1
+
+
+def test_taste_and_quality_beat_the_global_mean(sample):
+    """Per-movie and per-user-genre means fitted on train beat the global mean on test."""
+    train, test = kr.random_split(sample.ratings, 0.2, seed=0)
+    mean = train["rating"].mean()
+    item_bias = (train.groupby("movieId")["rating"].mean() - mean)
+    user_bias = (train["rating"] - mean - train["movieId"].map(item_bias)).groupby(
+        train["userId"]).mean()
+    predict = (mean + test["movieId"].map(item_bias).fillna(0)
+               + test["userId"].map(user_bias).fillna(0))
+    baseline = rmse(test["rating"], np.full(len(test), mean))
+    assert rmse(test["rating"], predict) < baseline - 0.1

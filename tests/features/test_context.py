@@ -1,0 +1,53 @@
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+from hypothesis import given, strategies as st
+
+from kerasrec import PipelineError
+from kerasrec.features import context_features
+
+
+def _ts(text: str) -> int:
+    return int(pd.Timestamp(text).timestamp())
+
+
+def test_daytime_bounds_are_exclusive():
+    hours = [_ts(f"2024-01-03 {h:02d}:30:00+00:00") for h in (5, 6, 7, 19, 20, 21)]
+    assert context_features(np.array(hours))[:, 0].tolist() == [0, 0, 1, 1, 0, 0]
+
+
+def test_weekend_is_saturday_and_sunday():
+    days = [_ts(f"2024-01-{d:02d} 12:00:00+00:00") for d in range(1, 8)]  # Mon..Sun
+    assert context_features(np.array(days))[:, 1].tolist() == [0, 0, 0, 0, 0, 1, 1]
+
+
+def test_midnight_depends_on_the_time_zone():
+    # Friday 23:30 in UTC is already Saturday 00:30 in Berlin (UTC+1 in winter).
+    ts = np.array([_ts("2024-01-05 23:30:00+00:00")])
+    assert context_features(ts, "UTC")[0].tolist() == [0, 0]
+    assert context_features(ts, "Europe/Berlin")[0].tolist() == [0, 1]
+    # ... and still Friday 18:30 (daytime) in New York.
+    assert context_features(ts, "America/New_York")[0].tolist() == [1, 0]
+
+
+def test_daylight_saving_change():
+    # 2024-03-31 Berlin switches to UTC+2 at 01:00 UTC. 05:30 UTC is 06:30 then
+    # (not daytime: 6 < hour needs 7+), while 05:30 UTC a day earlier was 06:30 too.
+    before = _ts("2024-03-30 05:30:00+00:00")  # UTC+1 -> 06:30
+    after = _ts("2024-03-31 05:30:00+00:00")   # UTC+2 -> 07:30
+    flags = context_features(np.array([before, after]), "Europe/Berlin")
+    assert flags[:, 0].tolist() == [0, 1]
+
+
+def test_unknown_zone_is_a_clear_error():
+    with pytest.raises(PipelineError, match="unknown time zone"):
+        context_features(np.array([0]), "Mars/Olympus")
+
+
+@given(st.integers(0, 2**33))
+def test_utc_flags_match_datetime(ts):
+    when = pd.Timestamp(ts, unit="s", tz="UTC")
+    daytime, weekend = context_features(np.array([ts]))[0]
+    assert daytime == (6 < when.hour < 20) and weekend == (when.day_of_week >= 5)

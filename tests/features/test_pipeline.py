@@ -1,0 +1,97 @@
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+
+import kerasrec as kr
+from kerasrec import PipelineError
+
+
+def test_transform_outputs(tiny):
+    pipeline = kr.FeaturePipeline().fit(tiny)
+    out = pipeline.transform(tiny.ratings)
+    assert set(out) == {"user_id", "item_id", "item_features", "context", "rating"}
+    assert out["user_id"].dtype == np.int32 and out["item_features"].dtype == np.float32
+    assert out["user_id"].tolist() == [1, 1, 2, 2, 3]
+    # features: Action Adventure Animation Children Crime Sci-Fi Thriller | old year_unknown
+    assert pipeline.feature_names == ["Action", "Adventure", "Animation", "Children", "Crime",
+                                      "Sci-Fi", "Thriller", "old", "year_unknown"]
+    assert out["item_features"][0].tolist() == [0, 1, 1, 1, 0, 0, 0, 1, 0]  # Toy Story 1995
+    assert out["item_features"][4].tolist() == [0, 0, 0, 0, 0, 0, 0, 0, 1]  # Babylon 5
+    np.testing.assert_allclose(pipeline.to_stars(out["rating"]), tiny.ratings["rating"])
+
+
+def test_unknown_ids_go_to_the_oov_bucket(tiny):
+    train = tiny.with_ratings(tiny.ratings[tiny.ratings.userId != 3])
+    pipeline = kr.FeaturePipeline().fit(train)
+    pairs = pd.DataFrame({"userId": [3, 1, 77], "movieId": [4, 1, 555]})
+    out = pipeline.transform(pairs)
+    assert out["user_id"].tolist() == [0, 1, 0]
+    assert out["item_id"].tolist() == [0, 1, 0]
+    # Movie 4 was never rated in train but its catalog features are still known.
+    assert out["item_features"][0, -1] == 1 and out["item_features"][2, -1] == 1
+    assert "rating" not in out and out["context"].tolist() == [[0, 0]] * 3
+
+
+def test_item_feature_table_lines_up_with_item_index(tiny):
+    pipeline = kr.FeaturePipeline().fit(tiny)
+    out = pipeline.transform(tiny.ratings)
+    table = pipeline.item_feature_table()
+    assert table.shape == (pipeline.n_items, len(pipeline.feature_names))
+    np.testing.assert_array_equal(table[out["item_id"]], out["item_features"])
+
+
+def test_context_from_flags_when_no_timestamp(tiny):
+    pipeline = kr.FeaturePipeline().fit(tiny)
+    pairs = pd.DataFrame({"userId": [1], "movieId": [1], "daytime": [1], "weekend": [0]})
+    assert pipeline.transform(pairs)["context"].tolist() == [[1.0, 0.0]]
+
+
+def test_save_load_round_trip(tmp_path, tiny):
+    pipeline = kr.FeaturePipeline(timezone="Asia/Tokyo", old_cutoff=1990,
+                                  rating_scaling="standard").fit(tiny)
+    path = pipeline.save(tmp_path / "pipeline.json")
+    loaded = kr.FeaturePipeline.load(path)
+    a, b = pipeline.transform(tiny.ratings), loaded.transform(tiny.ratings)
+    for key in a:
+        np.testing.assert_array_equal(a[key], b[key])
+    assert loaded.config == pipeline.config
+    assert not list(tmp_path.glob("*.tmp"))
+
+
+def test_unfitted_pipeline(tiny):
+    with pytest.raises(PipelineError, match="not fitted"):
+        kr.FeaturePipeline().transform(tiny.ratings)
+
+
+@pytest.mark.parametrize("edit, words", [
+    (lambda s: s.update(format_version=99), "format version 99"),
+    (lambda s: s.pop("genres"), "malformed"),
+    (lambda s: s.update(users=[3, 1, 2]), "sorted"),
+    (lambda s: s.update(format="other"), "not a kerasrec FeaturePipeline"),
+])
+def test_edited_or_foreign_files_are_rejected(tmp_path, tiny, edit, words):
+    path = kr.FeaturePipeline().fit(tiny).save(tmp_path / "p.json")
+    state = json.loads(path.read_text())
+    edit(state)
+    path.write_text(json.dumps(state))
+    with pytest.raises(PipelineError, match=words):
+        kr.FeaturePipeline.load(path)
+
+
+def test_load_missing_or_not_json(tmp_path):
+    with pytest.raises(PipelineError, match="no pipeline file"):
+        kr.FeaturePipeline.load(tmp_path / "none.json")
+    (tmp_path / "bad.json").write_text("{not json")
+    with pytest.raises(PipelineError, match="not valid JSON"):
+        kr.FeaturePipeline.load(tmp_path / "bad.json")
+
+
+def test_bad_config():
+    with pytest.raises(PipelineError):
+        kr.FeaturePipeline(timezone="Nowhere/City")
+    with pytest.raises(PipelineError):
+        kr.FeaturePipeline(daytime_hours=(20, 6))
