@@ -1,0 +1,218 @@
+"""Non-Keras baselines with one shape: ``fit(ratings, products)`` and ``predict(pairs)``.
+
+All work on scipy sparse matrices and scikit-learn; none builds a dense users x items
+matrix. Predictions are in stars. Each starts from the shrunk baseline
+``mu + b_u + b_i`` (Koren, 2008) and falls back to it for unknown users or movies.
+"""
+
+from __future__ import annotations
+
+from typing import Optional
+
+import numpy as np
+import pandas as pd
+import scipy.sparse as sp
+
+
+class BaselineRecommender:
+    """Global mean plus shrunk user and item biases.
+
+    Args:
+        user_shrinkage: Pseudo-count pulling user biases towards 0.
+        item_shrinkage: Pseudo-count pulling item biases towards 0.
+        use_biases: ``False`` predicts the global mean alone.
+    """
+
+    name = "baseline"
+
+    def __init__(self, user_shrinkage: float = 15.0, item_shrinkage: float = 10.0,
+                 use_biases: bool = True) -> None:
+        self.user_shrinkage = user_shrinkage
+        self.item_shrinkage = item_shrinkage
+        self.use_biases = use_biases
+
+    def fit(self, ratings: pd.DataFrame, products: Optional[pd.DataFrame] = None):
+        """Learn from training ratings (and, for content models, products). Returns self."""
+        self.users_ = pd.Index(np.unique(ratings["userId"]))
+        self.items_ = pd.Index(np.unique(ratings["movieId"]))
+        u = self.users_.get_indexer(ratings["userId"])
+        i = self.items_.get_indexer(ratings["movieId"])
+        r = ratings["rating"].to_numpy(np.float64)
+        self.mean_ = float(r.mean())
+        self.user_bias_ = np.zeros(len(self.users_))
+        self.item_bias_ = np.zeros(len(self.items_))
+        if self.use_biases:
+            n_i = np.bincount(i, minlength=len(self.items_))
+            self.item_bias_ = np.bincount(i, r - self.mean_, len(self.items_)) / (
+                self.item_shrinkage + n_i)
+            n_u = np.bincount(u, minlength=len(self.users_))
+            self.user_bias_ = np.bincount(u, r - self.mean_ - self.item_bias_[i],
+                                          len(self.users_)) / (self.user_shrinkage + n_u)
+        self._fit_residuals(u, i, r - self._baseline(u, i), ratings, products)
+        return self
+
+    def _fit_residuals(self, u, i, residual, ratings, products) -> None:
+        """Subclasses model what the baseline leaves."""
+
+    def _baseline(self, u: np.ndarray, i: np.ndarray) -> np.ndarray:
+        bu = np.where(u >= 0, self.user_bias_[np.maximum(u, 0)], 0.0)
+        bi = np.where(i >= 0, self.item_bias_[np.maximum(i, 0)], 0.0)
+        return self.mean_ + bu + bi
+
+    def _residual(self, u: np.ndarray, i: np.ndarray, pairs: pd.DataFrame) -> np.ndarray:
+        return np.zeros(len(u))
+
+    def predict(self, pairs: pd.DataFrame) -> np.ndarray:
+        """Predicted stars for the (userId, movieId) rows of ``pairs``."""
+        u = self.users_.get_indexer(pairs["userId"])
+        i = self.items_.get_indexer(pairs["movieId"])
+        return (self._baseline(u, i) + self._residual(u, i, pairs)).astype(np.float32)
+
+    def _residual_matrix(self, u, i, residual) -> sp.csr_matrix:
+        return sp.csr_matrix((residual, (u, i)), shape=(len(self.users_), len(self.items_)))
+
+
+class TruncatedSVDRecommender(BaselineRecommender):
+    """Truncated SVD (scikit-learn) of the sparse, baseline-centred user x item matrix.
+
+    Unobserved cells count as "no deviation from the baseline".
+
+    Args:
+        n_components: Rank of the factorization.
+        seed: Seeds the randomized SVD.
+    """
+
+    name = "svd"
+
+    def __init__(self, n_components: int = 20, seed: int = 0, **kwargs) -> None:
+        super().__init__(**kwargs)
+        self.n_components = n_components
+        self.seed = seed
+
+    def _fit_residuals(self, u, i, residual, ratings, products) -> None:
+        from sklearn.decomposition import TruncatedSVD
+
+        matrix = self._residual_matrix(u, i, residual)
+        k = max(1, min(self.n_components, min(matrix.shape) - 1))
+        svd = TruncatedSVD(k, random_state=self.seed)
+        self.user_factors_ = svd.fit_transform(matrix)
+        self.item_factors_ = svd.components_.T
+
+    def _residual(self, u, i, pairs) -> np.ndarray:
+        known = (u >= 0) & (i >= 0)
+        out = np.zeros(len(u))
+        out[known] = np.einsum("nk,nk->n", self.user_factors_[u[known]],
+                               self.item_factors_[i[known]])
+        return out
+
+
+class KNNRecommender(BaselineRecommender):
+    """Neighbourhood collaborative filtering on baseline-centred ratings.
+
+    ``kind="item"``: the prediction for (u, i) adds the similarity-weighted residuals
+    of u's ratings on the ``k`` items most similar to i among those u rated.
+    ``kind="user"``: the same over the ``k`` most similar users who rated i.
+    Similarities are cosine over the sparse residual vectors; each row keeps its
+    ``pool`` nearest neighbours (scikit-learn ``NearestNeighbors``), never a dense
+    all-pairs matrix.
+
+    Args:
+        kind: ``"item"`` or ``"user"``.
+        k: Neighbours used per prediction.
+        pool: Neighbours kept per row.
+        shrinkage: Damps the weighted average when few neighbours are found.
+    """
+
+    def __init__(self, kind: str = "item", k: int = 40, pool: int = 200,
+                 shrinkage: float = 1.0, **kwargs) -> None:
+        super().__init__(**kwargs)
+        if kind not in ("item", "user"):
+            raise ValueError(f"kind must be 'item' or 'user', got {kind!r}")
+        self.kind, self.k, self.pool, self.shrinkage = kind, k, pool, shrinkage
+        self.name = f"{kind}_knn"
+
+    def _fit_residuals(self, u, i, residual, ratings, products) -> None:
+        from sklearn.neighbors import NearestNeighbors
+
+        matrix = self._residual_matrix(u, i, residual)
+        rows = matrix.T.tocsr() if self.kind == "item" else matrix
+        n_neighbors = min(self.pool + 1, rows.shape[0])
+        index = NearestNeighbors(n_neighbors=n_neighbors, metric="cosine", algorithm="brute")
+        distance, neighbours = index.fit(rows).kneighbors(rows)
+        # Drop each row itself, which is its own nearest neighbour.
+        self_match = neighbours == np.arange(rows.shape[0])[:, None]
+        keep = ~self_match
+        keep[self_match.sum(axis=1) == 0, -1] = False
+        n_keep = n_neighbors - 1
+        self.neighbours_ = neighbours[keep].reshape(-1, n_keep)
+        self.similarity_ = (1.0 - distance[keep]).reshape(-1, n_keep)
+        n_cols = matrix.shape[1]
+        # Observed residuals, looked up by the flat key user * n_items + item.
+        self.keys_ = pd.Index(u.astype(np.int64) * n_cols + i)
+        self.values_ = residual
+        self.n_cols_ = n_cols
+
+    def _residual(self, u, i, pairs) -> np.ndarray:
+        known = (u >= 0) & (i >= 0)
+        out = np.zeros(len(u))
+        if not known.any():
+            return out
+        uk, ik = u[known], i[known]
+        anchor, other = (ik, uk) if self.kind == "item" else (uk, ik)
+        neighbours, sims = self.neighbours_[anchor], self.similarity_[anchor]
+        if self.kind == "item":
+            keys = other[:, None].astype(np.int64) * self.n_cols_ + neighbours
+        else:
+            keys = neighbours.astype(np.int64) * self.n_cols_ + other[:, None]
+        found = self.keys_.get_indexer(keys.ravel()).reshape(keys.shape)
+        sims = np.where((found >= 0) & (sims > 0), sims, 0.0)
+        # Keep the k most similar neighbours that rated the item.
+        if sims.shape[1] > self.k:
+            cut = np.partition(sims, -self.k, axis=1)[:, -self.k][:, None]
+            sims = np.where(sims >= cut, sims, 0.0)
+        values = np.where(found >= 0, self.values_[np.maximum(found, 0)], 0.0)
+        out[known] = (sims * values).sum(axis=1) / (sims.sum(axis=1) + self.shrinkage)
+        return out
+
+
+class ContentBasedRecommender(BaselineRecommender):
+    """The article's content-based baseline: user genre profile vs item genres, cosine.
+
+    A user's profile is the sum of the genre vectors of the movies they rated,
+    weighted by how much they liked each (rating minus baseline). The cosine between
+    profile and a movie's genres, times a scale fitted by least squares on the
+    training ratings, is added to the baseline.
+    """
+
+    name = "content"
+
+    def _fit_residuals(self, u, i, residual, ratings, products) -> None:
+        from sklearn.preprocessing import normalize
+
+        from kerasrec.features.genres import encode_genres, genre_vocabulary
+
+        if products is None:
+            raise ValueError("the content-based model needs the products table")
+        vocab = genre_vocabulary(products["genres"])
+        self.catalog_ = pd.Index(products["movieId"])
+        self.genres_ = normalize(sp.csr_matrix(encode_genres(products["genres"], vocab),
+                                               dtype=np.float64))
+        rows = self.genres_[self.catalog_.get_indexer(self.items_[i])]
+        profile = sp.csr_matrix((residual, (u, np.arange(len(u)))),
+                                shape=(len(self.users_), len(u))) @ rows
+        self.profiles_ = normalize(sp.csr_matrix(profile))
+        cosine = self._cosine(u, self.items_[i].to_numpy())
+        denom = float(cosine @ cosine)
+        self.scale_ = float(cosine @ residual) / denom if denom else 0.0
+
+    def _cosine(self, u: np.ndarray, movie_ids: np.ndarray) -> np.ndarray:
+        rows = self.catalog_.get_indexer(movie_ids)
+        ok = (u >= 0) & (rows >= 0)
+        out = np.zeros(len(u))
+        if ok.any():
+            out[ok] = np.asarray(self.profiles_[u[ok]].multiply(self.genres_[rows[ok]])
+                                 .sum(axis=1)).ravel()
+        return out
+
+    def _residual(self, u, i, pairs) -> np.ndarray:
+        return self.scale_ * self._cosine(u, pairs["movieId"].to_numpy())
