@@ -49,10 +49,9 @@ def train_and_predict(name: str, data: kr.MovieData, train, test, seed: int):
         return _autorec(data, train, test, seed, start)
     pipeline = kr.FeaturePipeline().fit(data.with_ratings(train))
     x = pipeline.transform(train)
-    keras.utils.set_random_seed(seed)
     from kerasrec.models import build_model
 
-    model = build_model(name, pipeline, x)
+    model = build_model(name, pipeline, x, seed=seed)
     history = training.fit(model, x, x["rating"], config=training.TrainConfig(seed=seed))
     seconds = time.perf_counter() - start
     best = int(np.argmin(history.history["val_loss"])) + 1

@@ -8,7 +8,7 @@ from kerasrec.models.baselines import (BaselineRecommender, ContentBasedRecommen
                                        KNNRecommender, TruncatedSVDRecommender)
 from kerasrec.models.embedding_mlp import build_embedding_mlp
 from kerasrec.models.hybrid import HybridConfig, build_hybrid
-from kerasrec.models.layers import HistoryFactors, masked_mse
+from kerasrec.models.layers import HistoryFactors, masked_squared_error
 from kerasrec.models.mf import build_mf
 from kerasrec.models.neumf import build_neumf
 from kerasrec.models.registry import (BASELINE_MODELS, KERAS_MODELS, build_baseline,
@@ -18,4 +18,4 @@ __all__ = ["BASELINE_MODELS", "BaselineRecommender", "ContentBasedRecommender",
            "HistoryFactors", "HybridConfig", "KERAS_MODELS", "KNNRecommender",
            "TruncatedSVDRecommender", "build_autorec", "build_baseline",
            "build_embedding_mlp", "build_hybrid", "build_model", "build_mf", "build_neumf",
-           "masked_mse", "rating_matrix"]
+           "masked_squared_error", "rating_matrix"]

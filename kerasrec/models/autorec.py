@@ -6,14 +6,14 @@ import keras
 import numpy as np
 from keras import layers
 
-from kerasrec.models.layers import masked_mse
+from kerasrec.models.layers import masked_squared_error
 
 
-def build_autorec(n_users: int, *, hidden: int = 500, l2: float = 1e-3,
-                  name: str = "autorec") -> keras.Model:
+def build_autorec(n_users: int, *, hidden: int = 500, l2: float = 1e-2,
+                  learning_rate: float = 3e-4, name: str = "autorec") -> keras.Model:
     """Build I-AutoRec: an item's rating vector over users -> sigmoid -> identity.
 
-    Train it on :func:`rating_matrix` rows with the (registered) ``masked_mse`` loss,
+    Train it on :func:`rating_matrix` rows with the (registered) ``masked_squared_error`` loss,
     which ignores unobserved entries, and read user ``u``'s predicted rating of item
     ``i`` from row ``i``, column ``u`` of the reconstruction.
 
@@ -21,17 +21,18 @@ def build_autorec(n_users: int, *, hidden: int = 500, l2: float = 1e-3,
         n_users: Length of an item's rating vector (user index range).
         hidden: Hidden units.
         l2: L2 on both weight matrices.
+        learning_rate: Adam's learning rate.
         name: Model name.
 
     Returns:
-        A model compiled with Adam and ``masked_mse``, input ``item_ratings``.
+        A model compiled with Adam and ``masked_squared_error``, input ``item_ratings``.
     """
     ratings = keras.Input((n_users,), name="item_ratings")
     reg = keras.regularizers.L2(l2)
     h = layers.Dense(hidden, activation="sigmoid", kernel_regularizer=reg, name="encoder")(ratings)
     out = layers.Dense(n_users, kernel_regularizer=reg, name="decoder")(h)
     model = keras.Model(ratings, out, name=name)
-    model.compile(optimizer=keras.optimizers.Adam(1e-3), loss=masked_mse)
+    model.compile(optimizer=keras.optimizers.Adam(learning_rate), loss=masked_squared_error)
     return model
 
 

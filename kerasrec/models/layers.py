@@ -47,14 +47,15 @@ def constant_table(ids: keras.KerasTensor, table: np.ndarray, name: str) -> kera
 
 
 @keras.saving.register_keras_serializable(package="kerasrec")
-def masked_mse(y_true, y_pred):
-    """Mean squared error over observed entries only (``y_true != 0``).
+def masked_squared_error(y_true, y_pred):
+    """Squared error summed over the observed entries of each row (``y_true != 0``).
 
-    AutoRec's loss: unobserved ratings (stored as 0) contribute nothing.
+    AutoRec's objective: unobserved ratings (stored as 0) contribute nothing, and
+    every observed rating weighs the same, whichever row it is in (a per-row mean
+    would give a movie with one rating as much weight as one with three hundred).
     """
     mask = ops.cast(ops.not_equal(y_true, 0.0), y_pred.dtype)
-    squared = mask * ops.square(y_true - y_pred)
-    return ops.sum(squared, axis=-1) / ops.maximum(ops.sum(mask, axis=-1), 1.0)
+    return ops.sum(mask * ops.square(y_true - y_pred), axis=-1)
 
 
 def output_head(x: keras.KerasTensor, output: str, rating_range: Optional[tuple],

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import fields
-from typing import Dict, Mapping
+from typing import Dict, Mapping, Optional
 
 import numpy as np
 
@@ -11,7 +11,8 @@ KERAS_MODELS = ("hybrid", "mf", "neumf", "embedding_mlp")
 BASELINE_MODELS = ("global_mean", "baseline", "content", "user_knn", "item_knn", "svd")
 
 
-def build_model(name: str, pipeline, train_inputs: Mapping[str, np.ndarray], **options):
+def build_model(name: str, pipeline, train_inputs: Mapping[str, np.ndarray], *,
+                seed: Optional[int] = None, **options):
     """Build the Keras rating model ``name`` for data prepared by ``pipeline``.
 
     Args:
@@ -19,6 +20,8 @@ def build_model(name: str, pipeline, train_inputs: Mapping[str, np.ndarray], **o
         pipeline: The fitted :class:`~kerasrec.FeaturePipeline`.
         train_inputs: ``pipeline.transform(train_ratings)``: gives the global mean and,
             for the hybrid's history factors, the training pairs.
+        seed: Seeds weight initialisation (Python, NumPy and Keras generators), so the
+            same seed builds the same model; ``None`` leaves the generators as they are.
         **options: Builder keyword arguments; for the hybrid, :class:`HybridConfig`
             fields (e.g. ``mlp=False``) and ``ids_only=True`` to hold the item feature
             table inside the model.
@@ -32,6 +35,10 @@ def build_model(name: str, pipeline, train_inputs: Mapping[str, np.ndarray], **o
     from kerasrec.models import (HybridConfig, build_embedding_mlp, build_hybrid, build_mf,
                                  build_neumf)
 
+    import keras
+
+    if seed is not None:
+        keras.utils.set_random_seed(seed)
     mean = float(np.mean(train_inputs["rating"]))
     sizes = dict(n_users=pipeline.n_users, n_items=pipeline.n_items)
     if name == "hybrid":

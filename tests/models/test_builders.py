@@ -1,0 +1,122 @@
+"""Every Keras builder: trains briefly on the sample and beats the global mean."""
+
+from __future__ import annotations
+
+import keras
+import numpy as np
+import pytest
+
+from kerasrec import training
+from kerasrec.models import HybridConfig, build_hybrid, build_model
+from tests.conftest import rmse
+
+FAST = training.TrainConfig(epochs=8, batch_size=256, learning_rate=3e-3, verbose=0)
+
+
+def _test_rmse(model, prepared) -> float:
+    pipeline, t = prepared["pipeline"], prepared["t"]
+    stars = np.clip(pipeline.to_stars(training.predict(model, t)), 0.5, 5.0)
+    return rmse(stars, prepared["test"]["rating"])
+
+
+def _global_mean_rmse(prepared) -> float:
+    mean = prepared["train"]["rating"].mean()
+    return rmse(np.full(len(prepared["test"]), mean), prepared["test"]["rating"])
+
+
+@pytest.mark.parametrize("name", ["hybrid", "mf", "neumf", "embedding_mlp"])
+def test_builder_beats_global_mean(prepared, name):
+    model = build_model(name, prepared["pipeline"], prepared["x"])
+    history = training.fit(model, prepared["x"], prepared["x"]["rating"], config=FAST)
+    assert len(history.history["val_loss"]) >= 2
+    baseline = _global_mean_rmse(prepared)
+    assert _test_rmse(model, prepared) < baseline - 0.05, name
+
+
+def test_hybrid_names_read_like_the_design(prepared):
+    model = build_model("hybrid", prepared["pipeline"], prepared["x"])
+    assert [t.name for t in model.inputs] == ["user_id", "item_id", "item_features", "context"]
+    names = {layer.name for layer in model.layers}
+    for expected in ("user_embedding_mf", "item_embedding_mf", "mf_dot", "user_embedding_mlp",
+                     "item_embedding_mlp", "mlp_concat", "mlp_hidden_1", "mlp_dropout_1",
+                     "mlp_hidden_2", "item_features_dense", "context_dense", "user_bias",
+                     "item_bias", "branches", "rating", "user_history_factors",
+                     "item_feature_factors"):
+        assert expected in names, expected
+
+
+@pytest.mark.parametrize("branch, gone, kept_inputs", [
+    ("mf", {"mf_dot", "user_embedding_mf", "user_history_factors"}, None),
+    ("mlp", {"mlp_hidden_1", "mlp_concat", "user_embedding_mlp"}, None),
+    ("context", {"context_dense"}, ["user_id", "item_id", "item_features"]),
+    ("item_features", {"item_features_dense"}, None),
+])
+def test_switching_a_branch_off_removes_it(prepared, branch, gone, kept_inputs):
+    model = build_model("hybrid", prepared["pipeline"], prepared["x"], **{branch: False})
+    names = {layer.name for layer in model.layers}
+    assert not gone & names
+    if kept_inputs:
+        assert [t.name for t in model.inputs] == kept_inputs
+
+
+def test_features_only_hybrid_has_no_id_embeddings(prepared):
+    model = build_model("hybrid", prepared["pipeline"], prepared["x"], mf=False, mlp=False,
+                        biases=False)
+    assert not [l for l in model.layers if isinstance(l, keras.layers.Embedding)]
+
+
+def test_no_branch_is_an_error(prepared):
+    with pytest.raises(ValueError, match="at least one branch"):
+        build_model("hybrid", prepared["pipeline"], prepared["x"], mf=False, mlp=False,
+                    item_features=False, context=False, biases=False)
+
+
+def test_unknown_option_and_model(prepared):
+    with pytest.raises(ValueError, match="unknown hybrid option"):
+        build_model("hybrid", prepared["pipeline"], prepared["x"], colour="red")
+    with pytest.raises(ValueError, match="unknown model"):
+        build_model("transformer", prepared["pipeline"], prepared["x"])
+
+
+def test_ids_only_hybrid_matches_feature_input(prepared):
+    """The in-model feature table gives the same graph as passing features explicitly.
+
+    Movies unseen in training share index 0, whose table row has no genres, so only
+    movies known to the model are compared.
+    """
+    p, x = prepared["pipeline"], prepared["x"]
+    with_input = build_model("hybrid", p, x, dropout=0.0)
+    ids_only = build_model("hybrid", p, x, dropout=0.0, ids_only=True)
+    assert "item_features" not in [t.name for t in ids_only.inputs]
+    for layer in with_input.layers:  # copy weights by layer name
+        if layer.weights:
+            ids_only.get_layer(layer.name).set_weights(layer.get_weights())
+    known = prepared["t"]["item_id"] > 0
+    assert 0 < known.sum() < len(known)
+    np.testing.assert_allclose(training.predict(ids_only, prepared["t"])[known],
+                               training.predict(with_input, prepared["t"])[known], atol=1e-5)
+
+
+@pytest.mark.parametrize("name, options", [
+    ("hybrid", {}), ("hybrid", {"output": "sigmoid", "similarity": "cosine"}),
+    ("mf", {}), ("neumf", {}), ("embedding_mlp", {})])
+def test_keras_file_round_trip(tmp_path, prepared, name, options):
+    model = build_model(name, prepared["pipeline"], prepared["x"], **options)
+    training.fit(model, prepared["x"], prepared["x"]["rating"],
+                 config=training.TrainConfig(epochs=1, verbose=0))
+    before = training.predict(model, prepared["t"])
+    path = tmp_path / f"{name}.keras"
+    model.save(path)
+    loaded = keras.saving.load_model(path)
+    np.testing.assert_allclose(training.predict(loaded, prepared["t"]), before, atol=1e-6)
+
+
+def test_sigmoid_output_stays_in_range(prepared):
+    p, x = prepared["pipeline"], prepared["x"]
+    model = build_model("hybrid", p, x, output="sigmoid")
+    out = training.predict(model, prepared["t"])
+    assert out.min() >= 0.0 and out.max() <= 1.0
+    model = build_hybrid(p.n_users, p.n_items, len(p.feature_names), config=HybridConfig(
+        output="sigmoid", user_history=False), target_range=(0.5, 5.0))
+    out = training.predict(model, prepared["t"])
+    assert out.min() >= 0.5 and out.max() <= 5.0

@@ -1,0 +1,55 @@
+from __future__ import annotations
+
+import os
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+import numpy as np  # noqa: E402
+import pytest  # noqa: E402
+
+from kerasrec import training  # noqa: E402
+
+
+def test_validation_cut_is_random_and_seeded():
+    train, val = training.validation_cut(1000, 0.1, seed=3)
+    assert len(val) == 100 and not set(train) & set(val)
+    assert val.max() > 500 and val.min() < 500  # not a block at the end
+    assert np.array_equal(val, training.validation_cut(1000, 0.1, seed=3)[1])
+
+
+def test_same_seed_same_training(prepared):
+    from kerasrec.models import build_model
+
+    config = training.TrainConfig(epochs=2, verbose=0, seed=5)
+    runs = []
+    for _ in range(2):
+        model = build_model("mf", prepared["pipeline"], prepared["x"], seed=5)
+        training.fit(model, prepared["x"], prepared["x"]["rating"], config=config)
+        runs.append(training.predict(model, prepared["t"]))
+    np.testing.assert_allclose(runs[0], runs[1], atol=1e-6)
+
+
+def test_diverging_run_stops_with_a_clear_error(prepared):
+    from kerasrec.models import build_model
+
+    x = dict(prepared["x"])
+    target = x["rating"].copy()
+    target[::7] = np.nan
+    model = build_model("mf", prepared["pipeline"], x)
+    with pytest.raises(FloatingPointError, match="diverged"):
+        training.fit(model, x, target, config=training.TrainConfig(epochs=3, verbose=0))
+
+
+def test_model_inputs_names_missing(prepared):
+    from kerasrec.models import build_model
+
+    model = build_model("hybrid", prepared["pipeline"], prepared["x"])
+    with pytest.raises(KeyError, match="context"):
+        training.model_inputs(model, {"user_id": 1, "item_id": 1, "item_features": 1})
+
+
+def test_dataset_batches(prepared):
+    data = training.make_dataset({"user_id": prepared["x"]["user_id"]}, prepared["x"]["rating"],
+                                 batch_size=100, shuffle=True, seed=1)
+    first = next(iter(data))
+    assert first[0]["user_id"].shape[0] == 100
