@@ -126,7 +126,8 @@ def fit(model, inputs: Arrays, target: np.ndarray, *, config: Optional[TrainConf
     if validation is not None:
         val = make_dataset(model_inputs(model, validation[0]), validation[1],
                            batch_size=max(c.batch_size, 8192))
-    history = model.fit(train, validation_data=val, epochs=c.epochs, verbose=c.verbose,
+    # The dataset reshuffles itself each epoch (seeded), so Keras must not.
+    history = model.fit(train, validation_data=val, epochs=c.epochs, verbose=c.verbose, shuffle=False,
                         callbacks=[*stop, *callbacks])
     if np.isnan(history.history["loss"][-1]):
         raise FloatingPointError("training diverged (loss became NaN); lower the learning "
