@@ -22,7 +22,7 @@ import numpy as np
 import pandas as pd
 
 from kerasrec.data.movie_data import MovieData
-from kerasrec.data.validate import (NO_GENRES, PRODUCT_COLUMNS, RATING_COLUMNS, Source,
+from kerasrec.data.validate import (PRODUCT_COLUMNS, RATING_COLUMNS, Source,
                                     check_references, validate_products, validate_ratings)
 from kerasrec.errors import DataError
 
@@ -258,9 +258,12 @@ def _read_u_item(files, name: str, source: Source, nrows=None) -> pd.DataFrame:
         genre_names = listed or genre_names
     with files.open(name) as handle:
         frame = pd.read_csv(io.StringIO(_decode(handle.read())), sep="|", header=None)
+    from kerasrec.features.genres import decode_genres
+
     flags = frame.iloc[:, 5:5 + len(genre_names)].to_numpy(dtype=bool)
-    names = np.array([_GENRE_ALIASES.get(g, g) for g in genre_names], dtype=object)
-    genres = ["|".join(names[row][names[row] != "unknown"]) or NO_GENRES for row in flags]
+    names = [_GENRE_ALIASES.get(g, g) for g in genre_names]
+    flags[:, [n == "unknown" for n in names]] = False  # 100K's "unknown" means no genres
+    genres = decode_genres(flags, names)
     return pd.DataFrame({"movieId": frame[0], "title": frame[1], "genres": genres})
 
 

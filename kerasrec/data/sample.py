@@ -17,8 +17,8 @@ import numpy as np
 import pandas as pd
 
 from kerasrec.data.movie_data import MovieData
-from kerasrec.data.validate import NO_GENRES
 from kerasrec.features.context import context_features
+from kerasrec.features.genres import decode_genres
 
 GENRES = ("Action Adventure Animation Children Comedy Crime Documentary Drama Fantasy "
           "Film-Noir Horror IMAX Musical Mystery Romance Sci-Fi Thriller War Western").split()
@@ -103,8 +103,7 @@ def _movies(rng: np.random.Generator, n: int):
     multi_hot = (rank < k[:, None]).astype(np.float64)
     no_genres = rng.random(n) < 0.01
     multi_hot[no_genres] = 0.0
-    names = np.array(GENRES, dtype=object)
-    genres = np.array(["|".join(names[row > 0]) or NO_GENRES for row in multi_hot], dtype=object)
+    genres = decode_genres(multi_hot, GENRES)
 
     years = np.clip(2018 - np.floor(rng.exponential(16.0, n)), 1921, 2018).astype(int)
     words = (np.array(_ADJECTIVES, dtype=object)[rng.integers(0, len(_ADJECTIVES), n)] + " "

@@ -33,3 +33,14 @@ def encode_genres(genres: pd.Series, vocabulary: Sequence[str]) -> np.ndarray:
     dummies.columns = dummies.columns.str.strip()
     dummies = dummies.T.groupby(level=0).max().T if dummies.columns.duplicated().any() else dummies
     return dummies.reindex(columns=list(vocabulary), fill_value=0).to_numpy(dtype=np.uint8)
+
+
+def decode_genres(multi_hot: np.ndarray, vocabulary: Sequence[str]) -> np.ndarray:
+    """Inverse of :func:`encode_genres`: multi-hot rows -> pipe-separated genre strings.
+
+    Rows without any genre become ``"(no genres listed)"``.
+    """
+    names = np.array([f"{g}|" for g in vocabulary], dtype=object)
+    joined = pd.DataFrame(np.asarray(multi_hot, dtype=bool) * names).sum(axis=1)
+    joined = joined.astype(str).str.rstrip("|")
+    return joined.mask(joined == "", NO_GENRES).to_numpy(dtype=object)

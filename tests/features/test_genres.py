@@ -46,3 +46,12 @@ def test_encoding_round_trips(rows):
     hot = encode_genres(series, vocab)
     decoded = [{vocab[j] for j in range(len(vocab)) if row[j]} for row in hot]
     assert decoded == [set(r) for r in rows]
+
+
+def test_decode_is_the_inverse_of_encode():
+    from kerasrec.features.genres import decode_genres
+
+    vocab = ["Action", "Comedy", "Drama"]
+    decoded = decode_genres(encode_genres(GENRES, vocab), vocab)
+    assert decoded.tolist() == ["Comedy|Drama", "(no genres listed)", "(no genres listed)",
+                                "(no genres listed)", "Action", "Action|Drama"]
