@@ -41,15 +41,13 @@ def train_and_predict(name: str, data: kr.MovieData, train, test, seed: int):
 
         model = build_baseline(name).fit(train, data.products)
         return model.predict(test), {"train_seconds": round(time.perf_counter() - start, 2)}
-    import keras
-
-    from kerasrec import training
-
     if name == "autorec":
         return _autorec(data, train, test, seed, start)
+    from kerasrec import training
+    from kerasrec.models import build_model
+
     pipeline = kr.FeaturePipeline().fit(data.with_ratings(train))
     x = pipeline.transform(train)
-    from kerasrec.models import build_model
 
     model = build_model(name, pipeline, x, seed=seed)
     history = training.fit(model, x, x["rating"], config=training.TrainConfig(seed=seed))
@@ -61,37 +59,28 @@ def train_and_predict(name: str, data: kr.MovieData, train, test, seed: int):
 
 
 def _autorec(data, train, test, seed, start):
-    import keras
-
     from kerasrec import training
     from kerasrec.models import build_autorec, rating_matrix
 
     pipeline = kr.FeaturePipeline(rating_scaling="none").fit(data.with_ratings(train))
     x = pipeline.transform(train)
-    matrix = rating_matrix(x["user_id"], x["item_id"], x["rating"], pipeline.n_users,
-                           pipeline.n_items)
-    keras.utils.set_random_seed(seed)
-    model = build_autorec(pipeline.n_users)
-    # Validation: hide a random 10% of the observed training entries.
+    shape = (pipeline.n_users, pipeline.n_items)
+    # Validation: hide a random 10% of the observed training entries. The masked loss
+    # scores a matrix holding only those entries on exactly them.
     fit_idx, val_idx = training.validation_cut(len(x["rating"]), 0.1, seed)
-    fit_matrix = rating_matrix(x["user_id"][fit_idx], x["item_id"][fit_idx],
-                               x["rating"][fit_idx], pipeline.n_users, pipeline.n_items)
-    best, best_weights, waited = np.inf, None, 0
-    for _ in range(100):
-        model.fit(fit_matrix, fit_matrix, batch_size=128, epochs=1, verbose=0)
-        recon = model.predict(fit_matrix, batch_size=4096, verbose=0)
-        err = np.sqrt(np.mean((recon[x["item_id"][val_idx], x["user_id"][val_idx]]
-                               - x["rating"][val_idx]) ** 2))
-        if err < best:
-            best, best_weights, waited = err, model.get_weights(), 0
-        elif (waited := waited + 1) >= 3:
-            break
-    model.set_weights(best_weights)
-    recon = model.predict(matrix, batch_size=4096, verbose=0)
+    fit_matrix, val_matrix = (
+        rating_matrix(x["user_id"][idx], x["item_id"][idx], x["rating"][idx], *shape)
+        for idx in (fit_idx, val_idx))
+    model = build_autorec(pipeline.n_users, seed=seed)
+    inputs = {"item_ratings": fit_matrix}
+    training.fit(model, inputs, fit_matrix, validation=(inputs, val_matrix),
+                 config=training.TrainConfig(epochs=100, batch_size=128, seed=seed, verbose=0,
+                                             monitor="masked_squared_error"))
+    recon = model.predict(rating_matrix(x["user_id"], x["item_id"], x["rating"], *shape),
+                          batch_size=4096, verbose=0)
     t = pipeline.transform(test)
-    mean = float(x["rating"].mean())
     known = (t["user_id"] > 0) & (t["item_id"] > 0)
-    stars = np.where(known, recon[t["item_id"], t["user_id"]], mean)
+    stars = np.where(known, recon[t["item_id"], t["user_id"]], float(x["rating"].mean()))
     return stars, {"train_seconds": round(time.perf_counter() - start, 2)}
 
 

@@ -23,6 +23,9 @@ class TrainConfig:
         patience: Epochs without validation improvement before stopping.
         lr_patience: Epochs without improvement before the learning rate is reduced.
         seed: Seeds the validation cut, shuffling and weight initialisation.
+        monitor: Loss or compiled metric (without ``val_``) that early stopping and the
+            learning-rate schedule watch; lower must be better. ``"loss"`` includes
+            regularization penalties; name a metric to watch the fit alone.
         verbose: Keras verbosity (1 = progress bars, 2 = one line per epoch, 0 = silent).
     """
 
@@ -33,6 +36,7 @@ class TrainConfig:
     patience: int = 3
     lr_patience: int = 1
     seed: int = 0
+    monitor: str = "loss"
     verbose: int = 2
 
 
@@ -116,10 +120,11 @@ def fit(model, inputs: Arrays, target: np.ndarray, *, config: Optional[TrainConf
         named = {"rmse": keras.metrics.RootMeanSquaredError(name="rmse")}
         model.compile(optimizer=keras.optimizers.Adam(c.learning_rate), loss=loss,
                       metrics=[named.get(m, m) for m in metrics])
-    watch = "val_loss" if validation is not None else "loss"
+    watch = f"val_{c.monitor}" if validation is not None else c.monitor
     stop = [keras.callbacks.TerminateOnNaN(),
-            keras.callbacks.EarlyStopping(watch, patience=c.patience, restore_best_weights=True),
-            keras.callbacks.ReduceLROnPlateau(watch, factor=0.3, patience=c.lr_patience,
+            keras.callbacks.EarlyStopping(watch, patience=c.patience, mode="min",
+                                          restore_best_weights=True),
+            keras.callbacks.ReduceLROnPlateau(watch, factor=0.3, patience=c.lr_patience, mode="min",
                                               min_lr=1e-5, verbose=0)]
     train = make_dataset(x, target, batch_size=c.batch_size, shuffle=True, seed=c.seed)
     val = None

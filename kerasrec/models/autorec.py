@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Optional
+
 import keras
 import numpy as np
 from keras import layers
@@ -10,29 +12,39 @@ from kerasrec.models.layers import masked_squared_error
 
 
 def build_autorec(n_users: int, *, hidden: int = 500, l2: float = 1e-2,
-                  learning_rate: float = 3e-4, name: str = "autorec") -> keras.Model:
+                  learning_rate: float = 3e-4, seed: Optional[int] = None,
+                  name: str = "autorec") -> keras.Model:
     """Build I-AutoRec: an item's rating vector over users -> sigmoid -> identity.
 
-    Train it on :func:`rating_matrix` rows with the (registered) ``masked_squared_error`` loss,
-    which ignores unobserved entries, and read user ``u``'s predicted rating of item
-    ``i`` from row ``i``, column ``u`` of the reconstruction.
+    Train it on :func:`rating_matrix` rows with the (registered) ``masked_squared_error``
+    loss, which ignores unobserved entries, and read user ``u``'s predicted rating of
+    item ``i`` from row ``i``, column ``u`` of the reconstruction. Because unobserved
+    entries are ignored, a validation target that holds only held-out ratings (with the
+    training matrix as input) scores exactly those: ``kerasrec.training.fit`` then
+    stops early on them.
 
     Args:
         n_users: Length of an item's rating vector (user index range).
         hidden: Hidden units.
         l2: L2 on both weight matrices.
         learning_rate: Adam's learning rate.
+        seed: Seeds weight initialisation, so the same seed builds the same model.
         name: Model name.
 
     Returns:
-        A model compiled with Adam and ``masked_squared_error``, input ``item_ratings``.
+        A model compiled with Adam and ``masked_squared_error`` as loss and as metric
+        (the loss adds the L2 penalties; stop on the metric with
+        ``TrainConfig(monitor="masked_squared_error")``), input ``item_ratings``.
     """
+    if seed is not None:
+        keras.utils.set_random_seed(seed)
     ratings = keras.Input((n_users,), name="item_ratings")
     reg = keras.regularizers.L2(l2)
     h = layers.Dense(hidden, activation="sigmoid", kernel_regularizer=reg, name="encoder")(ratings)
     out = layers.Dense(n_users, kernel_regularizer=reg, name="decoder")(h)
     model = keras.Model(ratings, out, name=name)
-    model.compile(optimizer=keras.optimizers.Adam(learning_rate), loss=masked_squared_error)
+    model.compile(optimizer=keras.optimizers.Adam(learning_rate), loss=masked_squared_error,
+                  metrics=[masked_squared_error])
     return model
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import keras
 from keras import layers
 
-from kerasrec.models.layers import embedding, id_input
+from kerasrec.models.layers import id_input, paired_embeddings
 
 
 def build_embedding_mlp(n_users: int, n_items: int, *, dim: int = 32, l2: float = 0.0,
@@ -23,9 +23,8 @@ def build_embedding_mlp(n_users: int, n_items: int, *, dim: int = 32, l2: float 
         An uncompiled model with inputs ``user_id`` and ``item_id``.
     """
     user, item = id_input("user_id"), id_input("item_id")
-    x = layers.Concatenate(name="embedding_concat")([
-        embedding(n_users, dim, "user_embedding", l2)(user),
-        embedding(n_items, dim, "item_embedding", l2)(item)])
+    x = layers.Concatenate(name="embedding_concat")(
+        paired_embeddings(user, item, n_users, n_items, dim, l2))
     x = layers.Activation("relu", name="concat_relu")(x)
     x = layers.Dropout(0.1, name="concat_dropout")(x)
     x = layers.Dense(10, activation="relu", name="mlp_hidden_1")(x)

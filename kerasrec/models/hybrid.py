@@ -2,15 +2,15 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Optional, Sequence, Tuple
 
 import keras
 import numpy as np
 from keras import layers
 
-from kerasrec.models.layers import (HistoryFactors, bias, constant_table, embedding, id_input,
-                                    output_head)
+from kerasrec.models.layers import (HistoryFactors, l2_penalty, bias, constant_table, id_input,
+                                    output_head, paired_embeddings)
 
 
 @dataclass
@@ -107,26 +107,26 @@ def build_hybrid(n_users: int, n_items: int, n_item_features: int, n_context: in
 
     branches = []
     if c.mf:
-        user_factors = embedding(n_users, c.mf_dim, "user_embedding_mf", c.l2)(user)
+        user_factors, item_factors = paired_embeddings(user, item, n_users, n_items, c.mf_dim,
+                                                       c.l2, "_mf")
         if c.user_history:
             if history is None:
                 raise ValueError("user_history needs history=(user_index, item_index) of the "
                                  "training ratings")
-            pooled = HistoryFactors(n_users, n_items, len(history[0]), c.mf_dim, c.l2,
+            pooled = HistoryFactors(n_users, n_items, len(history[0]), c.mf_dim,
+                                    activity_regularizer=l2_penalty(c.l2),
                                     name="user_history_factors")
             history_factors = pooled(user)
             pooled.set_history(*history)
             user_factors = layers.Add(name="user_factors")([user_factors, history_factors])
-        item_factors = embedding(n_items, c.mf_dim, "item_embedding_mf", c.l2)(item)
         if c.feature_factors:
             genre_factors = layers.Dense(c.mf_dim, use_bias=False, name="item_feature_factors")(features)
             item_factors = layers.Add(name="item_factors")([item_factors, genre_factors])
         branches.append(layers.Dot(axes=1, normalize=c.similarity == "cosine",
                                    name="mf_dot")([user_factors, item_factors]))
     if c.mlp:
-        x = layers.Concatenate(name="mlp_concat")([
-            embedding(n_users, c.mlp_dim, "user_embedding_mlp", c.l2)(user),
-            embedding(n_items, c.mlp_dim, "item_embedding_mlp", c.l2)(item)])
+        x = layers.Concatenate(name="mlp_concat")(
+            paired_embeddings(user, item, n_users, n_items, c.mlp_dim, c.l2, "_mlp"))
         for k, units in enumerate(c.mlp_units, start=1):
             x = layers.Dense(units, activation="relu", name=f"mlp_hidden_{k}")(x)
             if c.dropout:

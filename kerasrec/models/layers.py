@@ -14,7 +14,12 @@ def id_input(name: str) -> keras.KerasTensor:
     return keras.Input(shape=(), dtype="int32", name=name)
 
 
-def embedding(n: int, dim: int, name: str, l2: float, stddev: float = 0.05) -> layers.Embedding:
+def l2_penalty(l2: float):
+    """Keras L2 regularizer with weight ``l2``, or None when ``l2`` is 0."""
+    return keras.regularizers.L2(l2) if l2 else None
+
+
+def embedding(n: int, dim: int, name: str, l2: float, initializer=None) -> layers.Embedding:
     """An embedding table with per-occurrence L2 on the looked-up rows.
 
     The penalty is an activity regularizer, which Keras averages over the batch: each
@@ -23,14 +28,20 @@ def embedding(n: int, dim: int, name: str, l2: float, stddev: float = 0.05) -> l
     """
     return layers.Embedding(
         n, dim, name=name,
-        embeddings_initializer=keras.initializers.RandomNormal(0.0, stddev),
-        activity_regularizer=keras.regularizers.L2(l2) if l2 else None)
+        embeddings_initializer=initializer or keras.initializers.RandomNormal(0.0, 0.05),
+        activity_regularizer=l2_penalty(l2))
+
+
+def paired_embeddings(user: keras.KerasTensor, item: keras.KerasTensor, n_users: int,
+                      n_items: int, dim: int, l2: float, suffix: str = ""):
+    """Look up ``user_embedding{suffix}`` and ``item_embedding{suffix}`` vectors."""
+    return (embedding(n_users, dim, f"user_embedding{suffix}", l2)(user),
+            embedding(n_items, dim, f"item_embedding{suffix}", l2)(item))
 
 
 def bias(n: int, name: str, l2: float) -> layers.Embedding:
     """A per-id scalar bias, zero-initialised."""
-    return layers.Embedding(n, 1, name=name, embeddings_initializer="zeros",
-                            activity_regularizer=keras.regularizers.L2(l2) if l2 else None)
+    return embedding(n, 1, name, l2, initializer="zeros")
 
 
 def constant_table(ids: keras.KerasTensor, table: np.ndarray, name: str) -> keras.KerasTensor:
@@ -90,14 +101,14 @@ class HistoryFactors(layers.Layer):
         n_items: Item index range.
         n_pairs: Number of training (user, item) pairs.
         dim: Factor size.
-        l2: Per-occurrence L2 on the looked-up history vectors.
+        **kwargs: Layer arguments, e.g. ``activity_regularizer`` for per-occurrence L2
+            on the pooled vectors.
     """
 
-    def __init__(self, n_users: int, n_items: int, n_pairs: int, dim: int, l2: float = 0.0,
-                 **kwargs):
+    def __init__(self, n_users: int, n_items: int, n_pairs: int, dim: int, **kwargs):
         super().__init__(**kwargs)
-        self.n_users, self.n_items, self.n_pairs, self.dim, self.l2 = (
-            int(n_users), int(n_items), int(n_pairs), int(dim), float(l2))
+        self.n_users, self.n_items, self.n_pairs, self.dim = (
+            int(n_users), int(n_items), int(n_pairs), int(dim))
 
     def build(self, input_shape):
         self.item_factors = self.add_weight(
@@ -122,14 +133,11 @@ class HistoryFactors(layers.Layer):
         contributions = ops.take(self.item_factors, self.pair_items, axis=0)
         contributions = contributions * ops.expand_dims(self.pair_weights, -1)
         pooled = ops.segment_sum(contributions, self.pair_users, num_segments=self.n_users)
-        out = ops.take(pooled, user, axis=0)
-        if self.l2:
-            self.add_loss(self.l2 * ops.mean(ops.sum(ops.square(out), axis=-1)))
-        return out
+        return ops.take(pooled, user, axis=0)
 
     def compute_output_shape(self, input_shape):
         return (*input_shape, self.dim)
 
     def get_config(self):
         return {**super().get_config(), "n_users": self.n_users, "n_items": self.n_items,
-                "n_pairs": self.n_pairs, "dim": self.dim, "l2": self.l2}
+                "n_pairs": self.n_pairs, "dim": self.dim}

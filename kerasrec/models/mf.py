@@ -7,7 +7,7 @@ from typing import Optional, Tuple
 import keras
 from keras import layers
 
-from kerasrec.models.layers import bias, embedding, id_input, output_head
+from kerasrec.models.layers import bias, id_input, output_head, paired_embeddings
 
 
 def build_mf(n_users: int, n_items: int, *, dim: int = 32, l2: float = 0.03,
@@ -28,9 +28,8 @@ def build_mf(n_users: int, n_items: int, *, dim: int = 32, l2: float = 0.03,
         An uncompiled model with inputs ``user_id`` and ``item_id``.
     """
     user, item = id_input("user_id"), id_input("item_id")
-    dot = layers.Dot(axes=1, name="mf_dot")([
-        embedding(n_users, dim, "user_embedding", l2)(user),
-        embedding(n_items, dim, "item_embedding", l2)(item)])
+    dot = layers.Dot(axes=1, name="mf_dot")(
+        paired_embeddings(user, item, n_users, n_items, dim, l2))
     score = layers.Add(name="score")([dot, bias(n_users, "user_bias", l2)(user),
                                       bias(n_items, "item_bias", l2)(item)])
     score = layers.Rescaling(1.0, offset=float(global_mean), name="global_mean")(score)

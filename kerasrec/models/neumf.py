@@ -7,7 +7,7 @@ from typing import Sequence
 import keras
 from keras import layers
 
-from kerasrec.models.layers import embedding, id_input
+from kerasrec.models.layers import id_input, paired_embeddings
 
 
 def build_neumf(n_users: int, n_items: int, *, gmf_dim: int = 16, mlp_dim: int = 16,
@@ -31,12 +31,10 @@ def build_neumf(n_users: int, n_items: int, *, gmf_dim: int = 16, mlp_dim: int =
         An uncompiled model with inputs ``user_id`` and ``item_id``.
     """
     user, item = id_input("user_id"), id_input("item_id")
-    gmf = layers.Multiply(name="gmf_product")([
-        embedding(n_users, gmf_dim, "user_embedding_gmf", l2)(user),
-        embedding(n_items, gmf_dim, "item_embedding_gmf", l2)(item)])
-    x = layers.Concatenate(name="mlp_concat")([
-        embedding(n_users, mlp_dim, "user_embedding_mlp", l2)(user),
-        embedding(n_items, mlp_dim, "item_embedding_mlp", l2)(item)])
+    gmf = layers.Multiply(name="gmf_product")(
+        paired_embeddings(user, item, n_users, n_items, gmf_dim, l2, "_gmf"))
+    x = layers.Concatenate(name="mlp_concat")(
+        paired_embeddings(user, item, n_users, n_items, mlp_dim, l2, "_mlp"))
     for k, units in enumerate(mlp_units, start=1):
         x = layers.Dense(units, activation="relu", name=f"mlp_hidden_{k}")(x)
         if dropout:

@@ -48,13 +48,14 @@ def build_model(name: str, pipeline, train_inputs: Mapping[str, np.ndarray], *,
             raise ValueError(f"unknown hybrid option(s) {sorted(unknown)}; choose from "
                              f"{sorted(known | {'ids_only'})}")
         ids_only = options.pop("ids_only", False)
-        config = HybridConfig(**{k: v for k, v in options.items() if k in known})
+        name_option = {"name": options.pop("name")} if "name" in options else {}
+        config = HybridConfig(**options)
         return build_hybrid(
             **sizes, n_item_features=len(pipeline.feature_names),
             n_context=len(pipeline.context_names), config=config, global_mean=mean,
             item_feature_table=pipeline.item_feature_table() if ids_only else None,
             history=(train_inputs["user_id"], train_inputs["item_id"]),
-            target_range=_target_range(pipeline))
+            target_range=_target_range(pipeline), **name_option)
     builders: Dict[str, object] = {"mf": build_mf, "neumf": build_neumf,
                                    "embedding_mlp": build_embedding_mlp}
     if name not in builders:

@@ -24,15 +24,24 @@ def test_rating_matrix_rejects_zero_targets():
 
 
 def test_autorec_beats_global_mean(sample):
+    """Trained with training.fit, stopping on held-out entries of the training matrix."""
+    from kerasrec import training
+
     train, test = kr.random_split(sample.ratings, 0.2, seed=0)
     pipeline = kr.FeaturePipeline(rating_scaling="none").fit(sample.with_ratings(train))
     x, t = pipeline.transform(train), pipeline.transform(test)
-    matrix = rating_matrix(x["user_id"], x["item_id"], x["rating"], pipeline.n_users,
-                           pipeline.n_items)
-    keras.utils.set_random_seed(0)
-    model = build_autorec(pipeline.n_users)
-    model.fit(matrix, matrix, batch_size=32, epochs=30, verbose=0)
-    recon = model.predict(matrix, verbose=0)
+    shape = (pipeline.n_users, pipeline.n_items)
+    fit_idx, val_idx = training.validation_cut(len(x["rating"]), 0.1, seed=0)
+    fit_matrix, val_matrix = (
+        rating_matrix(x["user_id"][i], x["item_id"][i], x["rating"][i], *shape)
+        for i in (fit_idx, val_idx))
+    model = build_autorec(pipeline.n_users, learning_rate=3e-3, seed=0)
+    inputs = {"item_ratings": fit_matrix}
+    history = training.fit(model, inputs, fit_matrix, validation=(inputs, val_matrix),
+                           config=training.TrainConfig(epochs=40, batch_size=32, verbose=0,
+                                                       monitor="masked_squared_error"))
+    assert "val_masked_squared_error" in history.history
+    recon = model.predict(fit_matrix, verbose=0)
     mean = x["rating"].mean()
     known = (t["user_id"] > 0) & (t["item_id"] > 0)
     pred = np.clip(np.where(known, recon[t["item_id"], t["user_id"]], mean), 0.5, 5.0)
