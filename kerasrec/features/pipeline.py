@@ -205,7 +205,8 @@ class FeaturePipeline:
 
         Returns:
             Dict with ``user_id``, ``item_id`` (int32), ``item_features``, ``context``
-            (float32) and, when ratings are given, ``rating`` (scaled float32).
+            (float32), ``timestamp`` (int64 Unix seconds, -1 where unknown) and, when
+            ratings are given, ``rating`` (scaled float32).
 
         Raises:
             PipelineError: If the pipeline is not fitted or a column is missing.
@@ -219,6 +220,8 @@ class FeaturePipeline:
             "user_id": self.user_index(ratings["userId"].to_numpy()),
             "item_id": self.item_index(movies),
             "context": self.context(ratings),
+            "timestamp": (ratings["timestamp"].fillna(-1).to_numpy("int64")
+                          if "timestamp" in ratings else np.full(len(ratings), -1, "int64")),
         }
         if item_features:
             out["item_features"] = self.item_features(movies)

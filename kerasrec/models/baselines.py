@@ -14,6 +14,44 @@ import pandas as pd
 import scipy.sparse as sp
 
 
+def shrunk_biases(u: np.ndarray, i: np.ndarray, r: np.ndarray, n_users: int, n_items: int,
+                  user_shrinkage: float = 15.0, item_shrinkage: float = 10.0):
+    """Global mean and shrunk user/item biases (Koren, 2008), from index arrays.
+
+    Item biases are fitted first, then user biases on what they leave; each is a mean
+    of deviations with ``shrinkage`` pseudo-counts at zero.
+
+    Returns:
+        ``(mean, user_bias[n_users], item_bias[n_items])``.
+    """
+    r = np.asarray(r, np.float64)
+    mean = float(r.mean())
+    item_bias = np.bincount(i, r - mean, n_items) / (
+        item_shrinkage + np.bincount(i, minlength=n_items))
+    user_bias = np.bincount(u, r - mean - item_bias[i], n_users) / (
+        user_shrinkage + np.bincount(u, minlength=n_users))
+    return mean, user_bias, item_bias
+
+
+def nearest_rows(rows: sp.csr_matrix, pool: int):
+    """Each row's ``pool`` most cosine-similar other rows (scikit-learn, brute force).
+
+    Returns:
+        ``(neighbours, similarity)``, both ``(n_rows, pool)``; a row never lists itself.
+    """
+    from sklearn.neighbors import NearestNeighbors
+
+    n_neighbors = min(pool + 1, rows.shape[0])
+    index = NearestNeighbors(n_neighbors=n_neighbors, metric="cosine", algorithm="brute")
+    distance, neighbours = index.fit(rows).kneighbors(rows)
+    # Drop each row itself, which is (almost always) its own nearest neighbour.
+    self_match = neighbours == np.arange(rows.shape[0])[:, None]
+    keep = ~self_match
+    keep[self_match.sum(axis=1) == 0, -1] = False
+    n_keep = n_neighbors - 1
+    return neighbours[keep].reshape(-1, n_keep), (1.0 - distance[keep]).reshape(-1, n_keep)
+
+
 class BaselineRecommender:
     """Global mean plus shrunk user and item biases.
 
@@ -38,16 +76,11 @@ class BaselineRecommender:
         u = self.users_.get_indexer(ratings["userId"])
         i = self.items_.get_indexer(ratings["movieId"])
         r = ratings["rating"].to_numpy(np.float64)
-        self.mean_ = float(r.mean())
-        self.user_bias_ = np.zeros(len(self.users_))
-        self.item_bias_ = np.zeros(len(self.items_))
-        if self.use_biases:
-            n_i = np.bincount(i, minlength=len(self.items_))
-            self.item_bias_ = np.bincount(i, r - self.mean_, len(self.items_)) / (
-                self.item_shrinkage + n_i)
-            n_u = np.bincount(u, minlength=len(self.users_))
-            self.user_bias_ = np.bincount(u, r - self.mean_ - self.item_bias_[i],
-                                          len(self.users_)) / (self.user_shrinkage + n_u)
+        self.mean_, self.user_bias_, self.item_bias_ = shrunk_biases(
+            u, i, r, len(self.users_), len(self.items_), self.user_shrinkage,
+            self.item_shrinkage)
+        if not self.use_biases:
+            self.user_bias_[:], self.item_bias_[:] = 0.0, 0.0
         self._fit_residuals(u, i, r - self._baseline(u, i), ratings, products)
         return self
 
@@ -132,20 +165,9 @@ class KNNRecommender(BaselineRecommender):
         self.name = f"{kind}_knn"
 
     def _fit_residuals(self, u, i, residual, ratings, products) -> None:
-        from sklearn.neighbors import NearestNeighbors
-
         matrix = self._residual_matrix(u, i, residual)
         rows = matrix.T.tocsr() if self.kind == "item" else matrix
-        n_neighbors = min(self.pool + 1, rows.shape[0])
-        index = NearestNeighbors(n_neighbors=n_neighbors, metric="cosine", algorithm="brute")
-        distance, neighbours = index.fit(rows).kneighbors(rows)
-        # Drop each row itself, which is its own nearest neighbour.
-        self_match = neighbours == np.arange(rows.shape[0])[:, None]
-        keep = ~self_match
-        keep[self_match.sum(axis=1) == 0, -1] = False
-        n_keep = n_neighbors - 1
-        self.neighbours_ = neighbours[keep].reshape(-1, n_keep)
-        self.similarity_ = (1.0 - distance[keep]).reshape(-1, n_keep)
+        self.neighbours_, self.similarity_ = nearest_rows(rows, self.pool)
         n_cols = matrix.shape[1]
         # Observed residuals, looked up by the flat key user * n_items + item.
         self.keys_ = pd.Index(u.astype(np.int64) * n_cols + i)

@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Optional, Sequence, Tuple
+from typing import Mapping, Optional, Sequence, Tuple
 
 import keras
 import numpy as np
 from keras import layers
 
-from kerasrec.models.layers import (HistoryFactors, l2_penalty, bias, constant_table, id_input,
+from kerasrec.models.layers import (HistoryFactors, Neighbourhood, SessionBias, l2_penalty, bias, constant_table, id_input,
                                     output_head, paired_embeddings)
 
 
@@ -24,6 +24,17 @@ class HybridConfig:
         item_features: Branch C, a dense layer over genres + old (+ year_unknown).
         context: Branch D, a dense layer over daytime/weekend.
         biases: Per-user and per-item biases (a branch of their own).
+        session_bias: Add a per-(user, session) bias to the bias branch (needs a
+            ``timestamp`` input and ``sessions``); ratings outside the training
+            sessions get none.
+        session_hours: Session window length.
+        neighbours: Koren's neighbourhood terms (:class:`Neighbourhood`), on the sides
+            listed: ``"item"`` uses the user's baseline residuals on the movies most
+            similar to this one, ``"user"`` the residuals of the most similar users
+            on this movie; each as a fixed KNN estimate and a learned interpolation
+            (needs ``neighbourhood``). An empty tuple switches the branch off.
+        neighbour_pool: Most similar movies (users) considered per movie (user).
+        neighbour_weights: Learn per-neighbour interpolation weights as well.
         mf_dim: Size of the MF embeddings.
         similarity: ``"dot"`` (default) or ``"cosine"`` (the article's normalised dot).
         user_history: Add SVD++ implicit-feedback factors to the MF user embedding,
@@ -44,6 +55,11 @@ class HybridConfig:
     item_features: bool = True
     context: bool = True
     biases: bool = True
+    session_bias: bool = True
+    session_hours: float = 6.0
+    neighbours: Sequence[str] = ("item", "user")
+    neighbour_pool: int = 100
+    neighbour_weights: bool = True
     mf_dim: int = 32
     similarity: str = "dot"
     feature_factors: bool = True
@@ -59,12 +75,19 @@ class HybridConfig:
 
 def build_hybrid(n_users: int, n_items: int, n_item_features: int, n_context: int = 2, *,
                  config: Optional[HybridConfig] = None,
+                 train_inputs: Optional[Mapping[str, np.ndarray]] = None,
                  item_feature_table: Optional[np.ndarray] = None,
-                 history: Optional[Tuple[np.ndarray, np.ndarray]] = None,
-                 global_mean: float = 0.0,
+                 global_mean: Optional[float] = None,
                  target_range: Optional[Tuple[float, float]] = (0.0, 1.0),
                  name: str = "hybrid") -> keras.Model:
     """Build the four-branch hybrid rating model with the Functional API.
+
+    Besides the article's four branches (A: MF, B: MLP, C: item features, D: context)
+    the default model has user/item biases plus a per-session user bias, SVD++
+    history factors, genre-informed item factors and Koren's item- and user-side
+    neighbourhood terms: together worth about 0.04 RMSE on MovieLens. Those that
+    look at the training ratings (history, neighbours, sessions) read them from
+    ``train_inputs``; the model stores what it needs, so callers pass ids only.
 
     Args:
         n_users: User embedding rows (``FeaturePipeline.n_users``, OOV bucket included).
@@ -72,25 +95,39 @@ def build_hybrid(n_users: int, n_items: int, n_item_features: int, n_context: in
         n_item_features: Width of ``item_features``.
         n_context: Width of ``context``.
         config: Branch switches and sizes; defaults to :class:`HybridConfig()`.
+        train_inputs: ``FeaturePipeline.transform`` of the training ratings
+            (``user_id``, ``item_id``, ``rating``, ``timestamp``); needed by
+            ``user_history``, ``neighbours`` and ``session_bias``.
         item_feature_table: If given, a (n_items, n_item_features) table held inside
             the model and looked up by ``item_id``; the model then has no
             ``item_features`` input and callers pass ids (and context) only.
-        history: ``(user_index, item_index)`` arrays of the training ratings, for the
-            ``user_history`` factors; required when that option is on.
-        global_mean: Initial output bias: the mean training target.
+        global_mean: Initial output bias; defaults to the mean training target.
         target_range: Range of the targets, for the sigmoid output.
         name: Model name.
 
     Returns:
         An uncompiled ``keras.Model`` with inputs ``user_id``, ``item_id``,
-        ``item_features`` (unless a table is given) and ``context`` (if the context
-        branch is on), and one output: the predicted (scaled) rating.
+        ``item_features`` (unless a table is given), ``context`` (if the context
+        branch is on) and ``timestamp`` (int64 Unix seconds, -1 if unknown; with the
+        session bias), and one output: the predicted (scaled) rating.
 
     Raises:
-        ValueError: If every branch is switched off or a setting is invalid.
+        ValueError: If every branch is switched off, a setting is invalid, or
+            ``train_inputs`` is missing for an option that needs it.
     """
     c = config or HybridConfig()
-    if not (c.mf or c.mlp or c.item_features or c.context or c.biases):
+    needs_train = [n for n, on in (("user_history", c.mf and c.user_history),
+                                   ("neighbours", bool(c.neighbours)),
+                                   ("session_bias", c.biases and c.session_bias)) if on]
+    if needs_train and train_inputs is None:
+        raise ValueError(f"{', '.join(needs_train)} need(s) train_inputs (the transformed "
+                         "training ratings); pass them or switch these options off")
+    if global_mean is None:
+        global_mean = float(np.mean(train_inputs["rating"])) if train_inputs is not None else 0.0
+    unknown_sides = set(c.neighbours) - {"item", "user"}
+    if unknown_sides:
+        raise ValueError(f"neighbours must list 'item' and/or 'user', got {tuple(c.neighbours)}")
+    if not (c.mf or c.mlp or c.item_features or c.context or c.biases or c.neighbours):
         raise ValueError("switch on at least one branch of the hybrid")
     if c.similarity not in ("dot", "cosine"):
         raise ValueError(f"similarity must be 'dot' or 'cosine', got {c.similarity!r}")
@@ -110,14 +147,11 @@ def build_hybrid(n_users: int, n_items: int, n_item_features: int, n_context: in
         user_factors, item_factors = paired_embeddings(user, item, n_users, n_items, c.mf_dim,
                                                        c.l2, "_mf")
         if c.user_history:
-            if history is None:
-                raise ValueError("user_history needs history=(user_index, item_index) of the "
-                                 "training ratings")
-            pooled = HistoryFactors(n_users, n_items, len(history[0]), c.mf_dim,
+            pooled = HistoryFactors(n_users, n_items, len(train_inputs["user_id"]), c.mf_dim,
                                     activity_regularizer=l2_penalty(c.l2),
                                     name="user_history_factors")
             history_factors = pooled(user)
-            pooled.set_history(*history)
+            pooled.set_history(train_inputs["user_id"], train_inputs["item_id"])
             user_factors = layers.Add(name="user_factors")([user_factors, history_factors])
         if c.feature_factors:
             genre_factors = layers.Dense(c.mf_dim, use_bias=False, name="item_feature_factors")(features)
@@ -140,10 +174,79 @@ def build_hybrid(n_users: int, n_items: int, n_item_features: int, n_context: in
         inputs.append(ctx)
         branches.append(layers.Dense(c.context_units, activation="relu",
                                      name="context_dense")(ctx))
+    for side in c.neighbours:
+        data = neighbourhood_data(train_inputs["user_id"], train_inputs["item_id"],
+                                  train_inputs["rating"], n_users, n_items, side,
+                                  c.neighbour_pool)
+        layer = Neighbourhood(n_users, n_items, len(data["users"]), side=side,
+                              pool=data["neighbours"].shape[1],
+                              learn_weights=c.neighbour_weights,
+                              name=f"{side}_neighbourhood")
+        branches.append(layer([user, item]))
+        layer.set_neighbourhood(**data)
     if c.biases:
         branches.append(bias(n_users, "user_bias", c.l2)(user))
         branches.append(bias(n_items, "item_bias", c.l2)(item))
+        if c.session_bias:
+            sessions = (train_inputs["user_id"],
+                        train_inputs.get("timestamp", np.full(len(train_inputs["user_id"]), -1)))
+            timestamp = keras.Input(shape=(), dtype="int64", name="timestamp")
+            inputs.append(timestamp)
+            n_sessions = len(np.unique(SessionBias.keys(*sessions, c.session_hours)[
+                np.asarray(sessions[1]) >= 0]))
+            layer = SessionBias(max(n_sessions, 1), c.session_hours,
+                                activity_regularizer=l2_penalty(c.l2), name="session_bias")
+            branches.append(layer([user, timestamp]))
+            if n_sessions:
+                layer.set_sessions(*sessions)
 
     merged = branches[0] if len(branches) == 1 else layers.Concatenate(name="branches")(branches)
     score = layers.Dense(1, name="rating", bias_initializer=keras.initializers.Constant(global_mean))(merged)
     return keras.Model(inputs, output_head(score, c.output, target_range), name=name)
+
+
+def neighbourhood_data(users: np.ndarray, items: np.ndarray, ratings: np.ndarray, n_users: int,
+                       n_items: int, side: str = "item", pool: int = 100,
+                       support_shrinkage: float = 100.0) -> dict:
+    """What a :class:`Neighbourhood` layer needs, from the training ratings.
+
+    Residuals are ratings minus the shrunk baseline ``mu + b_u + b_i``. Similarity is
+    the cosine of *who rated what* (binary), shrunk by common support
+    ``n_ij / (n_ij + support_shrinkage)``. It deliberately ignores the rating values:
+    neighbours chosen by residual cosine are chosen partly by the very rating being
+    predicted (for a movie with one rating, its "most similar" movies are those its
+    rater liked alike), and such a feature is far stronger on training pairs than
+    on new ones (on MovieLens latest-small, correlation 0.70 vs 0.21).
+
+    Args:
+        users, items: Embedding indices of the training ratings.
+        ratings: Their (scaled) ratings, in the model's target units.
+        n_users, n_items: Index ranges.
+        side: ``"item"`` or ``"user"`` neighbours.
+        pool: Neighbours kept per movie (user).
+        support_shrinkage: Common-user count at which similarity is halved.
+
+    Returns:
+        Keyword arguments of :meth:`Neighbourhood.set_neighbourhood`.
+    """
+    import scipy.sparse as sp
+
+    from kerasrec.models.baselines import nearest_rows, shrunk_biases
+
+    users, items = np.asarray(users, np.int64), np.asarray(items, np.int64)
+    mean, user_bias, item_bias = shrunk_biases(users, items, ratings, n_users, n_items)
+    residuals = np.asarray(ratings, np.float64) - mean - user_bias[users] - item_bias[items]
+    anchors, others, n_anchors, n_others = ((items, users, n_items, n_users) if side == "item"
+                                            else (users, items, n_users, n_items))
+    rated = sp.csr_matrix((np.ones(len(users), np.float32), (anchors, others)),
+                          shape=(n_anchors, n_others))
+    rated.data[:] = 1.0  # duplicates would have summed
+    neighbours, similarity = nearest_rows(rated, min(2 * pool, n_anchors - 1))
+    row = np.repeat(np.arange(n_anchors), neighbours.shape[1])
+    support = np.asarray(rated[row].multiply(rated[neighbours.ravel()]).sum(axis=1))
+    support = support.reshape(similarity.shape)
+    similarity = similarity * support / (support + support_shrinkage)
+    best = np.argsort(-similarity, axis=1, kind="stable")[:, :pool]
+    return {"neighbours": np.take_along_axis(neighbours, best, axis=1),
+            "similarity": np.take_along_axis(similarity, best, axis=1), "users": users,
+            "items": items, "residuals": residuals}

@@ -141,3 +141,164 @@ class HistoryFactors(layers.Layer):
     def get_config(self):
         return {**super().get_config(), "n_users": self.n_users, "n_items": self.n_items,
                 "n_pairs": self.n_pairs, "dim": self.dim}
+
+
+@keras.saving.register_keras_serializable(package="kerasrec")
+class Neighbourhood(layers.Layer):
+    """Koren's (2008) global neighbourhood term, inside the model.
+
+    With ``side="item"``, for a pair (u, i) it looks at i's ``pool`` most similar
+    movies that u rated and u's residuals ``e_uj`` on them (rating minus the shrunk
+    baseline); with ``side="user"``, at u's most similar users who rated i and their
+    residuals ``e_vi``. It returns two columns:
+
+    * the KNN estimate ``sum_j s_ij e_uj / (sum_j s_ij + shrinkage)`` with fixed
+      similarities ``s_ij``;
+    * a learned interpolation ``|R(i;u)|^-1/2 * sum_j w_ij e_uj`` with trainable
+      weights ``w_ij`` (zero-initialised), if ``learn_weights``.
+
+    The pair (u, i) itself is never among the neighbours, so a training rating never
+    sees its own value. Training pairs are stored as sorted keys ``user * n_items +
+    item`` and found with a binary search, so callers pass ids only.
+
+    Args:
+        n_users: User index range.
+        n_items: Item index range.
+        n_pairs: Number of training pairs.
+        side: ``"item"`` (neighbouring movies) or ``"user"`` (neighbouring users).
+        pool: Neighbours kept per movie (or user).
+        shrinkage: Damps the KNN estimate when few neighbours are found.
+        learn_weights: Add the learned interpolation column.
+        l2: L2 penalty on the interpolation weights.
+        **kwargs: Layer arguments.
+    """
+
+    def __init__(self, n_users: int, n_items: int, n_pairs: int, side: str = "item",
+                 pool: int = 100, shrinkage: float = 1.0, learn_weights: bool = True,
+                 l2: float = 0.0, **kwargs):
+        super().__init__(**kwargs)
+        if side not in ("item", "user"):
+            raise ValueError(f"side must be 'item' or 'user', got {side!r}")
+        self.n_users, self.n_items, self.n_pairs, self.pool = (
+            int(n_users), int(n_items), int(n_pairs), int(pool))
+        self.side, self.shrinkage = side, float(shrinkage)
+        self.learn_weights, self.l2 = bool(learn_weights), float(l2)
+
+    def build(self, input_shape):
+        fixed = dict(trainable=False, initializer="zeros")
+        n_anchors = self.n_items if self.side == "item" else self.n_users
+        self.neighbours = self.add_weight(shape=(n_anchors, self.pool), dtype="int32",
+                                          name="neighbours", **fixed)
+        self.similarity = self.add_weight(shape=(n_anchors, self.pool), name="similarity",
+                                          **fixed)
+        self.pair_keys = self.add_weight(shape=(self.n_pairs,), dtype="int64", name="pair_keys",
+                                         **fixed)
+        self.pair_residuals = self.add_weight(shape=(self.n_pairs,), name="pair_residuals",
+                                              **fixed)
+        if self.learn_weights:
+            self.interpolation = self.add_weight(shape=(n_anchors, self.pool),
+                                                 name="interpolation", initializer="zeros",
+                                                 regularizer=l2_penalty(self.l2))
+
+    def set_neighbourhood(self, neighbours: np.ndarray, similarity: np.ndarray,
+                          users: np.ndarray, items: np.ndarray, residuals: np.ndarray) -> None:
+        """Store the neighbour table (-1 pads) and the training residuals."""
+        keys = np.asarray(users, np.int64) * self.n_items + np.asarray(items, np.int64)
+        order = np.argsort(keys, kind="stable")
+        self.neighbours.assign(np.asarray(neighbours, "int32"))
+        self.similarity.assign(np.asarray(similarity, "float32"))
+        self.pair_keys.assign(keys[order])
+        self.pair_residuals.assign(np.asarray(residuals, "float32")[order])
+
+    def call(self, inputs):
+        user, item = inputs
+        anchor, other = (item, user) if self.side == "item" else (user, item)
+        neighbours = ops.take(self.neighbours, anchor, axis=0)
+        other = ops.expand_dims(ops.cast(other, "int64"), -1)
+        wide = ops.cast(neighbours, "int64")
+        keys = other * self.n_items + wide if self.side == "item" else wide * self.n_items + other
+        flat = ops.reshape(keys, (-1,))
+        position = ops.minimum(ops.searchsorted(self.pair_keys, flat), self.n_pairs - 1)
+        found = ops.logical_and(ops.equal(ops.take(self.pair_keys, position, axis=0), flat),
+                                ops.reshape(neighbours, (-1,)) >= 0)
+        found = ops.reshape(ops.cast(found, self.compute_dtype), ops.shape(neighbours))
+        residual = ops.reshape(ops.take(self.pair_residuals, position, axis=0),
+                               ops.shape(neighbours)) * found
+        similarity = ops.relu(ops.take(self.similarity, anchor, axis=0)) * found
+        knn = ops.sum(similarity * residual, axis=-1) / (
+            ops.sum(similarity, axis=-1) + self.shrinkage)
+        columns = [knn]
+        if self.learn_weights:
+            weights = ops.take(self.interpolation, anchor, axis=0)
+            columns.append(ops.sum(weights * residual, axis=-1)
+                           / ops.sqrt(ops.sum(found, axis=-1) + 1.0))
+        return ops.stack(columns, axis=-1)
+
+    def compute_output_shape(self, input_shape):
+        return (*input_shape[0], 2 if self.learn_weights else 1)
+
+    def get_config(self):
+        return {**super().get_config(), "n_users": self.n_users, "n_items": self.n_items,
+                "n_pairs": self.n_pairs, "side": self.side, "pool": self.pool,
+                "shrinkage": self.shrinkage, "learn_weights": self.learn_weights, "l2": self.l2}
+
+
+@keras.saving.register_keras_serializable(package="kerasrec")
+class SessionBias(layers.Layer):
+    """A bias per user and rating session (Koren's day-specific user bias, 2009).
+
+    People rate in sessions and their mood or scale drifts between them; a rating
+    made in a session the model saw in training gets that session's learned offset.
+    Sessions are ``session_hours``-long windows of Unix time; the known (user,
+    window) keys are stored sorted and found by binary search. Unknown sessions
+    (new ratings, missing timestamps as -1) get 0.
+
+    Args:
+        n_sessions: Number of known sessions.
+        session_hours: Window length.
+        **kwargs: Layer arguments, e.g. ``activity_regularizer`` for per-occurrence L2.
+    """
+
+    def __init__(self, n_sessions: int, session_hours: float = 6.0, **kwargs):
+        super().__init__(**kwargs)
+        self.n_sessions, self.session_hours = int(n_sessions), float(session_hours)
+
+    def build(self, input_shape):
+        self.session_keys = self.add_weight(shape=(self.n_sessions,), dtype="int64",
+                                            name="session_keys", trainable=False,
+                                            initializer="zeros")
+        self.session_bias = self.add_weight(shape=(self.n_sessions, 1), name="session_bias",
+                                            initializer="zeros")
+
+    @staticmethod
+    def keys(users: np.ndarray, timestamps: np.ndarray, session_hours: float) -> np.ndarray:
+        """Session keys ``user * 2**32 + window`` (NumPy)."""
+        window = np.asarray(timestamps, np.int64) // int(session_hours * 3600)
+        return np.asarray(users, np.int64) * 2 ** 32 + window
+
+    def set_sessions(self, users: np.ndarray, timestamps: np.ndarray) -> None:
+        """Store the sessions of the training ratings (timestamps < 0 are skipped)."""
+        timestamps = np.asarray(timestamps, np.int64)
+        keys = np.unique(self.keys(np.asarray(users)[timestamps >= 0], timestamps[timestamps >= 0],
+                                   self.session_hours))
+        if len(keys) != self.n_sessions:
+            raise ValueError(f"expected {self.n_sessions} sessions, got {len(keys)}")
+        self.session_keys.assign(keys)
+
+    def call(self, inputs):
+        user, timestamp = inputs
+        timestamp = ops.cast(timestamp, "int64")
+        key = (ops.cast(user, "int64") * 2 ** 32
+               + ops.floor_divide(timestamp, int(self.session_hours * 3600)))
+        position = ops.minimum(ops.searchsorted(self.session_keys, key), self.n_sessions - 1)
+        found = ops.logical_and(ops.equal(ops.take(self.session_keys, position, axis=0), key),
+                                timestamp >= 0)
+        offset = ops.take(self.session_bias, position, axis=0)
+        return offset * ops.expand_dims(ops.cast(found, offset.dtype), -1)
+
+    def compute_output_shape(self, input_shape):
+        return (*input_shape[0], 1)
+
+    def get_config(self):
+        return {**super().get_config(), "n_sessions": self.n_sessions,
+                "session_hours": self.session_hours}

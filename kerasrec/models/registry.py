@@ -53,8 +53,8 @@ def build_model(name: str, pipeline, train_inputs: Mapping[str, np.ndarray], *,
         return build_hybrid(
             **sizes, n_item_features=len(pipeline.feature_names),
             n_context=len(pipeline.context_names), config=config, global_mean=mean,
+            train_inputs=train_inputs,
             item_feature_table=pipeline.item_feature_table() if ids_only else None,
-            history=(train_inputs["user_id"], train_inputs["item_id"]),
             target_range=_target_range(pipeline), **name_option)
     builders: Dict[str, object] = {"mf": build_mf, "neumf": build_neumf,
                                    "embedding_mlp": build_embedding_mlp}

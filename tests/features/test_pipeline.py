@@ -13,7 +13,9 @@ from kerasrec import PipelineError
 def test_transform_outputs(tiny):
     pipeline = kr.FeaturePipeline().fit(tiny)
     out = pipeline.transform(tiny.ratings)
-    assert set(out) == {"user_id", "item_id", "item_features", "context", "rating"}
+    assert set(out) == {"user_id", "item_id", "item_features", "context", "timestamp", "rating"}
+    assert out["timestamp"].dtype == np.int64
+    assert out["timestamp"].tolist() == tiny.ratings["timestamp"].astype("int64").tolist()
     assert out["user_id"].dtype == np.int32 and out["item_features"].dtype == np.float32
     assert out["user_id"].tolist() == [1, 1, 2, 2, 3]
     # features: Action Adventure Animation Children Crime Sci-Fi Thriller | old year_unknown
@@ -34,6 +36,7 @@ def test_unknown_ids_go_to_the_oov_bucket(tiny):
     # Movie 4 was never rated in train but its catalog features are still known.
     assert out["item_features"][0, -1] == 1 and out["item_features"][2, -1] == 1
     assert "rating" not in out and out["context"].tolist() == [[0, 0]] * 3
+    assert out["timestamp"].tolist() == [-1, -1, -1]
 
 
 def test_item_feature_table_lines_up_with_item_index(tiny):

@@ -35,24 +35,31 @@ def test_builder_beats_global_mean(prepared, name):
 
 def test_hybrid_names_read_like_the_design(prepared):
     model = build_model("hybrid", prepared["pipeline"], prepared["x"])
-    assert [t.name for t in model.inputs] == ["user_id", "item_id", "item_features", "context"]
+    assert [t.name for t in model.inputs] == ["user_id", "item_id", "item_features", "context",
+                                              "timestamp"]
     names = {layer.name for layer in model.layers}
     for expected in ("user_embedding_mf", "item_embedding_mf", "mf_dot", "user_embedding_mlp",
                      "item_embedding_mlp", "mlp_concat", "mlp_hidden_1", "mlp_dropout_1",
                      "mlp_hidden_2", "item_features_dense", "context_dense", "user_bias",
                      "item_bias", "branches", "rating", "user_history_factors",
-                     "item_feature_factors"):
+                     "item_feature_factors", "item_neighbourhood", "user_neighbourhood",
+                     "session_bias"):
         assert expected in names, expected
 
 
 @pytest.mark.parametrize("branch, gone, kept_inputs", [
     ("mf", {"mf_dot", "user_embedding_mf", "user_history_factors"}, None),
     ("mlp", {"mlp_hidden_1", "mlp_concat", "user_embedding_mlp"}, None),
-    ("context", {"context_dense"}, ["user_id", "item_id", "item_features"]),
+    ("context", {"context_dense"}, ["user_id", "item_id", "item_features", "timestamp"]),
     ("item_features", {"item_features_dense"}, None),
+    ("neighbours", {"item_neighbourhood", "user_neighbourhood"}, None),
+    ("session_bias", {"session_bias"}, ["user_id", "item_id", "item_features", "context"]),
+    ("biases", {"user_bias", "item_bias", "session_bias"},
+     ["user_id", "item_id", "item_features", "context"]),
 ])
 def test_switching_a_branch_off_removes_it(prepared, branch, gone, kept_inputs):
-    model = build_model("hybrid", prepared["pipeline"], prepared["x"], **{branch: False})
+    off = () if branch == "neighbours" else False
+    model = build_model("hybrid", prepared["pipeline"], prepared["x"], **{branch: off})
     names = {layer.name for layer in model.layers}
     assert not gone & names
     if kept_inputs:
@@ -61,14 +68,26 @@ def test_switching_a_branch_off_removes_it(prepared, branch, gone, kept_inputs):
 
 def test_features_only_hybrid_has_no_id_embeddings(prepared):
     model = build_model("hybrid", prepared["pipeline"], prepared["x"], mf=False, mlp=False,
-                        biases=False)
+                        biases=False, neighbours=())
     assert not [l for l in model.layers if isinstance(l, keras.layers.Embedding)]
+    assert [t.name for t in model.inputs] == ["user_id", "item_id", "item_features", "context"]
 
 
 def test_no_branch_is_an_error(prepared):
     with pytest.raises(ValueError, match="at least one branch"):
         build_model("hybrid", prepared["pipeline"], prepared["x"], mf=False, mlp=False,
-                    item_features=False, context=False, biases=False)
+                    item_features=False, context=False, biases=False, neighbours=())
+
+
+def test_options_that_read_training_ratings_need_them(prepared):
+    p = prepared["pipeline"]
+    with pytest.raises(ValueError, match="user_history, neighbours, session_bias need"):
+        build_hybrid(p.n_users, p.n_items, len(p.feature_names))
+    with pytest.raises(ValueError, match="neighbours must list"):
+        build_model("hybrid", p, prepared["x"], neighbours=("movie",))
+    model = build_hybrid(p.n_users, p.n_items, len(p.feature_names), config=HybridConfig(
+        user_history=False, neighbours=(), session_bias=False))
+    assert model.count_params() > 0
 
 
 def test_unknown_option_and_model(prepared):
@@ -117,6 +136,6 @@ def test_sigmoid_output_stays_in_range(prepared):
     out = training.predict(model, prepared["t"])
     assert out.min() >= 0.0 and out.max() <= 1.0
     model = build_hybrid(p.n_users, p.n_items, len(p.feature_names), config=HybridConfig(
-        output="sigmoid", user_history=False), target_range=(0.5, 5.0))
+        output="sigmoid"), train_inputs=x, target_range=(0.5, 5.0))
     out = training.predict(model, prepared["t"])
     assert out.min() >= 0.5 and out.max() <= 5.0

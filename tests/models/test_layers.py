@@ -1,0 +1,106 @@
+"""The custom layers against hand-computed values on tiny inputs."""
+
+from __future__ import annotations
+
+import keras
+import numpy as np
+import pytest
+
+from kerasrec.models import HistoryFactors, Neighbourhood, neighbourhood_data
+from kerasrec.models.layers import SessionBias
+
+
+def _run(layer, *arrays):
+    tensors = [keras.Input((), dtype=str(a.dtype)) for a in arrays]
+    out = layer(tensors if len(tensors) > 1 else tensors[0])
+    model = keras.Model(tensors if len(tensors) > 1 else tensors[0], out)
+    return model, lambda *xs: np.asarray(model(list(xs) if len(xs) > 1 else xs[0]))
+
+
+def test_history_factors_pool_the_rated_items():
+    users, items = np.array([1, 1, 2]), np.array([1, 2, 2])
+    layer = HistoryFactors(n_users=3, n_items=3, n_pairs=3, dim=2)
+    _, call = _run(layer, np.zeros(1, "int32"))
+    layer.set_history(users, items)
+    y = np.array([[0, 0], [1, 2], [3, 5]], "float32")
+    layer.item_factors.assign(y)
+    out = call(np.array([0, 1, 2], "int32"))
+    np.testing.assert_allclose(out, [[0, 0], (y[1] + y[2]) / np.sqrt(2), y[2]], rtol=1e-6)
+
+
+# Users 1..3, items 1..3. Item 3 is the anchor; its neighbours are items 1 and 2.
+USERS = np.array([1, 1, 1, 2, 2, 3])
+ITEMS = np.array([1, 2, 3, 1, 3, 2])
+RESID = np.array([0.5, -1.0, 0.25, 2.0, 0.0, 1.5])
+NEIGHBOURS = np.array([[-1, -1], [2, 3], [1, 3], [1, 2]])
+SIMILARITY = np.array([[0, 0], [0.5, 0.5], [0.5, 0.5], [0.6, 0.2]], "float32")
+
+
+def _neighbourhood(side="item", learn=True):
+    layer = Neighbourhood(n_users=4, n_items=4, n_pairs=len(USERS), side=side, pool=2,
+                          shrinkage=1.0, learn_weights=learn)
+    _, call = _run(layer, np.zeros(1, "int32"), np.zeros(1, "int32"))
+    layer.set_neighbourhood(NEIGHBOURS, SIMILARITY, USERS, ITEMS, RESID)
+    return layer, call
+
+
+def test_item_neighbourhood_is_the_knn_estimate_over_rated_neighbours():
+    layer, call = _neighbourhood()
+    layer.interpolation.assign(np.array([[0, 0], [0, 0], [0, 0], [2.0, -1.0]], "float32"))
+    out = call(np.array([1, 2, 3], "int32"), np.array([3, 3, 3], "int32"))
+    # user 1 rated both neighbours of item 3: residuals 0.5 (item 1) and -1.0 (item 2)
+    knn_1 = (0.6 * 0.5 + 0.2 * -1.0) / (0.6 + 0.2 + 1.0)
+    learned_1 = (2.0 * 0.5 - 1.0 * -1.0) / np.sqrt(2 + 1)
+    # user 2 rated item 1 only; user 3 rated item 2 only
+    knn_2, learned_2 = 0.6 * 2.0 / 1.6, 2.0 * 2.0 / np.sqrt(2)
+    knn_3, learned_3 = 0.2 * 1.5 / 1.2, -1.0 * 1.5 / np.sqrt(2)
+    np.testing.assert_allclose(out, [[knn_1, learned_1], [knn_2, learned_2], [knn_3, learned_3]],
+                               rtol=1e-5)
+
+
+def test_a_pair_never_sees_its_own_rating():
+    _, call = _neighbourhood(learn=False)
+    # (user 1, item 1): neighbours 2 and 3 only, so 0.5, its own residual, is unused.
+    out = call(np.array([1], "int32"), np.array([1], "int32"))
+    np.testing.assert_allclose(out, [[(0.5 * -1.0 + 0.5 * 0.25) / 2.0]], rtol=1e-6)
+    # A user with no rated neighbour gets exactly 0; -1 pads are never matched.
+    out = call(np.array([0, 2], "int32"), np.array([1, 0], "int32"))
+    np.testing.assert_array_equal(out, [[0.0], [0.0]])
+
+
+def test_user_neighbourhood_looks_at_neighbouring_users_on_the_item():
+    layer, call = _neighbourhood(side="user", learn=False)
+    # user 3's neighbours are users 1 (0.6) and 2 (0.2); on item 1 they left 0.5 and 2.0
+    out = call(np.array([3], "int32"), np.array([1], "int32"))
+    np.testing.assert_allclose(out, [[(0.6 * 0.5 + 0.2 * 2.0) / 1.8]], rtol=1e-6)
+
+
+def test_neighbourhood_data_uses_who_rated_not_the_rating():
+    rng = np.random.default_rng(0)
+    users = np.repeat(np.arange(1, 41), 5)
+    items = np.concatenate([rng.choice(np.arange(1, 21), 5, replace=False) for _ in range(40)])
+    ratings = rng.uniform(0, 1, len(users))
+    a = neighbourhood_data(users, items, ratings, 41, 21, "item", pool=5)
+    b = neighbourhood_data(users, items, rng.uniform(0, 1, len(users)), 41, 21, "item", pool=5)
+    np.testing.assert_array_equal(a["neighbours"], b["neighbours"])
+    assert not (a["neighbours"] == np.arange(21)[:, None]).any()
+    assert a["neighbours"].shape == (21, 5) and (a["similarity"] < 1).all()
+    # residuals are centred by the shrunk baseline
+    assert abs(a["residuals"].mean()) < 0.05
+
+
+def test_session_bias_only_for_known_sessions():
+    hour = 3600
+    users = np.array([1, 1, 2])
+    stamps = np.array([10 * hour, 11 * hour, 10 * hour])
+    layer = SessionBias(n_sessions=2, session_hours=6)
+    _, call = _run(layer, np.zeros(1, "int32"), np.zeros(1, "int64"))
+    layer.set_sessions(users, stamps)
+    layer.session_bias.assign(np.array([[0.3], [-0.2]], "float32"))
+    out = call(np.array([1, 1, 2, 2, 1, 3], "int32"),
+               np.array([7 * hour, 40 * hour, 11 * hour, -1, 0, 10 * hour], "int64"))
+    # same window as training, a later window, user 2's window, unknown time,
+    # an earlier window, an unknown user
+    np.testing.assert_allclose(out.ravel(), [0.3, 0, -0.2, 0, 0, 0])
+    with pytest.raises(ValueError, match="expected 2 sessions"):
+        layer.set_sessions(users[:1], stamps[:1])
