@@ -6,13 +6,17 @@ model is first built, so data work and the command line stay fast and light.
 
 from kerasrec.data import (MovieData, load_movies, load_ratings, load_sample, make_sample,
                            sample_path)
-from kerasrec.errors import ArtifactError, DataError, KerasRecError, PipelineError
+from kerasrec.errors import (ArtifactError, CapabilityError, DataError, KerasRecError,
+                             MissingDependencyError, NotFittedError, PipelineError,
+                             UnknownMovieError)
 from kerasrec.features import FeaturePipeline
+from kerasrec.recommend import Recommender
 from kerasrec.split import Split, article_split, leave_last_n, random_split, temporal_split
 
 __version__ = "0.1.0"
 
-__all__ = ["ArtifactError", "DataError", "FeaturePipeline", "KerasRecError", "MovieData",
-           "PipelineError", "Split", "article_split", "leave_last_n", "load_movies",
+__all__ = ["ArtifactError", "CapabilityError", "DataError", "FeaturePipeline", "KerasRecError",
+           "MissingDependencyError", "MovieData", "NotFittedError", "PipelineError",
+           "Recommender", "UnknownMovieError", "Split", "article_split", "leave_last_n", "load_movies",
            "load_ratings", "load_sample", "make_sample", "random_split", "sample_path",
            "temporal_split"]

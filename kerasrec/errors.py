@@ -80,3 +80,22 @@ def preview(values: Iterable[object], limit: int = MAX_LISTED) -> str:
     values = list(values)
     text = ", ".join(repr(v) for v in values[:limit])
     return text + (", ..." if len(values) > limit else "")
+
+
+class NotFittedError(KerasRecError, AttributeError):
+    """A method needs a fitted object; call ``fit`` (or ``load``) first."""
+
+
+class UnknownMovieError(KerasRecError, KeyError):
+    """A movieId is not in the catalog the recommender was fitted with."""
+
+    def __str__(self) -> str:  # KeyError would repr() the message
+        return str(self.args[0]) if self.args else ""
+
+
+class CapabilityError(KerasRecError, NotImplementedError):
+    """The chosen model cannot do this (e.g. explain a model without branches)."""
+
+
+class MissingDependencyError(KerasRecError, ImportError):
+    """An optional dependency (e.g. pydot + graphviz for model diagrams) is missing."""

@@ -35,6 +35,8 @@ class HybridConfig:
             (needs ``neighbourhood``). An empty tuple switches the branch off.
         neighbour_pool: Most similar movies (users) considered per movie (user).
         neighbour_weights: Learn per-neighbour interpolation weights as well.
+        dense_residuals_limit: Up to this many users x movies cells, the neighbourhood
+            layers keep residuals in a dense table (fast); above it, in a hash table.
         mf_dim: Size of the MF embeddings.
         similarity: ``"dot"`` (default) or ``"cosine"`` (the article's normalised dot).
         user_history: Add SVD++ implicit-feedback factors to the MF user embedding,
@@ -60,6 +62,7 @@ class HybridConfig:
     neighbours: Sequence[str] = ("item", "user")
     neighbour_pool: int = 100
     neighbour_weights: bool = True
+    dense_residuals_limit: int = 2 ** 25
     mf_dim: int = 32
     similarity: str = "dot"
     feature_factors: bool = True
@@ -181,6 +184,7 @@ def build_hybrid(n_users: int, n_items: int, n_item_features: int, n_context: in
         layer = Neighbourhood(n_users, n_items, len(data["users"]), side=side,
                               pool=data["neighbours"].shape[1],
                               learn_weights=c.neighbour_weights,
+                              dense=n_users * n_items <= c.dense_residuals_limit,
                               name=f"{side}_neighbourhood")
         branches.append(layer([user, item]))
         layer.set_neighbourhood(**data)

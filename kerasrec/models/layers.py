@@ -158,8 +158,10 @@ class Neighbourhood(layers.Layer):
       weights ``w_ij`` (zero-initialised), if ``learn_weights``.
 
     The pair (u, i) itself is never among the neighbours, so a training rating never
-    sees its own value. Training pairs are stored as sorted keys ``user * n_items +
-    item`` and found with a binary search, so callers pass ids only.
+    sees its own value. The model stores the training residuals, so callers pass ids
+    only: with ``dense=True`` as a users x items table (NaN = not rated; one gather per
+    lookup, the fastest), otherwise keyed by ``user * n_items + item`` in a Keras
+    ``IntegerLookup`` hash table, which scales to any number of users and movies.
 
     Args:
         n_users: User index range.
@@ -170,19 +172,23 @@ class Neighbourhood(layers.Layer):
         shrinkage: Damps the KNN estimate when few neighbours are found.
         learn_weights: Add the learned interpolation column.
         l2: L2 penalty on the interpolation weights.
+        dense: Store residuals as a dense users x items table (small data only).
         **kwargs: Layer arguments.
     """
 
     def __init__(self, n_users: int, n_items: int, n_pairs: int, side: str = "item",
                  pool: int = 100, shrinkage: float = 1.0, learn_weights: bool = True,
-                 l2: float = 0.0, **kwargs):
+                 l2: float = 0.0, dense: bool = False, **kwargs):
         super().__init__(**kwargs)
         if side not in ("item", "user"):
             raise ValueError(f"side must be 'item' or 'user', got {side!r}")
         self.n_users, self.n_items, self.n_pairs, self.pool = (
             int(n_users), int(n_items), int(n_pairs), int(pool))
         self.side, self.shrinkage = side, float(shrinkage)
-        self.learn_weights, self.l2 = bool(learn_weights), float(l2)
+        self.learn_weights, self.l2, self.dense = bool(learn_weights), float(l2), bool(dense)
+        if not self.dense:
+            self.pair_index = layers.IntegerLookup(vocabulary_dtype="int64", num_oov_indices=1,
+                                                   mask_token=None, name="pair_index")
 
     def build(self, input_shape):
         fixed = dict(trainable=False, initializer="zeros")
@@ -191,10 +197,12 @@ class Neighbourhood(layers.Layer):
                                           name="neighbours", **fixed)
         self.similarity = self.add_weight(shape=(n_anchors, self.pool), name="similarity",
                                           **fixed)
-        self.pair_keys = self.add_weight(shape=(self.n_pairs,), dtype="int64", name="pair_keys",
-                                         **fixed)
-        self.pair_residuals = self.add_weight(shape=(self.n_pairs,), name="pair_residuals",
-                                              **fixed)
+        if self.dense:
+            self.residual_table = self.add_weight(shape=(self.n_users * self.n_items,),
+                                                  name="residual_table", **fixed)
+        else:  # row 0 is the residual of "not rated": 0
+            self.pair_residuals = self.add_weight(shape=(self.n_pairs + 1,),
+                                                  name="pair_residuals", **fixed)
         if self.learn_weights:
             self.interpolation = self.add_weight(shape=(n_anchors, self.pool),
                                                  name="interpolation", initializer="zeros",
@@ -204,11 +212,18 @@ class Neighbourhood(layers.Layer):
                           users: np.ndarray, items: np.ndarray, residuals: np.ndarray) -> None:
         """Store the neighbour table (-1 pads) and the training residuals."""
         keys = np.asarray(users, np.int64) * self.n_items + np.asarray(items, np.int64)
-        order = np.argsort(keys, kind="stable")
+        if len(np.unique(keys)) != len(keys):
+            raise ValueError("training pairs repeat a (user, item); resolve duplicates first")
         self.neighbours.assign(np.asarray(neighbours, "int32"))
         self.similarity.assign(np.asarray(similarity, "float32"))
-        self.pair_keys.assign(keys[order])
-        self.pair_residuals.assign(np.asarray(residuals, "float32")[order])
+        residuals = np.asarray(residuals, "float32")
+        if self.dense:
+            table = np.full(self.n_users * self.n_items, np.nan, "float32")
+            table[keys] = residuals
+            self.residual_table.assign(table)
+        else:
+            self.pair_index.set_vocabulary(keys)
+            self.pair_residuals.assign(np.concatenate([[0.0], residuals]).astype("float32"))
 
     def call(self, inputs):
         user, item = inputs
@@ -217,13 +232,16 @@ class Neighbourhood(layers.Layer):
         other = ops.expand_dims(ops.cast(other, "int64"), -1)
         wide = ops.cast(neighbours, "int64")
         keys = other * self.n_items + wide if self.side == "item" else wide * self.n_items + other
-        flat = ops.reshape(keys, (-1,))
-        position = ops.minimum(ops.searchsorted(self.pair_keys, flat), self.n_pairs - 1)
-        found = ops.logical_and(ops.equal(ops.take(self.pair_keys, position, axis=0), flat),
-                                ops.reshape(neighbours, (-1,)) >= 0)
-        found = ops.reshape(ops.cast(found, self.compute_dtype), ops.shape(neighbours))
-        residual = ops.reshape(ops.take(self.pair_residuals, position, axis=0),
-                               ops.shape(neighbours)) * found
+        padded = wide < 0
+        if self.dense:
+            residual = ops.take(self.residual_table, ops.where(padded, 0, keys), axis=0)
+            rated = ops.logical_not(ops.logical_or(padded, ops.isnan(residual)))
+            residual = ops.where(rated, residual, 0.0)
+        else:  # negative keys are never in the table
+            position = self.pair_index(ops.where(padded, -1, keys))
+            rated = position > 0
+            residual = ops.take(self.pair_residuals, position, axis=0)
+        found = ops.cast(rated, self.compute_dtype)
         similarity = ops.relu(ops.take(self.similarity, anchor, axis=0)) * found
         knn = ops.sum(similarity * residual, axis=-1) / (
             ops.sum(similarity, axis=-1) + self.shrinkage)
@@ -240,7 +258,8 @@ class Neighbourhood(layers.Layer):
     def get_config(self):
         return {**super().get_config(), "n_users": self.n_users, "n_items": self.n_items,
                 "n_pairs": self.n_pairs, "side": self.side, "pool": self.pool,
-                "shrinkage": self.shrinkage, "learn_weights": self.learn_weights, "l2": self.l2}
+                "shrinkage": self.shrinkage, "learn_weights": self.learn_weights, "l2": self.l2,
+                "dense": self.dense}
 
 
 @keras.saving.register_keras_serializable(package="kerasrec")

@@ -36,16 +36,21 @@ NEIGHBOURS = np.array([[-1, -1], [2, 3], [1, 3], [1, 2]])
 SIMILARITY = np.array([[0, 0], [0.5, 0.5], [0.5, 0.5], [0.6, 0.2]], "float32")
 
 
-def _neighbourhood(side="item", learn=True):
+@pytest.fixture(params=[True, False], ids=["dense", "hashed"])
+def dense(request):
+    return request.param
+
+
+def _neighbourhood(dense, side="item", learn=True):
     layer = Neighbourhood(n_users=4, n_items=4, n_pairs=len(USERS), side=side, pool=2,
-                          shrinkage=1.0, learn_weights=learn)
+                          shrinkage=1.0, learn_weights=learn, dense=dense)
     _, call = _run(layer, np.zeros(1, "int32"), np.zeros(1, "int32"))
     layer.set_neighbourhood(NEIGHBOURS, SIMILARITY, USERS, ITEMS, RESID)
     return layer, call
 
 
-def test_item_neighbourhood_is_the_knn_estimate_over_rated_neighbours():
-    layer, call = _neighbourhood()
+def test_item_neighbourhood_is_the_knn_estimate_over_rated_neighbours(dense):
+    layer, call = _neighbourhood(dense)
     layer.interpolation.assign(np.array([[0, 0], [0, 0], [0, 0], [2.0, -1.0]], "float32"))
     out = call(np.array([1, 2, 3], "int32"), np.array([3, 3, 3], "int32"))
     # user 1 rated both neighbours of item 3: residuals 0.5 (item 1) and -1.0 (item 2)
@@ -58,8 +63,8 @@ def test_item_neighbourhood_is_the_knn_estimate_over_rated_neighbours():
                                rtol=1e-5)
 
 
-def test_a_pair_never_sees_its_own_rating():
-    _, call = _neighbourhood(learn=False)
+def test_a_pair_never_sees_its_own_rating(dense):
+    _, call = _neighbourhood(dense, learn=False)
     # (user 1, item 1): neighbours 2 and 3 only, so 0.5, its own residual, is unused.
     out = call(np.array([1], "int32"), np.array([1], "int32"))
     np.testing.assert_allclose(out, [[(0.5 * -1.0 + 0.5 * 0.25) / 2.0]], rtol=1e-6)
@@ -68,8 +73,8 @@ def test_a_pair_never_sees_its_own_rating():
     np.testing.assert_array_equal(out, [[0.0], [0.0]])
 
 
-def test_user_neighbourhood_looks_at_neighbouring_users_on_the_item():
-    layer, call = _neighbourhood(side="user", learn=False)
+def test_user_neighbourhood_looks_at_neighbouring_users_on_the_item(dense):
+    layer, call = _neighbourhood(dense, side="user", learn=False)
     # user 3's neighbours are users 1 (0.6) and 2 (0.2); on item 1 they left 0.5 and 2.0
     out = call(np.array([3], "int32"), np.array([1], "int32"))
     np.testing.assert_allclose(out, [[(0.6 * 0.5 + 0.2 * 2.0) / 1.8]], rtol=1e-6)
@@ -104,3 +109,15 @@ def test_session_bias_only_for_known_sessions():
     np.testing.assert_allclose(out.ravel(), [0.3, 0, -0.2, 0, 0, 0])
     with pytest.raises(ValueError, match="expected 2 sessions"):
         layer.set_sessions(users[:1], stamps[:1])
+
+
+@pytest.mark.parametrize("dense", [True, False], ids=["dense", "hashed"])
+def test_neighbourhood_round_trips_through_a_keras_file(tmp_path, dense):
+    layer, call = _neighbourhood(dense)
+    layer.interpolation.assign(np.arange(8, dtype="float32").reshape(4, 2) / 10)
+    users, items = np.array([1, 2, 3, 3], "int32"), np.array([3, 3, 1, 2], "int32")
+    u, i = keras.Input((), dtype="int32"), keras.Input((), dtype="int32")
+    model = keras.Model([u, i], layer([u, i]))
+    model.save(tmp_path / "n.keras")
+    loaded = keras.saving.load_model(tmp_path / "n.keras")
+    np.testing.assert_allclose(np.asarray(loaded([users, items])), call(users, items))

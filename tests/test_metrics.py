@@ -1,0 +1,90 @@
+"""kerasrec.metrics against hand-computed values and against the shared scorer."""
+
+from __future__ import annotations
+
+import importlib.util
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from kerasrec import metrics
+from tests.conftest import SCORER, SPLITS
+
+
+def test_rmse_and_mae_clip_predictions():
+    assert metrics.rmse([4, 2], [4, 4]) == pytest.approx(np.sqrt(2))
+    assert metrics.mae([4, 2], [5, 1]) == pytest.approx(1.0)
+    # 6.0 is clipped to 5.0 before scoring
+    assert metrics.rmse([5.0], [6.0]) == 0.0
+    assert metrics.rmse([5.0], [6.0], rating_range=None) == 1.0
+    with pytest.raises(ValueError, match="NaN"):
+        metrics.rmse([1.0], [np.nan])
+    with pytest.raises(ValueError, match="same non-zero length"):
+        metrics.mae([1.0, 2.0], [1.0])
+
+
+def test_ndcg_by_hand():
+    truth = np.array([3.0, 5.0, 1.0])
+    # predicted order: item 0, item 1, item 2 -> gains 3, 5, 1
+    dcg = 3 + 5 / np.log2(3) + 1 / np.log2(4)
+    idcg = 5 + 3 / np.log2(3) + 1 / np.log2(4)
+    assert metrics.ndcg(truth, np.array([0.9, 0.8, 0.1]), k=3) == pytest.approx(dcg / idcg)
+    assert metrics.ndcg(truth, truth, k=3) == pytest.approx(1.0)
+    # ties keep row order: equal predictions rank items 0, 1, 2
+    assert metrics.ndcg(truth, np.zeros(3), k=1) == pytest.approx(3 / 5)
+
+
+def test_article_top_k_checks_by_hand():
+    movies = np.array([10, 20, 30, 40, 50, 60])
+    truth = np.array([5, 4, 3, 2, 1, 0.5])          # A = 10 20 30
+    pred = np.array([3, 5, 1, 4, 0, 0])             # B = 20 40 10
+    overlap, position, mrr = metrics.top_k_checks(movies, truth, pred, k=3)
+    assert overlap == pytest.approx(2 / 3)          # 10 and 20 in both
+    assert position == 0.0                          # no slot matches
+    assert mrr == pytest.approx((1 / 3 + 1 / 1 + 0) / 3)
+
+
+def test_per_user_ranking_metrics_by_hand():
+    frame = pd.DataFrame({
+        "userId": [1, 1, 1, 1, 2, 2],
+        "movieId": [1, 2, 3, 4, 1, 2],
+        "rating": [5.0, 2.0, 4.0, 1.0, 2.0, 3.0],
+        "prediction": [4.0, 4.5, 3.0, 1.0, 3.0, 2.0],
+    })
+    report = metrics.per_user_report(frame, k=2, relevant=4.0)
+    one = report.loc[1]
+    # user 1 ranks 2, 1, 3, 4; relevant: movies 1 and 3
+    assert one["precision@2"] == 0.5 and one["recall@2"] == 0.5
+    assert one["map@2"] == pytest.approx((1 / 2) / 2)
+    assert one["hit_rate@2"] == 1.0 and one["mrr"] == 0.5
+    assert one["rmse"] == pytest.approx(np.sqrt((1 + 6.25 + 1 + 0) / 4))
+    two = report.loc[2]                             # no relevant movie
+    assert two["precision@2"] == 0.0 and np.isnan(two["recall@2"]) and np.isnan(two["mrr"])
+    assert metrics.catalog_coverage([[1, 2], [2, 3]], 10) == 0.3
+
+
+def test_score_rejects_bad_frames():
+    frame = pd.DataFrame({"userId": [1, 1], "movieId": [1, 1], "rating": [4.0, 3.0],
+                          "prediction": [4.0, 3.0]})
+    with pytest.raises(ValueError, match="repeat"):
+        metrics.score(frame)
+    with pytest.raises(ValueError, match="lacks column"):
+        metrics.per_user_report(frame.drop(columns="prediction"))
+
+
+def test_score_matches_the_shared_scorer():
+    if not SCORER.is_file():
+        pytest.skip(f"shared scorer not available: {SCORER} is missing")
+    spec = importlib.util.spec_from_file_location("score_predictions", SCORER)
+    scorer = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(scorer)
+    test = pd.read_csv(SPLITS / "movies_random80_test.csv")
+    rng = np.random.default_rng(0)
+    # noisy predictions, rounded so that ties occur and tie-breaking is exercised
+    pred = np.round(test["rating"] + rng.normal(0, 0.9, len(test)), 1)
+    frame = test[["userId", "movieId", "rating"]].assign(prediction=pred)
+    theirs = scorer.score(frame, 0.5, 5.0)
+    ours = metrics.score(frame)
+    for key, value in theirs.items():
+        assert ours[key] == pytest.approx(value, rel=1e-12, abs=1e-12), key

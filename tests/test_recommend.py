@@ -1,0 +1,201 @@
+"""The analyst API end to end on the bundled sample."""
+
+from __future__ import annotations
+
+import os
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+import numpy as np  # noqa: E402
+import pandas as pd  # noqa: E402
+import pytest  # noqa: E402
+
+import kerasrec as kr  # noqa: E402
+from kerasrec.training import TrainConfig  # noqa: E402
+from tests.conftest import rmse  # noqa: E402
+
+FAST = TrainConfig(epochs=6, batch_size=256, learning_rate=3e-3, verbose=0)
+UNKNOWN_USER, UNKNOWN_MOVIE = 10 ** 6, 10 ** 8
+
+
+@pytest.fixture(scope="module")
+def split(sample):
+    train, test = kr.random_split(sample.ratings, 0.2, seed=0)
+    return sample.with_ratings(train), test
+
+
+@pytest.fixture(scope="module")
+def rec(split):
+    return kr.Recommender(train=FAST).fit(split[0])
+
+
+def _user(split):
+    return int(split[0].ratings["userId"].iloc[0])
+
+
+def _unrated_catalog_movie(rec):
+    unrated = rec.catalog_.index[rec.catalog_["n_ratings"] == 0]
+    assert len(unrated), "the sample should have movies nobody rated in training"
+    return int(unrated[0])
+
+
+def test_fit_returns_self_and_is_unfitted_before(split):
+    rec = kr.Recommender(train=FAST)
+    with pytest.raises(kr.NotFittedError, match="fit"):
+        rec.predict(split[1])
+    assert "unfitted" in repr(rec)
+    with pytest.raises(ValueError, match="unknown model"):
+        kr.Recommender("transformer").fit(split[0])
+
+
+def test_hybrid_beats_the_global_mean(rec, split):
+    train, test = split
+    scores = rec.evaluate(test)
+    baseline = rmse(np.full(len(test), train.ratings["rating"].mean()), test["rating"])
+    assert scores["rmse"] < baseline - 0.1
+    assert scores["ndcg@10"] > 0.8 and 0 < scores["precision@10"] <= 1
+    assert set(rec.history_) >= {"loss", "val_loss"}
+
+
+def test_predict_is_the_model_output_for_known_pairs(rec, split):
+    from kerasrec import training
+
+    test = split[1]
+    x = rec.pipeline_.transform(test)
+    known = (x["user_id"] > 0) & (x["item_id"] > 0)
+    raw = rec.pipeline_.to_stars(training.predict(rec.model_, x), test["movieId"].to_numpy())
+    np.testing.assert_allclose(rec.predict(test)[known], np.clip(raw, 0.5, 5.0)[known],
+                               atol=1e-4)
+
+
+@pytest.mark.parametrize("who", ["known", "unknown user", "unrated movie", "outside catalog",
+                                 "both unknown"])
+def test_explanation_parts_add_up_to_predict(rec, split, who):
+    user = UNKNOWN_USER if who in ("unknown user", "both unknown") else _user(split)
+    movie = {"unrated movie": _unrated_catalog_movie(rec), "outside catalog": UNKNOWN_MOVIE,
+             "both unknown": UNKNOWN_MOVIE}.get(who, int(split[1]["movieId"].iloc[0]))
+    for context in (None, {"daytime": 1, "weekend": 1}, 1_500_000_000):
+        parts = rec.explain(user, movie, context=context)
+        pairs = pd.DataFrame({"userId": [user], "movieId": [movie]})
+        if isinstance(context, dict):
+            pairs = pairs.assign(**context)
+        elif context is not None:
+            pairs = pairs.assign(timestamp=context)
+        assert parts.sum() == pytest.approx(rec.predict(pairs)[0], abs=1e-9)
+        assert parts.attrs["prediction"] == pytest.approx(parts.sum())
+    assert {"intercept", "mf", "mlp", "item_features", "context", "user_bias",
+            "item_bias"} <= set(parts.index)
+
+
+def test_cold_start_rules(rec, split):
+    user, known_movie = _user(split), int(split[1]["movieId"].iloc[0])
+    cold = rec.explain(UNKNOWN_USER, known_movie)
+    for part in ("mf", "mlp", "user_bias", "user_neighbours", "item_neighbours"):
+        assert cold[part] == 0.0, part
+    assert cold["item_bias"] != 0.0 and cold["item_features"] != 0.0
+    # every unknown user is the same user
+    pairs = pd.DataFrame({"userId": [UNKNOWN_USER, UNKNOWN_USER + 1], "movieId": known_movie})
+    a, b = rec.predict(pairs)
+    assert a == b
+    # a never-rated movie is scored from its genres: different genres, different scores
+    unrated = rec.catalog_.index[rec.catalog_["n_ratings"] == 0][:20]
+    scores = rec.predict(pd.DataFrame({"userId": user, "movieId": unrated}))
+    assert np.unique(np.round(scores, 6)).size > 1
+    movie_parts = rec.explain(user, int(unrated[0]))
+    assert movie_parts["item_bias"] == 0.0 and movie_parts["mlp"] == 0.0
+    assert movie_parts["user_bias"] != 0.0
+    # both unknown: the global mean
+    both = rec.predict(pd.DataFrame({"userId": [UNKNOWN_USER], "movieId": [UNKNOWN_MOVIE]}))
+    assert both[0] == pytest.approx(split[0].ratings["rating"].mean())
+
+
+def test_recommend_for_a_known_user(rec, split):
+    user = _user(split)
+    top = rec.recommend(user, k=7)
+    assert list(top.columns) == ["rank", "movieId", "title", "year", "genres",
+                                 "predicted_rating"]
+    assert top["rank"].tolist() == list(range(1, 8))
+    assert top["predicted_rating"].is_monotonic_decreasing
+    seen = set(split[0].ratings.loc[split[0].ratings["userId"] == user, "movieId"])
+    assert not seen & set(top["movieId"])
+    assert (top["title"] == rec.catalog_.loc[top["movieId"], "title"].to_numpy()).all()
+    # the list is the argmax of predict over the candidates
+    candidates = rec.catalog_.index[rec.catalog_["n_ratings"] > 0].difference(list(seen))
+    scores = rec.predict(pd.DataFrame({"userId": user, "movieId": candidates}))
+    assert top["predicted_rating"].iloc[0] == pytest.approx(scores.max())
+    with_seen = rec.recommend(user, k=50, exclude_seen=False)
+    assert seen & set(with_seen["movieId"])
+
+
+def test_recommend_for_an_unknown_user_lists_popular_well_rated_movies(rec, split):
+    top = rec.recommend(UNKNOWN_USER, k=10)
+    stats = rec.catalog_.loc[top["movieId"]]
+    rated = rec.catalog_[rec.catalog_["n_ratings"] > 0]
+    assert (stats["n_ratings"] >= max(10, rated["n_ratings"].median())).all()
+    assert stats["mean_rating"].mean() > rec.global_mean_ + 0.3
+
+
+def test_similar_items(rec, split):
+    movie = int(split[1]["movieId"].iloc[0])
+    similar = rec.similar_items(movie, k=5)
+    assert len(similar) == 5 and movie not in set(similar["movieId"])
+    assert similar["similarity"].is_monotonic_decreasing and similar["similarity"].max() <= 1
+    # a never-rated movie still has a vector, from its genres
+    assert len(rec.similar_items(_unrated_catalog_movie(rec), k=3)) == 3
+    with pytest.raises(kr.UnknownMovieError, match="not in the catalog"):
+        rec.similar_items(UNKNOWN_MOVIE)
+
+
+def test_save_load_gives_the_same_answers(rec, split, tmp_path):
+    path = rec.save(tmp_path / "rec")
+    assert sorted(p.name for p in path.iterdir()) == [
+        "baseline.pkl", "catalog.parquet", "model.keras", "pipeline.json",
+        "recommender.json", "seen.parquet"]
+    loaded = kr.Recommender.load(path)
+    test = split[1]
+    np.testing.assert_array_equal(loaded.predict(test), rec.predict(test))
+    user = _user(split)
+    pd.testing.assert_frame_equal(loaded.recommend(user), rec.recommend(user))
+    pd.testing.assert_series_equal(loaded.explain(user, 1), rec.explain(user, 1))
+    assert not list(tmp_path.glob(".*tmp*")), "no temporary folder left behind"
+
+
+def test_load_rejects_what_is_not_a_recommender(tmp_path):
+    with pytest.raises(kr.ArtifactError, match="no recommender.json"):
+        kr.Recommender.load(tmp_path)
+    (tmp_path / "recommender.json").write_text('{"format": "other"}')
+    with pytest.raises(kr.ArtifactError, match="expected 'kerasrec.Recommender'"):
+        kr.Recommender.load(tmp_path)
+
+
+@pytest.mark.parametrize("name", ["item_knn", "svd"])
+def test_baseline_models_through_the_same_api(split, tmp_path, name):
+    train, test = split
+    rec = kr.Recommender(name).fit(train.ratings, train.products)
+    baseline = rmse(np.full(len(test), train.ratings["rating"].mean()), test["rating"])
+    assert rec.evaluate(test)["rmse"] < baseline - 0.05
+    assert len(rec.recommend(_user(split), k=4)) == 4
+    with pytest.raises(kr.CapabilityError, match="hybrid"):
+        rec.explain(_user(split), 1)
+    loaded = kr.Recommender.load(rec.save(tmp_path / name))
+    np.testing.assert_array_equal(loaded.predict(test), rec.predict(test))
+    if name == "svd":
+        assert len(rec.similar_items(int(test["movieId"].iloc[0]), k=3)) == 3
+    else:
+        with pytest.raises(kr.CapabilityError, match="no item vectors"):
+            rec.similar_items(int(test["movieId"].iloc[0]))
+
+
+def test_mf_cold_pairs_fall_back_to_the_baseline(split):
+    rec = kr.Recommender("mf", train=FAST).fit(split[0])
+    pairs = pd.DataFrame({"userId": [UNKNOWN_USER], "movieId": [UNKNOWN_MOVIE]})
+    assert rec.predict(pairs)[0] == pytest.approx(rec.baseline_.predict(pairs)[0])
+    assert len(rec.similar_items(int(split[1]["movieId"].iloc[0]), k=3)) == 3
+
+
+def test_sigmoid_output_explains_its_activation(split):
+    rec = kr.Recommender(output="sigmoid", train=TrainConfig(epochs=2, verbose=0)).fit(split[0])
+    parts = rec.explain(_user(split), int(split[1]["movieId"].iloc[0]))
+    assert "output_activation" in parts.index
+    pairs = pd.DataFrame({"userId": [_user(split)], "movieId": [int(split[1]["movieId"].iloc[0])]})
+    assert parts.sum() == pytest.approx(rec.predict(pairs)[0], abs=1e-9)
