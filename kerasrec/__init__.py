@@ -9,6 +9,7 @@ from kerasrec.data import (MovieData, load_movies, load_ratings, load_sample, ma
 from kerasrec.errors import (ArtifactError, CapabilityError, DataError, KerasRecError,
                              MissingDependencyError, NotFittedError, PipelineError,
                              UnknownMovieError)
+from kerasrec import metrics
 from kerasrec.features import FeaturePipeline
 from kerasrec.recommend import Recommender
 from kerasrec.split import Split, article_split, leave_last_n, random_split, temporal_split
@@ -17,6 +18,6 @@ __version__ = "0.1.0"
 
 __all__ = ["ArtifactError", "CapabilityError", "DataError", "FeaturePipeline", "KerasRecError",
            "MissingDependencyError", "MovieData", "NotFittedError", "PipelineError",
-           "Recommender", "UnknownMovieError", "Split", "article_split", "leave_last_n", "load_movies",
+           "Recommender", "UnknownMovieError", "metrics", "Split", "article_split", "leave_last_n", "load_movies",
            "load_ratings", "load_sample", "make_sample", "random_split", "sample_path",
            "temporal_split"]

@@ -75,27 +75,31 @@ class BranchParts:
             start += width
         merged = model.get_layer("branches").output if len(branch_tensors) > 1 else head.input
         self.model = keras.Model(model.inputs, [merged, model.output])
+        import tensorflow as tf
+
+        # One traced graph for every batch size: eager op-by-op calls cost 3x more.
+        self._call = tf.function(lambda x: self.model(x, training=False), reduce_retracing=True)
         kernel, bias = head.get_weights()
         self.kernel, self.bias = kernel[:, 0].astype(np.float64), float(bias[0])
         self.sigmoid = model.output is not head.output
         self.names = list(dict.fromkeys(name for name, _, _ in self.columns))
 
-    def scores(self, inputs: Mapping[str, np.ndarray], batch_size: int = 65536):
+    def scores(self, inputs: Mapping[str, np.ndarray], batch_size: int = 16384):
         """Branch contributions in score units.
 
         Returns:
             ``(parts, bias, output)``: a dict of per-part arrays, the head's bias and the
             model's output (after any output activation).
         """
-        from kerasrec.training import make_dataset, model_inputs
+        from kerasrec.training import model_inputs
 
         x = model_inputs(self.model, inputs)
         n = len(next(iter(x.values())))
-        if n <= 16384:  # one direct call: far less overhead than predict()
-            merged, output = (np.asarray(t) for t in self.model(x, training=False))
-        else:
-            merged, output = self.model.predict(make_dataset(x, batch_size=batch_size),
-                                                verbose=0)
+        # Direct calls of the traced graph, chunk by chunk: less overhead than predict().
+        chunks = [self._call({k: v[i:i + batch_size] for k, v in x.items()})
+                  for i in range(0, n, batch_size)]
+        merged = np.concatenate([np.asarray(c[0]) for c in chunks])
+        output = np.concatenate([np.asarray(c[1]) for c in chunks])
         merged = np.asarray(merged, np.float64)
         parts = {name: np.zeros(n) for name in self.names}
         for name, lo, hi in self.columns:

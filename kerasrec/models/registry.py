@@ -64,6 +64,8 @@ def build_model(name: str, pipeline, train_inputs: Mapping[str, np.ndarray], *,
 
 
 def _target_range(pipeline):
+    if pipeline.scaler.method == "article":  # every movie scaled to [0, 1] on its own
+        return (0.0, 1.0)
     lo, hi = pipeline.config.rating_range
     return tuple(float(v) for v in pipeline.scaler.transform(np.array([lo, hi])))
 

@@ -1,0 +1,67 @@
+"""Speed of the analyst API: ``Recommender.recommend`` latency and ``predict`` throughput.
+
+Usage:
+    python benchmarks/recommend.py [--data PATH] [--repeat 50] [--pairs 1000000]
+
+Fits the default hybrid on the real ``data_movies.xlsx`` (or ``--data``; the bundled
+sample when neither exists), then times, in-process and after one warm-up call:
+recommend over the whole catalog for one user (median and p95 of ``--repeat`` calls,
+users drawn at random) and predict on ``--pairs`` random (user, movie) pairs. Prints
+one JSON object as its last line.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import time
+from pathlib import Path
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _common import REAL_XLSX, emit, peak_rss_mb  # noqa: E402
+
+import numpy as np  # noqa: E402
+import pandas as pd  # noqa: E402
+
+import kerasrec as kr  # noqa: E402
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--data", default=None)
+    parser.add_argument("--repeat", type=int, default=50)
+    parser.add_argument("--pairs", type=int, default=1_000_000)
+    args = parser.parse_args(argv)
+    path = args.data or (REAL_XLSX if REAL_XLSX.is_file() else None)
+    data = kr.load_movies(path) if path else kr.load_sample()
+    start = time.perf_counter()
+    rec = kr.Recommender().fit(data)
+    fit_seconds = time.perf_counter() - start
+    rng = np.random.default_rng(0)
+    users = rng.choice(data.ratings["userId"].unique(), args.repeat + 1)
+    rec.recommend(int(users[0]))  # warm-up: traces the model
+    latencies = []
+    for user in users[1:]:
+        start = time.perf_counter()
+        rec.recommend(int(user), k=10)
+        latencies.append(time.perf_counter() - start)
+    pairs = pd.DataFrame({"userId": rng.choice(data.ratings["userId"].unique(), args.pairs),
+                          "movieId": rng.choice(data.products["movieId"], args.pairs)})
+    rec.predict(pairs.head(1000))
+    start = time.perf_counter()
+    rec.predict(pairs)
+    predict_seconds = time.perf_counter() - start
+    emit({"data": str(path or "bundled sample"), "catalog": len(rec.catalog_),
+          "fit_seconds": round(fit_seconds, 1),
+          "recommend_ms_median": round(1000 * float(np.median(latencies)), 2),
+          "recommend_ms_p95": round(1000 * float(np.percentile(latencies, 95)), 2),
+          "predict_pairs_per_second": round(args.pairs / predict_seconds),
+          "peak_rss_mb": round(peak_rss_mb())})
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
