@@ -29,6 +29,7 @@ VARIANTS = {
     "default": {},
     "no_neighbours": {"neighbours": ()},
     "item_neighbours_only": {"neighbours": ("item",)},
+    "neighbour_pool_50": {"neighbour_pool": 50},
     "no_session_bias": {"session_bias": False},
     "no_user_history": {"user_history": False},
     "no_feature_factors": {"feature_factors": False},

@@ -16,9 +16,8 @@ import os
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
-from typing import IO, Callable, Dict, List, Optional, Tuple, Union
+from typing import IO, Callable, List, Optional, Tuple, Union
 
-import numpy as np
 import pandas as pd
 
 from kerasrec.data.movie_data import MovieData

@@ -5,7 +5,6 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Dict
 
-import numpy as np
 import pandas as pd
 
 from kerasrec.data.validate import (NO_GENRES, Source, check_references, validate_products,

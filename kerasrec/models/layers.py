@@ -291,18 +291,20 @@ class SessionBias(layers.Layer):
 
     @staticmethod
     def keys(users: np.ndarray, timestamps: np.ndarray, session_hours: float) -> np.ndarray:
-        """Session keys ``user * 2**32 + window`` (NumPy)."""
-        window = np.asarray(timestamps, np.int64) // int(session_hours * 3600)
-        return np.asarray(users, np.int64) * 2 ** 32 + window
+        """The sorted, distinct session keys ``user * 2**32 + window`` of some ratings.
 
-    def set_sessions(self, users: np.ndarray, timestamps: np.ndarray) -> None:
-        """Store the sessions of the training ratings (timestamps < 0 are skipped)."""
+        Ratings without a time (timestamp < 0) belong to no session.
+        """
         timestamps = np.asarray(timestamps, np.int64)
-        keys = np.unique(self.keys(np.asarray(users)[timestamps >= 0], timestamps[timestamps >= 0],
-                                   self.session_hours))
+        dated = timestamps >= 0
+        window = timestamps[dated] // int(session_hours * 3600)
+        return np.unique(np.asarray(users, np.int64)[dated] * 2 ** 32 + window)
+
+    def set_sessions(self, keys: np.ndarray) -> None:
+        """Store the training sessions, as given by :meth:`keys`."""
         if len(keys) != self.n_sessions:
             raise ValueError(f"expected {self.n_sessions} sessions, got {len(keys)}")
-        self.session_keys.assign(keys)
+        self.session_keys.assign(np.asarray(keys, np.int64))
 
     def call(self, inputs):
         user, timestamp = inputs

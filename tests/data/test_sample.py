@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
-import pytest
 
 import kerasrec as kr
 from kerasrec.data.sample import DEFAULT_SAMPLE

@@ -100,7 +100,9 @@ def test_session_bias_only_for_known_sessions():
     stamps = np.array([10 * hour, 11 * hour, 10 * hour])
     layer = SessionBias(n_sessions=2, session_hours=6)
     _, call = _run(layer, np.zeros(1, "int32"), np.zeros(1, "int64"))
-    layer.set_sessions(users, stamps)
+    keys = SessionBias.keys(np.append(users, 3), np.append(stamps, -1), 6)
+    assert len(keys) == 2  # 10 h and 11 h share a window; no time, no session
+    layer.set_sessions(keys)
     layer.session_bias.assign(np.array([[0.3], [-0.2]], "float32"))
     out = call(np.array([1, 1, 2, 2, 1, 3], "int32"),
                np.array([7 * hour, 40 * hour, 11 * hour, -1, 0, 10 * hour], "int64"))
@@ -108,7 +110,7 @@ def test_session_bias_only_for_known_sessions():
     # an earlier window, an unknown user
     np.testing.assert_allclose(out.ravel(), [0.3, 0, -0.2, 0, 0, 0])
     with pytest.raises(ValueError, match="expected 2 sessions"):
-        layer.set_sessions(users[:1], stamps[:1])
+        layer.set_sessions(keys[:1])
 
 
 @pytest.mark.parametrize("dense", [True, False], ids=["dense", "hashed"])
