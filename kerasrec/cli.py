@@ -8,7 +8,9 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
+from pathlib import Path
 from typing import List, Optional
 
 from kerasrec.errors import KerasRecError
@@ -66,6 +68,156 @@ def _cmd_sample(args: argparse.Namespace) -> int:
     return 0
 
 
+def _say(message: str) -> None:
+    print(f"  {message}", file=sys.stderr, flush=True)
+
+
+def _table(frame, floats: str = "{:.3f}") -> str:
+    """A DataFrame as a plain text table without the index."""
+    return frame.to_string(index=False, float_format=lambda v: floats.format(v),
+                           max_colwidth=48)
+
+
+def _option_value(text: str):
+    try:
+        return json.loads(text)
+    except ValueError:
+        return text
+
+
+def _options(pairs: List[str]) -> dict:
+    options = {}
+    for pair in pairs or []:
+        key, sep, value = pair.partition("=")
+        if not sep or not key:
+            raise ValueError(f"--set expects KEY=VALUE (e.g. --set mf_dim=64), got {pair!r}")
+        options[key.strip()] = _option_value(value.strip())
+    return options
+
+
+def _context(args) -> Optional[dict]:
+    if getattr(args, "timestamp", None) is not None:
+        return None
+    return {"daytime": int(args.daytime), "weekend": int(args.weekend)}
+
+
+def _context_value(args):
+    return args.timestamp if getattr(args, "timestamp", None) is not None else _context(args)
+
+
+def _cmd_train(args: argparse.Namespace) -> int:
+    from kerasrec.run import RunConfig, train_run
+
+    config = RunConfig(data=args.data, model=args.model, split=args.split,
+                       test_size=args.test_size, train_file=args.train, test_file=args.test,
+                       seed=args.seed, epochs=args.epochs, timezone=args.timezone,
+                       rating_scaling=args.scaling, options=_options(args.set),
+                       verbose=0 if args.quiet else (1 if sys.stdout.isatty() else 2))
+    out = train_run(config, args.out, progress=_say if not args.quiet else lambda m: None)
+    metrics = json.loads((out / "metrics.json").read_text())
+    print(f"kerasrec train: {args.model} -> {out}")
+    for key in ("rmse", "mae", "ndcg@10", "precision@10", "recall@10", "fit_seconds"):
+        if key in metrics:
+            print(f"  {key:<14} {metrics[key]:.4f}")
+    print(f"next: kerasrec recommend {out} --user ID | kerasrec explain {out} --user ID "
+          f"--movie ID | kerasrec export {out} --out served")
+    return 0
+
+
+def _cmd_evaluate(args: argparse.Namespace) -> int:
+    from kerasrec import metrics
+    from kerasrec.data import load_ratings
+    from kerasrec.run import load_run
+
+    run = load_run(args.run_dir)
+    test = load_ratings(args.test) if args.test else run.test_ratings()
+    rec = run.recommender
+    frame = test[["userId", "movieId", "rating"]].assign(prediction=rec.predict(test))
+    scores = metrics.score(frame, k=args.k, rating_range=rec.pipeline_.config.rating_range)
+    if args.predictions:
+        from kerasrec._io import atomic_path
+
+        with atomic_path(args.predictions) as tmp:
+            frame.to_csv(tmp, index=False)
+    if args.json:
+        print(json.dumps(scores))
+    else:
+        print(f"kerasrec evaluate: {len(frame):,} ratings")
+        for key, value in scores.items():
+            print(f"  {key:<24} {value:.4f}" if isinstance(value, float) else
+                  f"  {key:<24} {value}")
+        if args.predictions:
+            print(f"predictions written to {args.predictions}")
+    return 0
+
+
+def _cmd_recommend(args: argparse.Namespace) -> int:
+    from kerasrec.run import load_run
+
+    rec = load_run(args.run_dir).recommender
+    top = rec.recommend(args.user, k=args.k, context=_context_value(args),
+                        exclude_seen=not args.include_seen)
+    known = "" if rec.pipeline_.user_index([args.user])[0] else " (unknown user: popular movies)"
+    print(f"top {len(top)} for user {args.user}{known}")
+    print(_table(top[["rank", "movieId", "title", "genres", "predicted_rating"]]))
+    return 0
+
+
+def _cmd_similar(args: argparse.Namespace) -> int:
+    from kerasrec.run import load_run
+
+    rec = load_run(args.run_dir).recommender
+    similar = rec.similar_items(args.movie, k=args.k)
+    print(f"movies most similar to {args.movie} ({rec._title(args.movie)})")
+    print(_table(similar[["rank", "movieId", "title", "genres", "similarity"]]))
+    return 0
+
+
+def _cmd_explain(args: argparse.Namespace) -> int:
+    from kerasrec.run import load_run
+
+    rec = load_run(args.run_dir).recommender
+    parts = rec.explain(args.user, args.movie, context=_context_value(args))
+    print(f"user {args.user}, movie {args.movie} ({parts.attrs['title']}): "
+          f"{parts.attrs['prediction']:.3f} stars")
+    for name, value in parts.items():
+        print(f"  {name:<18} {value:+.4f}")
+    return 0
+
+
+def _cmd_export(args: argparse.Namespace) -> int:
+    from kerasrec.export import export_saved_model
+    from kerasrec.run import load_run
+
+    rec = load_run(args.run_dir).recommender
+    _say("computing the score table and writing the SavedModel")
+    path = export_saved_model(rec, args.out, version=args.version)
+    print(f"kerasrec export: wrote {path}")
+    print(f"try: saved_model_cli show --dir {path} --all")
+    return 0
+
+
+def _cmd_plot(args: argparse.Namespace) -> int:
+    from kerasrec.run import load_run, write_plots
+
+    run = load_run(args.run_dir)
+    if not run.meta:
+        raise ValueError(f"'{args.run_dir}' is a saved Recommender, not a run directory; plots "
+                         "need the run's ratings (kerasrec train --out DIR)")
+    predictions = __import__("pandas").read_csv(run.path / "predictions.csv")
+    out = Path(args.out) if args.out else run.path
+    paths = write_plots(out, run.recommender, predictions, run.train_ratings())
+    print("\n".join(str(p) for p in paths))
+    return 0
+
+
+def _add_context(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--daytime", action="store_true", help="rated in the daytime")
+    parser.add_argument("--weekend", action="store_true", help="rated at the weekend")
+    parser.add_argument("--timestamp", type=int, default=None,
+                        help="Unix time of the rating (overrides --daytime/--weekend)")
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of the ``kerasrec`` command."""
     from kerasrec import __version__
@@ -83,7 +235,7 @@ def build_parser() -> argparse.ArgumentParser:
     info.add_argument("data", nargs="?", help="xlsx workbook, MovieLens folder/zip or "
                       "Parquet folder (default: the bundled sample)")
     info.add_argument("--json", action="store_true", help="print JSON instead of a report")
-    info.set_defaults(run=_cmd_info)
+    info.set_defaults(handler=_cmd_info)
 
     sample = commands.add_parser("sample", help="generate synthetic MovieLens-style data",
                                  description="Generate data with planted structure (user "
@@ -93,21 +245,115 @@ def build_parser() -> argparse.ArgumentParser:
     sample.add_argument("--movies", type=int, default=DEFAULT_SAMPLE["n_movies"])
     sample.add_argument("--ratings", type=int, default=DEFAULT_SAMPLE["n_ratings"])
     sample.add_argument("--seed", type=int, default=DEFAULT_SAMPLE["seed"])
-    sample.set_defaults(run=_cmd_sample)
+    sample.set_defaults(handler=_cmd_sample)
+
+    from kerasrec.run import SPLITS
+
+    train = commands.add_parser(
+        "train", help="train, evaluate and write a run directory",
+        description="Split the ratings, train a model, evaluate it on the held-out "
+        "ratings and write a complete run directory (model, pipeline, config, "
+        "metrics.json, history.csv, predictions.csv, plots), atomically.")
+    train.add_argument("data", nargs="?", help="data file or folder (default: the bundled "
+                       "sample)")
+    train.add_argument("--model", default="hybrid", help="hybrid (default), mf, neumf, "
+                       "embedding_mlp, autorec, or a baseline: baseline, global_mean, "
+                       "content, user_knn, item_knn, svd")
+    train.add_argument("--out", default="runs/latest", help="run directory (default: "
+                       "runs/latest; replaced only when the new run is complete)")
+    train.add_argument("--split", default="random", choices=SPLITS,
+                       help="how to hold out test ratings (default: random)")
+    train.add_argument("--test-size", type=float, default=0.2)
+    train.add_argument("--train", default=None, help="ratings file to train on instead of "
+                       "DATA's ratings (e.g. a fixed split)")
+    train.add_argument("--test", default=None, help="ratings file to test on; its pairs are "
+                       "left out of training (overrides --split)")
+    train.add_argument("--epochs", type=int, default=None)
+    train.add_argument("--seed", type=int, default=0)
+    train.add_argument("--timezone", default="UTC", help="time zone of daytime/weekend")
+    train.add_argument("--scaling", default="minmax",
+                       choices=("minmax", "standard", "none", "article"))
+    train.add_argument("--set", action="append", metavar="KEY=VALUE",
+                       help="model option, e.g. --set mf_dim=64 --set 'mlp_units=[128,64]'")
+    train.add_argument("--quiet", action="store_true", help="no progress output")
+    train.set_defaults(handler=_cmd_train)
+
+    evaluate = commands.add_parser(
+        "evaluate", help="score a run on test ratings",
+        description="Score a run on its held-out ratings or on TEST: RMSE, MAE, NDCG@10, "
+        "precision/recall/MAP/hit rate@k, MRR and the article's top-5 checks.")
+    evaluate.add_argument("run_dir", metavar="RUN_DIR")
+    evaluate.add_argument("test", nargs="?", help="ratings file (default: the run's test "
+                          "ratings)")
+    evaluate.add_argument("--predictions", metavar="OUT.csv", help="also write userId, "
+                          "movieId, rating, prediction (the shared scorer's format)")
+    evaluate.add_argument("--k", type=int, default=10)
+    evaluate.add_argument("--json", action="store_true")
+    evaluate.set_defaults(handler=_cmd_evaluate)
+
+    recommend = commands.add_parser("recommend", help="top movies for a user",
+                                    description="The k movies with the highest predicted "
+                                    "rating for a user (unknown users get popular movies).")
+    recommend.add_argument("run_dir", metavar="RUN_DIR")
+    recommend.add_argument("--user", type=int, required=True)
+    recommend.add_argument("--k", type=int, default=10)
+    recommend.add_argument("--include-seen", action="store_true",
+                           help="keep movies the user rated in training")
+    _add_context(recommend)
+    recommend.set_defaults(handler=_cmd_recommend)
+
+    similar = commands.add_parser("similar", help="movies similar to a movie",
+                                  description="Movies whose learned vectors are closest "
+                                  "(cosine) to a movie's.")
+    similar.add_argument("run_dir", metavar="RUN_DIR")
+    similar.add_argument("--movie", type=int, required=True)
+    similar.add_argument("--k", type=int, default=10)
+    similar.set_defaults(handler=_cmd_similar)
+
+    explain = commands.add_parser("explain", help="why a predicted rating",
+                                  description="Each branch's contribution to one predicted "
+                                  "rating, in stars (the hybrid).")
+    explain.add_argument("run_dir", metavar="RUN_DIR")
+    explain.add_argument("--user", type=int, required=True)
+    explain.add_argument("--movie", type=int, required=True)
+    _add_context(explain)
+    explain.set_defaults(handler=_cmd_explain)
+
+    export = commands.add_parser(
+        "export", help="write a TensorFlow SavedModel for serving",
+        description="Write a SavedModel (signatures serving_default, recommend, "
+        "similar_items) that takes raw userIds and movieIds into OUT/<version>/, the "
+        "layout TensorFlow Serving expects.")
+    export.add_argument("run_dir", metavar="RUN_DIR")
+    export.add_argument("--out", required=True, help="model base path")
+    export.add_argument("--version", type=int, default=None,
+                        help="version number (default: the next free one)")
+    export.set_defaults(handler=_cmd_export)
+
+    plot = commands.add_parser("plot", help="(re)draw a run's PNG plots",
+                               description="Draw training curves, predicted vs true, the "
+                               "rating distribution and ratings per user as PNG files.")
+    plot.add_argument("run_dir", metavar="RUN_DIR")
+    plot.add_argument("--out", default=None, help="folder (default: RUN_DIR; plots go to "
+                      "OUT/plots)")
+    plot.set_defaults(handler=_cmd_plot)
     return parser
 
 
 def main(argv: Optional[List[str]] = None) -> int:
     """Entry point of the ``kerasrec`` console script; returns the exit status."""
+    # TensorFlow's C++ start-up chatter is not for command-line users.
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     parser = build_parser()
     args = parser.parse_args(argv)
     if args.command is None:
         parser.print_help()
         return 0
     try:
-        return args.run(args)
-    except (KerasRecError, ValueError) as exc:
-        print(f"kerasrec {args.command}: error: {exc}", file=sys.stderr)
+        return args.handler(args)
+    except (KerasRecError, ValueError, OSError) as exc:
+        message = " ".join(str(exc).split())  # one line, whatever the exception says
+        print(f"kerasrec {args.command}: error: {message}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print(f"kerasrec {args.command}: interrupted", file=sys.stderr)

@@ -13,8 +13,13 @@ Cold start, as implemented and documented:
 * both unseen (or a movie outside the catalog with an unseen user): the global mean.
 
 None of these raise. For models without named branches (``mf``, ``neumf``,
-``embedding_mlp``) pairs with an unseen user or movie get the shrunk baseline
-``mu + b_u + b_i`` instead.
+``embedding_mlp``, ``autorec``) pairs with an unseen user or movie get the shrunk
+baseline ``mu + b_u + b_i`` instead.
+
+Speed: for the Keras models and AutoRec, ``predict`` and ``recommend`` read a
+:class:`~kerasrec.scoring.ScoreTable` of every known user x catalog movie, computed
+with the model on first use (a few seconds on MovieLens latest-small) and exact:
+context and session parts are added from the model's own weights.
 """
 
 from __future__ import annotations
@@ -27,6 +32,7 @@ from typing import Any, Dict, Mapping, Optional, Union
 
 import numpy as np
 import pandas as pd
+import scipy.sparse as sp
 
 from kerasrec._io import atomic_path
 from kerasrec.data.movie_data import MovieData
@@ -34,6 +40,7 @@ from kerasrec.errors import (ArtifactError, CapabilityError, NotFittedError,
                              UnknownMovieError)
 from kerasrec.features.pipeline import FeaturePipeline
 from kerasrec.features.titles import parse_titles
+from kerasrec import scoring
 
 FORMAT = "kerasrec.Recommender"
 FORMAT_VERSION = 1
@@ -50,7 +57,8 @@ class Recommender:
     """A movie recommender with the scikit-learn shape.
 
     Args:
-        model: ``"hybrid"`` (default), ``"mf"``, ``"neumf"``, ``"embedding_mlp"``, or a
+        model: ``"hybrid"`` (default), ``"mf"``, ``"neumf"``, ``"embedding_mlp"``,
+            ``"autorec"`` (item-based AutoRec, trained on ratings in stars), or a
             baseline: ``"baseline"``, ``"global_mean"``, ``"content"``, ``"user_knn"``,
             ``"item_knn"``, ``"svd"``.
         seed: Seeds weight initialisation, the validation cut and shuffling.
@@ -109,7 +117,7 @@ class Recommender:
             if products is None:
                 raise ValueError("pass a MovieData, or a ratings frame and products=")
             data = MovieData.from_frames(products, data, source="<frames>")
-        names = (*_keras_models(), *BASELINE_MODELS)
+        names = (*_keras_models(), AUTOREC, *BASELINE_MODELS)
         if self.model not in names:
             raise ValueError(f"unknown model {self.model!r}; choose from {names}")
         ratings = data.ratings
@@ -124,10 +132,17 @@ class Recommender:
             from kerasrec.models import build_baseline
 
             self.model_ = build_baseline(self.model, **self.config).fit(ratings, data.products)
+        elif self.model == AUTOREC:
+            self._fit_autorec(ratings)
         else:
             self._fit_keras(ratings)
-        self._parts = None
+        self._reset_caches()
         return self
+
+    def _reset_caches(self) -> None:
+        self._parts = None
+        self._table: Optional[scoring.ScoreTable] = None
+        self._reconstruction: Optional[np.ndarray] = None
 
     def _fit_keras(self, ratings: pd.DataFrame) -> None:
         from kerasrec import training
@@ -140,6 +155,44 @@ class Recommender:
         _zero_unseen_rows(model)
         self.model_ = model
         self.history_ = {k: [float(v) for v in vs] for k, vs in history.history.items()}
+
+    def _fit_autorec(self, ratings: pd.DataFrame) -> None:
+        from kerasrec import training
+        from kerasrec.models import build_autorec, rating_matrix
+
+        # AutoRec marks unobserved entries with 0, so it learns ratings in stars.
+        x = self.pipeline_.transform(ratings, item_features=False)
+        self._autorec_pairs = {"user_id": x["user_id"], "item_id": x["item_id"],
+                               "rating": ratings["rating"].to_numpy(np.float32)}
+        config = self.train or training.TrainConfig(epochs=100, batch_size=128, seed=self.seed,
+                                                    verbose=0, monitor="masked_squared_error")
+        shape = (self.pipeline_.n_users, self.pipeline_.n_items)
+        pairs = self._autorec_pairs
+        # Validation hides a random share of the observed entries; the masked loss
+        # scores a matrix holding only those on exactly them.
+        fit_idx, val_idx = training.validation_cut(len(pairs["rating"]),
+                                                   config.validation_fraction or 0.1, config.seed)
+        fit_matrix, val_matrix = (
+            rating_matrix(pairs["user_id"][idx], pairs["item_id"][idx], pairs["rating"][idx],
+                          *shape) for idx in (fit_idx, val_idx))
+        model = build_autorec(shape[0], seed=self.seed, **self.config)
+        inputs = {"item_ratings": fit_matrix}
+        history = training.fit(model, inputs, fit_matrix, validation=(inputs, val_matrix),
+                               config=config)
+        self.model_ = model
+        self.history_ = {k: [float(v) for v in vs] for k, vs in history.history.items()}
+
+    def _autorec_scores(self) -> np.ndarray:
+        """AutoRec's reconstruction of the training matrix: (items, users) in stars."""
+        if self._reconstruction is None:
+            from kerasrec.models import rating_matrix
+
+            pairs = self._autorec_pairs
+            matrix = rating_matrix(pairs["user_id"], pairs["item_id"], pairs["rating"],
+                                   self.pipeline_.n_users, self.pipeline_.n_items)
+            self._reconstruction = np.asarray(
+                self.model_.predict(matrix, batch_size=4096, verbose=0), np.float32)
+        return self._reconstruction
 
     def _check_fitted(self) -> None:
         if not hasattr(self, "model_"):
@@ -213,10 +266,26 @@ class Recommender:
         pairs = _as_pairs(pairs)
         if not len(pairs):
             return np.zeros(0)
+        if self._uses_table():
+            table = self.score_table()
+            rows = table.rows(pairs["userId"].to_numpy())
+            return table.score(rows, table.columns(pairs["movieId"].to_numpy()),
+                               self.pipeline_.context(pairs), _timestamps(pairs))
+        return self._predict_direct(pairs)
+
+    def _predict_direct(self, pairs: pd.DataFrame) -> np.ndarray:
+        """``predict`` with the model itself, pair by pair (no score table)."""
         if self.explainable:
             return self._breakdown(pairs).sum(axis=1).to_numpy()
         lo, hi = self.pipeline_.config.rating_range
-        if self.model in _keras_models():
+        if self.model == AUTOREC:
+            users = self.pipeline_.user_index(pairs["userId"].to_numpy())
+            items = self.pipeline_.item_index(pairs["movieId"].to_numpy())
+            stars = self._autorec_scores()[items, users].astype(np.float64)
+            cold = (users == 0) | (items == 0)
+            if cold.any():
+                stars = np.where(cold, self.baseline_.predict(pairs), stars)
+        elif self.model in _keras_models():
             from kerasrec import training
 
             x = self.pipeline_.transform(pairs)
@@ -228,6 +297,105 @@ class Recommender:
         else:
             stars = self.model_.predict(pairs)
         return np.clip(np.asarray(stars, np.float64), lo, hi)
+
+    def _uses_table(self) -> bool:
+        """Whether predict/recommend read the score table (building it on first use).
+
+        Always when the model has one, so that a prediction never depends on which
+        path computed it.
+        """
+        if self._table is not None:
+            return True
+        if self.model not in (*_keras_models(), AUTOREC):
+            return False
+        return self._table_problem() is None
+
+    def _table_problem(self) -> Optional[str]:
+        cells = scoring.table_cells(len(self.pipeline_.user_vocabulary_), len(self.catalog_))
+        if cells > scoring.SCORE_TABLE_LIMIT:
+            return (f"{len(self.pipeline_.user_vocabulary_)} users x {len(self.catalog_)} "
+                    f"movies exceed the score table limit of {scoring.SCORE_TABLE_LIMIT} cells")
+        if self.explainable and self._explainer().sigmoid:
+            return "a hybrid with a sigmoid output is not additive in context"
+        return None
+
+    def score_table(self) -> scoring.ScoreTable:
+        """Every known user's prediction for every catalog movie (built once, cached).
+
+        Returns:
+            A :class:`~kerasrec.scoring.ScoreTable`, which ``predict``, ``recommend``
+            and the SavedModel export read.
+
+        Raises:
+            CapabilityError: If the table would exceed ``SCORE_TABLE_LIMIT`` cells, or
+                the model is a hybrid with a sigmoid output.
+        """
+        self._check_fitted()
+        if self._table is None:
+            problem = self._table_problem()
+            if problem:
+                raise CapabilityError(f"no score table: {problem}")
+            self._table = self._build_table()
+        return self._table
+
+    def _build_table(self) -> scoring.ScoreTable:
+        users = np.asarray(self.pipeline_.user_vocabulary_, np.int64)
+        movies = np.sort(self.catalog_.index.to_numpy().astype(np.int64))
+        outside = int(max(movies.max(initial=0), self.pipeline_.item_vocabulary_.max(initial=0)) + 1)
+        columns = np.append(movies, outside)  # the last column: a movie outside the catalog
+        row_users = np.append(int(users.max(initial=0) + 1), users)  # row 0: a user unseen
+        stars = np.empty((len(row_users), len(columns)), np.float32)
+        chunk = max(1, 2 ** 19 // len(columns))
+        for lo in range(0, len(row_users), chunk):
+            block = row_users[lo:lo + chunk]
+            pairs = pd.DataFrame({"userId": np.repeat(block, len(columns)),
+                                  "movieId": np.tile(columns, len(block))})
+            if self.explainable:  # unclipped, so context shifts add before clipping
+                values = self._breakdown(pairs).drop(columns="clip").sum(axis=1).to_numpy()
+            else:
+                values = self._predict_direct(pairs)
+            stars[lo:lo + len(block)] = values.reshape(len(block), len(columns))
+        zero = self.pipeline_.to_stars(np.zeros(len(columns)), columns)
+        slope = self.pipeline_.to_stars(np.ones(len(columns)), columns) - zero
+        n_ratings = self.catalog_["n_ratings"].reindex(movies).to_numpy(np.int64)
+        table = scoring.ScoreTable(
+            user_ids=users, movie_ids=movies, stars=stars, slope=slope.astype(np.float32),
+            item_known=self.pipeline_.item_index(columns) > 0, n_ratings=n_ratings,
+            seen=sp.csr_matrix((len(row_users), len(movies)), dtype=bool),
+            popular_min=scoring.popular_min(n_ratings),
+            rating_range=tuple(float(v) for v in self.pipeline_.config.rating_range))
+        seen = self.seen_.explode()
+        table.seen = sp.csr_matrix(
+            (np.ones(len(seen), bool), (table.rows(seen.index.to_numpy()),
+                                        table.columns(seen.to_numpy()))),
+            shape=(len(row_users), len(movies) + 1))[:, :len(movies)].tocsr()
+        if self.explainable:
+            self._add_additive_parts(table)
+        try:
+            vectors = self.item_vectors()[self.catalog_.index.get_indexer(movies)]
+        except CapabilityError:
+            vectors = None
+        if vectors is not None:
+            norms = np.linalg.norm(vectors, axis=1, keepdims=True)
+            table.item_vectors = (vectors / np.where(norms > 0, norms, 1.0)).astype(np.float32)
+        return table
+
+    def _add_additive_parts(self, table: scoring.ScoreTable) -> None:
+        """Copy the hybrid's context branch and session bias into ``table``."""
+        explainer = self._explainer()
+        for name, lo, hi in explainer.columns:
+            head = explainer.kernel[lo:hi]
+            if name == "context":
+                kernel, bias = self.model_.get_layer("context_dense").get_weights()
+                table.context_kernel, table.context_bias = (kernel.astype(np.float64),
+                                                            bias.astype(np.float64))
+                table.context_head = head
+            elif name == "session_bias":
+                layer = self.model_.get_layer("session_bias")
+                keys = np.asarray(layer.session_keys.numpy(), np.int64)
+                values = np.asarray(layer.session_bias.numpy(), np.float64)[:, 0]
+                table.session_keys, table.session_values = keys, values * head[0]
+                table.session_hours = layer.session_hours
 
     def explain(self, user_id, movie_id, context=None) -> pd.Series:
         """Each part's contribution to one predicted rating, in stars.
@@ -285,6 +453,18 @@ class Recommender:
             A frame with rank, movieId, title, year, genres, predicted_rating.
         """
         self._check_fitted()
+        if self._uses_table():
+            table = self.score_table()
+            row = int(table.rows([user_id])[0])
+            frame = _with_context(pd.DataFrame({"userId": [user_id], "movieId": [0]}), context)
+            scores = table.user_scores(row, self.pipeline_.context(frame)[0],
+                                       int(_timestamps(frame)[0]), clip=False)
+            candidates = table.candidates(row, exclude_seen, min_ratings)
+            top = candidates[scoring.top_k(scores[candidates], table.movie_ids[candidates], k)]
+            out = self._describe(table.movie_ids[top])
+            out.insert(0, "rank", np.arange(1, len(top) + 1))
+            out["predicted_rating"] = np.clip(scores[top], *table.rating_range)
+            return out
         catalog = self.catalog_
         known = bool(self.pipeline_.user_index([user_id])[0])
         if min_ratings is None:
@@ -377,8 +557,10 @@ class Recommender:
         """Write the fitted recommender to one folder, atomically.
 
         The folder holds ``model.keras`` (or ``model.pkl`` for a baseline),
-        ``pipeline.json``, ``catalog.parquet``, ``seen.parquet``, ``baseline.pkl``
-        and ``recommender.json`` (format, version, settings, history).
+        ``pipeline.json``, ``catalog.parquet``, ``seen.parquet``, ``baseline.pkl``,
+        ``recommender.json`` (format, version, settings, history), ``scores.npz``
+        (the score table, once built) and, for AutoRec, ``autorec_ratings.npz`` (the
+        training matrix it reconstructs).
 
         Raises:
             ArtifactError: If the folder cannot be written.
@@ -389,11 +571,15 @@ class Recommender:
         path = Path(path)
         with atomic_path(path, directory=True) as tmp:
             tmp.mkdir(parents=True, exist_ok=True)
-            if self.model in _keras_models():
+            if self.model in (*_keras_models(), AUTOREC):
                 self.model_.save(tmp / "model.keras")
+                if self.model == AUTOREC:
+                    np.savez(tmp / "autorec_ratings.npz", **self._autorec_pairs)
             else:
                 (tmp / "model.pkl").write_bytes(pickle.dumps(self.model_))
             (tmp / "baseline.pkl").write_bytes(pickle.dumps(self.baseline_))
+            if self._table is not None:
+                self._table.save(tmp / "scores.npz")
             self.pipeline_.save(tmp / "pipeline.json")
             self.catalog_.reset_index().to_parquet(tmp / "catalog.parquet")
             seen = self.seen_.explode().rename("movieId").reset_index()
@@ -440,12 +626,15 @@ class Recommender:
             seen = pd.read_parquet(path / "seen.parquet")
             rec.seen_ = seen.groupby("userId")["movieId"].agg(np.unique)
             rec.baseline_ = pickle.loads((path / "baseline.pkl").read_bytes())
-            if rec.model in _keras_models():
+            if rec.model in (*_keras_models(), AUTOREC):
                 import keras
 
                 import kerasrec.models  # noqa: F401  (registers the custom layers)
 
                 rec.model_ = keras.saving.load_model(path / "model.keras")
+                if rec.model == AUTOREC:
+                    with np.load(path / "autorec_ratings.npz") as pairs:
+                        rec._autorec_pairs = {k: pairs[k] for k in pairs.files}
             else:
                 rec.model_ = pickle.loads((path / "model.pkl").read_bytes())
         except FileNotFoundError as exc:
@@ -453,7 +642,9 @@ class Recommender:
                                 "missing)") from None
         rec.global_mean_ = float(meta["global_mean"])
         rec.history_ = meta["history"]
-        rec._parts = None
+        rec._reset_caches()
+        if (path / "scores.npz").is_file():
+            rec._table = scoring.ScoreTable.load(path / "scores.npz")
         return rec
 
     # --- helpers -------------------------------------------------------------------------
@@ -489,6 +680,12 @@ def _as_pairs(pairs) -> pd.DataFrame:
     if missing:
         raise ValueError(f"pairs lack column(s) {sorted(missing)}")
     return pairs.reset_index(drop=True)
+
+
+def _timestamps(pairs: pd.DataFrame) -> np.ndarray:
+    if "timestamp" not in pairs:
+        return np.full(len(pairs), -1, np.int64)
+    return pd.to_numeric(pairs["timestamp"]).fillna(-1).to_numpy(np.int64)
 
 
 def _with_context(pairs: pd.DataFrame, context) -> pd.DataFrame:

@@ -81,7 +81,8 @@ def test_explanation_parts_add_up_to_predict(rec, split, who):
             pairs = pairs.assign(**context)
         elif context is not None:
             pairs = pairs.assign(timestamp=context)
-        assert parts.sum() == pytest.approx(rec.predict(pairs)[0], abs=1e-9)
+        # predict reads the float32 score table, explain runs the model
+        assert parts.sum() == pytest.approx(rec.predict(pairs)[0], abs=1e-5)
         assert parts.attrs["prediction"] == pytest.approx(parts.sum())
     assert {"intercept", "mf", "mlp", "item_features", "context", "user_bias",
             "item_bias"} <= set(parts.index)
@@ -147,17 +148,22 @@ def test_similar_items(rec, split):
 
 
 def test_save_load_gives_the_same_answers(rec, split, tmp_path):
+    test = split[1]
+    rec.predict(test)  # builds the score table, which is saved with the model
     path = rec.save(tmp_path / "rec")
     assert sorted(p.name for p in path.iterdir()) == [
         "baseline.pkl", "catalog.parquet", "model.keras", "pipeline.json",
-        "recommender.json", "seen.parquet"]
+        "recommender.json", "scores.npz", "seen.parquet"]
     loaded = kr.Recommender.load(path)
-    test = split[1]
     np.testing.assert_array_equal(loaded.predict(test), rec.predict(test))
     user = _user(split)
     pd.testing.assert_frame_equal(loaded.recommend(user), rec.recommend(user))
     pd.testing.assert_series_equal(loaded.explain(user, 1), rec.explain(user, 1))
     assert not list(tmp_path.glob(".*tmp*")), "no temporary folder left behind"
+    # without the stored table the loaded model rebuilds it, to the same numbers
+    (path / "scores.npz").unlink()
+    rebuilt = kr.Recommender.load(path)
+    np.testing.assert_allclose(rebuilt.predict(test), rec.predict(test), atol=1e-6)
 
 
 def test_load_rejects_what_is_not_a_recommender(tmp_path):
@@ -199,3 +205,5 @@ def test_sigmoid_output_explains_its_activation(split):
     assert "output_activation" in parts.index
     pairs = pd.DataFrame({"userId": [_user(split)], "movieId": [int(split[1]["movieId"].iloc[0])]})
     assert parts.sum() == pytest.approx(rec.predict(pairs)[0], abs=1e-9)
+    with pytest.raises(kr.CapabilityError, match="sigmoid"):
+        rec.score_table()

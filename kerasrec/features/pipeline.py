@@ -181,17 +181,21 @@ class FeaturePipeline:
     def context(self, ratings: pd.DataFrame) -> np.ndarray:
         """Context flags for ``ratings`` as float32 (n, 2).
 
-        From ``timestamp`` when present, else from ``daytime``/``weekend`` columns, else
-        zeros (a weekday night: the reference context).
+        From ``timestamp`` where present (missing or negative means unknown), else from
+        ``daytime``/``weekend`` columns, else zeros (a weekday night: the reference
+        context).
         """
-        if "timestamp" in ratings:
-            flags = context_features(ratings["timestamp"].to_numpy(), self.config.timezone,
-                                     self.config.daytime_hours)
-        elif {"daytime", "weekend"} <= set(ratings.columns):
-            flags = ratings[["daytime", "weekend"]].to_numpy()
+        if {"daytime", "weekend"} <= set(ratings.columns):
+            flags = ratings[["daytime", "weekend"]].to_numpy(np.float32)
         else:
-            flags = np.zeros((len(ratings), 2))
-        return flags.astype(np.float32)
+            flags = np.zeros((len(ratings), 2), np.float32)
+        if "timestamp" in ratings:
+            stamps = pd.to_numeric(ratings["timestamp"]).fillna(-1).to_numpy(np.int64)
+            dated = stamps >= 0
+            if dated.any():
+                flags[dated] = context_features(stamps[dated], self.config.timezone,
+                                                self.config.daytime_hours)
+        return flags
 
     def transform(self, ratings: pd.DataFrame, *, item_features: bool = True
                   ) -> Dict[str, np.ndarray]:

@@ -1,0 +1,255 @@
+"""SavedModel export: TensorFlow Serving (or any TensorFlow program) takes raw ids.
+
+:func:`export_saved_model` writes a fitted :class:`~kerasrec.Recommender` with Keras 3's
+``ExportArchive`` into ``DIR/<version>/``, the layout TensorFlow Serving watches. The
+SavedModel holds everything a client would otherwise need kerasrec for: the userId and
+movieId vocabularies (hash tables; unknown ids take the cold-start path), the model's
+:class:`~kerasrec.scoring.ScoreTable` (predictions for every known user and catalog
+movie, the movie features already applied), the context branch and session bias
+weights, and the time zone's UTC offset history, so context can come from a raw Unix
+timestamp. Its signatures, all batched (shape ``[None]`` inputs):
+
+``serving_default``
+    ``user_id``, ``movie_id`` (int64), ``daytime``, ``weekend`` (float32 flags) and
+    ``timestamp`` (int64 Unix seconds; -1 = unknown, then the flags are the context)
+    -> ``rating`` (float32 stars), equal to ``Recommender.predict``.
+``recommend``
+    ``user_id``, ``daytime``, ``weekend``, ``timestamp``, ``k`` (int64),
+    ``exclude_seen`` (bool) -> ``movie_id`` (int64) and ``rating`` (float32), each
+    ``[batch, max(k)]``, best first, equal to ``Recommender.recommend``; rows asking for
+    fewer than ``max(k)`` movies (or with fewer candidates) are padded with movie_id -1
+    and rating 0.
+``similar_items`` (models with item vectors)
+    ``movie_id``, ``k`` -> ``movie_id`` and ``similarity`` (cosine), as
+    ``Recommender.similar_items``; a movie outside the catalog gets the most rated
+    movies with similarity 0 instead of an error.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from pathlib import Path
+from typing import Optional, Union
+
+import numpy as np
+
+from kerasrec._io import atomic_path
+from kerasrec.errors import ArtifactError, CapabilityError
+from kerasrec.features.context import utc_offsets
+
+SIGNATURES = ("serving_default", "recommend", "similar_items")
+
+
+def next_version(directory: Union[str, Path]) -> int:
+    """One more than the largest numeric version folder in ``directory`` (1 if none)."""
+    directory = Path(directory)
+    versions = [int(p.name) for p in directory.iterdir()
+                if p.is_dir() and re.fullmatch(r"\d+", p.name)] if directory.is_dir() else []
+    return max(versions, default=0) + 1
+
+
+def export_saved_model(recommender, directory: Union[str, Path],
+                       version: Optional[int] = None) -> Path:
+    """Write ``recommender`` as a SavedModel into ``directory/<version>/``.
+
+    Args:
+        recommender: A fitted :class:`~kerasrec.Recommender` whose model has a score
+            table (the Keras models and AutoRec; see :mod:`kerasrec.scoring`).
+        directory: The model base path TensorFlow Serving is given.
+        version: The version number; by default one more than the largest present.
+
+    Returns:
+        The version folder written.
+
+    Raises:
+        CapabilityError: If the model has no score table (a baseline, a sigmoid
+            hybrid, or a catalog too large).
+        ArtifactError: If the version exists already or the folder cannot be written.
+    """
+    import keras
+
+    if recommender.model not in (*_keras_model_names(), "autorec"):
+        raise CapabilityError(f"model {recommender.model!r} is not a Keras model; export "
+                              "supports hybrid, mf, neumf, embedding_mlp and autorec")
+    table = recommender.score_table()
+    version = next_version(directory) if version is None else int(version)
+    if version < 1:
+        raise ArtifactError(f"version must be a positive integer, got {version}")
+    target = Path(directory) / str(version)
+    if target.exists():
+        raise ArtifactError(f"'{target}' exists; TensorFlow Serving versions are immutable, "
+                            "choose another version")
+    tables = ServingTables(table, recommender.pipeline_.config.timezone,
+                           recommender.pipeline_.config.daytime_hours)
+    archive = keras.export.ExportArchive()
+    archive.track(tables)
+    spec = _specs()
+    archive.add_endpoint("serving_default", tables.serve,
+                         [spec("user_id", "int64"), spec("movie_id", "int64"),
+                          spec("daytime", "float32"), spec("weekend", "float32"),
+                          spec("timestamp", "int64")])
+    archive.add_endpoint("recommend", tables.recommend,
+                         [spec("user_id", "int64"), spec("daytime", "float32"),
+                          spec("weekend", "float32"), spec("timestamp", "int64"),
+                          spec("k", "int64"), spec("exclude_seen", "bool")])
+    if table.item_vectors is not None:
+        archive.add_endpoint("similar_items", tables.similar_items,
+                             [spec("movie_id", "int64"), spec("k", "int64")])
+    with atomic_path(target, directory=True) as tmp:
+        archive.write_out(os.fspath(tmp), verbose=False)
+    return target
+
+
+def _keras_model_names():
+    from kerasrec.models.registry import KERAS_MODELS
+
+    return KERAS_MODELS
+
+
+def _specs():
+    import tensorflow as tf
+
+    return lambda name, dtype: tf.TensorSpec([None], getattr(tf, dtype), name=name)
+
+
+def _serving_tables_class():
+    import tensorflow as tf
+
+    class _ServingTables(tf.Module):
+        def __init__(self, table, timezone: str, daytime_hours) -> None:
+            super().__init__(name="kerasrec_serving")
+            i64 = tf.int64
+            users = np.asarray(table.user_ids, np.int64)
+            movies = np.asarray(table.movie_ids, np.int64)
+            self.n_movies = len(movies)
+            self.user_rows = tf.lookup.StaticHashTable(
+                tf.lookup.KeyValueTensorInitializer(
+                    tf.constant(users, i64), tf.constant(np.arange(1, len(users) + 1), i64)),
+                default_value=0)
+            self.movie_columns = tf.lookup.StaticHashTable(
+                tf.lookup.KeyValueTensorInitializer(
+                    tf.constant(movies, i64), tf.constant(np.arange(len(movies)), i64)),
+                default_value=len(movies))
+            fixed = dict(trainable=False)
+            self.movie_ids = tf.Variable(movies, **fixed, name="movie_ids")
+            self.stars = tf.Variable(table.stars.astype(np.float32), **fixed, name="stars")
+            self.slope = tf.Variable(table.slope.astype(np.float32), **fixed, name="slope")
+            self.item_known = tf.Variable(table.item_known.astype(bool), **fixed,
+                                          name="item_known")
+            self.n_ratings = tf.Variable(table.n_ratings.astype(np.int64), **fixed,
+                                         name="n_ratings")
+            self.seen = tf.Variable(table.seen.toarray().astype(bool), **fixed, name="seen")
+            self.popular_min = int(table.popular_min)
+            self.rating_range = tuple(float(v) for v in table.rating_range)
+            self.has_context = table.context_kernel is not None
+            if self.has_context:
+                self.context_kernel = tf.Variable(table.context_kernel.astype(np.float32), **fixed)
+                self.context_bias = tf.Variable(table.context_bias.astype(np.float32), **fixed)
+                self.context_head = tf.Variable(
+                    np.asarray(table.context_head, np.float32)[:, None], **fixed)
+            self.has_sessions = table.session_keys is not None and len(table.session_keys) > 0
+            if self.has_sessions:
+                self.session_keys = tf.Variable(table.session_keys.astype(np.int64), **fixed)
+                self.session_values = tf.Variable(table.session_values.astype(np.float32), **fixed)
+                self.session_seconds = int(table.session_hours * 3600)
+            starts, offsets = utc_offsets(timezone)
+            self.offset_starts = tf.Variable(starts, **fixed, name="offset_starts")
+            self.offsets = tf.Variable(offsets, **fixed, name="offsets")
+            self.daytime_hours = tuple(int(h) for h in daytime_hours)
+            self.has_vectors = table.item_vectors is not None
+            if self.has_vectors:
+                self.item_vectors = tf.Variable(table.item_vectors.astype(np.float32), **fixed,
+                                                name="item_vectors")
+
+        # --- pieces ----------------------------------------------------------------
+
+        def _context(self, daytime, weekend, timestamp):
+            """(n, 2) flags: from the timestamp where known, else the given flags."""
+            index = tf.searchsorted(self.offset_starts, timestamp, side="right",
+                                   out_type=tf.int64) - 1
+            local = timestamp + tf.gather(self.offsets, tf.maximum(index, 0))
+            hour = tf.math.floormod(tf.math.floordiv(local, 3600), 24)
+            weekday = tf.math.floormod(tf.math.floordiv(local, 86400) + 3, 7)  # 1970-01-01: Thu
+            start, end = self.daytime_hours
+            from_time = tf.cast(tf.stack([(hour > start) & (hour < end), weekday >= 5], 1),
+                                tf.float32)
+            given = tf.stack([daytime, weekend], 1)
+            return tf.where(tf.expand_dims(timestamp >= 0, 1), from_time, given)
+
+        def _shift(self, rows, flags, timestamp):
+            """Context and session parts in score units, per row."""
+            shift = tf.zeros(tf.shape(rows), tf.float32)
+            if self.has_context:
+                hidden = tf.nn.relu(tf.matmul(flags, self.context_kernel) + self.context_bias)
+                reference = tf.nn.relu(self.context_bias)[None, :]
+                shift += tf.matmul(hidden - reference, self.context_head)[:, 0]
+            if self.has_sessions:
+                keys = rows * 2 ** 32 + tf.math.floordiv(timestamp, self.session_seconds)
+                n = tf.shape(self.session_keys, out_type=tf.int64)[0]
+                position = tf.minimum(tf.searchsorted(self.session_keys, keys, out_type=tf.int64),
+                                      n - 1)
+                found = (tf.gather(self.session_keys, position) == keys) & (timestamp >= 0)
+                shift += tf.where(found, tf.gather(self.session_values, position), 0.0)
+            return shift
+
+        # --- endpoints -------------------------------------------------------------
+
+        def serve(self, user_id, movie_id, daytime, weekend, timestamp):
+            rows, columns = self.user_rows.lookup(user_id), self.movie_columns.lookup(movie_id)
+            stars = tf.gather_nd(self.stars, tf.stack([rows, columns], 1))
+            if self.has_context or self.has_sessions:
+                shift = self._shift(rows, self._context(daytime, weekend, timestamp), timestamp)
+                applies = (rows != 0) | tf.gather(self.item_known, columns)
+                stars += tf.where(applies, tf.gather(self.slope, columns) * shift, 0.0)
+            return {"rating": tf.clip_by_value(stars, *self.rating_range)}
+
+        def recommend(self, user_id, daytime, weekend, timestamp, k, exclude_seen):
+            rows = self.user_rows.lookup(user_id)
+            scores = tf.gather(self.stars, rows)[:, :self.n_movies]  # (batch, movies)
+            if self.has_context or self.has_sessions:
+                shift = self._shift(rows, self._context(daytime, weekend, timestamp), timestamp)
+                applies = (rows[:, None] != 0) | self.item_known[None, :self.n_movies]
+                scores += tf.where(applies, self.slope[None, :self.n_movies] * shift[:, None], 0.0)
+            known = rows[:, None] != 0
+            allowed = tf.where(known, self.n_ratings[None, :] >= 1,
+                               self.n_ratings[None, :] >= self.popular_min)
+            allowed &= ~(tf.gather(self.seen, rows) & (exclude_seen & (rows != 0))[:, None])
+            return self._top(scores, allowed, k, "rating",
+                             lambda v: tf.clip_by_value(v, *self.rating_range))
+
+        def similar_items(self, movie_id, k):
+            columns = self.movie_columns.lookup(movie_id)
+            inside = columns < self.n_movies
+            vectors = tf.gather(self.item_vectors, tf.minimum(columns, self.n_movies - 1))
+            similarity = tf.matmul(vectors, self.item_vectors, transpose_b=True)
+            popularity = tf.cast(self.n_ratings, tf.float32)[None, :]
+            scores = tf.where(inside[:, None], similarity, popularity)
+            itself = tf.one_hot(columns, self.n_movies, on_value=True, off_value=False)
+            values = tf.where(inside[:, None], similarity, 0.0)
+            return self._top(scores, ~itself, k, "similarity", None, values)
+
+        def _top(self, scores, allowed, k, name, transform, values=None):
+            """Top ``max(k)`` allowed columns per row, padded with -1 past each row's k."""
+            width = tf.minimum(tf.reduce_max(tf.concat([k, [0]], 0)), self.n_movies)
+            masked = tf.where(allowed, scores, -np.inf)
+            best, columns = tf.math.top_k(masked, tf.cast(width, tf.int32))
+            columns = tf.cast(columns, tf.int64)
+            valid = (tf.range(width)[None, :] < k[:, None]) & (best > -np.inf)
+            picked = tf.gather(values, columns, batch_dims=1) if values is not None else best
+            picked = transform(picked) if transform else picked
+            return {"movie_id": tf.where(valid, tf.gather(self.movie_ids, columns), -1),
+                    name: tf.where(valid, picked, 0.0)}
+
+    return _ServingTables
+
+
+def ServingTables(table, timezone: str = "UTC", daytime_hours=(6, 20)):
+    """The ``tf.Module`` behind the export: a score table plus its serving functions.
+
+    Useful in-process too: ``ServingTables(rec.score_table(), "UTC").serve(...)``
+    runs exactly what the SavedModel runs.
+    """
+    if table.stars.shape[1] != len(table.movie_ids) + 1:
+        raise CapabilityError("the score table's columns do not match its movie ids")
+    return _serving_tables_class()(table, timezone, daytime_hours)

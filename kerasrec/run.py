@@ -1,0 +1,242 @@
+"""Run directories: one training run, complete, self-describing and written atomically.
+
+``train_run`` splits the ratings, fits a :class:`~kerasrec.Recommender`, evaluates it
+on the held-out ratings and writes::
+
+    RUN_DIR/
+      run.json          what was run: data, split, model, options, seed, versions, timings
+      model/            the Recommender (Recommender.load(RUN_DIR / "model"))
+      metrics.json      test metrics (kerasrec.metrics.score)
+      history.csv       loss and metrics per epoch, training and validation
+      predictions.csv   test predictions: userId, movieId, rating, prediction (the
+                        format of the shared scorer)
+      data/             train.parquet, test.parquet: the exact ratings used
+      plots/            training_curves.png, predicted_vs_true.png,
+                        rating_distribution.png, ratings_per_user.png
+
+Everything is written into a temporary folder beside ``RUN_DIR`` and moved into place
+at the end, so an interrupted or failed run leaves the previous run untouched and no
+mix of old and new files.
+"""
+
+from __future__ import annotations
+
+import json
+import platform
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable, Dict, Optional, Union
+
+import pandas as pd
+
+from kerasrec._io import atomic_path
+from kerasrec.errors import ArtifactError, DataError
+
+FORMAT = "kerasrec.run"
+FORMAT_VERSION = 1
+SPLITS = ("random", "temporal", "leave_last", "article")
+
+
+@dataclass
+class RunConfig:
+    """What :func:`train_run` does.
+
+    Attributes:
+        data: Data file or folder (``None``: the bundled sample).
+        model: Model name (see :class:`~kerasrec.Recommender`).
+        split: How to hold out test ratings: ``"random"``, ``"temporal"``,
+            ``"leave_last"`` (each user's latest rating) or ``"article"``; ignored when
+            ``test_file`` is given.
+        test_size: Held-out share for ``random``/``temporal``/``article``.
+        train_file, test_file: Explicit ratings files (e.g. a fixed split). With a test
+            file, its pairs are removed from the training ratings.
+        seed: Seeds the split, initialisation and training.
+        epochs: Upper bound on epochs (``None``: the model's default).
+        timezone: Time zone of the context features.
+        rating_scaling: See :class:`~kerasrec.FeaturePipeline`.
+        options: Model options, e.g. ``{"mf_dim": 64}``.
+        verbose: Keras verbosity while training.
+    """
+
+    data: Optional[str] = None
+    model: str = "hybrid"
+    split: str = "random"
+    test_size: float = 0.2
+    train_file: Optional[str] = None
+    test_file: Optional[str] = None
+    seed: int = 0
+    epochs: Optional[int] = None
+    timezone: str = "UTC"
+    rating_scaling: str = "minmax"
+    options: Dict[str, Any] = field(default_factory=dict)
+    verbose: int = 0
+
+
+def split_ratings(data, config: RunConfig):
+    """Training and test ratings for ``config``.
+
+    Raises:
+        DataError: If the files do not fit together or the split is unknown.
+    """
+    from kerasrec.data import load_ratings
+    from kerasrec.split import article_split, leave_last_n, random_split, temporal_split
+
+    ratings = data.ratings
+    if config.train_file:
+        ratings = load_ratings(config.train_file)
+    if config.test_file:
+        test = load_ratings(config.test_file)
+        key = ["userId", "movieId"]
+        held = ratings.merge(test[key], on=key, how="left", indicator=True)["_merge"] == "both"
+        train = ratings[~held.to_numpy()].reset_index(drop=True)
+    else:
+        if config.split not in SPLITS:
+            raise DataError(f"unknown split {config.split!r}; choose from {', '.join(SPLITS)}")
+        if config.split == "random":
+            train, test = random_split(ratings, config.test_size, config.seed)
+        elif config.split == "temporal":
+            train, test = temporal_split(ratings, config.test_size)
+        elif config.split == "leave_last":
+            train, test = leave_last_n(ratings, 1)
+        else:
+            train, test = article_split(ratings, config.test_size, config.seed)
+    unknown = set(test["movieId"]) - set(data.products["movieId"])
+    if unknown:
+        raise DataError(f"file '{config.test_file}', column 'movieId': {len(unknown)} test "
+                        f"movies are not in the catalog, e.g. {sorted(unknown)[:3]}")
+    return train, test
+
+
+def train_run(config: RunConfig, out: Union[str, Path],
+              progress: Callable[[str], None] = lambda message: None) -> Path:
+    """Train, evaluate and write one run directory (atomically).
+
+    Args:
+        config: What to run.
+        out: The run directory; an existing one is replaced only once the new run is
+            complete.
+        progress: Called with a short message at each stage.
+
+    Returns:
+        ``out``.
+
+    Raises:
+        DataError: For unreadable or invalid data.
+        ArtifactError: If ``out`` cannot be written.
+    """
+    import kerasrec
+    from kerasrec import metrics, plots
+    from kerasrec.data import load_movies, sample_path
+    from kerasrec.recommend import Recommender
+    from kerasrec.training import TrainConfig
+
+    started = time.perf_counter()
+    source = config.data or str(sample_path())
+    progress(f"loading {source}")
+    data = load_movies(source)
+    train, test = split_ratings(data, config)
+    progress(f"{len(train):,} training and {len(test):,} test ratings")
+    train_config = None
+    if config.model not in ("global_mean", "baseline", "content", "user_knn", "item_knn", "svd"):
+        defaults = ({"epochs": 100, "batch_size": 128, "monitor": "masked_squared_error"}
+                    if config.model == "autorec" else {})
+        if config.epochs is not None:
+            defaults["epochs"] = config.epochs
+        train_config = TrainConfig(seed=config.seed, verbose=config.verbose, **defaults)
+    rec = Recommender(config.model, seed=config.seed, timezone=config.timezone,
+                      rating_scaling=config.rating_scaling, train=train_config, **config.options)
+    progress(f"training {config.model}")
+    fit_start = time.perf_counter()
+    rec.fit(data.with_ratings(train))
+    fit_seconds = time.perf_counter() - fit_start
+    progress("evaluating on the test ratings")
+    predictions = test[["userId", "movieId", "rating"]].assign(prediction=rec.predict(test))
+    scores = metrics.score(predictions, rating_range=rec.pipeline_.config.rating_range)
+    out = Path(out)
+    progress(f"writing {out}")
+    with atomic_path(out, directory=True) as tmp:
+        rec.save(tmp / "model")
+        (tmp / "data").mkdir()
+        train.to_parquet(tmp / "data" / "train.parquet", index=False)
+        test.to_parquet(tmp / "data" / "test.parquet", index=False)
+        predictions.to_csv(tmp / "predictions.csv", index=False)
+        pd.DataFrame(rec.history_).rename_axis("epoch").to_csv(tmp / "history.csv")
+        (tmp / "metrics.json").write_text(json.dumps(
+            {**scores, "fit_seconds": round(fit_seconds, 2)}, indent=1))
+        write_plots(tmp, rec, predictions, train)
+        meta = {"format": FORMAT, "format_version": FORMAT_VERSION,
+                "config": {**config.__dict__, "data": source},
+                "kerasrec_version": kerasrec.__version__, "python": platform.python_version(),
+                "n_train": len(train), "n_test": len(test),
+                "seconds": round(time.perf_counter() - started, 2),
+                "created": time.strftime("%Y-%m-%dT%H:%M:%S%z")}
+        (tmp / "run.json").write_text(json.dumps(meta, indent=1))
+    return out
+
+
+def write_plots(folder: Path, rec, predictions: pd.DataFrame, train: pd.DataFrame) -> list:
+    """Write the run's PNG plots into ``folder / "plots"``; returns their paths."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from kerasrec import plots
+
+    figures = {"rating_distribution": plots.rating_distribution(train),
+               "ratings_per_user": plots.ratings_per_user(train),
+               "predicted_vs_true": plots.predicted_vs_true(predictions["rating"],
+                                                            predictions["prediction"])}
+    if rec.history_:
+        figures["training_curves"] = plots.training_curves(rec.history_)
+    target = folder / "plots"
+    target.mkdir(exist_ok=True)
+    paths = []
+    for name, figure in figures.items():
+        path = target / f"{name}.png"
+        with atomic_path(path) as tmp:
+            figure.savefig(tmp, format="png", dpi=100)
+        plt.close(figure)
+        paths.append(path)
+    return paths
+
+
+@dataclass
+class Run:
+    """A run directory read back: the Recommender and what was recorded."""
+
+    path: Path
+    recommender: Any
+    meta: Dict[str, Any]
+
+    def test_ratings(self) -> pd.DataFrame:
+        """The held-out ratings of the run."""
+        return pd.read_parquet(self.path / "data" / "test.parquet")
+
+    def train_ratings(self) -> pd.DataFrame:
+        """The ratings the model was trained on."""
+        return pd.read_parquet(self.path / "data" / "train.parquet")
+
+
+def load_run(path: Union[str, Path]) -> Run:
+    """Read a run directory (or a bare folder written by ``Recommender.save``).
+
+    Raises:
+        ArtifactError: If ``path`` is neither.
+    """
+    from kerasrec.recommend import Recommender
+
+    path = Path(path)
+    if (path / "recommender.json").is_file():
+        return Run(path, Recommender.load(path), {})
+    if not (path / "run.json").is_file():
+        raise ArtifactError(f"'{path}' is not a run directory (no run.json); create one with "
+                            "`kerasrec train --out {path}`".replace("{path}", str(path)))
+    try:
+        meta = json.loads((path / "run.json").read_text())
+    except ValueError as exc:
+        raise ArtifactError(f"'{path / 'run.json'}': unreadable ({exc})") from None
+    if meta.get("format") != FORMAT:
+        raise ArtifactError(f"'{path / 'run.json'}': not a kerasrec run")
+    return Run(path, Recommender.load(path / "model"), meta)
