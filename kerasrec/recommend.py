@@ -191,7 +191,8 @@ class Recommender:
             matrix = rating_matrix(pairs["user_id"], pairs["item_id"], pairs["rating"],
                                    self.pipeline_.n_users, self.pipeline_.n_items)
             self._reconstruction = np.asarray(
-                self.model_.predict(matrix, batch_size=4096, verbose=0), np.float32)
+                self.model_.predict({"item_ratings": matrix}, batch_size=4096, verbose=0),
+                np.float32)
         return self._reconstruction
 
     def _check_fitted(self) -> None:

@@ -191,7 +191,7 @@ def write_plots(folder: Path, rec, predictions: pd.DataFrame, train: pd.DataFram
     if rec.history_:
         figures["training_curves"] = plots.training_curves(rec.history_)
     target = folder / "plots"
-    target.mkdir(exist_ok=True)
+    target.mkdir(parents=True, exist_ok=True)
     paths = []
     for name, figure in figures.items():
         path = target / f"{name}.png"

@@ -79,3 +79,19 @@ def write_xlsx(path: Path, sheets: dict) -> Path:
 
 def rmse(a, b) -> float:
     return float(np.sqrt(np.mean((np.asarray(a, float) - np.asarray(b, float)) ** 2)))
+
+
+@pytest.fixture(scope="session")
+def sample_split(sample):
+    """The sample, split 80/20 at random (seed 0): (MovieData with train ratings, test)."""
+    train, test = kr.random_split(sample.ratings, 0.2, seed=0)
+    return sample.with_ratings(train), test
+
+
+@pytest.fixture(scope="session")
+def hybrid(sample_split):
+    """The default hybrid Recommender, trained briefly on the sample split."""
+    from kerasrec.training import TrainConfig
+
+    fast = TrainConfig(epochs=6, batch_size=256, learning_rate=3e-3, verbose=0)
+    return kr.Recommender(train=fast).fit(sample_split[0])

@@ -57,3 +57,95 @@ def test_import_does_not_load_tensorflow():
     code = "import sys, kerasrec; kerasrec.load_sample(); print('tensorflow' in sys.modules)"
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert done.stdout.strip() == "False"
+
+
+# --- train, evaluate, recommend, similar, explain, export, plot on the sample -------------
+
+@pytest.fixture(scope="module")
+def run_dir(tmp_path_factory):
+    out = tmp_path_factory.mktemp("cli") / "run"
+    assert main(["train", "--epochs", "4", "--out", str(out), "--quiet"]) == 0
+    return out
+
+
+def test_train_writes_a_complete_run(run_dir):
+    names = {p.relative_to(run_dir).as_posix() for p in run_dir.rglob("*") if p.is_file()}
+    assert {"run.json", "metrics.json", "history.csv", "predictions.csv", "data/train.parquet",
+            "data/test.parquet", "model/model.keras", "model/pipeline.json",
+            "model/scores.npz", "plots/training_curves.png", "plots/predicted_vs_true.png",
+            "plots/rating_distribution.png", "plots/ratings_per_user.png"} <= names
+    meta = json.loads((run_dir / "run.json").read_text())
+    assert meta["config"]["model"] == "hybrid" and meta["config"]["data"].endswith(".xlsx")
+    metrics = json.loads((run_dir / "metrics.json").read_text())
+    test = __import__("pandas").read_parquet(run_dir / "data" / "test.parquet")
+    trivial = float(((test["rating"] - test["rating"].mean()) ** 2).mean() ** 0.5)
+    assert metrics["rmse"] < trivial - 0.1
+    for png in run_dir.glob("plots/*.png"):
+        assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_evaluate_writes_the_shared_scorer_format(run_dir, tmp_path, capsys):
+    from tests.conftest import SCORER
+
+    out = tmp_path / "pred.csv"
+    assert main(["evaluate", str(run_dir), "--predictions", str(out), "--json"]) == 0
+    scores = json.loads(capsys.readouterr().out)
+    assert scores["rmse"] == pytest.approx(
+        json.loads((run_dir / "metrics.json").read_text())["rmse"])
+    import pandas as pd
+
+    frame = pd.read_csv(out)
+    assert list(frame.columns) == ["userId", "movieId", "rating", "prediction"]
+    if SCORER.is_file():
+        shared = json.loads(subprocess.run([sys.executable, str(SCORER), str(out)],
+                                           capture_output=True, text=True).stdout)
+        assert shared["rmse"] == pytest.approx(scores["rmse"], abs=1e-9)
+        assert shared["ndcg@10"] == pytest.approx(scores["ndcg@10"], abs=1e-9)
+
+
+def test_recommend_similar_explain_print_tables(run_dir, capsys):
+    import kerasrec as kr
+
+    rec = kr.Recommender.load(run_dir / "model")
+    user = int(rec.pipeline_.user_vocabulary_[0])
+    assert main(["recommend", str(run_dir), "--user", str(user), "--k", "4", "--weekend"]) == 0
+    out = capsys.readouterr().out
+    top = rec.recommend(user, k=4, context={"daytime": 0, "weekend": 1})
+    assert f"top 4 for user {user}" in out
+    for title in top["title"]:
+        assert title[:40] in out
+    movie = int(top["movieId"].iloc[0])
+    assert main(["similar", str(run_dir), "--movie", str(movie), "--k", "3"]) == 0
+    out = capsys.readouterr().out
+    assert all(str(m) in out for m in rec.similar_items(movie, k=3)["movieId"])
+    assert main(["explain", str(run_dir), "--user", str(user), "--movie", str(movie),
+                 "--timestamp", "1500000000"]) == 0
+    out = capsys.readouterr().out
+    parts = rec.explain(user, movie, context=1_500_000_000)
+    assert f"{parts.sum():.3f} stars" in out and "item_neighbours" in out
+
+
+def test_export_and_plot(run_dir, tmp_path, capsys):
+    assert main(["export", str(run_dir), "--out", str(tmp_path / "served")]) == 0
+    assert (tmp_path / "served" / "1" / "saved_model.pb").is_file()
+    assert main(["plot", str(run_dir), "--out", str(tmp_path / "p")]) == 0
+    assert len(list((tmp_path / "p" / "plots").glob("*.png"))) == 4
+
+
+@pytest.mark.parametrize("argv, words", [
+    (["recommend", "{run}"], "required: --user"),
+    (["recommend", "{tmp}/nowhere", "--user", "1"], "not a run directory"),
+    (["similar", "{run}", "--movie", "123456789"], "not in the catalog"),
+    (["train", "--set", "mf_dim"], "KEY=VALUE"),
+    (["train", "--model", "transformer", "--out", "{tmp}/r"], "unknown model"),
+    (["train", "{tmp}/missing.xlsx", "--out", "{tmp}/r"], "missing.xlsx"),
+    (["export", "{run}", "--out", "{tmp}/s", "--version", "0"], "positive integer"),
+])
+def test_bad_arguments_exit_nonzero_with_one_line(run_dir, tmp_path, argv, words):
+    argv = [a.replace("{run}", str(run_dir)).replace("{tmp}", str(tmp_path)) for a in argv]
+    done = subprocess.run([sys.executable, "-m", "kerasrec.cli", *argv], capture_output=True,
+                          text=True, timeout=300)
+    assert done.returncode != 0
+    ours = [line for line in done.stderr.splitlines() if line.startswith("kerasrec")]
+    assert len(ours) == 1 and words in ours[0], done.stderr[-1500:]
+    assert not (tmp_path / "r").exists()

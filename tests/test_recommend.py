@@ -19,14 +19,13 @@ UNKNOWN_USER, UNKNOWN_MOVIE = 10 ** 6, 10 ** 8
 
 
 @pytest.fixture(scope="module")
-def split(sample):
-    train, test = kr.random_split(sample.ratings, 0.2, seed=0)
-    return sample.with_ratings(train), test
+def split(sample_split):
+    return sample_split
 
 
 @pytest.fixture(scope="module")
-def rec(split):
-    return kr.Recommender(train=FAST).fit(split[0])
+def rec(hybrid):
+    return hybrid
 
 
 def _user(split):
@@ -207,3 +206,19 @@ def test_sigmoid_output_explains_its_activation(split):
     assert parts.sum() == pytest.approx(rec.predict(pairs)[0], abs=1e-9)
     with pytest.raises(kr.CapabilityError, match="sigmoid"):
         rec.score_table()
+
+
+def test_autorec_through_the_same_api(split, tmp_path):
+    train, test = split
+    rec = kr.Recommender("autorec").fit(train)  # its own defaults: stops on held-out entries
+    baseline = rmse(np.full(len(test), train.ratings["rating"].mean()), test["rating"])
+    assert rec.evaluate(test)["rmse"] < baseline - 0.05
+    top = rec.recommend(_user(split), k=5)
+    assert len(top) == 5 and top["predicted_rating"].is_monotonic_decreasing
+    cold = pd.DataFrame({"userId": [UNKNOWN_USER], "movieId": [int(test["movieId"].iloc[0])]})
+    assert rec.predict(cold)[0] == pytest.approx(rec.baseline_.predict(cold)[0], abs=1e-5)
+    loaded = kr.Recommender.load(rec.save(tmp_path / "autorec"))
+    np.testing.assert_array_equal(loaded.predict(test), rec.predict(test))
+    (tmp_path / "autorec" / "scores.npz").unlink()  # rebuilt from the stored matrix
+    np.testing.assert_allclose(kr.Recommender.load(tmp_path / "autorec").predict(test),
+                               rec.predict(test), atol=1e-5)

@@ -1,0 +1,204 @@
+"""The SavedModel export, checked as a client would: a fresh process with TensorFlow only."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+import numpy as np  # noqa: E402
+import pandas as pd  # noqa: E402
+import pytest  # noqa: E402
+
+import kerasrec as kr  # noqa: E402
+from kerasrec.export import export_saved_model, next_version  # noqa: E402
+
+UNKNOWN_USER, UNKNOWN_MOVIE = 10 ** 6, 10 ** 8
+
+CLIENT = r"""
+import json, sys
+import numpy as np
+import tensorflow as tf
+
+served = tf.saved_model.load(sys.argv[1])
+requests = json.loads(open(sys.argv[2]).read())
+dtypes = {"user_id": tf.int64, "movie_id": tf.int64, "timestamp": tf.int64, "k": tf.int64,
+          "daytime": tf.float32, "weekend": tf.float32, "exclude_seen": tf.bool}
+out = {"signatures": sorted(served.signatures)}
+for name, inputs in requests.items():
+    signature = served.signatures[name.split(":")[0]]
+    result = signature(**{k: tf.constant(v, dtypes[k]) for k, v in inputs.items()})
+    out[name] = {k: v.numpy().tolist() for k, v in result.items()}
+out["kerasrec_imported"] = any(m.startswith("kerasrec") for m in sys.modules)
+print(json.dumps(out))
+"""
+
+
+@pytest.fixture(scope="module")
+def exported(hybrid, tmp_path_factory):
+    return export_saved_model(hybrid, tmp_path_factory.mktemp("served") / "movies")
+
+
+def _requests(rec, split):
+    train, test = split
+    users = [int(u) for u in train.ratings["userId"].unique()[:4]] + [UNKNOWN_USER]
+    unrated = rec.catalog_.index[rec.catalog_["n_ratings"] == 0][:3].tolist()
+    pairs = pd.concat([test.head(300), pd.DataFrame({
+        "userId": [UNKNOWN_USER, users[0], UNKNOWN_USER, users[1]],
+        "movieId": [int(test["movieId"].iloc[0]), UNKNOWN_MOVIE, UNKNOWN_MOVIE, unrated[0]],
+        "rating": 3.0, "timestamp": 1_400_000_000})], ignore_index=True)
+    rng = np.random.default_rng(1)
+    # half the rows give a timestamp, half flags only (timestamp -1)
+    stamps = np.where(np.arange(len(pairs)) % 2 == 0, pairs["timestamp"], -1)
+    flags = rng.integers(0, 2, (len(pairs), 2)).astype(float)
+    n = len(users)
+    return pairs, stamps, flags, users, {
+        "serving_default": {"user_id": pairs["userId"].tolist(),
+                            "movie_id": pairs["movieId"].tolist(),
+                            "daytime": flags[:, 0].tolist(), "weekend": flags[:, 1].tolist(),
+                            "timestamp": stamps.tolist()},
+        "recommend": {"user_id": users, "daytime": [1.0] * n, "weekend": [0.0] * n,
+                      "timestamp": [-1, -1, 1_500_000_000, -1, -1],
+                      "k": [10, 3, 10, 10, 5], "exclude_seen": [True, True, True, False, True]},
+        "similar_items": {"movie_id": [int(test["movieId"].iloc[0]), unrated[0], UNKNOWN_MOVIE],
+                          "k": [5, 5, 4]},
+    }
+
+
+def _run_client(path: Path, requests: dict, tmp_path: Path) -> dict:
+    request_file = tmp_path / "requests.json"
+    request_file.write_text(json.dumps(requests))
+    done = subprocess.run([sys.executable, "-c", CLIENT, str(path), str(request_file)],
+                          capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-2000:]
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def _same_ranking(movies, ratings, expected_movies, expected_ratings):
+    np.testing.assert_allclose(ratings, expected_ratings, atol=1e-5)
+    for i, (a, b) in enumerate(zip(movies, expected_movies)):
+        # float32 vs float64 may swap near-ties only
+        if a != b:
+            assert abs(ratings[i] - expected_ratings[i]) < 1e-5
+            assert i + 1 < len(ratings) and abs(expected_ratings[i] - expected_ratings[i + 1]) < 1e-5
+
+
+def test_fresh_tensorflow_process_gets_the_recommender_answers(hybrid, sample_split, exported,
+                                                               tmp_path):
+    pairs, stamps, flags, users, requests = _requests(hybrid, sample_split)
+    out = _run_client(exported, requests, tmp_path)
+    assert out["kerasrec_imported"] is False
+    assert out["signatures"] == ["recommend", "serving_default", "similar_items"]
+
+    expected = hybrid.predict(pairs.assign(timestamp=np.where(stamps >= 0, stamps, np.nan),
+                                           daytime=flags[:, 0], weekend=flags[:, 1]))
+    np.testing.assert_allclose(out["serving_default"]["rating"], expected, atol=1e-5)
+
+    got = out["recommend"]
+    recommend = requests["recommend"]
+    for i, user in enumerate(users):
+        stamp = recommend["timestamp"][i]
+        context = stamp if stamp >= 0 else {"daytime": 1, "weekend": 0}
+        top = hybrid.recommend(user, k=recommend["k"][i], context=context,
+                               exclude_seen=recommend["exclude_seen"][i])
+        k = len(top)
+        _same_ranking(got["movie_id"][i][:k], got["rating"][i][:k], top["movieId"].tolist(),
+                      top["predicted_rating"].to_numpy())
+        assert got["movie_id"][i][k:] == [-1] * (10 - k), "rows asking for fewer are padded"
+
+    similar = out["similar_items"]
+    for i, movie in enumerate(requests["similar_items"]["movie_id"][:2]):
+        ref = hybrid.similar_items(movie, k=5)
+        _same_ranking(similar["movie_id"][i], similar["similarity"][i],
+                      ref["movieId"].tolist(), ref["similarity"].to_numpy())
+    # a movie outside the catalog: the most rated movies, similarity 0, no error
+    most_rated = hybrid.catalog_.sort_values("n_ratings", ascending=False, kind="stable")
+    assert similar["similarity"][2][:4] == [0.0] * 4
+    assert set(similar["movie_id"][2][:4]) <= set(most_rated.index[:10])
+
+
+def test_unknown_ids_get_the_cold_start_scores(hybrid, exported):
+    import tensorflow as tf
+
+    served = tf.saved_model.load(str(exported))
+    known_movie = int(hybrid.catalog_.index[hybrid.catalog_["n_ratings"] > 0][0])
+    result = served.signatures["serving_default"](
+        user_id=tf.constant([UNKNOWN_USER, UNKNOWN_USER], tf.int64),
+        movie_id=tf.constant([UNKNOWN_MOVIE, known_movie], tf.int64),
+        daytime=tf.zeros(2), weekend=tf.ones(2), timestamp=tf.constant([-1, -1], tf.int64))
+    rating = result["rating"].numpy()
+    assert rating[0] == pytest.approx(hybrid.global_mean_, abs=1e-5)
+    assert rating[1] == pytest.approx(hybrid.explain(UNKNOWN_USER, known_movie,
+                                                     {"daytime": 0, "weekend": 1}).sum(),
+                                      abs=1e-5)
+
+
+def test_context_from_timestamps_equals_pandas_in_any_zone(hybrid):
+    import tensorflow as tf
+
+    from kerasrec.export import ServingTables
+    from kerasrec.features.context import context_features, utc_offsets
+
+    rng = np.random.default_rng(0)
+    for zone in ("UTC", "Europe/Berlin", "America/New_York", "Asia/Kolkata",
+                 "Australia/Lord_Howe", "America/St_Johns"):
+        starts, _ = utc_offsets(zone)
+        edges = np.concatenate([starts[1:], starts[1:] - 1, starts[1:] + 1800])
+        stamps = np.concatenate([rng.integers(0, 4_000_000_000, 3000), edges]).astype(np.int64)
+        module = ServingTables(hybrid.score_table(), zone)
+        n = len(stamps)
+        flags = module._context(tf.zeros(n), tf.zeros(n), tf.constant(stamps)).numpy()
+        np.testing.assert_array_equal(flags, context_features(stamps, zone), err_msg=zone)
+
+
+def test_versions_and_failed_exports(hybrid, exported, tmp_path, monkeypatch):
+    import keras
+
+    base = exported.parent
+    assert exported.name == "1" and (exported / "saved_model.pb").is_file()
+    assert next_version(base) == 2
+    with pytest.raises(kr.ArtifactError, match="immutable"):
+        export_saved_model(hybrid, base, version=1)
+    # a failure while writing leaves no version folder and no debris
+    target = tmp_path / "served"
+    export_saved_model(hybrid, target, version=3)
+    before = sorted(p.name for p in target.iterdir())
+
+    def broken(self, path, **kwargs):
+        Path(path, "saved_model.pb").write_text("half")
+        raise OSError(28, "No space left on device")
+
+    archive = type(keras.export.ExportArchive())
+    monkeypatch.setattr(archive, "write_out", broken)
+    with pytest.raises(kr.ArtifactError, match="No space left"):
+        export_saved_model(hybrid, target)
+    assert sorted(p.name for p in target.iterdir()) == before == ["3"]
+
+
+def test_baselines_cannot_be_exported(sample_split, tmp_path):
+    rec = kr.Recommender("item_knn").fit(sample_split[0])
+    with pytest.raises(kr.CapabilityError, match="not a Keras model"):
+        export_saved_model(rec, tmp_path / "x")
+    assert not (tmp_path / "x").exists()
+
+
+def test_saved_model_cli_show_and_run(exported):
+    cli = Path(sys.executable).parent / "saved_model_cli"
+    if not cli.is_file():
+        pytest.skip("saved_model_cli is not installed beside this Python")
+    show = subprocess.run([str(cli), "show", "--dir", str(exported), "--all"],
+                          capture_output=True, text=True, timeout=300)
+    assert show.returncode == 0, show.stderr[-2000:]
+    for words in ("signature_def['serving_default']", "signature_def['recommend']",
+                  "signature_def['similar_items']", "user_id", "movie_id", "exclude_seen"):
+        assert words in show.stdout, words
+    run = subprocess.run([str(cli), "run", "--dir", str(exported), "--tag_set", "serve",
+                          "--signature_def", "serving_default", "--input_exprs",
+                          "user_id=[1,2];movie_id=[3,4];daytime=[0.,1.];weekend=[1.,0.];"
+                          "timestamp=[-1,-1]"], capture_output=True, text=True, timeout=300)
+    assert run.returncode == 0, run.stderr[-2000:]
+    assert "rating" in run.stdout
