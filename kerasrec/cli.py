@@ -204,7 +204,9 @@ def _cmd_plot(args: argparse.Namespace) -> int:
     if not run.meta:
         raise ValueError(f"'{args.run_dir}' is a saved Recommender, not a run directory; plots "
                          "need the run's ratings (kerasrec train --out DIR)")
-    predictions = __import__("pandas").read_csv(run.path / "predictions.csv")
+    import pandas as pd
+
+    predictions = pd.read_csv(run.path / "predictions.csv")
     out = Path(args.out) if args.out else run.path
     paths = write_plots(out, run.recommender, predictions, run.train_ratings())
     print("\n".join(str(p) for p in paths))

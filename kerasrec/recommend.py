@@ -359,17 +359,16 @@ class Recommender:
         zero = self.pipeline_.to_stars(np.zeros(len(columns)), columns)
         slope = self.pipeline_.to_stars(np.ones(len(columns)), columns) - zero
         n_ratings = self.catalog_["n_ratings"].reindex(movies).to_numpy(np.int64)
+        seen = self.seen_.explode()
+        seen_rows = self.pipeline_.user_index(seen.index.to_numpy())
+        seen_columns = np.searchsorted(movies, seen.to_numpy().astype(np.int64))
         table = scoring.ScoreTable(
             user_ids=users, movie_ids=movies, stars=stars, slope=slope.astype(np.float32),
             item_known=self.pipeline_.item_index(columns) > 0, n_ratings=n_ratings,
-            seen=sp.csr_matrix((len(row_users), len(movies)), dtype=bool),
+            seen=sp.csr_matrix((np.ones(len(seen), bool), (seen_rows, seen_columns)),
+                               shape=(len(row_users), len(movies))),
             popular_min=scoring.popular_min(n_ratings),
             rating_range=tuple(float(v) for v in self.pipeline_.config.rating_range))
-        seen = self.seen_.explode()
-        table.seen = sp.csr_matrix(
-            (np.ones(len(seen), bool), (table.rows(seen.index.to_numpy()),
-                                        table.columns(seen.to_numpy()))),
-            shape=(len(row_users), len(movies) + 1))[:, :len(movies)].tocsr()
         if self.explainable:
             self._add_additive_parts(table)
         try:
