@@ -126,7 +126,7 @@ def train_run(config: RunConfig, out: Union[str, Path],
         ArtifactError: If ``out`` cannot be written.
     """
     import kerasrec
-    from kerasrec import metrics, plots
+    from kerasrec import metrics
     from kerasrec.data import load_movies, sample_path
     from kerasrec.recommend import Recommender
     from kerasrec.training import TrainConfig
