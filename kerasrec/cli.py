@@ -95,14 +95,11 @@ def _options(pairs: List[str]) -> dict:
     return options
 
 
-def _context(args) -> Optional[dict]:
-    if getattr(args, "timestamp", None) is not None:
-        return None
-    return {"daytime": int(args.daytime), "weekend": int(args.weekend)}
-
-
 def _context_value(args):
-    return args.timestamp if getattr(args, "timestamp", None) is not None else _context(args)
+    """A Recommender ``context``: the timestamp if given, else the two flags."""
+    if args.timestamp is not None:
+        return args.timestamp
+    return {"daytime": int(args.daytime), "weekend": int(args.weekend)}
 
 
 def _cmd_train(args: argparse.Namespace) -> int:

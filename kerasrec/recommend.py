@@ -475,7 +475,7 @@ class Recommender:
             candidates = candidates.difference(pd.Index(self.seen_.loc[user_id]), sort=False)
         pairs = _with_context(pd.DataFrame({"userId": user_id, "movieId": candidates}), context)
         scores = self.predict(pairs)
-        top = np.lexsort((candidates.to_numpy(), -scores))[:k]
+        top = scoring.top_k(scores, candidates.to_numpy(), k)
         out = self._describe(candidates[top])
         out.insert(0, "rank", np.arange(1, len(top) + 1))
         out["predicted_rating"] = scores[top]
