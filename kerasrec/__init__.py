@@ -6,9 +6,9 @@ model is first built, so data work and the command line stay fast and light.
 
 from kerasrec.data import (MovieData, load_movies, load_ratings, load_sample, make_sample,
                            sample_path)
-from kerasrec.errors import (ArtifactError, CapabilityError, DataError, KerasRecError,
-                             MissingDependencyError, NotFittedError, PipelineError,
-                             UnknownMovieError)
+from kerasrec.errors import (ArgumentError, ArtifactError, CapabilityError, DataError,
+                             KerasRecError, MissingDependencyError, NotFittedError,
+                             PipelineError, TrainingError, UnknownMovieError)
 from kerasrec import metrics
 from kerasrec.features import FeaturePipeline
 from kerasrec.recommend import Recommender
@@ -16,8 +16,8 @@ from kerasrec.split import Split, article_split, leave_last_n, random_split, tem
 
 __version__ = "0.1.0"
 
-__all__ = ["ArtifactError", "CapabilityError", "DataError", "FeaturePipeline", "KerasRecError",
-           "MissingDependencyError", "MovieData", "NotFittedError", "PipelineError",
-           "Recommender", "UnknownMovieError", "metrics", "Split", "article_split", "leave_last_n", "load_movies",
-           "load_ratings", "load_sample", "make_sample", "random_split", "sample_path",
-           "temporal_split"]
+__all__ = ["ArgumentError", "ArtifactError", "CapabilityError", "DataError", "FeaturePipeline",
+           "KerasRecError", "MissingDependencyError", "MovieData", "NotFittedError",
+           "PipelineError", "Recommender", "TrainingError", "UnknownMovieError", "metrics",
+           "Split", "article_split", "leave_last_n", "load_movies", "load_ratings",
+           "load_sample", "make_sample", "random_split", "sample_path", "temporal_split"]

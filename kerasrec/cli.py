@@ -107,15 +107,24 @@ def _cmd_train(args: argparse.Namespace) -> int:
 
     config = RunConfig(data=args.data, model=args.model, split=args.split,
                        test_size=args.test_size, train_file=args.train, test_file=args.test,
-                       seed=args.seed, epochs=args.epochs, timezone=args.timezone,
+                       seed=args.seed, epochs=args.epochs, batch_size=args.batch_size,
+                       learning_rate=args.learning_rate, strategy=args.strategy,
+                       timezone=args.timezone,
                        rating_scaling=args.scaling, options=_options(args.set),
                        verbose=0 if args.quiet else (1 if sys.stdout.isatty() else 2))
     out = train_run(config, args.out, progress=_say if not args.quiet else lambda m: None)
+    from kerasrec.distribute import is_chief
+
+    if not is_chief(args.strategy):
+        print(f"kerasrec train: worker done; the chief worker writes {out}")
+        return 0
     metrics = json.loads((out / "metrics.json").read_text())
     print(f"kerasrec train: {args.model} -> {out}")
     for key in ("rmse", "mae", "ndcg@10", "precision@10", "recall@10", "fit_seconds"):
         if key in metrics:
-            print(f"  {key:<14} {metrics[key]:.4f}")
+            # Ranking metrics are undefined (None) when no test user has enough ratings.
+            value = "n/a" if metrics[key] is None else f"{metrics[key]:.4f}"
+            print(f"  {key:<14} {value}")
     print(f"next: kerasrec recommend {out} --user ID | kerasrec explain {out} --user ID "
           f"--movie ID | kerasrec export {out} --out served")
     return 0
@@ -268,6 +277,12 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--test", default=None, help="ratings file to test on; its pairs are "
                        "left out of training (overrides --split)")
     train.add_argument("--epochs", type=int, default=None)
+    train.add_argument("--batch-size", type=int, default=None)
+    train.add_argument("--learning-rate", type=float, default=None)
+    train.add_argument("--strategy", choices=("mirrored", "multiworker"), default=None,
+                       help="train with tf.distribute: 'mirrored' over this machine's devices, "
+                       "'multiworker' over the workers in TF_CONFIG (run the same command on "
+                       "each; worker 0 writes the run). --batch-size is the global batch")
     train.add_argument("--seed", type=int, default=0)
     train.add_argument("--timezone", default="UTC", help="time zone of daytime/weekend")
     train.add_argument("--scaling", default="minmax",

@@ -67,6 +67,14 @@ class DataError(KerasRecError, ValueError):
         return text
 
 
+class ArgumentError(KerasRecError, ValueError):
+    """A function was called with an argument it cannot use (e.g. ``k=0``)."""
+
+
+class TrainingError(KerasRecError, FloatingPointError):
+    """Training could not produce a usable model (e.g. the loss became NaN)."""
+
+
 class PipelineError(KerasRecError, ValueError):
     """A feature pipeline is used before fitting, or its saved file is invalid."""
 

@@ -28,7 +28,7 @@ import json
 import pickle
 from dataclasses import asdict
 from pathlib import Path
-from typing import Any, Dict, Mapping, Optional, Union
+from typing import Any, Dict, List, Mapping, Optional, Union
 
 import numpy as np
 import pandas as pd
@@ -36,8 +36,8 @@ import scipy.sparse as sp
 
 from kerasrec._io import atomic_path
 from kerasrec.data.movie_data import MovieData
-from kerasrec.errors import (ArtifactError, CapabilityError, NotFittedError,
-                             UnknownMovieError)
+from kerasrec.errors import (ArgumentError, ArtifactError, CapabilityError, KerasRecError,
+                             NotFittedError, UnknownMovieError)
 from kerasrec.features.pipeline import FeaturePipeline
 from kerasrec.features.titles import parse_titles
 from kerasrec import scoring
@@ -115,11 +115,11 @@ class Recommender:
 
         if not isinstance(data, MovieData):
             if products is None:
-                raise ValueError("pass a MovieData, or a ratings frame and products=")
+                raise ArgumentError("pass a MovieData, or a ratings frame and products=")
             data = MovieData.from_frames(products, data, source="<frames>")
         names = (*_keras_models(), AUTOREC, *BASELINE_MODELS)
         if self.model not in names:
-            raise ValueError(f"unknown model {self.model!r}; choose from {names}")
+            raise ArgumentError(f"unknown model {self.model!r}; choose from {names}")
         ratings = data.ratings
         self.pipeline_ = FeaturePipeline(timezone=self.timezone,
                                          rating_scaling=self.rating_scaling).fit(data)
@@ -148,10 +148,13 @@ class Recommender:
         from kerasrec import training
         from kerasrec.models import build_model
 
+        from kerasrec.distribute import scope
+
         x = self.pipeline_.transform(ratings)
-        model = build_model(self.model, self.pipeline_, x, seed=self.seed, **self.config)
         config = self.train or training.TrainConfig(seed=self.seed, verbose=0)
-        history = training.fit(model, x, x["rating"], config=config)
+        with scope(config.strategy):
+            model = build_model(self.model, self.pipeline_, x, seed=self.seed, **self.config)
+            history = training.fit(model, x, x["rating"], config=config)
         _zero_unseen_rows(model)
         self.model_ = model
         self.history_ = {k: [float(v) for v in vs] for k, vs in history.history.items()}
@@ -450,9 +453,15 @@ class Recommender:
                 1 for known users: movies never rated are scored from genres only).
 
         Returns:
-            A frame with rank, movieId, title, year, genres, predicted_rating.
+            A frame with rank, movieId, title, year, genres, predicted_rating; fewer
+            than ``k`` rows when fewer movies are candidates (``k`` larger than the
+            catalog lists every candidate).
+
+        Raises:
+            ArgumentError: If ``k`` is not a positive whole number.
         """
         self._check_fitted()
+        _check_k(k)
         if self._uses_table():
             table = self.score_table()
             row = int(table.rows([user_id])[0])
@@ -518,10 +527,12 @@ class Recommender:
         Raises:
             UnknownMovieError: If the movie is not in the catalog.
             CapabilityError: For models without item vectors.
+            ArgumentError: If ``k`` is not a positive whole number.
         """
         from sklearn.preprocessing import normalize
 
         self._check_fitted()
+        _check_k(k)
         row = self.catalog_.index.get_indexer([movie_id])[0]
         if row < 0:
             raise UnknownMovieError(f"movieId {movie_id!r} is not in the catalog of "
@@ -620,6 +631,10 @@ class Recommender:
             train = TrainConfig(**meta["train"])
         rec = cls(meta["model"], seed=meta["seed"], timezone=meta["timezone"],
                   rating_scaling=meta["rating_scaling"], train=train, **meta["config"])
+        missing = [name for name in _saved_files(rec.model) if not (path / name).is_file()]
+        if missing:
+            raise ArtifactError(f"{path}: incomplete saved Recommender ({', '.join(missing)} "
+                                "missing); save it again or restore the folder")
         try:
             rec.pipeline_ = FeaturePipeline.load(path / "pipeline.json")
             rec.catalog_ = pd.read_parquet(path / "catalog.parquet").set_index("movieId")
@@ -637,9 +652,12 @@ class Recommender:
                         rec._autorec_pairs = {k: pairs[k] for k in pairs.files}
             else:
                 rec.model_ = pickle.loads((path / "model.pkl").read_bytes())
-        except FileNotFoundError as exc:
-            raise ArtifactError(f"{path}: incomplete saved Recommender ({exc.filename} "
-                                "missing)") from None
+        except KerasRecError:
+            raise
+        except (OSError, ValueError, EOFError, pickle.UnpicklingError) as exc:
+            # A truncated or overwritten file; Keras reports those as ValueError.
+            raise ArtifactError(f"{path}: a file of the saved Recommender is damaged "
+                                f"({type(exc).__name__}: {exc}); save it again") from None
         rec.global_mean_ = float(meta["global_mean"])
         rec.history_ = meta["history"]
         rec._reset_caches()
@@ -658,6 +676,18 @@ class Recommender:
         return rows.reset_index()
 
 
+def _saved_files(model: str) -> List[str]:
+    """Files every folder written by :meth:`Recommender.save` holds for ``model``."""
+    files = ["pipeline.json", "catalog.parquet", "seen.parquet", "baseline.pkl"]
+    if model in (*_keras_models(), AUTOREC):
+        files.append("model.keras")
+        if model == AUTOREC:
+            files.append("autorec_ratings.npz")
+    else:
+        files.append("model.pkl")
+    return files
+
+
 def _catalog(products: pd.DataFrame, ratings: pd.DataFrame) -> pd.DataFrame:
     parsed = parse_titles(products["title"])
     stats = ratings.groupby("movieId")["rating"].agg(n_ratings="size", mean_rating="mean")
@@ -672,13 +702,18 @@ def _catalog(products: pd.DataFrame, ratings: pd.DataFrame) -> pd.DataFrame:
     return catalog
 
 
+def _check_k(k) -> None:
+    if isinstance(k, (bool, np.bool_)) or not isinstance(k, (int, np.integer)) or k < 1:
+        raise ArgumentError(f"k must be a positive whole number of movies, got {k!r}")
+
+
 def _as_pairs(pairs) -> pd.DataFrame:
     if not isinstance(pairs, pd.DataFrame):
         raise TypeError(f"pairs must be a DataFrame with userId and movieId, got "
                         f"{type(pairs).__name__}")
     missing = {"userId", "movieId"} - set(pairs.columns)
     if missing:
-        raise ValueError(f"pairs lack column(s) {sorted(missing)}")
+        raise ArgumentError(f"pairs lack column(s) {sorted(missing)}")
     return pairs.reset_index(drop=True)
 
 
@@ -694,7 +729,7 @@ def _with_context(pairs: pd.DataFrame, context) -> pd.DataFrame:
     if isinstance(context, Mapping):
         unknown = set(context) - {"daytime", "weekend", "timestamp"}
         if unknown:
-            raise ValueError(f"context keys must be daytime, weekend or timestamp; got "
+            raise ArgumentError(f"context keys must be daytime, weekend or timestamp; got "
                              f"{sorted(unknown)}")
         return pairs.assign(**{k: v for k, v in context.items()})
     if isinstance(context, pd.Timestamp):

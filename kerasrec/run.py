@@ -28,10 +28,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Dict, Optional, Union
 
+import numpy as np
 import pandas as pd
 
 from kerasrec._io import atomic_path
-from kerasrec.errors import ArtifactError, DataError
+from kerasrec.errors import MAX_LISTED, ArtifactError, DataError
 
 FORMAT = "kerasrec.run"
 FORMAT_VERSION = 1
@@ -53,6 +54,11 @@ class RunConfig:
             file, its pairs are removed from the training ratings.
         seed: Seeds the split, initialisation and training.
         epochs: Upper bound on epochs (``None``: the model's default).
+        batch_size: Examples per training step (``None``: the model's default).
+        learning_rate: Adam's initial learning rate (``None``: the model's default).
+        strategy: ``None``, ``"mirrored"`` or ``"multiworker"`` (Keras models only; see
+            :mod:`kerasrec.distribute`). Under ``"multiworker"`` every worker trains and
+            evaluates; only the chief (worker 0) writes ``out``.
         timezone: Time zone of the context features.
         rating_scaling: See :class:`~kerasrec.FeaturePipeline`.
         options: Model options, e.g. ``{"mf_dim": 64}``.
@@ -67,6 +73,9 @@ class RunConfig:
     test_file: Optional[str] = None
     seed: int = 0
     epochs: Optional[int] = None
+    batch_size: Optional[int] = None
+    learning_rate: Optional[float] = None
+    strategy: Optional[str] = None
     timezone: str = "UTC"
     rating_scaling: str = "minmax"
     options: Dict[str, Any] = field(default_factory=dict)
@@ -101,10 +110,13 @@ def split_ratings(data, config: RunConfig):
             train, test = leave_last_n(ratings, 1)
         else:
             train, test = article_split(ratings, config.test_size, config.seed)
-    unknown = set(test["movieId"]) - set(data.products["movieId"])
-    if unknown:
-        raise DataError(f"file '{config.test_file}', column 'movieId': {len(unknown)} test "
-                        f"movies are not in the catalog, e.g. {sorted(unknown)[:3]}")
+    unknown = ~test["movieId"].isin(data.products["movieId"]).to_numpy()
+    if unknown.any():
+        movies = test["movieId"].to_numpy()[unknown]
+        raise DataError(f"{len(set(movies))} test movies are not in the catalog, e.g. "
+                        f"{sorted(set(movies))[:3]}", file=config.test_file or data.source,
+                        column="movieId", rows=(np.flatnonzero(unknown) + 2)[:MAX_LISTED],
+                        n_rows=int(unknown.sum()))
     return train, test
 
 
@@ -128,21 +140,30 @@ def train_run(config: RunConfig, out: Union[str, Path],
     import kerasrec
     from kerasrec import metrics
     from kerasrec.data import load_movies, sample_path
+    from kerasrec.distribute import check_strategy, is_chief
     from kerasrec.recommend import Recommender
     from kerasrec.training import TrainConfig
 
     started = time.perf_counter()
+    check_strategy(config.strategy)
     source = config.data or str(sample_path())
     progress(f"loading {source}")
     data = load_movies(source)
-    train, test = split_ratings(data, config)
+    try:
+        train, test = split_ratings(data, config)
+    except DataError as exc:
+        if exc.file:
+            raise
+        raise DataError(exc.problem, file=source, sheet=exc.sheet, column=exc.column,
+                        rows=exc.rows, hint=exc.hint) from None
     progress(f"{len(train):,} training and {len(test):,} test ratings")
     train_config = None
     if config.model not in ("global_mean", "baseline", "content", "user_knn", "item_knn", "svd"):
         defaults = ({"epochs": 100, "batch_size": 128, "monitor": "masked_squared_error"}
                     if config.model == "autorec" else {})
-        if config.epochs is not None:
-            defaults["epochs"] = config.epochs
+        for name in ("epochs", "batch_size", "learning_rate", "strategy"):
+            if getattr(config, name) is not None:
+                defaults[name] = getattr(config, name)
         train_config = TrainConfig(seed=config.seed, verbose=config.verbose, **defaults)
     rec = Recommender(config.model, seed=config.seed, timezone=config.timezone,
                       rating_scaling=config.rating_scaling, train=train_config, **config.options)
@@ -154,6 +175,9 @@ def train_run(config: RunConfig, out: Union[str, Path],
     predictions = test[["userId", "movieId", "rating"]].assign(prediction=rec.predict(test))
     scores = metrics.score(predictions, rating_range=rec.pipeline_.config.rating_range)
     out = Path(out)
+    if not is_chief(config.strategy):
+        progress("done (only the chief worker writes the run)")
+        return out
     progress(f"writing {out}")
     with atomic_path(out, directory=True) as tmp:
         rec.save(tmp / "model")

@@ -27,6 +27,9 @@ class TrainConfig:
             learning-rate schedule watch; lower must be better. ``"loss"`` includes
             regularization penalties; name a metric to watch the fit alone.
         verbose: Keras verbosity (1 = progress bars, 2 = one line per epoch, 0 = silent).
+        strategy: ``None``, ``"mirrored"`` or ``"multiworker"`` (see
+            :mod:`kerasrec.distribute`); ``batch_size`` is then the global batch, split
+            over the replicas.
     """
 
     epochs: int = 40
@@ -38,6 +41,12 @@ class TrainConfig:
     seed: int = 0
     monitor: str = "loss"
     verbose: int = 2
+    strategy: Optional[str] = None
+
+    def __post_init__(self) -> None:
+        from kerasrec.distribute import check_strategy
+
+        check_strategy(self.strategy)
 
 
 def model_inputs(model, arrays: Arrays) -> Dict[str, np.ndarray]:
@@ -71,7 +80,11 @@ def make_dataset(inputs: Arrays, target: Optional[np.ndarray] = None, *, batch_s
     if shuffle:
         n = len(next(iter(inputs.values())))
         data = data.shuffle(n, seed=seed, reshuffle_each_iteration=True)
-    return data.batch(batch_size).prefetch(tf.data.AUTOTUNE)
+    options = tf.data.Options()
+    # Every worker builds the same in-memory dataset, so under a multi-worker strategy
+    # each takes its share of the batches (there are no files to shard by).
+    options.experimental_distribute.auto_shard_policy = tf.data.experimental.AutoShardPolicy.DATA
+    return data.batch(batch_size).prefetch(tf.data.AUTOTUNE).with_options(options)
 
 
 def validation_cut(n: int, fraction: float, seed: int) -> Tuple[np.ndarray, np.ndarray]:
@@ -105,9 +118,11 @@ def fit(model, inputs: Arrays, target: np.ndarray, *, config: Optional[TrainConf
         The Keras ``History``; the model holds the best epoch's weights.
 
     Raises:
-        FloatingPointError: If the loss became NaN.
+        TrainingError: If the loss became NaN (the model is then unusable).
     """
     import keras
+
+    from kerasrec.errors import TrainingError
 
     c = config or TrainConfig()
     keras.utils.set_random_seed(c.seed)
@@ -117,9 +132,14 @@ def fit(model, inputs: Arrays, target: np.ndarray, *, config: Optional[TrainConf
         validation = ({k: v[val_idx] for k, v in x.items()}, target[val_idx])
         x, target = {k: v[train_idx] for k, v in x.items()}, target[train_idx]
     if not model.compiled:
-        named = {"rmse": keras.metrics.RootMeanSquaredError(name="rmse")}
-        model.compile(optimizer=keras.optimizers.Adam(c.learning_rate), loss=loss,
-                      metrics=[named.get(m, m) for m in metrics])
+        from kerasrec.distribute import scope
+
+        # Under a strategy the model must have been built in its scope too (see
+        # kerasrec.distribute); compiling there puts the optimizer state beside it.
+        with scope(c.strategy):
+            named = {"rmse": keras.metrics.RootMeanSquaredError(name="rmse")}
+            model.compile(optimizer=keras.optimizers.Adam(c.learning_rate), loss=loss,
+                          metrics=[named.get(m, m) for m in metrics])
     watch = f"val_{c.monitor}" if validation is not None else c.monitor
     stop = [keras.callbacks.TerminateOnNaN(),
             keras.callbacks.EarlyStopping(watch, patience=c.patience, mode="min",
@@ -131,12 +151,19 @@ def fit(model, inputs: Arrays, target: np.ndarray, *, config: Optional[TrainConf
     if validation is not None:
         val = make_dataset(model_inputs(model, validation[0]), validation[1],
                            batch_size=max(c.batch_size, 8192))
+    if c.strategy == "multiworker":
+        from kerasrec.distribute import patch_multiworker_reduction, patch_symbolic_build
+
+        patch_symbolic_build(model)
+        patch_multiworker_reduction()
     # The dataset reshuffles itself each epoch (seeded), so Keras must not.
     history = model.fit(train, validation_data=val, epochs=c.epochs, verbose=c.verbose, shuffle=False,
                         callbacks=[*stop, *callbacks])
-    if np.isnan(history.history["loss"][-1]):
-        raise FloatingPointError("training diverged (loss became NaN); lower the learning "
-                                 "rate or check the inputs for NaN")
+    if not np.isfinite(history.history["loss"][-1]):
+        epoch = len(history.history["loss"])
+        raise TrainingError(f"training diverged: the loss became NaN in epoch {epoch}; lower "
+                            f"the learning rate (now {c.learning_rate:g}) or check the inputs "
+                            "for NaN")
     return history
 
 

@@ -202,3 +202,15 @@ def test_saved_model_cli_show_and_run(exported):
                           "timestamp=[-1,-1]"], capture_output=True, text=True, timeout=300)
     assert run.returncode == 0, run.stderr[-2000:]
     assert "rating" in run.stdout
+
+
+def test_serving_soak_no_errors_and_flat_memory(hybrid, exported):
+    """A short run of ``benchmarks/soak.py``'s client (the README reports 100,000 calls)."""
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
+    try:
+        from soak import run_soak, soak_ids
+    finally:
+        sys.path.pop(0)
+    result = run_soak(exported, soak_ids(hybrid), calls=4000)
+    assert result["errors"] == 0, result["first_errors"]
+    assert result["growth_mb"] < 25, result["rss_trace_mb"]

@@ -51,3 +51,17 @@ def test_utc_flags_match_datetime(ts):
     when = pd.Timestamp(ts, unit="s", tz="UTC")
     daytime, weekend = context_features(np.array([ts]))[0]
     assert daytime == (6 < when.hour < 20) and weekend == (when.day_of_week >= 5)
+
+
+@given(st.integers(0, 2**32), st.sampled_from(["UTC", "Europe/Berlin", "America/New_York",
+                                               "Asia/Kolkata", "Australia/Lord_Howe",
+                                               "Pacific/Chatham"]),
+       st.tuples(st.integers(0, 23), st.integers(1, 24)).filter(lambda h: h[0] < h[1]))
+def test_flags_match_the_standard_library_in_any_zone(ts, zone, hours):
+    from datetime import datetime, timezone
+    from zoneinfo import ZoneInfo
+
+    when = datetime.fromtimestamp(ts, timezone.utc).astimezone(ZoneInfo(zone))
+    daytime, weekend = context_features(np.array([ts]), zone, daytime_hours=hours)[0]
+    assert daytime == (hours[0] < when.hour < hours[1])
+    assert weekend == (when.weekday() >= 5)

@@ -55,3 +55,20 @@ def test_decode_is_the_inverse_of_encode():
     decoded = decode_genres(encode_genres(GENRES, vocab), vocab)
     assert decoded.tolist() == ["Comedy|Drama", "(no genres listed)", "(no genres listed)",
                                 "(no genres listed)", "Action", "Action|Drama"]
+
+
+_NAME = st.text(st.characters(blacklist_characters="|", blacklist_categories=("Cs",)),
+                min_size=1, max_size=12).map(str.strip).filter(
+                    lambda g: g and g != "(no genres listed)")
+
+
+@given(st.lists(st.lists(_NAME, max_size=5), min_size=1, max_size=15))
+def test_any_genre_names_round_trip(rows):
+    """Arbitrary names (non-ASCII, repeated within a row, padded with spaces)."""
+    series = pd.Series([" | ".join(r) if r else "(no genres listed)" for r in rows])
+    vocab = genre_vocabulary(series)
+    assert vocab == sorted({g for r in rows for g in r})
+    hot = encode_genres(series, vocab)
+    assert hot.dtype == "uint8" and set(hot.ravel().tolist()) <= {0, 1}
+    assert [{vocab[j] for j in hot[i].nonzero()[0]} for i in range(len(rows))] == \
+        [set(r) for r in rows]

@@ -1,0 +1,83 @@
+"""Every way a trained model leaves the process gives back the same predictions:
+``Recommender.save``/``load``, the Keras ``.keras`` file and the SavedModel export.
+
+On the real MovieLens data (its fixed 80/20 split) when ``../shared`` is present, on the
+bundled sample otherwise.
+"""
+
+from __future__ import annotations
+
+import os
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+import numpy as np  # noqa: E402
+import pytest  # noqa: E402
+
+import kerasrec as kr  # noqa: E402
+from kerasrec import training  # noqa: E402
+from tests.conftest import REAL_XLSX, SPLITS  # noqa: E402
+
+TOLERANCE = 1e-5
+
+
+@pytest.fixture(scope="module")
+def trained(request):
+    """(Recommender, test ratings, data name): real data if available, else the sample."""
+    train_file = SPLITS / "movies_random80_train.csv"
+    if REAL_XLSX.is_file() and train_file.is_file():
+        data = kr.load_movies(REAL_XLSX)
+        train = kr.load_ratings(train_file)
+        test = kr.load_ratings(SPLITS / "movies_random80_test.csv")
+        config = training.TrainConfig(epochs=2, batch_size=2048, learning_rate=3e-3, verbose=0)
+        rec = kr.Recommender(train=config).fit(data.with_ratings(train))
+        return rec, test, "real"
+    split = request.getfixturevalue("sample_split")
+    return request.getfixturevalue("hybrid"), split[1], "sample"
+
+
+def test_recommender_save_load(trained, tmp_path):
+    rec, test, _ = trained
+    expected = rec.predict(test)
+    rec.save(tmp_path / "model")
+    loaded = kr.Recommender.load(tmp_path / "model")
+    assert np.abs(loaded.predict(test) - expected).max() <= TOLERANCE
+    user = int(test["userId"].iloc[0])
+    assert loaded.recommend(user, k=10)["movieId"].tolist() == \
+        rec.recommend(user, k=10)["movieId"].tolist()
+    # Without the saved score table the reloaded model rebuilds it to the same numbers.
+    (tmp_path / "model" / "scores.npz").unlink()
+    rebuilt = kr.Recommender.load(tmp_path / "model")
+    assert np.abs(rebuilt.predict(test) - expected).max() <= TOLERANCE
+
+
+def test_keras_file(trained, tmp_path):
+    import keras
+
+    rec, test, _ = trained
+    inputs = rec.pipeline_.transform(test)
+    expected = training.predict(rec.model_, inputs)
+    rec.model_.save(tmp_path / "hybrid.keras")
+    loaded = keras.saving.load_model(tmp_path / "hybrid.keras")
+    assert [layer.name for layer in loaded.layers] == [layer.name for layer in rec.model_.layers]
+    got = training.predict(loaded, inputs)
+    assert np.abs(got - expected).max() <= TOLERANCE
+    stars = rec.pipeline_.to_stars(got, test["movieId"].to_numpy())
+    assert np.abs(stars - rec.pipeline_.to_stars(expected, test["movieId"].to_numpy())).max() \
+        <= TOLERANCE
+
+
+def test_saved_model(trained, tmp_path):
+    import tensorflow as tf
+
+    from kerasrec.export import export_saved_model
+
+    rec, test, _ = trained
+    path = export_saved_model(rec, tmp_path / "served")
+    served = tf.saved_model.load(str(path)).signatures["serving_default"]
+    n = len(test)
+    got = served(user_id=tf.constant(test["userId"], tf.int64),
+                 movie_id=tf.constant(test["movieId"], tf.int64),
+                 timestamp=tf.constant(test["timestamp"], tf.int64),
+                 daytime=tf.zeros(n), weekend=tf.zeros(n))["rating"].numpy()
+    assert np.abs(got - rec.predict(test)).max() <= TOLERANCE
