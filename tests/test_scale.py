@@ -16,7 +16,9 @@ SCRIPT = Path(__file__).resolve().parents[1] / "benchmarks" / "scale.py"
 
 
 def _scale(rows: int) -> dict:
-    done = subprocess.run([sys.executable, str(SCRIPT), "--rows", str(rows)],
+    # 16,384 rows per step: enough steps in one epoch at 1M to learn clearly.
+    done = subprocess.run([sys.executable, str(SCRIPT), "--rows", str(rows),
+                           "--batch-size", "16384"],
                           capture_output=True, text=True, timeout=3600)
     assert done.returncode == 0, done.stderr[-3000:]
     return json.loads(done.stdout.strip().splitlines()[-1])
@@ -28,9 +30,9 @@ def _check(result: dict, rows: int) -> None:
     assert result["users"] == pytest.approx(rows * 0.0065, rel=0.02)
     assert result["movies"] <= rows * 0.0024
     assert result["epoch_seconds"] > 0 and result["rows_per_second"] > 0
-    # One epoch of large batches learns: its loss, L2 penalties included, is below
-    # the mean rating's squared error.
-    assert result["epoch_loss"] < result["target_variance"]
+    # One epoch learns: its loss, L2 penalties included, is well below the mean
+    # rating's squared error (0.0315 vs 0.0391 at 1M).
+    assert result["epoch_loss"] < 0.9 * result["target_variance"]
 
 
 def test_scale_one_million():
