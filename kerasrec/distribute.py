@@ -15,9 +15,8 @@ the data over the workers.
 from __future__ import annotations
 
 import contextlib
-import json
 import os
-from typing import Optional
+from typing import Optional, Tuple
 
 from kerasrec.errors import ArgumentError
 
@@ -39,21 +38,25 @@ def check_strategy(name: Optional[str]) -> Optional[str]:
     return name
 
 
-def worker_task() -> tuple:
-    """This process's ``(task type, index, number of workers)`` from ``TF_CONFIG``.
+def worker_task() -> Tuple[str, int]:
+    """This process's ``(task type, index)``, read from ``TF_CONFIG`` by TensorFlow's
+    ``TFConfigClusterResolver``.
 
     Raises:
         ArgumentError: If ``TF_CONFIG`` is missing or malformed.
     """
-    text = os.environ.get("TF_CONFIG")
-    if not text:
+    if not os.environ.get("TF_CONFIG"):
         raise ArgumentError("strategy 'multiworker' needs the TF_CONFIG environment variable "
                             "(the cluster's workers and this worker's index); see the README")
+    import tensorflow as tf
+
+    resolver = tf.distribute.cluster_resolver.TFConfigClusterResolver()
     try:
-        config = json.loads(text)
-        task = config["task"]
-        workers = config["cluster"]["worker"]
-        return task["type"], int(task["index"]), len(workers)
+        if not resolver.cluster_spec().as_dict().get("worker"):
+            raise KeyError("cluster.worker")
+        if resolver.task_type is None or resolver.task_id is None:
+            raise KeyError("task")
+        return resolver.task_type, int(resolver.task_id)
     except (ValueError, KeyError, TypeError) as exc:
         raise ArgumentError(f"TF_CONFIG is not valid ({type(exc).__name__}: {exc}); expected "
                             '{"cluster": {"worker": ["host:port", ...]}, "task": {"type": '
@@ -64,18 +67,19 @@ def is_chief(name: Optional[str]) -> bool:
     """Whether this process writes the results: always, except non-chief workers."""
     if name != "multiworker":
         return True
-    task_type, index, _ = worker_task()
+    task_type, index = worker_task()
     return task_type == "chief" or (task_type == "worker" and index == 0)
 
 
+# MultiWorkerMirroredStrategy may be created only once per process (it starts the
+# worker's gRPC server), so each named strategy is created once and reused.
 _STRATEGY_CACHE: dict = {}
 
 
 def get_strategy(name: Optional[str]):
     """The ``tf.distribute`` strategy called ``name`` (``None``: TensorFlow's default).
 
-    A multi-worker strategy must be created once per process, before any other
-    TensorFlow operation, so strategies are created once and reused.
+    Created once per process and reused (see above).
     """
     import tensorflow as tf
 

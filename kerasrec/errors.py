@@ -48,6 +48,11 @@ class DataError(KerasRecError, ValueError):
         self.hint = hint
         super().__init__(self._format())
 
+    def with_file(self, file: str) -> "DataError":
+        """The same error, located in ``file`` (when it was raised without one)."""
+        return DataError(self.problem, file=file, sheet=self.sheet, column=self.column,
+                         rows=self.rows, n_rows=self.n_rows, hint=self.hint)
+
     def _format(self) -> str:
         where = []
         if self.file:

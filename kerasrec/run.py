@@ -145,7 +145,7 @@ def train_run(config: RunConfig, out: Union[str, Path],
     from kerasrec.training import TrainConfig
 
     started = time.perf_counter()
-    check_strategy(config.strategy)
+    check_strategy(config.strategy)  # before reading any data
     source = config.data or str(sample_path())
     progress(f"loading {source}")
     data = load_movies(source)
@@ -154,8 +154,7 @@ def train_run(config: RunConfig, out: Union[str, Path],
     except DataError as exc:
         if exc.file:
             raise
-        raise DataError(exc.problem, file=source, sheet=exc.sheet, column=exc.column,
-                        rows=exc.rows, hint=exc.hint) from None
+        raise exc.with_file(source) from None
     progress(f"{len(train):,} training and {len(test):,} test ratings")
     train_config = None
     if config.model not in ("global_mean", "baseline", "content", "user_knn", "item_knn", "svd"):

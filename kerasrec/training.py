@@ -118,7 +118,7 @@ def fit(model, inputs: Arrays, target: np.ndarray, *, config: Optional[TrainConf
         The Keras ``History``; the model holds the best epoch's weights.
 
     Raises:
-        TrainingError: If the loss became NaN (the model is then unusable).
+        TrainingError: If the loss became NaN or infinite (the model is then unusable).
     """
     import keras
 
@@ -159,9 +159,11 @@ def fit(model, inputs: Arrays, target: np.ndarray, *, config: Optional[TrainConf
     # The dataset reshuffles itself each epoch (seeded), so Keras must not.
     history = model.fit(train, validation_data=val, epochs=c.epochs, verbose=c.verbose, shuffle=False,
                         callbacks=[*stop, *callbacks])
-    if not np.isfinite(history.history["loss"][-1]):
+    last = history.history["loss"][-1]
+    if not np.isfinite(last):
         epoch = len(history.history["loss"])
-        raise TrainingError(f"training diverged: the loss became NaN in epoch {epoch}; lower "
+        value = "NaN" if np.isnan(last) else "infinite"
+        raise TrainingError(f"training diverged: the loss became {value} in epoch {epoch}; lower "
                             f"the learning rate (now {c.learning_rate:g}) or check the inputs "
                             "for NaN")
     return history

@@ -70,27 +70,21 @@ def test_disk_full_becomes_a_clear_error(hybrid, saved, tmp_path, monkeypatch):
 
 
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="uses Linux's read-only /proc")
-def test_read_only_or_impossible_destinations(hybrid, tmp_path, capsys):
+def test_read_only_or_impossible_destinations(hybrid, saved, tmp_path, capsys):
     # /proc refuses new entries even to root, so this is a real read-only folder.
     with pytest.raises(kr.ArtifactError, match="cannot write '/proc/kerasrec/model'"):
         hybrid.save("/proc/kerasrec/model")
     (tmp_path / "a_file").write_text("not a folder")
     with pytest.raises(kr.ArtifactError, match="cannot write"):
         hybrid.save(tmp_path / "a_file" / "model")
-    assert main(["export", str(_saved_run(hybrid, tmp_path)), "--out", "/proc/kerasrec/served"]) == 2
+    assert main(["export", str(saved), "--out", "/proc/kerasrec/served"]) == 2
     assert "cannot write '/proc/kerasrec/served" in capsys.readouterr().err
-
-
-def _saved_run(hybrid, tmp_path: Path) -> Path:
-    path = tmp_path / "saved"
-    hybrid.save(path)
-    return path
 
 
 def test_a_diverging_run_stops_clearly_and_writes_no_model(tmp_path, capsys):
     out = tmp_path / "run"
     config = RunConfig(epochs=2, learning_rate=1e12)
-    with pytest.raises(kr.TrainingError, match="loss became NaN in epoch 1"):
+    with pytest.raises(kr.TrainingError, match="loss became (NaN|infinite) in epoch 1"):
         train_run(config, out)
     assert list(tmp_path.iterdir()) == []
     assert main(["train", "--epochs", "2", "--learning-rate", "1e12", "--quiet",

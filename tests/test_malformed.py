@@ -92,14 +92,10 @@ def _not_a_zip(f, p, r):
     return f / "ml.zip"
 
 
-def _csv_folder(products, ratings):
-    def make(f, p, r):
-        (products if isinstance(products, pd.DataFrame) else products(p)).to_csv(
-            f / "movies.csv", index=False)
-        (ratings if isinstance(ratings, pd.DataFrame) else ratings(r)).to_csv(
-            f / "ratings.csv", index=False)
-        return f
-    return make
+def _csv_folder_with_bad_rating(f, p, r):
+    p.to_csv(f / "movies.csv", index=False)
+    r.assign(rating="x").to_csv(f / "ratings.csv", index=False)
+    return f
 
 
 def _parquet_folder(f, p, r):
@@ -195,7 +191,7 @@ DATA_CASES = [
              "users", "timestamp", [3]),
     DataCase("folder with half a layout", _half_layout, "has 'movies.csv' but not 'ratings.csv'"),
     DataCase("folder without data", lambda f, p, r: f, "holds no MovieLens data"),
-    DataCase("bad value in a CSV folder", _csv_folder(lambda p: p, lambda r: r.assign(rating="x")),
+    DataCase("bad value in a CSV folder", _csv_folder_with_bad_rating,
              "must be numbers", "ratings.csv", "rating", [2, 3]),
     DataCase("ratings file alone", _ratings_only, "load_ratings"),
     DataCase("parquet without movieId", _parquet_folder, "missing column 'movieId'",
