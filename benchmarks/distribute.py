@@ -1,7 +1,7 @@
 """Test RMSE of the hybrid on the sample: one process vs tf.distribute.
 
 Usage:
-    python benchmarks/distribute.py [--epochs 8]
+    python benchmarks/distribute.py [--epochs 8] [--optimizer adam|lazy_adam]
 
 Trains ``kerasrec train --epochs N`` three ways, each in fresh processes: plain; with
 ``--strategy mirrored`` over 2 logical CPU devices; with ``--strategy multiworker``
@@ -31,7 +31,8 @@ from kerasrec.distribute import get_strategy
 from kerasrec.run import RunConfig, train_run
 
 replicas = get_strategy("mirrored").num_replicas_in_sync
-out = train_run(RunConfig(epochs=int(sys.argv[2]), strategy="mirrored"), sys.argv[1])
+out = train_run(RunConfig(epochs=int(sys.argv[2]), optimizer=sys.argv[3], strategy="mirrored"),
+                sys.argv[1])
 print(json.dumps({"replicas": replicas, **json.load(open(out / "metrics.json"))}))
 """
 
@@ -40,24 +41,25 @@ def _env(**extra) -> dict:
     return {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2", **extra}
 
 
-def _train_command(out: Path, epochs: int, *extra: str) -> list:
+def _train_command(out: Path, epochs: int, optimizer: str, *extra: str) -> list:
     return [sys.executable, "-m", "kerasrec.cli", "train", "--epochs", str(epochs),
-            "--out", str(out), "--quiet", *extra]
+            "--optimizer", optimizer, "--out", str(out), "--quiet", *extra]
 
 
 def _rmse(out: Path) -> float:
     return json.loads((out / "metrics.json").read_text())["rmse"]
 
 
-def single(out: Path, epochs: int) -> float:
+def single(out: Path, epochs: int, optimizer: str = "adam") -> float:
     """Test RMSE of a plain run."""
-    subprocess.run(_train_command(out, epochs), check=True, capture_output=True, env=_env())
+    subprocess.run(_train_command(out, epochs, optimizer), check=True, capture_output=True,
+                   env=_env())
     return _rmse(out)
 
 
-def mirrored(out: Path, epochs: int) -> dict:
+def mirrored(out: Path, epochs: int, optimizer: str = "adam") -> dict:
     """``{"replicas", "rmse", ...}`` of a MirroredStrategy run over 2 logical CPUs."""
-    done = subprocess.run([sys.executable, "-c", MIRRORED, str(out), str(epochs)],
+    done = subprocess.run([sys.executable, "-c", MIRRORED, str(out), str(epochs), optimizer],
                           capture_output=True, text=True, env=_env())
     if done.returncode != 0:
         raise RuntimeError(done.stderr[-3000:])
@@ -74,11 +76,11 @@ def _free_ports(n: int) -> list:
     return ports
 
 
-def multiworker(out: Path, epochs: int, workers: int = 2) -> float:
+def multiworker(out: Path, epochs: int, optimizer: str = "adam", workers: int = 2) -> float:
     """Test RMSE of a MultiWorkerMirroredStrategy run with local worker processes."""
     hosts = [f"127.0.0.1:{port}" for port in _free_ports(workers)]
     jobs = [subprocess.Popen(
-        _train_command(out, epochs, "--strategy", "multiworker"),
+        _train_command(out, epochs, optimizer, "--strategy", "multiworker"),
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
         env=_env(TF_CONFIG=json.dumps({"cluster": {"worker": hosts},
                                        "task": {"type": "worker", "index": index}})))
@@ -100,12 +102,14 @@ def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--epochs", type=int, default=8)
+    parser.add_argument("--optimizer", choices=("adam", "lazy_adam"), default="adam")
     args = parser.parse_args(argv)
     with tempfile.TemporaryDirectory() as tmp:
-        base = single(Path(tmp) / "single", args.epochs)
-        mirror = mirrored(Path(tmp) / "mirrored", args.epochs)
-        multi = multiworker(Path(tmp) / "multiworker", args.epochs)
-    print(json.dumps({"epochs": args.epochs, "single_rmse": round(base, 4),
+        base = single(Path(tmp) / "single", args.epochs, args.optimizer)
+        mirror = mirrored(Path(tmp) / "mirrored", args.epochs, args.optimizer)
+        multi = multiworker(Path(tmp) / "multiworker", args.epochs, args.optimizer)
+    print(json.dumps({"epochs": args.epochs, "optimizer": args.optimizer,
+                      "single_rmse": round(base, 4),
                       "mirrored_rmse": round(mirror["rmse"], 4),
                       "mirrored_replicas": mirror["replicas"],
                       "multiworker_rmse": round(multi, 4), "multiworker_workers": 2,

@@ -56,15 +56,22 @@ def _cmd_info(args: argparse.Namespace) -> int:
 
 
 def _cmd_sample(args: argparse.Namespace) -> int:
-    from kerasrec.data import make_sample, write_parquet, write_workbook
+    from kerasrec.data import make_sample, write_sample, write_workbook
 
-    data = make_sample(args.users, args.movies, args.ratings, args.seed)
     if args.out.endswith((".xlsx", ".xlsm")):
+        data = make_sample(args.users, args.movies, args.ratings, args.seed)
         write_workbook(data, args.out)
+        users, movies = data.n_users, data.n_movies
     else:
-        write_parquet(data, args.out)
-    print(f"wrote {data.n_ratings:,} ratings of {data.n_users:,} users on "
-          f"{data.n_movies:,} movies to {args.out}")
+        # Streamed chunk by chunk: MovieLens-25M sizes never sit in memory as one frame.
+        write_sample(args.out, args.users, args.movies, args.ratings, args.seed)
+        import pyarrow.parquet as pq
+
+        users = len(pq.read_table(Path(args.out) / "ratings.parquet",
+                                  columns=["userId"]).column(0).unique())
+        movies = args.movies
+    print(f"wrote {args.ratings:,} ratings of {users:,} users on "
+          f"{movies:,} movies to {args.out}")
     return 0
 
 
@@ -108,7 +115,8 @@ def _cmd_train(args: argparse.Namespace) -> int:
     config = RunConfig(data=args.data, model=args.model, split=args.split,
                        test_size=args.test_size, train_file=args.train, test_file=args.test,
                        seed=args.seed, epochs=args.epochs, batch_size=args.batch_size,
-                       learning_rate=args.learning_rate, strategy=args.strategy,
+                       learning_rate=args.learning_rate, optimizer=args.optimizer,
+                       strategy=args.strategy,
                        timezone=args.timezone,
                        rating_scaling=args.scaling, options=_options(args.set),
                        verbose=0 if args.quiet else (1 if sys.stdout.isatty() else 2))
@@ -279,6 +287,9 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--epochs", type=int, default=None)
     train.add_argument("--batch-size", type=int, default=None)
     train.add_argument("--learning-rate", type=float, default=None)
+    train.add_argument("--optimizer", choices=("adam", "lazy_adam"), default=None,
+                       help="adam (default) or lazy_adam, which updates only the embedding "
+                       "rows a batch touches: much faster with large catalogs")
     train.add_argument("--strategy", choices=("mirrored", "multiworker"), default=None,
                        help="train with tf.distribute: 'mirrored' over this machine's devices, "
                        "'multiworker' over the workers in TF_CONFIG (run the same command on "

@@ -90,7 +90,9 @@ class ArtifactError(KerasRecError, OSError):
 
 def preview(values: Iterable[object], limit: int = MAX_LISTED) -> str:
     """Format the first few offending values for an error message."""
-    values = list(values)
+    # NumPy scalars read as 7.0 and 'abc' here, not as np.float64(7.0).
+    values = [v.item() if hasattr(v, "item") and getattr(v, "ndim", 1) == 0 else v
+              for v in values]
     text = ", ".join(repr(v) for v in values[:limit])
     return text + (", ..." if len(values) > limit else "")
 

@@ -644,7 +644,9 @@ class Recommender:
             if rec.model in (*_keras_models(), AUTOREC):
                 import keras
 
-                import kerasrec.models  # noqa: F401  (registers the custom layers)
+                # Registers the custom layers and LazyAdam for deserialization.
+                import kerasrec.models  # noqa: F401
+                import kerasrec.optimizers  # noqa: F401
 
                 rec.model_ = keras.saving.load_model(path / "model.keras")
                 if rec.model == AUTOREC:

@@ -55,7 +55,9 @@ class RunConfig:
         seed: Seeds the split, initialisation and training.
         epochs: Upper bound on epochs (``None``: the model's default).
         batch_size: Examples per training step (``None``: the model's default).
-        learning_rate: Adam's initial learning rate (``None``: the model's default).
+        learning_rate: The optimizer's initial learning rate (``None``: the model's default).
+        optimizer: ``"adam"`` or ``"lazy_adam"`` (``None``: Adam); see
+            :class:`~kerasrec.training.TrainConfig`.
         strategy: ``None``, ``"mirrored"`` or ``"multiworker"`` (Keras models only; see
             :mod:`kerasrec.distribute`). Under ``"multiworker"`` every worker trains and
             evaluates; only the chief (worker 0) writes ``out``.
@@ -75,6 +77,7 @@ class RunConfig:
     epochs: Optional[int] = None
     batch_size: Optional[int] = None
     learning_rate: Optional[float] = None
+    optimizer: Optional[str] = None
     strategy: Optional[str] = None
     timezone: str = "UTC"
     rating_scaling: str = "minmax"
@@ -141,11 +144,14 @@ def train_run(config: RunConfig, out: Union[str, Path],
     from kerasrec import metrics
     from kerasrec.data import load_movies, sample_path
     from kerasrec.distribute import check_strategy, is_chief
+    from kerasrec.optimizers import check_optimizer
     from kerasrec.recommend import Recommender
     from kerasrec.training import TrainConfig
 
     started = time.perf_counter()
     check_strategy(config.strategy)  # before reading any data
+    if config.optimizer is not None:
+        check_optimizer(config.optimizer)
     source = config.data or str(sample_path())
     progress(f"loading {source}")
     data = load_movies(source)
@@ -160,7 +166,7 @@ def train_run(config: RunConfig, out: Union[str, Path],
     if config.model not in ("global_mean", "baseline", "content", "user_knn", "item_knn", "svd"):
         defaults = ({"epochs": 100, "batch_size": 128, "monitor": "masked_squared_error"}
                     if config.model == "autorec" else {})
-        for name in ("epochs", "batch_size", "learning_rate", "strategy"):
+        for name in ("epochs", "batch_size", "learning_rate", "optimizer", "strategy"):
             if getattr(config, name) is not None:
                 defaults[name] = getattr(config, name)
         train_config = TrainConfig(seed=config.seed, verbose=config.verbose, **defaults)

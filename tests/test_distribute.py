@@ -22,19 +22,26 @@ finally:
 EPOCHS = 8
 
 
-@pytest.fixture(scope="module")
-def single_rmse(tmp_path_factory):
-    return runs.single(tmp_path_factory.mktemp("single") / "run", EPOCHS)
+OPTIMIZERS = ["adam", "lazy_adam"]  # LazyAdam's sparse updates cross replicas as IndexedSlices
 
 
-def test_mirrored_over_two_logical_cpus(single_rmse, tmp_path):
-    result = runs.mirrored(tmp_path / "run", EPOCHS)
+@pytest.fixture(scope="module", params=OPTIMIZERS)
+def single(request, tmp_path_factory):
+    """(optimizer, single-process RMSE)."""
+    return request.param, runs.single(tmp_path_factory.mktemp("single") / "run", EPOCHS,
+                                      request.param)
+
+
+def test_mirrored_over_two_logical_cpus(single, tmp_path):
+    optimizer, single_rmse = single
+    result = runs.mirrored(tmp_path / "run", EPOCHS, optimizer)
     assert result["replicas"] == 2
     assert abs(result["rmse"] - single_rmse) <= 0.02 * single_rmse, (result["rmse"], single_rmse)
 
 
-def test_multiworker_with_two_processes(single_rmse, tmp_path):
-    rmse = runs.multiworker(tmp_path / "run", EPOCHS)
+def test_multiworker_with_two_processes(single, tmp_path):
+    optimizer, single_rmse = single
+    rmse = runs.multiworker(tmp_path / "run", EPOCHS, optimizer)
     # Worker 0 (the chief) wrote the run; worker 1 wrote nothing.
     assert sorted(p.name for p in tmp_path.iterdir()) == ["run"]
     assert abs(rmse - single_rmse) <= 0.02 * single_rmse, (rmse, single_rmse)

@@ -2,8 +2,8 @@
 
 from kerasrec.data.load import load_movies, load_ratings
 from kerasrec.data.movie_data import MovieData
-from kerasrec.data.sample import load_sample, make_sample, sample_path
+from kerasrec.data.sample import load_sample, make_sample, sample_path, write_sample
 from kerasrec.data.write import write_parquet, write_workbook
 
 __all__ = ["MovieData", "load_movies", "load_ratings", "load_sample", "make_sample",
-           "sample_path", "write_parquet", "write_workbook"]
+           "sample_path", "write_parquet", "write_sample", "write_workbook"]

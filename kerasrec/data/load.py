@@ -16,13 +16,15 @@ import os
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
-from typing import IO, Callable, List, Optional, Tuple, Union
+from typing import IO, Callable, Iterator, List, Optional, Tuple, Union
 
 import pandas as pd
 
 from kerasrec.data.movie_data import MovieData
 from kerasrec.data.validate import (PRODUCT_COLUMNS, RATING_COLUMNS, Source,
-                                    check_references, validate_products, validate_ratings)
+                                    check_duplicate_policy, check_references,
+                                    resolve_duplicates, typed_ratings, validate_products,
+                                    validate_ratings)
 from kerasrec.errors import DataError
 
 PathLike = Union[str, "os.PathLike[str]"]
@@ -30,6 +32,10 @@ PRODUCTS_SHEET, RATINGS_SHEET = "products", "users"
 EXCEL_SUFFIXES = (".xlsx", ".xlsm", ".xls")
 # The 100K and 1M releases spell one genre differently from the later ones.
 _GENRE_ALIASES = {"Children's": "Children"}
+#: Large ratings tables (CSV, Parquet) are read, checked and typed this many rows at a time.
+CHUNK_ROWS = 1 << 20
+#: CSV is read in blocks of this many bytes (about 1.3M MovieLens ratings rows).
+CSV_BLOCK_BYTES = 32 << 20
 _GENRES_100K = ("unknown|Action|Adventure|Animation|Children's|Comedy|Crime|Documentary|Drama|"
                 "Fantasy|Film-Noir|Horror|Musical|Mystery|Romance|Sci-Fi|Thriller|War|Western"
                 ).split("|")
@@ -63,10 +69,12 @@ def load_movies(path: PathLike, nrows: Optional[int] = None, *,
                    timestamp_unit=timestamp_unit)
     if not path.exists():
         raise DataError("no such file or folder", file=str(path))
+    check_duplicate_policy(duplicates)
     if path.is_dir():
         products, ratings = _read_bundle(_FolderFiles(path), nrows)
     elif path.suffix.lower() in EXCEL_SUFFIXES:
-        products, ratings = _read_workbook(path, nrows)
+        products, (frame, source) = _read_workbook(path, nrows)
+        ratings = _Table(source, lambda: frame)
     elif path.suffix.lower() == ".zip":
         products, ratings = _read_bundle(_ZipFiles(path), nrows)
     elif path.suffix.lower() in (".csv", ".parquet", ".dat", ".data"):
@@ -78,10 +86,9 @@ def load_movies(path: PathLike, nrows: Optional[int] = None, *,
                         hint="use an .xlsx workbook, a MovieLens folder or .zip, or a folder "
                         "of Parquet files")
     product_frame, product_source = products
-    rating_frame, rating_source = ratings
     clean_products = validate_products(product_frame, product_source)
-    clean_ratings = validate_ratings(rating_frame, rating_source, **options)
-    check_references(clean_ratings, clean_products, rating_source, product_source)
+    clean_ratings = ratings.validated(**options)
+    check_references(clean_ratings, clean_products, ratings.source, product_source)
     return MovieData(clean_products, clean_ratings, str(path))
 
 
@@ -101,18 +108,97 @@ def load_ratings(path: PathLike, nrows: Optional[int] = None, *,
     path = Path(path)
     if not path.is_file():
         raise DataError("no such file", file=str(path))
+    check_duplicate_policy(duplicates)
     suffix = path.suffix.lower()
     if suffix in EXCEL_SUFFIXES:
         frame, source = _read_workbook(path, nrows, sheets=(RATINGS_SHEET,))[0]
+        table = _Table(source, lambda: frame)
     elif suffix == ".parquet":
-        frame, source = _read_parquet(path, nrows), Source(str(path), first_row=1)
+        table = _Table(Source(str(path), first_row=1), lambda: _read_parquet(path, nrows),
+                       lambda: _parquet_chunks(path, nrows))
     elif suffix == ".csv":
-        frame, source = _read_csv_table(path, nrows, str(path)), Source(str(path))
+        table = _Table(Source(str(path)), lambda: _read_csv_table(path, nrows, str(path)),
+                       lambda: _csv_chunks(path, nrows))
     else:
         raise DataError(f"unsupported ratings file type '{path.suffix}'", file=str(path),
                         hint="use .csv, .parquet or .xlsx")
-    return validate_ratings(frame, source, rating_range=rating_range, duplicates=duplicates,
-                            timestamp_unit=timestamp_unit)
+    return table.validated(rating_range=rating_range, duplicates=duplicates,
+                           timestamp_unit=timestamp_unit)
+
+
+# --- large ratings tables, a chunk at a time ---------------------------------------------
+
+@dataclass(frozen=True)
+class _Table:
+    """A ratings table not yet read: whole (``read``) and, for CSV/Parquet, in chunks."""
+
+    source: Source
+    read: Callable[[], pd.DataFrame]
+    chunks: Optional[Callable[[], Iterator[pd.DataFrame]]] = None
+
+    def validated(self, **options) -> pd.DataFrame:
+        """The checked, typed table (see :func:`~kerasrec.data.validate.validate_ratings`).
+
+        Chunks are read with pyarrow as int32/float32/int64 and checked one at a time, so
+        a 25M-row file never exists as a table of Python objects or wide dtypes. Any
+        surprise on that fast path (a value pyarrow cannot type, a failed check) falls
+        back to reading the whole table, whose checks name every offending row exactly.
+        """
+        duplicates = options.pop("duplicates")
+        typed = None
+        if self.chunks is not None:
+            try:
+                typed = self._typed_chunks(**options)
+            except (DataError, ValueError, OSError, EOFError, zipfile.BadZipFile) as exc:
+                if isinstance(exc, DataError) and exc.rows == []:
+                    raise  # a whole-table problem (e.g. a missing column) reads the same
+                typed = None
+        if typed is None:
+            typed = typed_ratings(self.read(), self.source, **options)
+        return resolve_duplicates(typed, self.source, duplicates)
+
+    def _typed_chunks(self, **options) -> pd.DataFrame:
+        parts, offset = [], 0
+        for chunk in self.chunks():
+            located = Source(self.source.file, self.source.sheet, self.source.first_row + offset)
+            if len(chunk):
+                parts.append(typed_ratings(chunk, located, **options))
+            offset += len(chunk)
+        if not parts:  # header only: the whole-table checks say so
+            raise ValueError("no rows")
+        return pd.concat(parts, ignore_index=True) if len(parts) > 1 else parts[0]
+
+
+def _csv_chunks(handle, nrows: Optional[int]) -> Iterator[pd.DataFrame]:
+    import pyarrow as pa
+    import pyarrow.csv as pcsv
+
+    types = {"userId": pa.int32(), "movieId": pa.int32(), "rating": pa.float32(),
+             "timestamp": pa.int64()}
+    reader = pcsv.open_csv(
+        handle, read_options=pcsv.ReadOptions(block_size=CSV_BLOCK_BYTES),
+        convert_options=pcsv.ConvertOptions(column_types=types,
+                                            include_columns=list(RATING_COLUMNS)))
+    yield from _batches(reader, nrows)
+
+
+def _parquet_chunks(source, nrows: Optional[int]) -> Iterator[pd.DataFrame]:
+    import pyarrow.parquet as pq
+
+    batches = pq.ParquetFile(source).iter_batches(batch_size=CHUNK_ROWS,
+                                                   columns=list(RATING_COLUMNS))
+    yield from _batches(batches, nrows)
+
+
+def _batches(batches, nrows: Optional[int]) -> Iterator[pd.DataFrame]:
+    left = nrows
+    for batch in batches:
+        if left is not None:
+            batch = batch.slice(0, left)
+            left -= batch.num_rows
+        yield batch.to_pandas()
+        if left is not None and left <= 0:
+            return
 
 
 # --- workbooks -------------------------------------------------------------------------
@@ -199,6 +285,10 @@ class _ZipFiles:
         except (zipfile.BadZipFile, OSError, EOFError) as exc:
             raise DataError(f"cannot read archive member ({exc})", file=str(self.root),
                             sheet=name, hint="the archive is corrupt or truncated") from exc
+
+    def stream(self, name: str) -> IO[bytes]:
+        """The member as a stream, decompressed as it is read (errors surface on read)."""
+        return self.zip.open(name)
 
     def path(self, name: str) -> Optional[Path]:
         return None
@@ -292,6 +382,15 @@ def _read_parquet_member(files, name: str, source: Source, nrows=None) -> pd.Dat
         return _read_parquet(handle, nrows)
 
 
+def _member_chunks(read_chunks: Callable) -> Callable:
+    """Chunked reading of a folder file or archive member, for :class:`_Table`."""
+    def chunks(files, name: str, nrows: Optional[int]) -> Iterator[pd.DataFrame]:
+        path = files.path(name)
+        with (open(path, "rb") if path is not None else files.stream(name)) as handle:
+            yield from read_chunks(handle, nrows)
+    return chunks
+
+
 @dataclass(frozen=True)
 class _Layout:
     name: str
@@ -300,18 +399,19 @@ class _Layout:
     read_products: Callable
     read_ratings: Callable
     first_row: int = 2  # header row = 1
+    ratings_chunks: Optional[Callable] = None
 
 
 _LAYOUTS = (
     _Layout("MovieLens latest/25M/32M", "movies.csv", "ratings.csv", _read_movies_csv,
-            _read_movies_csv),
+            _read_movies_csv, ratings_chunks=_member_chunks(_csv_chunks)),
     _Layout("MovieLens 1M/10M", "movies.dat", "ratings.dat", _read_movies_dat,
             _read_ratings_dat, first_row=1),
     _Layout("MovieLens 100K", "u.item", "u.data", _read_u_item, _read_u_data, first_row=1),
     _Layout("Parquet", "movies.parquet", "ratings.parquet", _read_parquet_member,
-            _read_parquet_member, first_row=1),
+            _read_parquet_member, first_row=1, ratings_chunks=_member_chunks(_parquet_chunks)),
     _Layout("Parquet", "products.parquet", "users.parquet", _read_parquet_member,
-            _read_parquet_member, first_row=1),
+            _read_parquet_member, first_row=1, ratings_chunks=_member_chunks(_parquet_chunks)),
 )
 
 
@@ -335,7 +435,9 @@ def _read_bundle(files, nrows: Optional[int]):
                             file=root)
         psrc = Source(root, products, layout.first_row)
         rsrc = Source(root, ratings, layout.first_row)
+        chunks = layout.ratings_chunks
         return ((layout.read_products(files, products, psrc), psrc),
-                (layout.read_ratings(files, ratings, rsrc, nrows), rsrc))
+                _Table(rsrc, lambda: layout.read_ratings(files, ratings, rsrc, nrows),
+                       (lambda: chunks(files, ratings, nrows)) if chunks else None))
     expected = ", ".join(f"{l.products} + {l.ratings}" for l in _LAYOUTS)
     raise DataError("holds no MovieLens data", file=root, hint=f"expected one of: {expected}")

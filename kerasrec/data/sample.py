@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Optional
+from typing import Iterator, Optional, Union
 
 import numpy as np
 import pandas as pd
@@ -58,41 +58,110 @@ def make_sample(n_users: int = 300, n_movies: int = 600, n_ratings: int = 20_000
 
     Returns:
         A validated-schema :class:`MovieData` (ratings sorted by userId, timestamp).
-    """
-    if min(n_users, n_movies, n_ratings) < 1:
-        raise ValueError("n_users, n_movies and n_ratings must be positive")
-    if n_ratings > n_users * n_movies // 2:
-        raise ValueError(f"n_ratings={n_ratings} is more than half of all "
-                         f"{n_users * n_movies} (user, movie) pairs; use fewer ratings")
-    rng = np.random.default_rng(seed)
-    products, movie_genres, quality, popularity, old = _movies(rng, n_movies)
-    n_factors = 5
-    user_bias = rng.normal(0.0, 0.35, n_users)
-    taste = rng.normal(0.0, 0.45, (n_users, len(GENRES)))
-    user_factors = rng.normal(0.0, 0.35, (n_users, n_factors))
-    item_factors = rng.normal(0.0, 0.35, (n_movies, n_factors))
-    activity = rng.lognormal(0.0, 0.9, n_users)
 
-    users, items = _pairs(rng, n_ratings, activity, popularity, n_movies)
-    lo, hi = pd.Timestamp(start, tz="UTC").timestamp(), pd.Timestamp(end, tz="UTC").timestamp()
-    timestamps = rng.integers(int(lo), int(hi), size=n_ratings, dtype=np.int64)
-    # Each genre's taste is spread over the movie's genres so multi-genre films are not extreme.
-    genre_norm = movie_genres / np.maximum(movie_genres.sum(axis=1, keepdims=True), 1.0)
-    ratings = np.empty(n_ratings, dtype=np.float32)
-    for s in range(0, n_ratings, chunk_size):
-        u, i = users[s:s + chunk_size], items[s:s + chunk_size]
-        ctx = context_features(timestamps[s:s + chunk_size])
-        score = (3.5 + user_bias[u] + quality[i] + OLD_EFFECT * old[i]
-                 + np.einsum("ng,ng->n", taste[u], genre_norm[i])
-                 + np.einsum("nk,nk->n", user_factors[u], item_factors[i])
-                 + WEEKEND_EFFECT * ctx[:, 1] + DAYTIME_EFFECT * ctx[:, 0]
-                 + rng.normal(0.0, NOISE_SD, len(u)))
-        ratings[s:s + chunk_size] = np.clip(np.round(score * 2.0) / 2.0, 0.5, 5.0)
-    frame = pd.DataFrame({"userId": (users + 1).astype(np.int32),
-                          "movieId": products["movieId"].to_numpy()[items].astype(np.int32),
-                          "rating": ratings, "timestamp": timestamps})
-    frame = frame.sort_values(["userId", "timestamp"], ignore_index=True)
-    return MovieData(products, frame, f"make_sample(seed={seed})")
+    Raises:
+        ValueError: If a size is not positive or ``n_ratings`` is too large.
+    """
+    sample = _Sample(n_users, n_movies, n_ratings, seed, start, end, chunk_size)
+    frame = pd.concat(sample.chunks(n_ratings), ignore_index=True)
+    return MovieData(sample.products, frame, f"make_sample(seed={seed})")
+
+
+def write_sample(folder: Union[str, Path], n_users: int, n_movies: int, n_ratings: int,
+                 seed: int = 0, *, start: str = "2000-01-01", end: str = "2018-09-01",
+                 chunk_size: int = 2_000_000) -> Path:
+    """Generate :func:`make_sample`'s data and stream it to Parquet, a chunk at a time.
+
+    For sizes that would not fit comfortably in memory as one DataFrame (MovieLens-25M:
+    ``write_sample(folder, 162_000, 59_000, 25_000_000)``). The folder holds
+    ``movies.parquet`` and ``ratings.parquet`` (int32 ids, float32 ratings, int64
+    timestamps), is written atomically, and reads back (:func:`~kerasrec.load_movies`)
+    as exactly ``make_sample`` with the same arguments.
+
+    Args:
+        folder: Output folder; replaced if it exists.
+        n_users, n_movies, n_ratings, seed, start, end: As in :func:`make_sample`.
+        chunk_size: Ratings per Parquet row group (and per scoring chunk).
+
+    Returns:
+        ``folder``.
+
+    Raises:
+        ValueError: If a size is not positive or ``n_ratings`` is too large.
+        ArtifactError: If the folder cannot be written.
+    """
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    from kerasrec._io import atomic_path
+
+    sample = _Sample(n_users, n_movies, n_ratings, seed, start, end, chunk_size)
+    with atomic_path(folder, directory=True) as tmp:
+        sample.products.to_parquet(tmp / "movies.parquet", index=False)
+        writer = None
+        try:
+            for chunk in sample.chunks(chunk_size):
+                table = pa.Table.from_pandas(chunk, preserve_index=False)
+                writer = writer or pq.ParquetWriter(tmp / "ratings.parquet", table.schema)
+                writer.write_table(table)
+        finally:
+            if writer is not None:
+                writer.close()
+    return Path(folder)
+
+
+class _Sample:
+    """One generated dataset: the catalog, and its ratings drawn but not yet laid out.
+
+    Ratings are drawn and scored in draw order (so the seed alone decides them) and
+    handed out in (userId, timestamp) order, in chunks.
+    """
+
+    def __init__(self, n_users: int, n_movies: int, n_ratings: int, seed: int, start: str,
+                 end: str, chunk_size: int) -> None:
+        if min(n_users, n_movies, n_ratings) < 1:
+            raise ValueError("n_users, n_movies and n_ratings must be positive")
+        if n_ratings > n_users * n_movies // 2:
+            raise ValueError(f"n_ratings={n_ratings} is more than half of all "
+                             f"{n_users * n_movies} (user, movie) pairs; use fewer ratings")
+        rng = np.random.default_rng(seed)
+        products, movie_genres, quality, popularity, old = _movies(rng, n_movies)
+        n_factors = 5
+        user_bias = rng.normal(0.0, 0.35, n_users)
+        taste = rng.normal(0.0, 0.45, (n_users, len(GENRES)))
+        user_factors = rng.normal(0.0, 0.35, (n_users, n_factors))
+        item_factors = rng.normal(0.0, 0.35, (n_movies, n_factors))
+        activity = rng.lognormal(0.0, 0.9, n_users)
+
+        users, items = _pairs(rng, n_ratings, activity, popularity, n_movies)
+        lo, hi = (pd.Timestamp(t, tz="UTC").timestamp() for t in (start, end))
+        timestamps = rng.integers(int(lo), int(hi), size=n_ratings, dtype=np.int64)
+        # Each genre's taste is spread over the movie's genres so multi-genre films are
+        # not extreme.
+        genre_norm = movie_genres / np.maximum(movie_genres.sum(axis=1, keepdims=True), 1.0)
+        ratings = np.empty(n_ratings, dtype=np.float32)
+        for s in range(0, n_ratings, chunk_size):
+            u, i = users[s:s + chunk_size], items[s:s + chunk_size]
+            ctx = context_features(timestamps[s:s + chunk_size])
+            score = (3.5 + user_bias[u] + quality[i] + OLD_EFFECT * old[i]
+                     + np.einsum("ng,ng->n", taste[u], genre_norm[i])
+                     + np.einsum("nk,nk->n", user_factors[u], item_factors[i])
+                     + WEEKEND_EFFECT * ctx[:, 1] + DAYTIME_EFFECT * ctx[:, 0]
+                     + rng.normal(0.0, NOISE_SD, len(u)))
+            ratings[s:s + chunk_size] = np.clip(np.round(score * 2.0) / 2.0, 0.5, 5.0)
+        self.products = products
+        self.user_ids = (users + 1).astype(np.int32)
+        self.movie_ids = products["movieId"].to_numpy()[items].astype(np.int32)
+        self.ratings, self.timestamps = ratings, timestamps
+        # Stable, so equal (user, timestamp) pairs keep their draw order.
+        self.order = np.lexsort((timestamps, self.user_ids))
+
+    def chunks(self, size: int) -> Iterator[pd.DataFrame]:
+        """The ratings in (userId, timestamp) order, ``size`` rows at a time."""
+        for s in range(0, len(self.order), size):
+            rows = self.order[s:s + size]
+            yield pd.DataFrame({"userId": self.user_ids[rows], "movieId": self.movie_ids[rows],
+                                "rating": self.ratings[rows], "timestamp": self.timestamps[rows]})
 
 
 def _movies(rng: np.random.Generator, n: int):

@@ -208,8 +208,37 @@ def validate_ratings(frame: pd.DataFrame, source: Source, *,
     Raises:
         DataError: On any schema violation.
     """
+    check_duplicate_policy(duplicates)
+    typed = typed_ratings(frame, source, rating_range=rating_range,
+                          timestamp_unit=timestamp_unit)
+    return resolve_duplicates(typed, source, duplicates)
+
+
+def check_duplicate_policy(duplicates: str) -> str:
+    """Return ``duplicates`` if it is one of :data:`DUPLICATE_POLICIES`.
+
+    Raises:
+        ValueError: Otherwise.
+    """
     if duplicates not in DUPLICATE_POLICIES:
         raise ValueError(f"duplicates must be one of {DUPLICATE_POLICIES}, got {duplicates!r}")
+    return duplicates
+
+
+def typed_ratings(frame: pd.DataFrame, source: Source, *,
+                  rating_range: Tuple[float, float] = (0.5, 5.0),
+                  timestamp_unit: str = "s") -> pd.DataFrame:
+    """Every check of :func:`validate_ratings` but the one across rows (duplicates).
+
+    So a large table can be checked a chunk at a time (``source.first_row`` set to
+    the chunk's first file row) and the duplicates checked once on the whole.
+
+    Returns:
+        A frame with int32 ids, float32 ratings and int64 timestamps, in file order.
+
+    Raises:
+        DataError: On any schema violation within ``frame``.
+    """
     frame = check_columns(frame, RATING_COLUMNS, source)
     users = to_int_ids(frame["userId"], source, "userId")
     movies = to_int_ids(frame["movieId"], source, "movieId")
@@ -217,22 +246,32 @@ def validate_ratings(frame: pd.DataFrame, source: Source, *,
         out = (ids < 0) | (ids >= 2**31)
         if out.any():
             raise source.error("ids must lie in [0, 2**31)", column=column, mask=out)
-    out = pd.DataFrame({
+    return pd.DataFrame({
         "userId": users.astype(np.int32),
         "movieId": movies.astype(np.int32),
         "rating": _ratings_values(frame, source, rating_range),
         "timestamp": _timestamps(frame, source, timestamp_unit),
     })
-    dup = out.duplicated(["userId", "movieId"], keep=False).to_numpy()
-    if dup.any():
-        if duplicates == "error":
-            first = out.loc[dup].iloc[0]
-            raise source.error(
-                f"(userId, movieId) pairs rated more than once, e.g. user {first.userId} / "
-                f"movie {first.movieId}", column="userId, movieId", mask=dup,
-                hint="pass duplicates='last' to keep the latest rating or 'mean' to average")
-        out = _resolve_duplicates(out, duplicates)
-    return out
+
+
+def resolve_duplicates(ratings: pd.DataFrame, source: Source, duplicates: str) -> pd.DataFrame:
+    """Apply the ``duplicates`` policy to typed ratings (see :func:`validate_ratings`).
+
+    Raises:
+        DataError: With policy ``"error"``, naming the rows of repeated pairs.
+    """
+    # One int64 key per pair: hashing it is several times faster than two columns.
+    keys = ratings["userId"].to_numpy(np.int64) << 31 | ratings["movieId"].to_numpy(np.int64)
+    dup = pd.Series(keys).duplicated(keep=False).to_numpy()
+    if not dup.any():
+        return ratings
+    if duplicates == "error":
+        first = ratings.loc[dup].iloc[0]
+        raise source.error(
+            f"(userId, movieId) pairs rated more than once, e.g. user {first.userId} / "
+            f"movie {first.movieId}", column="userId, movieId", mask=dup,
+            hint="pass duplicates='last' to keep the latest rating or 'mean' to average")
+    return _resolve_duplicates(ratings, duplicates)
 
 
 def _resolve_duplicates(ratings: pd.DataFrame, policy: str) -> pd.DataFrame:

@@ -179,16 +179,23 @@ class FeaturePipeline:
     # --- transforming --------------------------------------------------------------------
 
     def context(self, ratings: pd.DataFrame) -> np.ndarray:
-        """Context flags for ``ratings`` as float32 (n, 2).
+        """Context flags for ``ratings`` as uint8 (n, 2); Keras casts them to float.
 
         From ``timestamp`` where present (missing or negative means unknown), else from
         ``daytime``/``weekend`` columns, else zeros (a weekday night: the reference
         context).
+
+        Raises:
+            PipelineError: If ``daytime``/``weekend`` columns hold values other than 0/1.
         """
         if {"daytime", "weekend"} <= set(ratings.columns):
-            flags = ratings[["daytime", "weekend"]].to_numpy(np.float32)
+            given = ratings[["daytime", "weekend"]].to_numpy(np.float64)
+            if not np.isin(given, (0.0, 1.0)).all():
+                raise PipelineError("the daytime and weekend columns must hold 0 or 1 "
+                                    "(or true/false)")
+            flags = given.astype(np.uint8)
         else:
-            flags = np.zeros((len(ratings), 2), np.float32)
+            flags = np.zeros((len(ratings), 2), np.uint8)
         if "timestamp" in ratings:
             stamps = pd.to_numeric(ratings["timestamp"]).fillna(-1).to_numpy(np.int64)
             dated = stamps >= 0
@@ -208,8 +215,8 @@ class FeaturePipeline:
                 look features up by ``item_id`` do not need it.
 
         Returns:
-            Dict with ``user_id``, ``item_id`` (int32), ``item_features``, ``context``
-            (float32), ``timestamp`` (int64 Unix seconds, -1 where unknown) and, when
+            Dict with ``user_id``, ``item_id`` (int32), ``item_features`` (float32),
+            ``context`` (uint8 flags), ``timestamp`` (int64 Unix seconds, -1 where unknown) and, when
             ratings are given, ``rating`` (scaled float32).
 
         Raises:

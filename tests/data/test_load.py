@@ -130,3 +130,127 @@ def test_write_parquet_round_trip(tmp_path, tiny):
         back = kr.load_movies(path)
         pd.testing.assert_frame_equal(back.ratings, tiny.ratings)
         pd.testing.assert_frame_equal(back.products, tiny.products)
+
+
+# --- large tables: read, typed and checked a chunk at a time ---------------------------------
+
+@pytest.fixture
+def many_ratings() -> tuple:
+    """5,000 distinct ratings of 40 movies, and their products."""
+    rng = np.random.default_rng(0)
+    pairs = rng.choice(200 * 40, size=5_000, replace=False)
+    ratings = pd.DataFrame({"userId": pairs // 40 + 1, "movieId": pairs % 40 + 1,
+                            "rating": rng.integers(1, 11, 5_000) / 2.0,
+                            "timestamp": rng.integers(9e8, 1.5e9, 5_000)})
+    products = pd.DataFrame({"movieId": np.arange(1, 41), "title": [f"M{i} (1999)" for i in
+                                                                    range(1, 41)],
+                             "genres": "Drama"})
+    return products, ratings
+
+
+@pytest.fixture
+def small_chunks(monkeypatch):
+    """Chunks of 700 rows (Parquet) and ~1,700 rows (CSV blocks), so 5,000 rows make several."""
+    from kerasrec.data import load
+
+    monkeypatch.setattr(load, "CHUNK_ROWS", 700)
+    monkeypatch.setattr(load, "CSV_BLOCK_BYTES", 48_000)
+    whole = []
+    monkeypatch.setattr(load._Table, "validated", _spy(load._Table.validated, whole))
+    return whole
+
+
+def _spy(validated, whole_reads):
+    """Wrap _Table.validated to record whether the whole-table fallback read ran."""
+    def wrapper(self, **options):
+        read = self.read
+
+        def counted():
+            whole_reads.append(self.source.file)
+            return read()
+        object.__setattr__(self, "read", counted)
+        return validated(self, **options)
+    return wrapper
+
+
+def _layouts(tmp_path, products, ratings):
+    csv = tmp_path / "csv"
+    csv.mkdir()
+    products.to_csv(csv / "movies.csv", index=False)
+    ratings.to_csv(csv / "ratings.csv", index=False)
+    pq = tmp_path / "pq"
+    pq.mkdir()
+    products.to_parquet(pq / "movies.parquet")
+    ratings.to_parquet(pq / "ratings.parquet", row_group_size=1_000)
+    archive = tmp_path / "ml.zip"
+    with zipfile.ZipFile(archive, "w") as z:
+        z.write(csv / "movies.csv", "ml/movies.csv")
+        z.write(csv / "ratings.csv", "ml/ratings.csv")
+    return {"csv": csv, "parquet": pq, "zip": archive}
+
+
+def test_chunked_reading_gives_the_whole_table_in_lean_dtypes(tmp_path, many_ratings,
+                                                              small_chunks):
+    products, ratings = many_ratings
+    for name, path in _layouts(tmp_path, products, ratings).items():
+        data = kr.load_movies(path)
+        _same(data, products, ratings)
+        assert dict(data.ratings.dtypes.astype(str)) == {
+            "userId": "int32", "movieId": "int32", "rating": "float32", "timestamp": "int64"}
+        assert kr.load_movies(path, nrows=1_234).ratings.equals(data.ratings.iloc[:1_234])
+    for path in (tmp_path / "csv" / "ratings.csv", tmp_path / "pq" / "ratings.parquet"):
+        assert kr.load_ratings(path).equals(data.ratings)
+    assert small_chunks == []  # no whole-table read: every chunk passed on the fast path
+
+
+def test_chunks_really_are_chunks(tmp_path, many_ratings, monkeypatch):
+    from kerasrec.data import load
+
+    products, ratings = many_ratings
+    paths = _layouts(tmp_path, products, ratings)
+    monkeypatch.setattr(load, "CHUNK_ROWS", 700)
+    monkeypatch.setattr(load, "CSV_BLOCK_BYTES", 48_000)
+    sizes = {}
+    for name, chunks in (("parquet", load._parquet_chunks), ("csv", load._csv_chunks)):
+        file = paths[name] / f"ratings.{name}"
+        sizes[name] = [len(c) for c in chunks(file, None)]
+        assert sum(sizes[name]) == 5_000
+    assert max(sizes["parquet"]) == 700 and len(sizes["csv"]) >= 3
+
+
+@pytest.mark.parametrize("layout", ["csv", "parquet", "zip"])
+def test_an_error_deep_in_a_large_file_names_every_row_exactly(tmp_path, many_ratings,
+                                                               small_chunks, layout):
+    products, ratings = many_ratings
+    bad = ratings.copy()
+    bad.loc[[3_500, 3_501, 4_700], "rating"] = [7.0, 9.0, 7.0]  # chunks 6 and 7 of 700
+    path = _layouts(tmp_path, products, bad)[layout]
+    with pytest.raises(kr.DataError) as caught:
+        kr.load_movies(path)
+    first = 1 if layout == "parquet" else 2  # a CSV header is file row 1
+    assert caught.value.column == "rating"
+    assert caught.value.rows == [3_500 + first, 3_501 + first, 4_700 + first]
+    assert caught.value.n_rows == 3
+    assert "ratings must lie in [0.5, 5] stars, found 7.0, 9.0 (rows" in str(caught.value)
+
+
+def test_values_pyarrow_cannot_type_take_the_exact_path(tmp_path, many_ratings, small_chunks):
+    """Fractional ids in a late CSV block: named by row, as on the whole-table path."""
+    products, ratings = many_ratings
+    text = ratings.astype({"userId": object})
+    text.loc[4_321, "userId"] = "12.5"
+    text.to_csv(tmp_path / "r.csv", index=False)
+    with pytest.raises(kr.DataError, match=r"column 'userId': ids must be whole numbers, "
+                       r"found 12.5 \(row 4323\)"):
+        kr.load_ratings(tmp_path / "r.csv")
+    assert small_chunks == [str(tmp_path / "r.csv")]
+
+
+def test_duplicates_across_chunks_are_found(tmp_path, many_ratings, small_chunks):
+    products, ratings = many_ratings
+    twice = pd.concat([ratings, ratings.iloc[[10]]], ignore_index=True)
+    twice.to_parquet(tmp_path / "r.parquet")
+    with pytest.raises(kr.DataError, match=r"rated more than once.*\(rows 11, 5001\)"):
+        kr.load_ratings(tmp_path / "r.parquet")
+    kept = kr.load_ratings(tmp_path / "r.parquet", duplicates="last")
+    assert len(kept) == 5_000

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
+import pytest
 
 import kerasrec as kr
 from kerasrec.data.sample import DEFAULT_SAMPLE
@@ -48,3 +49,29 @@ def test_taste_and_quality_beat_the_global_mean(sample):
                + test["userId"].map(user_bias).fillna(0))
     baseline = rmse(test["rating"], np.full(len(test), mean))
     assert rmse(test["rating"], predict) < baseline - 0.1
+
+
+def test_streamed_parquet_is_exactly_make_sample(tmp_path):
+    import pyarrow.parquet as pq
+
+    from kerasrec.data import write_sample
+
+    folder = write_sample(tmp_path / "big", 70, 90, 2_500, seed=4, chunk_size=600)
+    assert pq.ParquetFile(folder / "ratings.parquet").metadata.num_row_groups == 5
+    streamed = kr.load_movies(folder)
+    made = kr.make_sample(70, 90, 2_500, seed=4)
+    pd.testing.assert_frame_equal(streamed.ratings, made.ratings)
+    pd.testing.assert_frame_equal(streamed.products, made.products)
+    # Scoring chunks are not where ratings depend on chunk_size.
+    pd.testing.assert_frame_equal(kr.make_sample(70, 90, 2_500, seed=4, chunk_size=333).ratings,
+                                  made.ratings)
+
+
+def test_streamed_sample_leaves_nothing_when_it_cannot_write(tmp_path):
+    from kerasrec.data import write_sample
+
+    blocker = tmp_path / "file"
+    blocker.write_text("not a folder")
+    with pytest.raises(kr.ArtifactError, match="cannot write"):
+        write_sample(blocker / "out", 10, 10, 20)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["file"]

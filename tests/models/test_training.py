@@ -9,6 +9,8 @@ import pytest  # noqa: E402
 
 import kerasrec as kr  # noqa: E402
 from kerasrec import training  # noqa: E402
+from kerasrec.optimizers import LazyAdam  # noqa: E402
+from tests.conftest import rmse  # noqa: E402
 
 
 def test_validation_cut_is_random_and_seeded():
@@ -54,3 +56,16 @@ def test_dataset_batches(prepared):
                                  batch_size=100, shuffle=True, seed=1)
     first = next(iter(data))
     assert first[0]["user_id"].shape[0] == 100
+
+
+def test_hybrid_trained_with_lazy_adam_beats_the_mean(prepared):
+    from kerasrec.models import build_model
+
+    model = build_model("hybrid", prepared["pipeline"], prepared["x"], seed=0)
+    config = training.TrainConfig(epochs=4, batch_size=256, learning_rate=3e-3,
+                                  optimizer="lazy_adam", verbose=0)
+    training.fit(model, prepared["x"], prepared["x"]["rating"], config=config)
+    assert isinstance(model.optimizer, LazyAdam)
+    truth = prepared["t"]["rating"]
+    predicted = training.predict(model, prepared["t"])
+    assert rmse(predicted, truth) < 0.93 * rmse(np.full_like(truth, truth.mean()), truth)
