@@ -17,7 +17,7 @@ switched off: the four branches and the biases remain.
 Prints one JSON object as its last line: rows, users, movies, generate_seconds,
 load_seconds, feature_seconds (fit + transform), load_and_feature_seconds,
 peak_rss_mb (after features), batch_size, optimizer, epoch_seconds, rows_per_second,
-epoch_loss, holdout_rmse and mean_rmse (stars; predicting the mean rating),
+median_step_ms, slowest_step_seconds, epoch_loss, holdout_rmse and mean_rmse (stars; predicting the mean rating),
 peak_rss_train_mb.
 """
 
@@ -85,15 +85,20 @@ def measure(folder: str, batch_size: int, optimizer: str, learning_rate: float,
     dataset = make_dataset(inputs, x["rating"][fit_rows], batch_size=batch_size, shuffle=True)
     # The first steps trace the graph; time one full epoch after a short warm-up.
     model.fit(dataset.take(3), epochs=1, verbose=0)
+    steps = _StepTimes()
     start = time.perf_counter()
-    history = model.fit(dataset, epochs=1, verbose=0)
+    history = model.fit(dataset, epochs=1, verbose=0, callbacks=[steps])
     seconds = time.perf_counter() - start
+    gaps = np.diff([start, *steps.ends])
     predicted = pipeline.to_stars(predict(model, {k: v[held] for k, v in x.items()}),
                                   movies[held])
     mean = stars[fit_rows].mean()
     result.update({"batch_size": batch_size, "optimizer": optimizer,
                    "learning_rate": learning_rate, "epoch_seconds": round(seconds, 1),
                    "rows_per_second": round(len(fit_rows) / seconds),
+                   # TensorFlow sometimes stalls for seconds at an epoch's first step.
+                   "median_step_ms": round(float(np.median(gaps)) * 1000, 1),
+                   "slowest_step_seconds": round(float(gaps.max()), 2),
                    "epoch_loss": round(float(history.history["loss"][-1]), 4),
                    # the MSE of predicting the mean: what one epoch must beat
                    "target_variance": round(float(x["rating"].var()), 4),
@@ -101,6 +106,22 @@ def measure(folder: str, batch_size: int, optimizer: str, learning_rate: float,
                    "mean_rmse": round(float(np.sqrt(np.mean((mean - stars[held]) ** 2))), 4),
                    "peak_rss_train_mb": round(peak_rss_mb(), 1)})
     return result
+
+
+def _StepTimes():
+    import keras
+
+    class StepTimes(keras.callbacks.Callback):
+        """When each training step ended."""
+
+        def __init__(self) -> None:
+            super().__init__()
+            self.ends = []
+
+        def on_train_batch_end(self, batch, logs=None) -> None:
+            self.ends.append(time.perf_counter())
+
+    return StepTimes()
 
 
 def main(argv=None) -> int:

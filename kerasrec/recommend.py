@@ -150,7 +150,9 @@ class Recommender:
 
         from kerasrec.distribute import scope
 
-        x = self.pipeline_.transform(ratings)
+        # With ids_only the model holds the feature table: no per-rating copy of it.
+        per_row = not (self.model == "hybrid" and self.config.get("ids_only"))
+        x = self.pipeline_.transform(ratings, item_features=per_row)
         config = self.train or training.TrainConfig(seed=self.seed, verbose=0)
         with scope(config.strategy):
             model = build_model(self.model, self.pipeline_, x, seed=self.seed, **self.config)

@@ -6,6 +6,7 @@ import sys
 
 import pytest
 
+import kerasrec as kr
 from kerasrec.cli import main
 
 
@@ -82,6 +83,25 @@ def test_train_writes_a_complete_run(run_dir):
     assert metrics["rmse"] < trivial - 0.1
     for png in run_dir.glob("plots/*.png"):
         assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_train_with_the_large_data_settings(tmp_path):
+    """The README's 25M recipe, on a Parquet sample streamed by ``kerasrec sample``."""
+    data, out = tmp_path / "big", tmp_path / "run"
+    assert main(["sample", str(data), "--users", "300", "--movies", "400", "--ratings",
+                 "30000"]) == 0
+    assert main(["train", str(data), "--out", str(out), "--epochs", "3", "--optimizer",
+                 "lazy_adam", "--batch-size", "1024", "--learning-rate", "4e-3", "--set",
+                 "ids_only=true", "--set", "neighbours=[]", "--set", "user_history=false",
+                 "--set", "session_bias=false", "--quiet"]) == 0
+    meta = json.loads((out / "run.json").read_text())
+    assert meta["config"]["optimizer"] == "lazy_adam"
+    rec = kr.Recommender.load(out / "model")
+    assert type(rec.model_.optimizer).__name__ == "LazyAdam"
+    assert "item_features" not in [t.name for t in rec.model_.inputs]  # a table inside
+    test = __import__("pandas").read_parquet(out / "data" / "test.parquet")
+    trivial = float(((test["rating"] - test["rating"].mean()) ** 2).mean() ** 0.5)
+    assert json.loads((out / "metrics.json").read_text())["rmse"] < trivial - 0.1
 
 
 def test_evaluate_writes_the_shared_scorer_format(run_dir, tmp_path, capsys):

@@ -16,9 +16,8 @@ SCRIPT = Path(__file__).resolve().parents[1] / "benchmarks" / "scale.py"
 
 
 def _scale(rows: int) -> dict:
-    # 16,384 rows per step: enough steps in one epoch at 1M to learn clearly.
-    done = subprocess.run([sys.executable, str(SCRIPT), "--rows", str(rows),
-                           "--batch-size", "16384"],
+    # The defaults: LazyAdam, 16,384 rows per step (61 steps at 1M: enough to learn clearly).
+    done = subprocess.run([sys.executable, str(SCRIPT), "--rows", str(rows)],
                           capture_output=True, text=True, timeout=3600)
     assert done.returncode == 0, done.stderr[-3000:]
     return json.loads(done.stdout.strip().splitlines()[-1])
@@ -30,9 +29,12 @@ def _check(result: dict, rows: int) -> None:
     assert result["users"] == pytest.approx(rows * 0.0065, rel=0.02)
     assert result["movies"] <= rows * 0.0024
     assert result["epoch_seconds"] > 0 and result["rows_per_second"] > 0
+    assert result["optimizer"] == "lazy_adam" and result["batch_size"] == 16384
     # One epoch learns: its loss, L2 penalties included, is well below the mean
-    # rating's squared error (0.0315 vs 0.0391 at 1M).
+    # rating's squared error (0.033 vs 0.039 at 1M), and on the held-out 1% it beats
+    # predicting the mean rating (RMSE 0.68 vs 0.89 stars at 1M).
     assert result["epoch_loss"] < 0.9 * result["target_variance"]
+    assert result["holdout_rmse"] < 0.85 * result["mean_rmse"]
 
 
 def test_scale_one_million():

@@ -23,8 +23,7 @@ import pandas as pd
 from kerasrec.data.movie_data import MovieData
 from kerasrec.data.validate import (PRODUCT_COLUMNS, RATING_COLUMNS, Source,
                                     check_duplicate_policy, check_references,
-                                    resolve_duplicates, typed_ratings, validate_products,
-                                    validate_ratings)
+                                    resolve_duplicates, typed_ratings, validate_products)
 from kerasrec.errors import DataError
 
 PathLike = Union[str, "os.PathLike[str]"]

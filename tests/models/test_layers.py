@@ -123,3 +123,31 @@ def test_neighbourhood_round_trips_through_a_keras_file(tmp_path, dense):
     model.save(tmp_path / "n.keras")
     loaded = keras.saving.load_model(tmp_path / "n.keras")
     np.testing.assert_allclose(np.asarray(loaded([users, items])), call(users, items))
+
+
+def test_embedding_looks_up_like_keras_and_leaves_the_table_sparse(tmp_path):
+    import tensorflow as tf
+
+    from kerasrec.models.layers import Embedding
+
+    ours, theirs = Embedding(7, 3, name="e"), keras.layers.Embedding(7, 3)
+    ours.build((None,))
+    theirs.build((None,))
+    table = np.random.default_rng(0).normal(size=(7, 3)).astype("float32")
+    ours.set_weights([table])
+    theirs.set_weights([table])
+    ids = np.array([[6, 0], [2, 2]], "int32")
+    np.testing.assert_array_equal(ours(ids), theirs(ids))
+    np.testing.assert_array_equal(ours(ids.astype("float32")), table[ids])
+    with tf.GradientTape() as tape:
+        loss = tf.reduce_sum(ours(ids))
+    gradient = tape.gradient(loss, ours.trainable_variables[0].value)
+    # Sparse rows only: what lets LazyAdam/SGD update just those rows.
+    assert isinstance(gradient, tf.IndexedSlices)
+    assert sorted(gradient.indices.numpy().tolist()) == [0, 2, 2, 6]
+
+    model = keras.Sequential([keras.Input((2,), dtype="int32"), ours])
+    model.save(tmp_path / "m.keras")
+    loaded = keras.saving.load_model(tmp_path / "m.keras")
+    assert type(loaded.layers[0]) is Embedding
+    np.testing.assert_array_equal(loaded(ids), table[ids])
