@@ -8,8 +8,6 @@ from typing import Dict, Mapping, Optional, Tuple
 import numpy as np
 
 Arrays = Mapping[str, np.ndarray]
-# The target travels with the inputs under a name no model input can have.
-_TARGET = "__target__"
 
 
 @dataclass
@@ -52,7 +50,6 @@ class TrainConfig:
 
     def __post_init__(self) -> None:
         from kerasrec.distribute import check_strategy
-
         from kerasrec.optimizers import check_optimizer
 
         check_strategy(self.strategy)
@@ -97,34 +94,29 @@ def make_dataset(inputs: Arrays, target: Optional[np.ndarray] = None, *, batch_s
 
     if batch_size < 1:
         raise ArgumentError(f"batch_size must be positive, got {batch_size}")
-    columns = dict(inputs) if target is None else {**inputs, _TARGET: target}
-    lengths = {name: len(values) for name, values in columns.items()}
+    lengths = {name: len(values) for name, values in inputs.items()}
+    if target is not None:
+        lengths["target"] = len(target)
     if len(set(lengths.values())) > 1:
         raise ArgumentError(f"inputs and target must have the same length, got {lengths}")
     n = next(iter(lengths.values()))
-    tensors = {name: tf.convert_to_tensor(values) for name, values in columns.items()}
-    starts = tf.data.Dataset.range(0, n, batch_size)
+    x = {name: tf.convert_to_tensor(values) for name, values in inputs.items()}
+    y = None if target is None else tf.convert_to_tensor(target)
+    batches = tf.data.Dataset.range(0, n, batch_size)
     if shuffle:
         # One random draw per pass over the data: a new permutation every epoch.
-        epoch_seed = tf.data.Dataset.random(seed=seed, rerandomize_each_iteration=True).take(1)
-        batches = epoch_seed.flat_map(lambda s: starts.map(lambda start: (start, s)))
+        epoch_seeds = tf.data.Dataset.random(seed=seed, rerandomize_each_iteration=True)
+        starts = batches
+        batches = epoch_seeds.take(1).flat_map(lambda s: starts.map(lambda b: (b, s)))
 
-        def rows(start, s):
-            index = tf.range(start, tf.minimum(start + batch_size, n))
-            return tf.random.experimental.index_shuffle(
-                index, seed=tf.stack([s, tf.constant(seed, tf.int64)]),
+    def gather(start, epoch_seed=None):
+        index = tf.range(start, tf.minimum(start + batch_size, n))
+        if epoch_seed is not None:
+            index = tf.random.experimental.index_shuffle(
+                index, seed=tf.stack([epoch_seed, tf.constant(seed, tf.int64)]),
                 max_index=tf.constant(n - 1, tf.int64))
-    else:
-        batches = starts
-
-        def rows(start):
-            return tf.range(start, tf.minimum(start + batch_size, n))
-
-    def gather(*args):
-        index = rows(*args)
-        picked = {name: tf.gather(t, index) for name, t in tensors.items()}
-        y = picked.pop(_TARGET, None)
-        return picked if target is None else (picked, y)
+        picked = {name: tf.gather(t, index) for name, t in x.items()}
+        return picked if y is None else (picked, tf.gather(y, index))
 
     options = tf.data.Options()
     # Every worker builds the same dataset (same seed, so the same permutation), so

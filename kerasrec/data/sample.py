@@ -63,8 +63,7 @@ def make_sample(n_users: int = 300, n_movies: int = 600, n_ratings: int = 20_000
         ValueError: If a size is not positive or ``n_ratings`` is too large.
     """
     sample = _Sample(n_users, n_movies, n_ratings, seed, start, end, chunk_size)
-    frame = pd.concat(sample.chunks(n_ratings), ignore_index=True)
-    return MovieData(sample.products, frame, f"make_sample(seed={seed})")
+    return MovieData(sample.products, next(sample.chunks(n_ratings)), f"make_sample(seed={seed})")
 
 
 def write_sample(folder: Union[str, Path], n_users: int, n_movies: int, n_ratings: int,
@@ -96,17 +95,15 @@ def write_sample(folder: Union[str, Path], n_users: int, n_movies: int, n_rating
     from kerasrec._io import atomic_path
 
     sample = _Sample(n_users, n_movies, n_ratings, seed, start, end, chunk_size)
+    tables = (pa.Table.from_pandas(chunk, preserve_index=False)
+              for chunk in sample.chunks(chunk_size))
+    first = next(tables)  # there is at least one rating
     with atomic_path(folder, directory=True) as tmp:
         sample.products.to_parquet(tmp / "movies.parquet", index=False)
-        writer = None
-        try:
-            for chunk in sample.chunks(chunk_size):
-                table = pa.Table.from_pandas(chunk, preserve_index=False)
-                writer = writer or pq.ParquetWriter(tmp / "ratings.parquet", table.schema)
+        with pq.ParquetWriter(tmp / "ratings.parquet", first.schema) as writer:
+            writer.write_table(first)
+            for table in tables:
                 writer.write_table(table)
-        finally:
-            if writer is not None:
-                writer.close()
     return Path(folder)
 
 

@@ -216,8 +216,8 @@ class FeaturePipeline:
 
         Returns:
             Dict with ``user_id``, ``item_id`` (int32), ``item_features`` (float32),
-            ``context`` (uint8 flags), ``timestamp`` (int64 Unix seconds, -1 where unknown) and, when
-            ratings are given, ``rating`` (scaled float32).
+            ``context`` (uint8 flags), ``timestamp`` (int64 Unix seconds, -1 where
+            unknown) and, when ratings are given, ``rating`` (scaled float32).
 
         Raises:
             PipelineError: If the pipeline is not fitted or a column is missing.

@@ -203,13 +203,11 @@ def test_chunked_reading_gives_the_whole_table_in_lean_dtypes(tmp_path, many_rat
     assert small_chunks == []  # no whole-table read: every chunk passed on the fast path
 
 
-def test_chunks_really_are_chunks(tmp_path, many_ratings, monkeypatch):
+def test_chunks_really_are_chunks(tmp_path, many_ratings, small_chunks):
     from kerasrec.data import load
 
     products, ratings = many_ratings
     paths = _layouts(tmp_path, products, ratings)
-    monkeypatch.setattr(load, "CHUNK_ROWS", 700)
-    monkeypatch.setattr(load, "CSV_BLOCK_BYTES", 48_000)
     sizes = {}
     for name, chunks in (("parquet", load._parquet_chunks), ("csv", load._csv_chunks)):
         file = paths[name] / f"ratings.{name}"

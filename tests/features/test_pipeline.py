@@ -49,8 +49,13 @@ def test_item_feature_table_lines_up_with_item_index(tiny):
 
 def test_context_from_flags_when_no_timestamp(tiny):
     pipeline = kr.FeaturePipeline().fit(tiny)
-    pairs = pd.DataFrame({"userId": [1], "movieId": [1], "daytime": [1], "weekend": [0]})
-    assert pipeline.transform(pairs)["context"].tolist() == [[1.0, 0.0]]
+    pairs = pd.DataFrame({"userId": [1, 2], "movieId": [1, 2], "daytime": [1, False],
+                          "weekend": [0, True]})
+    context = pipeline.transform(pairs)["context"]
+    assert context.dtype == np.uint8 and context.tolist() == [[1, 0], [0, 1]]
+    # A flag is 0 or 1: a share of the day would silently truncate to 0.
+    with pytest.raises(PipelineError, match="daytime and weekend columns must hold 0 or 1"):
+        pipeline.transform(pairs.assign(daytime=[0.7, 1]))
 
 
 def test_save_load_round_trip(tmp_path, tiny):
