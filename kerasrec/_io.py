@@ -63,3 +63,76 @@ def write_text_atomic(path: PathLike, text: str) -> Path:
     with atomic_path(path) as tmp:
         tmp.write_text(text, encoding="utf-8")
     return Path(path)
+
+
+def file_digest(path: PathLike) -> str:
+    """SHA-256 of a file's bytes, in hex."""
+    import hashlib
+
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for chunk in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def write_manifest(folder: Path, name: str, format: str, version: int, meta: dict) -> Path:
+    """Write ``folder/name``: JSON with format, version, the kerasrec version, ``meta``
+    and the SHA-256 of every other file in ``folder`` (recursively)."""
+    import json
+
+    import kerasrec
+
+    folder = Path(folder)
+    files = {p.relative_to(folder).as_posix(): file_digest(p)
+             for p in sorted(folder.rglob("*")) if p.is_file() and p.name != name}
+    manifest = {"format": format, "format_version": version,
+                "kerasrec_version": kerasrec.__version__, **meta, "files": files}
+    return write_text_atomic(folder / name, json.dumps(manifest, indent=1, default=list))
+
+
+def read_manifest(folder: Path, name: str, format: str, version: int,
+                  optional: tuple = ()) -> dict:
+    """Read and check a manifest written by :func:`write_manifest`.
+
+    Every file it lists must be present (unless named in ``optional``) with the same
+    SHA-256, so a damaged, edited or swapped file is caught before anything reads it.
+
+    Raises:
+        ArtifactError: Naming the manifest or the offending file.
+    """
+    import json
+
+    folder = Path(folder)
+    path = folder / name
+    try:
+        manifest = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise ArtifactError(f"'{folder}' is not a saved {format.split('.')[-1]} "
+                            f"(no {name})") from None
+    except (OSError, ValueError) as exc:
+        raise ArtifactError(f"'{path}': unreadable ({exc})") from None
+    if not isinstance(manifest, dict) or manifest.get("format") != format:
+        found = manifest.get("format") if isinstance(manifest, dict) else type(manifest).__name__
+        raise ArtifactError(f"'{path}': format {found!r}; expected {format!r}")
+    if manifest.get("format_version") != version:
+        old = manifest.get("format_version")
+        hint = (" Folders of format 1 hold pickles, which kerasrec no longer loads because "
+                "they can run code; retrain and save again (kerasrec train ... --out DIR)"
+                if old == 1 else " Retrain and save it with this kerasrec")
+        raise ArtifactError(f"'{path}': format version {old!r}; this kerasrec reads "
+                            f"version {version}.{hint}")
+    files = manifest.get("files")
+    if not isinstance(files, dict):
+        raise ArtifactError(f"'{path}': no file list; save the folder again")
+    for relative, digest in files.items():
+        target = folder / relative
+        if not target.is_file():
+            if relative in optional:
+                continue
+            raise ArtifactError(f"'{target}' is missing; the saved folder is incomplete "
+                                "(save it again or restore the folder)")
+        if file_digest(target) != digest:
+            raise ArtifactError(f"'{target}' was changed or damaged after saving (its "
+                                "SHA-256 does not match the manifest); save it again")
+    return manifest

@@ -182,7 +182,7 @@ def _cmd_similar(args: argparse.Namespace) -> int:
 
     rec = load_run(args.run_dir).recommender
     similar = rec.similar_items(args.movie, k=args.k)
-    print(f"movies most similar to {args.movie} ({rec._title(args.movie)})")
+    print(f"movies most similar to {args.movie} ({rec.catalog_.title(args.movie)})")
     print(_table(similar[["rank", "movieId", "title", "genres", "similarity"]]))
     return 0
 
@@ -272,9 +272,11 @@ def build_parser() -> argparse.ArgumentParser:
         "metrics.json, history.csv, predictions.csv, plots), atomically.")
     train.add_argument("data", nargs="?", help="data file or folder (default: the bundled "
                        "sample)")
-    train.add_argument("--model", default="hybrid", help="hybrid (default), mf, neumf, "
-                       "embedding_mlp, autorec, or a baseline: baseline, global_mean, "
-                       "content, user_knn, item_knn, svd")
+    from kerasrec.models.base import DEFAULT_MODEL, model_names
+
+    train.add_argument("--model", default=DEFAULT_MODEL, choices=model_names(),
+                       help=f"the model to train (default: {DEFAULT_MODEL}; see the "
+                       "README's table of models)")
     train.add_argument("--out", default="runs/latest", help="run directory (default: "
                        "runs/latest; replaced only when the new run is complete)")
     train.add_argument("--split", default="random", choices=SPLITS,

@@ -35,8 +35,9 @@ from typing import Optional, Union
 import numpy as np
 
 from kerasrec._io import atomic_path
+from kerasrec.catalog import global_mean_pairs_tf
 from kerasrec.errors import ArtifactError, CapabilityError
-from kerasrec.features.context import utc_offsets
+from kerasrec.features.context import context_features_tf, utc_offsets
 
 SIGNATURES = ("serving_default", "recommend", "similar_items")
 
@@ -55,7 +56,7 @@ def export_saved_model(recommender, directory: Union[str, Path],
 
     Args:
         recommender: A fitted :class:`~kerasrec.Recommender` whose model has a score
-            table (the Keras models and AutoRec; see :mod:`kerasrec.scoring`).
+            table (see :mod:`kerasrec.scoring`).
         directory: The model base path TensorFlow Serving is given.
         version: The version number; by default one more than the largest present.
 
@@ -63,15 +64,12 @@ def export_saved_model(recommender, directory: Union[str, Path],
         The version folder written.
 
     Raises:
-        CapabilityError: If the model has no score table (a baseline, a sigmoid
-            hybrid, or a catalog too large).
+        CapabilityError: If the model has no score table (a sigmoid hybrid, or a
+            catalog too large).
         ArtifactError: If the version exists already or the folder cannot be written.
     """
     import keras
 
-    if recommender.model not in (*_keras_model_names(), "autorec"):
-        raise CapabilityError(f"model {recommender.model!r} is not a Keras model; export "
-                              "supports hybrid, mf, neumf, embedding_mlp and autorec")
     table = recommender.score_table()
     version = next_version(directory) if version is None else int(version)
     if version < 1:
@@ -80,7 +78,7 @@ def export_saved_model(recommender, directory: Union[str, Path],
     if target.exists():
         raise ArtifactError(f"'{target}' exists; TensorFlow Serving versions are immutable, "
                             "choose another version")
-    tables = ServingTables(table, recommender.pipeline_.config.timezone,
+    tables = ServingTables(table, recommender.catalog_, recommender.pipeline_.config.timezone,
                            recommender.pipeline_.config.daytime_hours)
     archive = keras.export.ExportArchive()
     archive.track(tables)
@@ -101,12 +99,6 @@ def export_saved_model(recommender, directory: Union[str, Path],
     return target
 
 
-def _keras_model_names():
-    from kerasrec.models.registry import KERAS_MODELS
-
-    return KERAS_MODELS
-
-
 def _specs():
     import tensorflow as tf
 
@@ -117,7 +109,7 @@ def _serving_tables_class():
     import tensorflow as tf
 
     class _ServingTables(tf.Module):
-        def __init__(self, table, timezone: str, daytime_hours) -> None:
+        def __init__(self, table, catalog, timezone: str, daytime_hours) -> None:
             super().__init__(name="kerasrec_serving")
             i64 = tf.int64
             users = np.asarray(table.user_ids, np.int64)
@@ -137,22 +129,11 @@ def _serving_tables_class():
             self.slope = tf.Variable(table.slope.astype(np.float32), **fixed, name="slope")
             self.item_known = tf.Variable(table.item_known.astype(bool), **fixed,
                                           name="item_known")
-            self.n_ratings = tf.Variable(table.n_ratings.astype(np.int64), **fixed,
-                                         name="n_ratings")
-            self.seen = tf.Variable(table.seen.toarray().astype(bool), **fixed, name="seen")
-            self.popular_min = int(table.popular_min)
+            self.n_ratings = tf.Variable(catalog.n_ratings, **fixed, name="n_ratings")
+            self.seen = tf.Variable(catalog.seen_matrix().toarray(), **fixed, name="seen")
+            self.popular_min = catalog.popular_min
             self.rating_range = tuple(float(v) for v in table.rating_range)
-            self.has_context = table.context_kernel is not None
-            if self.has_context:
-                self.context_kernel = tf.Variable(table.context_kernel.astype(np.float32), **fixed)
-                self.context_bias = tf.Variable(table.context_bias.astype(np.float32), **fixed)
-                self.context_head = tf.Variable(
-                    np.asarray(table.context_head, np.float32)[:, None], **fixed)
-            self.has_sessions = table.session_keys is not None and len(table.session_keys) > 0
-            if self.has_sessions:
-                self.session_keys = tf.Variable(table.session_keys.astype(np.int64), **fixed)
-                self.session_values = tf.Variable(table.session_values.astype(np.float32), **fixed)
-                self.session_seconds = int(table.session_hours * 3600)
+            self.terms = table.terms.serving_module() if table.terms is not None else None
             starts, offsets = utc_offsets(timezone)
             self.offset_starts = tf.Variable(starts, **fixed, name="offset_starts")
             self.offsets = tf.Variable(offsets, **fixed, name="offsets")
@@ -166,50 +147,32 @@ def _serving_tables_class():
 
         def _context(self, daytime, weekend, timestamp):
             """(n, 2) flags: from the timestamp where known, else the given flags."""
-            index = tf.searchsorted(self.offset_starts, timestamp, side="right",
-                                   out_type=tf.int64) - 1
-            local = timestamp + tf.gather(self.offsets, tf.maximum(index, 0))
-            hour = tf.math.floormod(tf.math.floordiv(local, 3600), 24)
-            weekday = tf.math.floormod(tf.math.floordiv(local, 86400) + 3, 7)  # 1970-01-01: Thu
-            start, end = self.daytime_hours
-            from_time = tf.cast(tf.stack([(hour > start) & (hour < end), weekday >= 5], 1),
-                                tf.float32)
+            from_time = context_features_tf(timestamp, self.offset_starts, self.offsets,
+                                            self.daytime_hours)
             given = tf.stack([daytime, weekend], 1)
             return tf.where(tf.expand_dims(timestamp >= 0, 1), from_time, given)
 
-        def _shift(self, rows, flags, timestamp):
-            """Context and session parts in score units, per row."""
-            shift = tf.zeros(tf.shape(rows), tf.float32)
-            if self.has_context:
-                hidden = tf.nn.relu(tf.matmul(flags, self.context_kernel) + self.context_bias)
-                reference = tf.nn.relu(self.context_bias)[None, :]
-                shift += tf.matmul(hidden - reference, self.context_head)[:, 0]
-            if self.has_sessions:
-                keys = rows * 2 ** 32 + tf.math.floordiv(timestamp, self.session_seconds)
-                n = tf.shape(self.session_keys, out_type=tf.int64)[0]
-                position = tf.minimum(tf.searchsorted(self.session_keys, keys, out_type=tf.int64),
-                                      n - 1)
-                found = (tf.gather(self.session_keys, position) == keys) & (timestamp >= 0)
-                shift += tf.where(found, tf.gather(self.session_values, position), 0.0)
-            return shift
+        def _shift(self, rows, daytime, weekend, timestamp):
+            """The additive terms in score units, per row."""
+            return self.terms(rows, self._context(daytime, weekend, timestamp), timestamp)
 
         # --- endpoints -------------------------------------------------------------
 
         def serve(self, user_id, movie_id, daytime, weekend, timestamp):
             rows, columns = self.user_rows.lookup(user_id), self.movie_columns.lookup(movie_id)
             stars = tf.gather_nd(self.stars, tf.stack([rows, columns], 1))
-            if self.has_context or self.has_sessions:
-                shift = self._shift(rows, self._context(daytime, weekend, timestamp), timestamp)
-                applies = (rows != 0) | tf.gather(self.item_known, columns)
+            if self.terms is not None:
+                shift = self._shift(rows, daytime, weekend, timestamp)
+                applies = ~global_mean_pairs_tf(rows, tf.gather(self.item_known, columns))
                 stars += tf.where(applies, tf.gather(self.slope, columns) * shift, 0.0)
             return {"rating": tf.clip_by_value(stars, *self.rating_range)}
 
         def recommend(self, user_id, daytime, weekend, timestamp, k, exclude_seen):
             rows = self.user_rows.lookup(user_id)
             scores = tf.gather(self.stars, rows)[:, :self.n_movies]  # (batch, movies)
-            if self.has_context or self.has_sessions:
-                shift = self._shift(rows, self._context(daytime, weekend, timestamp), timestamp)
-                applies = (rows[:, None] != 0) | self.item_known[None, :self.n_movies]
+            if self.terms is not None:
+                shift = self._shift(rows, daytime, weekend, timestamp)
+                applies = ~global_mean_pairs_tf(rows[:, None], self.item_known[None, :self.n_movies])
                 scores += tf.where(applies, self.slope[None, :self.n_movies] * shift[:, None], 0.0)
             known = rows[:, None] != 0
             allowed = tf.where(known, self.n_ratings[None, :] >= 1,
@@ -244,12 +207,13 @@ def _serving_tables_class():
     return _ServingTables
 
 
-def ServingTables(table, timezone: str = "UTC", daytime_hours=(6, 20)):
-    """The ``tf.Module`` behind the export: a score table plus its serving functions.
+def ServingTables(table, catalog, timezone: str = "UTC", daytime_hours=(6, 20)):
+    """The ``tf.Module`` behind the export: a score table, the catalog's candidates and
+    cold-start rules, and the serving functions.
 
-    Useful in-process too: ``ServingTables(rec.score_table(), "UTC").serve(...)``
-    runs exactly what the SavedModel runs.
+    Useful in-process too: ``ServingTables(rec.score_table(), rec.catalog_, "UTC")
+    .serve(...)`` runs exactly what the SavedModel runs.
     """
     if table.stars.shape[1] != len(table.movie_ids) + 1:
         raise CapabilityError("the score table's columns do not match its movie ids")
-    return _serving_tables_class()(table, timezone, daytime_hours)
+    return _serving_tables_class()(table, catalog, timezone, daytime_hours)

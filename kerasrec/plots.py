@@ -137,7 +137,7 @@ def model_diagram(model, path: Union[str, Path] = "model.png", **options) -> Pat
     """Draw a Keras model with ``keras.utils.plot_model``.
 
     Args:
-        model: A Keras model (e.g. ``Recommender.model_``).
+        model: A Keras model (e.g. ``Recommender.model_.keras_model``).
         path: Output image.
         **options: Passed to ``plot_model`` (defaults: shapes and layer names shown).
 

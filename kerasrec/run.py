@@ -33,6 +33,7 @@ import pandas as pd
 
 from kerasrec._io import atomic_path
 from kerasrec.errors import MAX_LISTED, ArtifactError, DataError
+from kerasrec.models.base import DEFAULT_MODEL
 
 FORMAT = "kerasrec.run"
 FORMAT_VERSION = 1
@@ -45,7 +46,7 @@ class RunConfig:
 
     Attributes:
         data: Data file or folder (``None``: the bundled sample).
-        model: Model name (see :class:`~kerasrec.Recommender`).
+        model: A registered model name (``kerasrec.models.model_names()``).
         split: How to hold out test ratings: ``"random"``, ``"temporal"``,
             ``"leave_last"`` (each user's latest rating) or ``"article"``; ignored when
             ``test_file`` is given.
@@ -53,7 +54,8 @@ class RunConfig:
         train_file, test_file: Explicit ratings files (e.g. a fixed split). With a test
             file, its pairs are removed from the training ratings.
         seed: Seeds the split, initialisation and training.
-        epochs: Upper bound on epochs (``None``: the model's default).
+        epochs: Upper bound on epochs (``None``: the model's default; settings of
+            training apply to models trained by gradient descent).
         batch_size: Examples per training step (``None``: the model's default).
         learning_rate: The optimizer's initial learning rate (``None``: the model's default).
         optimizer: ``"adam"`` or ``"lazy_adam"`` (``None``: Adam); see
@@ -68,7 +70,7 @@ class RunConfig:
     """
 
     data: Optional[str] = None
-    model: str = "hybrid"
+    model: str = DEFAULT_MODEL
     split: str = "random"
     test_size: float = 0.2
     train_file: Optional[str] = None
@@ -144,12 +146,15 @@ def train_run(config: RunConfig, out: Union[str, Path],
     from kerasrec import metrics
     from kerasrec.data import load_movies, sample_path
     from kerasrec.distribute import check_strategy, is_chief
+    from kerasrec.models.base import model_class
     from kerasrec.optimizers import check_optimizer
     from kerasrec.recommend import Recommender
     from kerasrec.training import TrainConfig
 
     started = time.perf_counter()
-    check_strategy(config.strategy)  # before reading any data
+    model = model_class(config.model)  # names and options checked before reading data
+    model(**config.options)
+    check_strategy(config.strategy)
     if config.optimizer is not None:
         check_optimizer(config.optimizer)
     source = config.data or str(sample_path())
@@ -162,14 +167,9 @@ def train_run(config: RunConfig, out: Union[str, Path],
             raise
         raise exc.with_file(source) from None
     progress(f"{len(train):,} training and {len(test):,} test ratings")
-    train_config = None
-    if config.model not in ("global_mean", "baseline", "content", "user_knn", "item_knn", "svd"):
-        defaults = ({"epochs": 100, "batch_size": 128, "monitor": "masked_squared_error"}
-                    if config.model == "autorec" else {})
-        for name in ("epochs", "batch_size", "learning_rate", "optimizer", "strategy"):
-            if getattr(config, name) is not None:
-                defaults[name] = getattr(config, name)
-        train_config = TrainConfig(seed=config.seed, verbose=config.verbose, **defaults)
+    settings = {name: getattr(config, name) for name in
+                ("epochs", "batch_size", "learning_rate", "optimizer", "strategy")}
+    train_config = model.train_config(seed=config.seed, verbose=config.verbose, **settings)
     rec = Recommender(config.model, seed=config.seed, timezone=config.timezone,
                       rating_scaling=config.rating_scaling, train=train_config, **config.options)
     progress(f"training {config.model}")

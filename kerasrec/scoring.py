@@ -1,39 +1,62 @@
-"""Precomputed scores: every known user x every catalog movie, in stars.
+"""Scoring: the one path from a model to stars, and the precomputed score table.
 
-Once a model is trained, its prediction for a (user, movie) pair at the reference
-context (a weekday night, outside any training session) no longer changes. For
-catalogs of modest size (users x movies up to :data:`SCORE_TABLE_LIMIT` cells) kerasrec
-computes them all once, with the model itself, and keeps them in a
-:class:`ScoreTable`. ``Recommender.predict`` and ``recommend`` then look scores up
-instead of running the network per pair, and the SavedModel export serves the same
-table. Nothing is approximated:
+:func:`predict_block` is how every prediction is made: the model's score, then the
+catalog's cold-start rules. For catalogs of modest size (users x movies up to
+:data:`SCORE_TABLE_LIMIT` cells) :func:`build_table` computes every known user's
+score for every catalog movie once, with that same path, and keeps them in a
+:class:`ScoreTable`; ``Recommender.predict``/``recommend`` and the SavedModel export
+then look scores up. Nothing is approximated:
 
-* the hybrid's context branch and per-session bias enter its linear ``rating`` head
-  additively, so any other context is the table value plus ``slope * (context part -
-  reference context part + session part)``, computed from the stored weights of
-  those two branches;
+* scores are stored at the reference context (a weekday night, outside any training
+  session); a model whose score depends on context provides its ``additive_terms``
+  (``RecModel.additive_terms``), and any other context is the table value plus
+  ``slope * terms.shift(...)``;
 * the other models take no context, so the table is their prediction everywhere;
-* cold start follows the Recommender's rules: row 0 is the user unseen in training,
-  the last column a movie outside the catalog, and the pairs that get the global
-  mean (unknown user and a movie never rated) ignore context.
+* cold start follows the :class:`~kerasrec.catalog.Catalog`: row 0 is the user unseen
+  in training, the last column a movie outside the catalog, and the pairs that get
+  the global mean ignore context.
 
-A hybrid with a sigmoid output is not additive after the activation; it has no table
-and is scored by the network.
+A model whose score depends on context non-additively (a sigmoid hybrid) has no table
+and is scored by the model.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, fields
 from pathlib import Path
-from typing import Optional, Tuple, Union
+from typing import Any, Optional, Tuple, Union
 
 import numpy as np
 import pandas as pd
-import scipy.sparse as sp
+
+from kerasrec.catalog import global_mean_pairs
+from kerasrec.errors import CapabilityError
 
 SCORE_TABLE_LIMIT = 2 ** 25
 """Largest table (users x catalog movies) kept: 128 MiB of float32 scores."""
 
+
+def make_block(pipeline, model, pairs: pd.DataFrame) -> dict:
+    """The block a model scores: ``pipeline.transform(pairs)`` plus raw ``movie_id``."""
+    block = pipeline.transform(pairs, item_features=model.needs_item_features)
+    block["movie_id"] = pairs["movieId"].to_numpy()
+    return block
+
+
+def predict_block(model, catalog, block, clip: Optional[Tuple[float, float]] = None) -> np.ndarray:
+    """Stars for a block: the model's score with the catalog's cold-start rules."""
+    stars = catalog.apply_cold_start(block, np.asarray(model.score(block), np.float64),
+                                     model.scores_cold_pairs)
+    return np.clip(stars, *clip) if clip is not None else stars
+
+
+def additive_terms(model) -> Any:
+    """The model's context/session terms, or None if its score ignores context.
+
+    Raises:
+        CapabilityError: If the score depends on context but not additively.
+    """
+    return model.additive_terms() if model.supports("additive_terms") else None
 
 @dataclass
 class ScoreTable:
@@ -45,16 +68,11 @@ class ScoreTable:
             Column ``M`` stands for any movie outside the catalog.
         stars: (U + 1, M + 1) float32 predictions in stars at the reference context,
             before clipping. Row 0 is the cold-start row of users unseen in training.
-        slope: (M + 1,) stars per unit of model score (context and session parts).
+        slope: (M + 1,) stars per unit of model score (for the additive terms).
         item_known: (M + 1,) whether the movie was rated in training.
-        n_ratings: (M,) training ratings per catalog movie.
-        seen: (U + 1, M) sparse boolean: movies each user rated in training.
-        popular_min: Fewest ratings a movie needs to be recommended to an unseen user.
         rating_range: Predictions are clipped to it.
-        context_kernel, context_bias, context_head: The hybrid's context branch
-            ``relu(flags @ kernel + bias) @ head``, or None.
-        session_keys, session_values, session_hours: The hybrid's per-session bias in
-            score units (sorted keys ``row * 2**32 + window``), or None.
+        terms: The model's additive context/session terms, or None. Not stored with
+            the table: it is read from the model's weights.
         item_vectors: (M, d) unit-length learned movie vectors for similar items, or None.
     """
 
@@ -63,16 +81,8 @@ class ScoreTable:
     stars: np.ndarray
     slope: np.ndarray
     item_known: np.ndarray
-    n_ratings: np.ndarray
-    seen: sp.csr_matrix
-    popular_min: int
     rating_range: Tuple[float, float]
-    context_kernel: Optional[np.ndarray] = None
-    context_bias: Optional[np.ndarray] = None
-    context_head: Optional[np.ndarray] = None
-    session_keys: Optional[np.ndarray] = None
-    session_values: Optional[np.ndarray] = None
-    session_hours: float = 6.0
+    terms: Any = None
     item_vectors: Optional[np.ndarray] = None
 
     @property
@@ -89,32 +99,13 @@ class ScoreTable:
         index = pd.Index(self.movie_ids).get_indexer(np.asarray(movie_ids, np.int64))
         return np.where(index < 0, self.n_movies, index).astype(np.int64)
 
-    def context_part(self, flags: np.ndarray) -> np.ndarray:
-        """Context branch score minus that of the reference context, per row."""
-        if self.context_kernel is None:
-            return np.zeros(len(flags))
-        flags = np.asarray(flags, np.float64)
-        hidden = np.maximum(flags @ self.context_kernel + self.context_bias, 0.0)
-        reference = np.maximum(self.context_bias, 0.0)
-        return (hidden - reference) @ self.context_head
-
-    def session_part(self, rows: np.ndarray, timestamps: np.ndarray) -> np.ndarray:
-        """Per-session bias in score units (0 outside the training sessions)."""
-        timestamps = np.asarray(timestamps, np.int64)
-        if self.session_keys is None or not len(self.session_keys):
-            return np.zeros(len(rows))
-        keys = rows * 2 ** 32 + timestamps // int(self.session_hours * 3600)
-        position = np.minimum(np.searchsorted(self.session_keys, keys), len(self.session_keys) - 1)
-        found = (self.session_keys[position] == keys) & (timestamps >= 0)
-        return np.where(found, self.session_values[position], 0.0)
-
     def score(self, rows: np.ndarray, columns: np.ndarray, flags: np.ndarray,
               timestamps: np.ndarray, clip: bool = True) -> np.ndarray:
         """Predictions in stars, clipped to the rating range unless ``clip=False``."""
         stars = self.stars[rows, columns].astype(np.float64)
-        if self.context_kernel is not None or self.session_keys is not None:
-            applies = (rows != 0) | self.item_known[columns]
-            shift = self.context_part(flags) + self.session_part(rows, timestamps)
+        if self.terms is not None:
+            applies = ~global_mean_pairs(rows, self.item_known[columns])
+            shift = self.terms.shift(rows, flags, np.asarray(timestamps, np.int64))
             stars = stars + np.where(applies, self.slope[columns] * shift, 0.0)
         return np.clip(stars, *self.rating_range) if clip else stars
 
@@ -125,54 +116,89 @@ class ScoreTable:
         Rank by the unclipped scores (``clip=False``): clipping ties every movie
         predicted above the top of the scale.
         """
-        columns = np.arange(self.n_movies)
-        n = len(columns)
-        return self.score(np.full(n, row), columns, np.tile(np.asarray(flags, np.float64), (n, 1)),
+        n = self.n_movies
+        return self.score(np.full(n, row), np.arange(n),
+                          np.tile(np.asarray(flags, np.float64), (n, 1)),
                           np.full(n, timestamp, np.int64), clip=clip)
-
-    def candidates(self, row: int, exclude_seen: bool = True,
-                   min_ratings: Optional[int] = None) -> np.ndarray:
-        """Columns that may be recommended to the user of ``row``.
-
-        Known users: movies with at least ``min_ratings`` (default 1) training ratings,
-        minus those they rated if ``exclude_seen``; unseen users: at least
-        ``popular_min`` ratings (well-rated popular movies).
-        """
-        if min_ratings is None:
-            min_ratings = 1 if row else self.popular_min
-        allowed = self.n_ratings >= min_ratings
-        if exclude_seen and row:
-            allowed[self.seen[row].indices] = False
-        return np.flatnonzero(allowed)
-
 
     def save(self, path: Union[str, Path]) -> None:
         """Write the table to one ``.npz`` file (the caller makes it atomic)."""
-        arrays = {}
-        for f in fields(self):
-            value = getattr(self, f.name)
-            if value is None:
-                continue
-            if f.name == "seen":
-                arrays.update(seen_indptr=value.indptr, seen_indices=value.indices,
-                              seen_shape=np.asarray(value.shape))
-            else:
-                arrays[f.name] = np.asarray(value)
+        arrays = {f.name: np.asarray(getattr(self, f.name)) for f in fields(self)
+                  if f.name != "terms" and getattr(self, f.name) is not None}
         with open(path, "wb") as handle:
             np.savez(handle, **arrays)
 
     @classmethod
-    def load(cls, path: Union[str, Path]) -> "ScoreTable":
-        """Read a table written by :meth:`save`."""
+    def load(cls, path: Union[str, Path], terms=None) -> "ScoreTable":
+        """Read a table written by :meth:`save` (arrays only; no pickle).
+
+        Raises:
+            ArtifactError: If the arrays are missing or do not fit together.
+        """
+        from kerasrec.errors import ArtifactError
+
         with np.load(path) as stored:
             values = {k: stored[k] for k in stored.files}
-        indptr, indices = values.pop("seen_indptr"), values.pop("seen_indices")
-        shape = tuple(values.pop("seen_shape"))
-        values["seen"] = sp.csr_matrix((np.ones(len(indices), bool), indices, indptr), shape=shape)
-        values["popular_min"] = int(values["popular_min"])
-        values["session_hours"] = float(values.get("session_hours", 6.0))
+        needed = {"user_ids", "movie_ids", "stars", "slope", "item_known", "rating_range"}
+        if not needed <= set(values) or values["stars"].shape != (
+                len(values["user_ids"]) + 1, len(values["movie_ids"]) + 1):
+            raise ArtifactError(f"'{path}' is not a score table of this model; delete it and "
+                                "it is rebuilt")
         values["rating_range"] = tuple(float(v) for v in values["rating_range"])
-        return cls(**values)
+        return cls(**values, terms=terms)
+
+
+def table_problem(model, pipeline, catalog) -> Optional[str]:
+    """Why ``model`` has no score table, or None if it can have one."""
+    if not model.tabulate:
+        return f"model {model.name!r} scores pairs directly and keeps no score table"
+    if model.supports("additive_terms"):
+        try:
+            model.additive_terms()
+        except CapabilityError as exc:
+            return str(exc)
+    cells = table_cells(len(pipeline.user_vocabulary_), len(catalog.movies))
+    if cells > SCORE_TABLE_LIMIT:
+        return (f"{len(pipeline.user_vocabulary_)} users x {len(catalog.movies)} movies "
+                f"exceed the score table limit of {SCORE_TABLE_LIMIT} cells")
+    return None
+
+
+def build_table(model, pipeline, catalog) -> ScoreTable:
+    """Score every training user (and the unseen user) against every catalog movie.
+
+    Raises:
+        CapabilityError: If :func:`table_problem` names a reason.
+    """
+    problem = table_problem(model, pipeline, catalog)
+    if problem:
+        raise CapabilityError(f"no score table: {problem}")
+    users = np.asarray(pipeline.user_vocabulary_, np.int64)
+    movies = catalog.movie_ids
+    outside = int(max(movies.max(initial=0), pipeline.item_vocabulary_.max(initial=0)) + 1)
+    columns = np.append(movies, outside)  # the last column: a movie outside the catalog
+    row_users = np.append(int(users.max(initial=0) + 1), users)  # row 0: a user unseen
+    stars = np.empty((len(row_users), len(columns)), np.float32)
+    chunk = max(1, 2 ** 19 // len(columns))
+    for lo in range(0, len(row_users), chunk):
+        block_users = row_users[lo:lo + chunk]
+        pairs = pd.DataFrame({"userId": np.repeat(block_users, len(columns)),
+                              "movieId": np.tile(columns, len(block_users))})
+        values = predict_block(model, catalog, make_block(pipeline, model, pairs))
+        stars[lo:lo + len(block_users)] = values.reshape(len(block_users), len(columns))
+    zero = pipeline.to_stars(np.zeros(len(columns)), columns)
+    slope = pipeline.to_stars(np.ones(len(columns)), columns) - zero
+    table = ScoreTable(user_ids=users, movie_ids=movies, stars=stars,
+                       slope=slope.astype(np.float32),
+                       item_known=pipeline.item_index(columns) > 0,
+                       rating_range=tuple(float(v) for v in pipeline.config.rating_range),
+                       terms=additive_terms(model))
+    if model.supports("item_vectors"):
+        vectors = model.item_vectors(make_block(pipeline, model, pd.DataFrame(
+            {"userId": 0, "movieId": movies})) | {"item_features": pipeline.item_features(movies)})
+        norms = np.linalg.norm(vectors, axis=1, keepdims=True)
+        table.item_vectors = (vectors / np.where(norms > 0, norms, 1.0)).astype(np.float32)
+    return table
 
 
 def top_k(scores: np.ndarray, ids: np.ndarray, k: int) -> np.ndarray:
@@ -188,13 +214,6 @@ def top_k(scores: np.ndarray, ids: np.ndarray, k: int) -> np.ndarray:
         keep = np.arange(len(scores))
     order = np.lexsort((ids[keep], -scores[keep]))[:k]
     return keep[order]
-
-
-def popular_min(n_ratings: np.ndarray) -> int:
-    """Fewest ratings of a movie recommended to an unseen user: the median count of
-    rated movies, at least 10."""
-    rated = n_ratings[n_ratings > 0]
-    return max(10, int(np.median(rated)) if len(rated) else 10)
 
 
 def table_cells(n_users: int, n_movies: int) -> int:

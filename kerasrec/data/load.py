@@ -25,6 +25,7 @@ from kerasrec.data.validate import (PRODUCT_COLUMNS, RATING_COLUMNS, Source,
                                     check_duplicate_policy, check_references,
                                     resolve_duplicates, typed_ratings, validate_products)
 from kerasrec.errors import DataError
+from kerasrec.schema import decode_genres
 
 PathLike = Union[str, "os.PathLike[str]"]
 PRODUCTS_SHEET, RATINGS_SHEET = "products", "users"
@@ -346,8 +347,6 @@ def _read_u_item(files, name: str, source: Source, nrows=None) -> pd.DataFrame:
         genre_names = listed or genre_names
     with files.open(name) as handle:
         frame = pd.read_csv(io.StringIO(_decode(handle.read())), sep="|", header=None)
-    from kerasrec.features.genres import decode_genres
-
     flags = frame.iloc[:, 5:5 + len(genre_names)].to_numpy(dtype=bool)
     names = [_GENRE_ALIASES.get(g, g) for g in genre_names]
     flags[:, [n == "unknown" for n in names]] = False  # 100K's "unknown" means no genres

@@ -7,6 +7,8 @@ from typing import Dict
 
 import pandas as pd
 
+from kerasrec.schema import parse_titles
+
 from kerasrec.data.validate import (NO_GENRES, Source, check_references, validate_products,
                                     validate_ratings)
 
@@ -71,8 +73,6 @@ class MovieData:
 
     def describe(self) -> Dict[str, object]:
         """Summary statistics: sizes, sparsity, genres, years and the rating histogram."""
-        from kerasrec.features.titles import parse_titles
-
         years = parse_titles(self.products["title"])["year"].dropna()
         n_rated_movies = int(self.ratings["movieId"].nunique())
         cells = self.n_users * max(n_rated_movies, 1)

@@ -17,8 +17,7 @@ import numpy as np
 import pandas as pd
 
 from kerasrec.data.movie_data import MovieData
-from kerasrec.features.context import context_features
-from kerasrec.features.genres import decode_genres
+from kerasrec.schema import context_features, decode_genres
 
 GENRES = ("Action Adventure Animation Children Comedy Crime Documentary Drama Fantasy "
           "Film-Noir Horror IMAX Musical Mystery Romance Sci-Fi Thriller War Western").split()

@@ -14,10 +14,8 @@ import numpy as np
 import pandas as pd
 
 from kerasrec.errors import DataError, preview
+from kerasrec.schema import NO_GENRES, PRODUCT_COLUMNS, RATING_COLUMNS
 
-PRODUCT_COLUMNS: Tuple[str, ...] = ("movieId", "title", "genres")
-RATING_COLUMNS: Tuple[str, ...] = ("userId", "movieId", "rating", "timestamp")
-NO_GENRES = "(no genres listed)"
 
 #: Unix seconds beyond this are far in the future (year 5138): the values are milliseconds.
 _MILLISECONDS_THRESHOLD = 1e11

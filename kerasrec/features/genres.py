@@ -7,7 +7,7 @@ from typing import List, Sequence
 import numpy as np
 import pandas as pd
 
-from kerasrec.data.validate import NO_GENRES
+from kerasrec.schema import NO_GENRES, decode_genres
 
 
 def genre_vocabulary(genres: pd.Series) -> List[str]:
@@ -35,12 +35,4 @@ def encode_genres(genres: pd.Series, vocabulary: Sequence[str]) -> np.ndarray:
     return dummies.reindex(columns=list(vocabulary), fill_value=0).to_numpy(dtype=np.uint8)
 
 
-def decode_genres(multi_hot: np.ndarray, vocabulary: Sequence[str]) -> np.ndarray:
-    """Inverse of :func:`encode_genres`: multi-hot rows -> pipe-separated genre strings.
-
-    Rows without any genre become ``"(no genres listed)"``.
-    """
-    names = np.array([f"{g}|" for g in vocabulary], dtype=object)
-    joined = pd.DataFrame(np.asarray(multi_hot, dtype=bool) * names).sum(axis=1)
-    joined = joined.astype(str).str.rstrip("|")
-    return joined.mask(joined == "", NO_GENRES).to_numpy(dtype=object)
+__all__ = ["decode_genres", "encode_genres", "genre_vocabulary"]

@@ -4,16 +4,15 @@ from __future__ import annotations
 
 from typing import Optional
 
-import keras
 import numpy as np
-from keras import layers
 
-from kerasrec.models.layers import masked_squared_error
+from kerasrec.models.base import register
+from kerasrec.models.keras_model import KERAS_FILE, KerasRatingModel, load_keras
 
 
 def build_autorec(n_users: int, *, hidden: int = 500, l2: float = 1e-2,
                   learning_rate: float = 3e-4, seed: Optional[int] = None,
-                  name: str = "autorec") -> keras.Model:
+                  name: str = "autorec") -> "keras.Model":
     """Build I-AutoRec: an item's rating vector over users -> sigmoid -> identity.
 
     Train it on :func:`rating_matrix` rows with the (registered) ``masked_squared_error``
@@ -36,13 +35,18 @@ def build_autorec(n_users: int, *, hidden: int = 500, l2: float = 1e-2,
         (the loss adds the L2 penalties; stop on the metric with
         ``TrainConfig(monitor="masked_squared_error")``), input ``item_ratings``.
     """
+    import keras
+    from keras import layers
+
+    from kerasrec.models.layers import masked_squared_error
+
     if seed is not None:
         keras.utils.set_random_seed(seed)
     ratings = keras.Input((n_users,), name="item_ratings")
     reg = keras.regularizers.L2(l2)
     h = layers.Dense(hidden, activation="sigmoid", kernel_regularizer=reg, name="encoder")(ratings)
     out = layers.Dense(n_users, kernel_regularizer=reg, name="decoder")(h)
-    model = keras.Model(ratings, out, name=name)
+    model = keras.Model({"item_ratings": ratings}, out, name=name)
     model.compile(optimizer=keras.optimizers.Adam(learning_rate), loss=masked_squared_error,
                   metrics=[masked_squared_error])
     return model
@@ -61,3 +65,66 @@ def rating_matrix(user_index: np.ndarray, item_index: np.ndarray, targets: np.nd
     matrix = np.zeros((n_items, n_users), dtype=np.float32)
     matrix[item_index, user_index] = targets
     return matrix
+
+
+@register("autorec")
+class AutoRec(KerasRatingModel):
+    """Item-based AutoRec trained on ratings in stars; stops early on held-out entries.
+
+    Options: ``hidden``, ``l2``, ``learning_rate``.
+    """
+
+    summary = "item-based AutoRec (Sedhain et al., 2015), masked loss on observed ratings"
+    train_defaults = {"epochs": 100, "batch_size": 128, "monitor": "masked_squared_error"}
+    quick_options, quick_train = {"learning_rate": 3e-3}, {"epochs": 20}
+    PAIRS_FILE = "autorec_ratings.npz"
+
+    @classmethod
+    def option_names(cls):
+        return ("hidden", "l2", "learning_rate")
+
+    def fit(self, pipeline, ratings, products, train=None, seed: int = 0) -> "AutoRec":
+        from kerasrec import training
+
+        # AutoRec marks unobserved entries with 0, so it learns ratings in stars.
+        config = train or self.train_config(seed=seed)
+        x = pipeline.transform(ratings, item_features=False)
+        self.pairs = {"user_id": x["user_id"], "item_id": x["item_id"],
+                      "rating": ratings["rating"].to_numpy(np.float32)}
+        self.pipeline = pipeline
+        shape = (pipeline.n_users, pipeline.n_items)
+        # Validation hides a random share of the observed entries; the masked loss
+        # scores a matrix holding only those on exactly them.
+        fit_idx, val_idx = training.validation_cut(len(self.pairs["rating"]),
+                                                   config.validation_fraction or 0.1, config.seed)
+        fit_matrix, val_matrix = (self._matrix(idx) for idx in (fit_idx, val_idx))
+        model = build_autorec(shape[0], seed=seed, **self.options)
+        inputs = {"item_ratings": fit_matrix}
+        history = training.fit(model, inputs, fit_matrix, validation=(inputs, val_matrix),
+                               config=config)
+        self.keras_model = model
+        self.history = {k: [float(v) for v in vs] for k, vs in history.history.items()}
+        self._reconstruction = None
+        return self
+
+    def _matrix(self, rows=slice(None)) -> np.ndarray:
+        p = self.pairs
+        return rating_matrix(p["user_id"][rows], p["item_id"][rows], p["rating"][rows],
+                             self.pipeline.n_users, self.pipeline.n_items)
+
+    def score(self, block) -> np.ndarray:
+        """Read from the reconstruction of the training matrix (items x users, stars)."""
+        if getattr(self, "_reconstruction", None) is None:
+            self._reconstruction = np.asarray(self.keras_model.predict(
+                {"item_ratings": self._matrix()}, batch_size=4096, verbose=0), np.float32)
+        return self._reconstruction[block["item_id"], block["user_id"]].astype(np.float64)
+
+    def save_parts(self, folder) -> None:
+        self.keras_model.save(folder / KERAS_FILE)
+        np.savez(folder / self.PAIRS_FILE, **self.pairs)
+
+    def load_parts(self, folder, pipeline) -> None:
+        self.keras_model, self.pipeline = load_keras(folder / KERAS_FILE), pipeline
+        with np.load(folder / self.PAIRS_FILE) as pairs:
+            self.pairs = {k: pairs[k] for k in ("user_id", "item_id", "rating")}
+        self._reconstruction = None

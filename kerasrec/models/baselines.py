@@ -7,11 +7,13 @@ matrix. Predictions are in stars. Each starts from the shrunk baseline
 
 from __future__ import annotations
 
-from typing import Optional
+from typing import Callable, ClassVar, Optional
 
 import numpy as np
 import pandas as pd
 import scipy.sparse as sp
+
+from kerasrec.models.base import RecModel, register
 
 
 def shrunk_biases(u: np.ndarray, i: np.ndarray, r: np.ndarray, n_users: int, n_items: int,
@@ -238,3 +240,139 @@ class ContentBasedRecommender(BaselineRecommender):
 
     def _residual(self, u, i, pairs) -> np.ndarray:
         return self.scale_ * self._cosine(u, pairs["movieId"].to_numpy())
+
+
+# --- the baselines under the model contract ---------------------------------------------
+
+_STATE_FILE = "state.npz"
+
+
+class SparseBaseline(RecModel):
+    """A baseline algorithm above as a registered model.
+
+    The algorithm sees users by their pipeline index (so an unseen user, index 0, is
+    unknown to it) and movies by movieId (so the content model knows the genres of
+    movies nobody rated). Its fitted state is saved as plain arrays (no pickle).
+    """
+
+    scores_cold_pairs = True  # each falls back to mean + shrunk biases by itself
+    tabulate = False  # KNN over every user x movie would take minutes; pairs are cheap
+    algorithm: ClassVar[Callable[..., BaselineRecommender]]
+
+    @classmethod
+    def option_names(cls):
+        import inspect
+
+        names = []
+        for klass in inspect.getmro(cls.algorithm if inspect.isclass(cls.algorithm)
+                                    else BaselineRecommender):
+            if klass is not object and "__init__" in vars(klass):
+                names += [n for n in inspect.signature(klass.__init__).parameters
+                          if n not in ("self", "kwargs", "kind", "use_biases")]
+        return tuple(dict.fromkeys(names))
+
+    def _frame(self, users, movies) -> pd.DataFrame:
+        return pd.DataFrame({"userId": users, "movieId": movies})
+
+    def fit(self, pipeline, ratings, products, train=None, seed: int = 0) -> "SparseBaseline":
+        frame = ratings.assign(userId=pipeline.user_index(ratings["userId"].to_numpy()))
+        self.algo = type(self).algorithm(**self.options).fit(frame, products)
+        return self
+
+    def score(self, block) -> np.ndarray:
+        return np.asarray(self.algo.predict(self._frame(block["user_id"], block["movie_id"])),
+                          np.float64)
+
+    def save_parts(self, folder) -> None:
+        arrays = {}
+        for name, value in vars(self.algo).items():
+            if not name.endswith("_"):
+                continue
+            if sp.issparse(value):
+                value = value.tocsr()
+                arrays.update({f"csr:{name}:data": value.data, f"csr:{name}:indices": value.indices,
+                               f"csr:{name}:indptr": value.indptr,
+                               f"csr:{name}:shape": np.asarray(value.shape)})
+            elif isinstance(value, pd.Index):
+                arrays[f"index:{name}"] = value.to_numpy()
+            else:
+                arrays[f"array:{name}"] = np.asarray(value)
+        np.savez(folder / _STATE_FILE, **arrays)
+
+    def load_parts(self, folder, pipeline) -> None:
+        self.algo = type(self).algorithm(**self.options)
+        with np.load(folder / _STATE_FILE) as stored:  # allow_pickle stays False
+            arrays = {k: stored[k] for k in stored.files}
+        for key, value in arrays.items():
+            kind, name = key.split(":")[:2]
+            if kind == "index":
+                setattr(self.algo, name, pd.Index(value))
+            elif kind == "array":
+                setattr(self.algo, name, value.item() if value.ndim == 0 else value)
+            elif key.endswith(":data"):
+                parts = {p: arrays[f"csr:{name}:{p}"] for p in ("data", "indices", "indptr")}
+                setattr(self.algo, name, sp.csr_matrix(
+                    (parts["data"], parts["indices"], parts["indptr"]),
+                    shape=tuple(arrays[f"csr:{name}:shape"])))
+
+
+@register("global_mean")
+class GlobalMean(SparseBaseline):
+    """The mean training rating for every pair."""
+
+    summary = "the mean training rating, for every pair"
+    trivial = True
+    algorithm = staticmethod(lambda **o: BaselineRecommender(use_biases=False, **o))
+
+    @classmethod
+    def option_names(cls):
+        return ()
+
+
+@register("baseline")
+class Baseline(SparseBaseline):
+    """Mean plus shrunk user and item biases (Koren, 2008)."""
+
+    summary = "mean + shrunk user and item biases (Koren, 2008)"
+    algorithm = BaselineRecommender
+
+
+@register("content")
+class Content(SparseBaseline):
+    """The article's content-based model: genre profile vs movie genres."""
+
+    summary = "content-based: the user's genre profile against the movie's genres"
+    algorithm = ContentBasedRecommender
+
+
+@register("user_knn")
+class UserKNN(SparseBaseline):
+    """User-based neighbourhood CF on baseline residuals."""
+
+    summary = "user-based k-nearest neighbours on baseline residuals"
+    algorithm = staticmethod(lambda **o: KNNRecommender("user", **o))
+
+    @classmethod
+    def option_names(cls):
+        return ("k", "pool", "shrinkage", "user_shrinkage", "item_shrinkage")
+
+
+@register("item_knn")
+class ItemKNN(UserKNN):
+    """Item-based neighbourhood CF on baseline residuals."""
+
+    summary = "item-based k-nearest neighbours on baseline residuals"
+    algorithm = staticmethod(lambda **o: KNNRecommender("item", **o))
+
+
+@register("svd")
+class SVD(SparseBaseline):
+    """Truncated SVD of the baseline-centred rating matrix."""
+
+    summary = "truncated SVD (scikit-learn) of the baseline-centred rating matrix"
+    algorithm = TruncatedSVDRecommender
+
+    def item_vectors(self, block) -> np.ndarray:
+        """The SVD item factors of movies rated in training (zeros for the rest)."""
+        rows = self.algo.items_.get_indexer(block["movie_id"])
+        return np.where(rows[:, None] >= 0, self.algo.item_factors_[np.maximum(rows, 0)], 0.0)

@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-import keras
-from keras import layers
+import numpy as np
 
-from kerasrec.models.layers import id_input, paired_embeddings
+from kerasrec.models.base import register
+from kerasrec.models.keras_model import KerasRatingModel, builder_options, target_range
 
 
 def build_embedding_mlp(n_users: int, n_items: int, *, dim: int = 32, l2: float = 0.0,
-                        global_mean: float = 0.0, name: str = "embedding_mlp") -> keras.Model:
+                        global_mean: float = 0.0, name: str = "embedding_mlp") -> "keras.Model":
     """Concatenated embeddings -> ReLU -> Dropout(0.1) -> Dense(10, relu) -> Dense(1).
 
     Args:
@@ -22,6 +22,10 @@ def build_embedding_mlp(n_users: int, n_items: int, *, dim: int = 32, l2: float 
     Returns:
         An uncompiled model with inputs ``user_id`` and ``item_id``.
     """
+    import keras
+    from keras import layers
+    from kerasrec.models.layers import id_input, paired_embeddings
+
     user, item = id_input("user_id"), id_input("item_id")
     x = layers.Concatenate(name="embedding_concat")(
         paired_embeddings(user, item, n_users, n_items, dim, l2))
@@ -31,3 +35,22 @@ def build_embedding_mlp(n_users: int, n_items: int, *, dim: int = 32, l2: float 
     out = layers.Dense(1, name="rating",
                        bias_initializer=keras.initializers.Constant(global_mean))(x)
     return keras.Model([user, item], out, name=name)
+
+
+@register("embedding_mlp")
+class EmbeddingMLP(KerasRatingModel):
+    """Concatenated embeddings into an MLP. Options: ``dim``, ``l2``."""
+
+    summary = "embedding-concat MLP, the usual Keras recommender baseline"
+
+    @classmethod
+    def option_names(cls):
+        return builder_options(build_embedding_mlp)
+
+    def build(self, pipeline, train_inputs, seed):
+        return build_embedding_mlp(pipeline.n_users, pipeline.n_items,
+                                   global_mean=float(np.mean(train_inputs["rating"])),
+                                   **self.options)
+
+    def item_vectors(self, block):
+        return self.keras_model.get_layer("item_embedding").get_weights()[0][block["item_id"]]

@@ -315,31 +315,20 @@ class SessionBias(layers.Layer):
         self.session_bias = self.add_weight(shape=(self.n_sessions, 1), name="session_bias",
                                             initializer="zeros")
 
-    @staticmethod
-    def keys(users: np.ndarray, timestamps: np.ndarray, session_hours: float) -> np.ndarray:
-        """The sorted, distinct session keys ``user * 2**32 + window`` of some ratings.
-
-        Ratings without a time (timestamp < 0) belong to no session.
-        """
-        timestamps = np.asarray(timestamps, np.int64)
-        dated = timestamps >= 0
-        window = timestamps[dated] // int(session_hours * 3600)
-        return np.unique(np.asarray(users, np.int64)[dated] * 2 ** 32 + window)
-
     def set_sessions(self, keys: np.ndarray) -> None:
-        """Store the training sessions, as given by :meth:`keys`."""
+        """Store the training sessions (:func:`~kerasrec.models.hybrid.sessions.training_sessions`)."""
         if len(keys) != self.n_sessions:
             raise ValueError(f"expected {self.n_sessions} sessions, got {len(keys)}")
         self.session_keys.assign(np.asarray(keys, np.int64))
 
     def call(self, inputs):
+        from kerasrec.models.hybrid.sessions import session_keys_ops
+
         user, timestamp = inputs
-        timestamp = ops.cast(timestamp, "int64")
-        key = (ops.cast(user, "int64") * 2 ** 32
-               + ops.floor_divide(timestamp, int(self.session_hours * 3600)))
+        key = session_keys_ops(user, timestamp, self.session_hours)
         position = ops.minimum(ops.searchsorted(self.session_keys, key), self.n_sessions - 1)
         found = ops.logical_and(ops.equal(ops.take(self.session_keys, position, axis=0), key),
-                                timestamp >= 0)
+                                key >= 0)
         offset = ops.take(self.session_bias, position, axis=0)
         return offset * ops.expand_dims(ops.cast(found, offset.dtype), -1)
 

@@ -4,15 +4,15 @@ from __future__ import annotations
 
 from typing import Sequence
 
-import keras
-from keras import layers
+import numpy as np
 
-from kerasrec.models.layers import id_input, paired_embeddings
+from kerasrec.models.base import register
+from kerasrec.models.keras_model import KerasRatingModel, builder_options, target_range
 
 
 def build_neumf(n_users: int, n_items: int, *, gmf_dim: int = 16, mlp_dim: int = 16,
                 mlp_units: Sequence[int] = (64, 32, 16), dropout: float = 0.1,
-                l2: float = 0.01, global_mean: float = 0.0, name: str = "neumf") -> keras.Model:
+                l2: float = 0.01, global_mean: float = 0.0, name: str = "neumf") -> "keras.Model":
     """Build NeuMF for rating prediction.
 
     GMF: the element-wise product of user/item embeddings. MLP: a tower over their
@@ -30,6 +30,10 @@ def build_neumf(n_users: int, n_items: int, *, gmf_dim: int = 16, mlp_dim: int =
     Returns:
         An uncompiled model with inputs ``user_id`` and ``item_id``.
     """
+    import keras
+    from keras import layers
+    from kerasrec.models.layers import id_input, paired_embeddings
+
     user, item = id_input("user_id"), id_input("item_id")
     gmf = layers.Multiply(name="gmf_product")(
         paired_embeddings(user, item, n_users, n_items, gmf_dim, l2, "_gmf"))
@@ -43,3 +47,21 @@ def build_neumf(n_users: int, n_items: int, *, gmf_dim: int = 16, mlp_dim: int =
     out = layers.Dense(1, name="rating",
                        bias_initializer=keras.initializers.Constant(global_mean))(fused)
     return keras.Model([user, item], out, name=name)
+
+
+@register("neumf")
+class NeuMF(KerasRatingModel):
+    """NeuMF. Options: ``gmf_dim``, ``mlp_dim``, ``mlp_units``, ``dropout``, ``l2``."""
+
+    summary = "NeuMF (He et al., 2017): generalized MF fused with an MLP"
+
+    @classmethod
+    def option_names(cls):
+        return builder_options(build_neumf)
+
+    def build(self, pipeline, train_inputs, seed):
+        return build_neumf(pipeline.n_users, pipeline.n_items,
+                           global_mean=float(np.mean(train_inputs["rating"])), **self.options)
+
+    def item_vectors(self, block):
+        return self.keras_model.get_layer("item_embedding_gmf").get_weights()[0][block["item_id"]]

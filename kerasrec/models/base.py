@@ -1,0 +1,239 @@
+"""The model contract: what every kerasrec model implements, and the registry of names.
+
+Every model, Keras or not, is a :class:`RecModel` registered under one name with
+:func:`register`. ``Recommender``, the score table, explanations, persistence and the
+SavedModel export talk to models through this class only: they never compare model
+names or read a model's layers. Adding a model means adding one file under
+``kerasrec/models/`` with a registered subclass; :mod:`kerasrec.testing` then checks it.
+
+A model works in the index space of the fitted
+:class:`~kerasrec.features.FeaturePipeline` (index 0 = an id unseen in training) and
+answers in stars. It sees a *block*: the dict ``pipeline.transform(pairs)`` returns
+(``user_id``, ``item_id``, ``context``, ``timestamp``, ``item_features`` when
+:attr:`RecModel.needs_item_features`) plus ``movie_id``, the raw ids.
+
+Required: :meth:`RecModel.fit`, :meth:`RecModel.score`, :meth:`RecModel.save_parts`
+and :meth:`RecModel.load_parts`. Optional capabilities, each raising
+:class:`~kerasrec.errors.CapabilityError` by default (from :meth:`RecModel.unsupported`,
+the one place that says so): :meth:`RecModel.item_vectors` (similar items),
+:meth:`RecModel.explain` (exact parts) and :meth:`RecModel.additive_terms` (context
+and session parts outside the score table, in NumPy and TensorFlow).
+:meth:`RecModel.supports` tells which a model has.
+
+Importing this module does not import TensorFlow; nor does importing a model's file:
+Keras is imported when a model is built or loaded.
+"""
+
+from __future__ import annotations
+
+import importlib
+import pkgutil
+from pathlib import Path
+from typing import Any, ClassVar, Dict, List, Mapping, Optional, Tuple, Type
+
+import numpy as np
+
+from kerasrec.errors import ArgumentError, CapabilityError
+
+Block = Mapping[str, np.ndarray]
+
+#: Optional capabilities and the method that provides each.
+CAPABILITIES = {
+    "item_vectors": "item_vectors",
+    "explain": "explain",
+    "additive_terms": "additive_terms",
+}
+
+_REGISTRY: Dict[str, Type["RecModel"]] = {}
+#: The model ``Recommender()`` and ``kerasrec train`` use unless told otherwise.
+DEFAULT_MODEL = "hybrid"
+#: Modules of ``kerasrec.models`` that hold shared parts, not models.
+_SHARED_MODULES = ("base", "keras_model", "layers")
+
+
+def register(name: str):
+    """Class decorator: make a :class:`RecModel` available under ``name``.
+
+    The registry is the only list of model names: the command line's choices,
+    ``Recommender`` validation and the README table all come from it.
+
+    Example:
+        >>> @register("popularity")
+        ... class Popularity(RecModel):
+        ...     ...
+    """
+
+    def add(cls: Type["RecModel"]) -> Type["RecModel"]:
+        if name in _REGISTRY and _REGISTRY[name] is not cls:
+            raise ValueError(f"model name {name!r} is registered twice "
+                             f"({_REGISTRY[name].__qualname__}, {cls.__qualname__})")
+        cls.name = name
+        _REGISTRY[name] = cls
+        return cls
+
+    return add
+
+
+def _discover() -> None:
+    """Import every module under ``kerasrec.models`` once, so their models register."""
+    import kerasrec.models as package
+
+    for info in pkgutil.iter_modules(package.__path__):
+        if not info.name.startswith("_") and info.name not in _SHARED_MODULES:
+            importlib.import_module(f"{package.__name__}.{info.name}")
+
+
+def model_names() -> Tuple[str, ...]:
+    """Names of every registered model: the default first, then by name."""
+    _discover()
+    return tuple(sorted(_REGISTRY, key=lambda name: (name != DEFAULT_MODEL, name)))
+
+
+def model_class(name: str) -> Type["RecModel"]:
+    """The registered class of ``name``.
+
+    Raises:
+        ArgumentError: For a name nobody registered; the message lists the choices.
+    """
+    _discover()
+    if name not in _REGISTRY:
+        raise ArgumentError(f"unknown model {name!r}; choose from {', '.join(model_names())}")
+    return _REGISTRY[name]
+
+
+class RecModel:
+    """Base class of every kerasrec model.
+
+    Subclasses set the class attributes below, implement :meth:`fit`, :meth:`score`,
+    :meth:`save_parts` and :meth:`load_parts`, and override the optional capabilities
+    they have. Options are constructor keyword arguments, checked against
+    :meth:`option_names`.
+
+    Class attributes:
+        name: Set by :func:`register`.
+        summary: One line for tables of models.
+        train_defaults: :class:`~kerasrec.training.TrainConfig` fields this model
+            trains with unless the user says otherwise; ``None`` for models that are
+            not trained by gradient descent (no TrainConfig applies).
+        scores_cold_pairs: Whether :meth:`score` gives useful predictions for pairs
+            with a user or movie unseen in training. If not, the catalog's baseline
+            (mean + shrunk biases) scores them.
+        tabulate: Whether its predictions are precomputed into a score table (which
+            the SavedModel export serves). False for models that score pairs cheaply
+            but a whole users x movies table slowly (the neighbourhood baselines).
+        quick_options, quick_train: Options and TrainConfig fields that train the
+            model briefly on the bundled sample, for :mod:`kerasrec.testing`.
+        trivial: The model is the trivial reference (the global mean) that the
+            contract check holds every other model against.
+    """
+
+    name: ClassVar[str] = ""
+    summary: ClassVar[str] = ""
+    train_defaults: ClassVar[Optional[Mapping[str, Any]]] = None
+    scores_cold_pairs: ClassVar[bool] = False
+    tabulate: ClassVar[bool] = True
+    quick_options: ClassVar[Mapping[str, Any]] = {}
+    quick_train: ClassVar[Mapping[str, Any]] = {}
+    trivial: ClassVar[bool] = False
+
+    def __init__(self, **options: Any) -> None:
+        unknown = set(options) - set(self.option_names())
+        if unknown:
+            raise ArgumentError(f"unknown {self.name} option(s) {sorted(unknown)}; choose "
+                                f"from {sorted(self.option_names())}")
+        self.options = dict(options)
+        self.history: Dict[str, List[float]] = {}
+
+    @classmethod
+    def option_names(cls) -> Tuple[str, ...]:
+        """Keyword options the model accepts."""
+        return ()
+
+    def __repr__(self) -> str:
+        options = ", ".join(f"{k}={v!r}" for k, v in self.options.items())
+        return f"{type(self).__name__}({options})"
+
+    @classmethod
+    def train_config(cls, **settings):
+        """The model's :class:`~kerasrec.training.TrainConfig`: its ``train_defaults``,
+        then ``settings`` (those not None), silent unless ``verbose`` is given; None
+        for models not trained by gradient descent."""
+        if cls.train_defaults is None:
+            return None
+        from kerasrec.training import TrainConfig
+
+        given = {k: v for k, v in settings.items() if v is not None}
+        return TrainConfig(**{"verbose": 0, **cls.train_defaults, **given})
+
+    # --- required --------------------------------------------------------------------
+
+    @property
+    def needs_item_features(self) -> bool:
+        """Whether blocks must carry the per-row ``item_features`` matrix."""
+        return False
+
+    def fit(self, pipeline, ratings, products, train=None, seed: int = 0) -> "RecModel":
+        """Learn from training ratings.
+
+        Args:
+            pipeline: The fitted :class:`~kerasrec.features.FeaturePipeline`.
+            ratings: The training ratings frame (userId, movieId, rating, timestamp).
+            products: The catalog frame (movieId, title, genres).
+            train: A :class:`~kerasrec.training.TrainConfig` (Keras models), or None.
+            seed: Seeds initialisation and any randomness of the fit.
+
+        Returns:
+            self.
+        """
+        raise NotImplementedError
+
+    def score(self, block: Block) -> np.ndarray:
+        """Predicted ratings in stars, unclipped, one per row of ``block``."""
+        raise NotImplementedError
+
+    def save_parts(self, folder: Path) -> None:
+        """Write the fitted state into ``folder`` (JSON, ``.npz``, Parquet, ``.keras``)."""
+        raise NotImplementedError
+
+    def load_parts(self, folder: Path, pipeline) -> None:
+        """Read what :meth:`save_parts` wrote. Must not execute code from the folder."""
+        raise NotImplementedError
+
+    # --- optional capabilities ---------------------------------------------------------
+
+    @classmethod
+    def supports(cls, capability: str) -> bool:
+        """Whether the model provides ``capability`` (a key of :data:`CAPABILITIES`)."""
+        method = CAPABILITIES[capability]
+        return getattr(cls, method) is not getattr(RecModel, method)
+
+    @classmethod
+    def capabilities(cls) -> Tuple[str, ...]:
+        """The optional capabilities this model provides."""
+        return tuple(c for c in CAPABILITIES if cls.supports(c))
+
+    def unsupported(self, capability: str):
+        """Raise the :class:`CapabilityError` for ``capability`` (the one place)."""
+        having = [n for n in model_names() if _REGISTRY[n].supports(capability)]
+        raise CapabilityError(f"model {self.name!r} has no {capability.replace('_', ' ')}; "
+                              f"models that do: {', '.join(having) or 'none'}")
+
+    def item_vectors(self, block: Block) -> np.ndarray:
+        """Learned vectors of the block's movies (``item_id``, ``movie_id``), for similar
+        items: ``(len(block["item_id"]), d)``."""
+        self.unsupported("item_vectors")
+
+    def explain(self, block: Block):
+        """Exact parts of :meth:`score`, in stars: a DataFrame whose row sums equal it."""
+        self.unsupported("explain")
+
+    def additive_terms(self):
+        """The parts of the score that depend on context and session, kept out of the
+        score table: an object with ``shift(rows, flags, timestamps)`` (NumPy),
+        ``serving_module()`` (TensorFlow) and ``to_arrays()``/``from_arrays()``, or
+        ``None``. Models whose score ignores context do not implement it.
+
+        Raises:
+            CapabilityError: If the model's score depends on context non-additively.
+        """
+        self.unsupported("additive_terms")

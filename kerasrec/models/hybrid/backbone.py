@@ -1,0 +1,277 @@
+"""The hybrid as a Keras model: four branches of the article, plus biases, sessions,
+SVD++ history and neighbourhoods, each a named layer and an attribute.
+
+In the style of keras-hub's backbones: the constructor creates the layers as
+attributes, wires them with the Functional API and its arguments are the config, so
+``keras.saving.load_model`` rebuilds it (in safe mode) from the ``.keras`` file alone.
+What the model stores from the training data (history pairs, neighbour tables,
+session keys, the item feature table) are non-trainable weights, set once by
+:meth:`HybridBackbone.from_training`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict
+from typing import Dict, List, Mapping, Optional, Tuple
+
+import keras
+import numpy as np
+from keras import layers
+
+from kerasrec.models.hybrid.config import HybridConfig
+from kerasrec.models.hybrid.sessions import training_sessions
+from kerasrec.models.layers import (HistoryFactors, Neighbourhood, SessionBias, bias,
+                                    embedding, id_input, l2_penalty, output_head)
+
+
+@keras.saving.register_keras_serializable(package="kerasrec")
+class HybridBackbone(keras.Model):
+    """The hybrid rating model.
+
+    Args:
+        n_users: User embedding rows (``FeaturePipeline.n_users``, OOV bucket included).
+        n_items: Item embedding rows (``FeaturePipeline.n_items``).
+        n_item_features: Width of ``item_features``.
+        n_context: Width of ``context``.
+        config: A :class:`HybridConfig` or its dict.
+        n_pairs: Training (user, item) pairs held by the history and neighbourhoods.
+        n_sessions: Training sessions held by the session bias.
+        neighbour_pools: Neighbours kept per movie / user, by side.
+        global_mean: Initial output bias.
+        target_range: Range of the targets, for the sigmoid output.
+        **kwargs: Model arguments (``name``, ``trainable``).
+
+    Attributes:
+        branch_layout: ``[(part name, width), ...]``: the columns of the ``branches``
+            concatenation in order, which the linear ``rating`` head weighs.
+        rating_head: The ``rating`` Dense unit.
+        Each branch's layers as attributes (``mf_dot``, ``mlp_hidden``,
+        ``item_features_dense``, ``context_dense``, ``neighbourhoods``, ``user_bias``,
+        ``item_bias``, ``session_bias``); those switched off are None.
+
+    Inputs: ``user_id``, ``item_id`` (int32 indices), ``item_features`` (unless
+    ``ids_only``), ``context`` (if the context branch is on), ``timestamp`` (int64 Unix
+    seconds, -1 if unknown; with the session bias). Output: the scaled rating.
+    """
+
+    def __init__(self, n_users: int, n_items: int, n_item_features: int, n_context: int = 2,
+                 config=None, n_pairs: int = 0, n_sessions: int = 0,
+                 neighbour_pools: Optional[Mapping[str, int]] = None, global_mean: float = 0.0,
+                 target_range: Tuple[float, float] = (0.0, 1.0), **kwargs):
+        c = config if isinstance(config, HybridConfig) else HybridConfig(**(config or {}))
+        pools = dict(neighbour_pools or {})
+        layout: List[Tuple[str, keras.KerasTensor]] = []
+        user, item = id_input("user_id"), id_input("item_id")
+        inputs = [user, item]
+        features = None
+        self.item_feature_table = None
+        if c.needs_features:
+            if c.ids_only:
+                self.item_feature_table = layers.Embedding(n_items, n_item_features,
+                                                           trainable=False,
+                                                           name="item_feature_table")
+                features = self.item_feature_table(item)
+            else:
+                features = keras.Input((n_item_features,), name="item_features")
+                inputs.append(features)
+
+        # (A) matrix factorization, with SVD++ history and genre factors.
+        self.history_factors = self.item_feature_factors = self.mf_dot = None
+        self.mf_user_embedding = self.mf_item_embedding = None
+        if c.mf:
+            self.mf_user_embedding = embedding(n_users, c.mf_dim, "user_embedding_mf", c.l2)
+            user_factors = self.mf_user_embedding(user)
+            self.mf_item_embedding = embedding(n_items, c.mf_dim, "item_embedding_mf", c.l2)
+            item_factors = self.mf_item_embedding(item)
+            if c.user_history:
+                self.history_factors = HistoryFactors(
+                    n_users, n_items, n_pairs, c.mf_dim, activity_regularizer=l2_penalty(c.l2),
+                    name="user_history_factors")
+                user_factors = layers.Add(name="user_factors")(
+                    [user_factors, self.history_factors(user)])
+            if c.feature_factors:
+                self.item_feature_factors = layers.Dense(c.mf_dim, use_bias=False,
+                                                         name="item_feature_factors")
+                item_factors = layers.Add(name="item_factors")(
+                    [item_factors, self.item_feature_factors(features)])
+            self.mf_dot = layers.Dot(axes=1, normalize=c.similarity == "cosine", name="mf_dot")
+            layout.append(("mf", self.mf_dot([user_factors, item_factors])))
+        # (B) an MLP over concatenated embeddings.
+        self.mlp_hidden: List[layers.Layer] = []
+        self.mlp_user_embedding = self.mlp_item_embedding = None
+        if c.mlp:
+            self.mlp_user_embedding = embedding(n_users, c.mlp_dim, "user_embedding_mlp", c.l2)
+            user_vector = self.mlp_user_embedding(user)
+            self.mlp_item_embedding = embedding(n_items, c.mlp_dim, "item_embedding_mlp", c.l2)
+            x = layers.Concatenate(name="mlp_concat")([user_vector, self.mlp_item_embedding(item)])
+            for k, units in enumerate(c.mlp_units, start=1):
+                dense = layers.Dense(units, activation="relu", name=f"mlp_hidden_{k}")
+                self.mlp_hidden.append(dense)
+                x = dense(x)
+                if c.dropout:
+                    x = layers.Dropout(c.dropout, name=f"mlp_dropout_{k}")(x)
+            layout.append(("mlp", x))
+        # (C) item features: genres + old.
+        self.item_features_dense = None
+        if c.item_features:
+            self.item_features_dense = layers.Dense(c.feature_units, activation="relu",
+                                                    name="item_features_dense")
+            layout.append(("item_features", self.item_features_dense(features)))
+        # (D) context: daytime, weekend.
+        self.context_dense = None
+        if c.context:
+            context = keras.Input((n_context,), name="context")
+            inputs.append(context)
+            self.context_dense = layers.Dense(c.context_units, activation="relu",
+                                              name="context_dense")
+            layout.append(("context", self.context_dense(context)))
+        self.neighbourhoods: Dict[str, Neighbourhood] = {}
+        for side in c.neighbours:
+            layer = Neighbourhood(n_users, n_items, n_pairs, side=side, pool=pools[side],
+                                  learn_weights=c.neighbour_weights,
+                                  dense=n_users * n_items <= c.dense_residuals_limit,
+                                  name=f"{side}_neighbourhood")
+            self.neighbourhoods[side] = layer
+            layout.append((f"{side}_neighbours", layer([user, item])))
+        self.user_bias = self.item_bias = self.session_bias = None
+        if c.biases:
+            self.user_bias, self.item_bias = bias(n_users, "user_bias", c.l2), bias(
+                n_items, "item_bias", c.l2)
+            layout += [("user_bias", self.user_bias(user)), ("item_bias", self.item_bias(item))]
+            if c.session_bias:
+                timestamp = keras.Input(shape=(), dtype="int64", name="timestamp")
+                inputs.append(timestamp)
+                self.session_bias = SessionBias(max(n_sessions, 1), c.session_hours,
+                                                activity_regularizer=l2_penalty(c.l2),
+                                                name="session_bias")
+                layout.append(("session_bias", self.session_bias([user, timestamp])))
+        if not layout:
+            raise ValueError("switch on at least one branch of the hybrid")
+        tensors = [t for _, t in layout]
+        self.branches = layers.Concatenate(name="branches") if len(tensors) > 1 else None
+        merged = self.branches(tensors) if self.branches else tensors[0]
+        self.rating_head = layers.Dense(1, name="rating",
+                                        bias_initializer=keras.initializers.Constant(global_mean))
+        score = self.rating_head(merged)
+        super().__init__(inputs, output_head(score, c.output, target_range), **kwargs)
+
+        self.hybrid_config = c
+        self.n_users, self.n_items = int(n_users), int(n_items)
+        self.n_item_features, self.n_context = int(n_item_features), int(n_context)
+        self.n_pairs, self.n_sessions = int(n_pairs), int(n_sessions)
+        self.neighbour_pools = {k: int(v) for k, v in pools.items()}
+        self.global_mean = float(global_mean)
+        self.target_range = tuple(float(v) for v in target_range)
+        self.branch_layout = [(name, int(t.shape[-1])) for name, t in layout]
+        self._merged = merged
+
+    def get_config(self):
+        config = asdict(self.hybrid_config)
+        config["neighbours"], config["mlp_units"] = (list(config["neighbours"]),
+                                                     list(config["mlp_units"]))
+        return {"name": self.name, "trainable": self.trainable, "n_users": self.n_users,
+                "n_items": self.n_items, "n_item_features": self.n_item_features,
+                "n_context": self.n_context, "config": config, "n_pairs": self.n_pairs,
+                "n_sessions": self.n_sessions, "neighbour_pools": self.neighbour_pools,
+                "global_mean": self.global_mean, "target_range": list(self.target_range)}
+
+    @property
+    def sigmoid_output(self) -> bool:
+        return self.hybrid_config.output == "sigmoid"
+
+    def output_rescaling(self):
+        """The map from the sigmoid's output to the target range (identity if linear)."""
+        lo, hi = self.target_range if self.sigmoid_output else (0.0, 1.0)
+        return lambda v: np.asarray(v) * (hi - lo) + lo
+
+    def parts_model(self) -> keras.Model:
+        """A model with the same inputs returning ``[branches, output]``, for explanations."""
+        return keras.Model(self.inputs, [self._merged, self.output])
+
+    @classmethod
+    def from_training(cls, pipeline, train_inputs: Mapping[str, np.ndarray],
+                      config: Optional[HybridConfig] = None, global_mean: Optional[float] = None,
+                      target_range: Tuple[float, float] = (0.0, 1.0),
+                      name: str = "hybrid") -> "HybridBackbone":
+        """Build the hybrid for ``pipeline``'s vocabularies and store what it needs from
+        the training ratings (history, neighbours, sessions, the item feature table).
+
+        Args:
+            pipeline: The fitted :class:`~kerasrec.FeaturePipeline`.
+            train_inputs: ``pipeline.transform`` of the training ratings.
+            config: Branch switches and sizes.
+            global_mean: Initial output bias; defaults to the mean training target.
+            target_range: Range of the targets, for the sigmoid output.
+            name: Model name.
+        """
+        c = config or HybridConfig()
+        users, items = train_inputs["user_id"], train_inputs["item_id"]
+        n_users, n_items = pipeline.n_users, pipeline.n_items
+        if global_mean is None:
+            global_mean = float(np.mean(train_inputs["rating"]))
+        sessions = (training_sessions(users, train_inputs.get("timestamp", np.full(len(users), -1)),
+                                      c.session_hours) if c.session_bias_on else np.zeros(0))
+        neighbours = {side: neighbourhood_data(users, items, train_inputs["rating"], n_users,
+                                               n_items, side, c.neighbour_pool)
+                      for side in c.neighbours}
+        model = cls(n_users, n_items, len(pipeline.feature_names), len(pipeline.context_names),
+                    config=c, n_pairs=len(users), n_sessions=len(sessions),
+                    neighbour_pools={s: d["neighbours"].shape[1] for s, d in neighbours.items()},
+                    global_mean=global_mean, target_range=target_range, name=name)
+        if model.item_feature_table is not None:
+            model.item_feature_table.set_weights([pipeline.item_feature_table()])
+        if model.history_factors is not None:
+            model.history_factors.set_history(users, items)
+        for side, data in neighbours.items():
+            model.neighbourhoods[side].set_neighbourhood(**data)
+        if model.session_bias is not None and len(sessions):
+            model.session_bias.set_sessions(sessions)
+        return model
+
+
+def neighbourhood_data(users: np.ndarray, items: np.ndarray, ratings: np.ndarray, n_users: int,
+                       n_items: int, side: str = "item", pool: int = 100,
+                       support_shrinkage: float = 100.0) -> dict:
+    """What a :class:`Neighbourhood` layer needs, from the training ratings.
+
+    Residuals are ratings minus the shrunk baseline ``mu + b_u + b_i``. Similarity is
+    the cosine of *who rated what* (binary), shrunk by common support
+    ``n_ij / (n_ij + support_shrinkage)``. It deliberately ignores the rating values:
+    neighbours chosen by residual cosine are chosen partly by the very rating being
+    predicted (for a movie with one rating, its "most similar" movies are those its
+    rater liked alike), and such a feature is far stronger on training pairs than
+    on new ones (on MovieLens latest-small, correlation 0.77 vs 0.16; by co-rating
+    0.26 vs 0.22; ``benchmarks/neighbour_leak.py``).
+
+    Args:
+        users, items: Embedding indices of the training ratings.
+        ratings: Their (scaled) ratings, in the model's target units.
+        n_users, n_items: Index ranges.
+        side: ``"item"`` or ``"user"`` neighbours.
+        pool: Neighbours kept per movie (user).
+        support_shrinkage: Common-user count at which similarity is halved.
+
+    Returns:
+        Keyword arguments of :meth:`Neighbourhood.set_neighbourhood`.
+    """
+    import scipy.sparse as sp
+
+    from kerasrec.models.baselines import nearest_rows, shrunk_biases
+
+    users, items = np.asarray(users, np.int64), np.asarray(items, np.int64)
+    mean, user_bias, item_bias = shrunk_biases(users, items, ratings, n_users, n_items)
+    residuals = np.asarray(ratings, np.float64) - mean - user_bias[users] - item_bias[items]
+    anchors, others, n_anchors, n_others = ((items, users, n_items, n_users) if side == "item"
+                                            else (users, items, n_users, n_items))
+    rated = sp.csr_matrix((np.ones(len(users), np.float32), (anchors, others)),
+                          shape=(n_anchors, n_others))
+    rated.data[:] = 1.0  # duplicates would have summed
+    neighbours, similarity = nearest_rows(rated, min(2 * pool, n_anchors - 1))
+    row = np.repeat(np.arange(n_anchors), neighbours.shape[1])
+    support = np.asarray(rated[row].multiply(rated[neighbours.ravel()]).sum(axis=1))
+    support = support.reshape(similarity.shape)
+    similarity = similarity * support / (support + support_shrinkage)
+    best = np.argsort(-similarity, axis=1, kind="stable")[:, :pool]
+    return {"neighbours": np.take_along_axis(neighbours, best, axis=1),
+            "similarity": np.take_along_axis(similarity, best, axis=1), "users": users,
+            "items": items, "residuals": residuals}

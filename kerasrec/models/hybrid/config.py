@@ -1,0 +1,102 @@
+"""Settings of the hybrid: which branches, and their sizes."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, fields
+from typing import Sequence
+
+@dataclass
+class HybridConfig:
+    """Settings of :func:`build_hybrid`. The defaults are tuned on MovieLens latest-small
+    (validation data cut from the training file only).
+
+    Attributes:
+        mf: Branch A, user/item embeddings and their dot product.
+        mlp: Branch B, an MLP over concatenated user/item embeddings.
+        item_features: Branch C, a dense layer over genres + old (+ year_unknown).
+        context: Branch D, a dense layer over daytime/weekend.
+        biases: Per-user and per-item biases (a branch of their own).
+        session_bias: Add a per-(user, session) bias to the bias branch (needs a
+            ``timestamp`` input and ``sessions``); ratings outside the training
+            sessions get none.
+        session_hours: Session window length.
+        neighbours: Koren's neighbourhood terms (:class:`Neighbourhood`), on the sides
+            listed: ``"item"`` uses the user's baseline residuals on the movies most
+            similar to this one, ``"user"`` the residuals of the most similar users
+            on this movie; each as a fixed KNN estimate and a learned interpolation
+            (needs ``neighbourhood``). An empty tuple switches the branch off.
+        neighbour_pool: Most similar movies (users) considered per movie (user).
+        neighbour_weights: Learn per-neighbour interpolation weights as well.
+        dense_residuals_limit: Up to this many users x movies cells, the neighbourhood
+            layers keep residuals in a dense table (fast); above it, in a hash table.
+        mf_dim: Size of the MF embeddings.
+        similarity: ``"dot"`` (default) or ``"cosine"`` (the article's normalised dot).
+        user_history: Add SVD++ implicit-feedback factors to the MF user embedding,
+            pooled from the movies the user rated in training (needs ``history``).
+        feature_factors: Add a projection of the item features to the MF item
+            embedding, so rarely rated movies borrow factors from their genres.
+        mlp_dim: Size of the MLP embeddings.
+        mlp_units: Hidden layer sizes of the MLP branch.
+        dropout: Dropout after each MLP hidden layer.
+        feature_units: Width of the item-feature branch.
+        context_units: Width of the context branch.
+        l2: Per-occurrence L2 on embeddings and biases.
+        output: ``"linear"`` (the article) or ``"sigmoid"`` stretched over the target range.
+        ids_only: Hold the item feature table inside the model, so callers pass ids
+            and context only (no per-rating copy of the features).
+    """
+
+    mf: bool = True
+    mlp: bool = True
+    item_features: bool = True
+    context: bool = True
+    biases: bool = True
+    session_bias: bool = True
+    session_hours: float = 6.0
+    neighbours: Sequence[str] = ("item", "user")
+    neighbour_pool: int = 100
+    neighbour_weights: bool = True
+    dense_residuals_limit: int = 2 ** 25
+    mf_dim: int = 32
+    similarity: str = "dot"
+    feature_factors: bool = True
+    user_history: bool = True
+    mlp_dim: int = 16
+    mlp_units: Sequence[int] = (64, 32)
+    dropout: float = 0.2
+    feature_units: int = 8
+    context_units: int = 4
+    l2: float = 0.03
+    output: str = "linear"
+    ids_only: bool = False
+
+    def __post_init__(self) -> None:
+        from kerasrec.errors import ArgumentError
+
+        self.neighbours = tuple(self.neighbours)
+        self.mlp_units = tuple(int(u) for u in self.mlp_units)
+        unknown_sides = set(self.neighbours) - {"item", "user"}
+        if unknown_sides:
+            raise ArgumentError(f"neighbours must list 'item' and/or 'user', got "
+                                f"{self.neighbours}")
+        if not (self.mf or self.mlp or self.item_features or self.context or self.biases
+                or self.neighbours):
+            raise ArgumentError("switch on at least one branch of the hybrid")
+        if self.similarity not in ("dot", "cosine"):
+            raise ArgumentError(f"similarity must be 'dot' or 'cosine', got {self.similarity!r}")
+        if self.output not in ("linear", "sigmoid"):
+            raise ArgumentError(f"output must be 'linear' or 'sigmoid', got {self.output!r}")
+
+    @classmethod
+    def names(cls):
+        """The option names."""
+        return tuple(f.name for f in fields(cls))
+
+    @property
+    def needs_features(self) -> bool:
+        """Whether the model reads item features (branch C or genre factors)."""
+        return self.item_features or (self.mf and self.feature_factors)
+
+    @property
+    def session_bias_on(self) -> bool:
+        return self.biases and self.session_bias

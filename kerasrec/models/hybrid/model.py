@@ -1,0 +1,155 @@
+"""The hybrid under the model contract: training, exact explanations, item vectors and
+the additive context/session terms, all read from the backbone's attributes."""
+
+from __future__ import annotations
+
+from typing import Dict, Tuple
+
+import numpy as np
+import pandas as pd
+
+from kerasrec.errors import CapabilityError
+from kerasrec.models.base import Block, register
+from kerasrec.models.hybrid.config import HybridConfig
+from kerasrec.models.keras_model import KerasRatingModel, target_range
+
+# Parts that use what the model learned about a user / a movie id. For a user (movie)
+# the model never saw in training these carry no information and are dropped.
+USER_PARTS = ("mf", "mlp", "item_neighbours", "user_neighbours", "user_bias", "session_bias")
+ITEM_PARTS = ("mlp", "item_neighbours", "user_neighbours", "item_bias")
+
+
+@register("hybrid")
+class Hybrid(KerasRatingModel):
+    """The article's four branches (MF, MLP, item features, context) plus biases,
+    session bias, SVD++ history, genre factors and neighbourhoods.
+
+    Options: the fields of :class:`~kerasrec.models.hybrid.HybridConfig` (e.g.
+    ``mlp=False``, ``mf_dim=64``, ``ids_only=True``).
+
+    Cold start, exact and explained: a user unseen in training is scored from the
+    parts that describe the movie and the moment (item features, context, item bias);
+    a movie never rated from its genres (item features, genre factors) and the
+    user's parts.
+    """
+
+    summary = "four-branch hybrid: MF, MLP, item features, context (+ biases, sessions, neighbours)"
+    scores_cold_pairs = True
+
+    def __init__(self, **options):
+        super().__init__(**options)
+        self.config = HybridConfig(**self.options)
+
+    @classmethod
+    def option_names(cls) -> Tuple[str, ...]:
+        return HybridConfig.names()
+
+    def needs_item_features_for_fit(self) -> bool:
+        return self.config.needs_features and not self.config.ids_only
+
+    def build(self, pipeline, train_inputs: Block, seed: int):
+        from kerasrec.models.hybrid.backbone import HybridBackbone
+
+        return HybridBackbone.from_training(pipeline, train_inputs, self.config,
+                                            target_range=target_range(pipeline))
+
+    @property
+    def backbone(self):
+        return self.keras_model
+
+    # --- scoring and explanation ---------------------------------------------------------
+
+    def _branch_scores(self, block: Block, batch_size: int = 16384):
+        """Each part's share of the head's input, in score units, and the head's bias."""
+        if getattr(self, "_parts_call", None) is None:
+            import tensorflow as tf
+
+            parts_model = self.backbone.parts_model()
+            # One traced graph for every batch size: eager op-by-op calls cost 3x more.
+            self._parts_call = tf.function(lambda x: parts_model(x, training=False),
+                                           reduce_retracing=True)
+            self._parts_inputs = [t.name for t in parts_model.inputs]
+        kernel, bias = self.backbone.rating_head.get_weights()
+        kernel = kernel[:, 0].astype(np.float64)
+        x = {name: block[name] for name in self._parts_inputs}
+        n = len(block["user_id"])
+        merged = np.concatenate([np.asarray(self._parts_call(
+            {k: v[i:i + batch_size] for k, v in x.items()})[0], np.float64)
+            for i in range(0, n, batch_size)]) if n else np.zeros((0, len(kernel)))
+        parts: Dict[str, np.ndarray] = {}
+        start = 0
+        for name, width in self.backbone.branch_layout:
+            parts[name] = parts.get(name, 0.0) + merged[:, start:start + width] @ kernel[start:start + width]
+            start += width
+        return parts, float(bias[0])
+
+    def explain(self, block: Block) -> pd.DataFrame:
+        """Parts in stars: ``intercept``, one per branch, and ``output_activation`` for a
+        sigmoid output; each row sums to :meth:`score` exactly."""
+        parts, bias = self._branch_scores(block)
+        movies = block["movie_id"]
+        n = len(movies)
+        zero = self.pipeline.to_stars(np.zeros(n), movies).astype(np.float64)
+        slope = self.pipeline.to_stars(np.ones(n), movies) - zero
+        user_unknown, item_unknown = block["user_id"] == 0, block["item_id"] == 0
+        for name in parts:
+            drop = ((name in USER_PARTS) & user_unknown) | ((name in ITEM_PARTS) & item_unknown)
+            parts[name] = np.where(drop, 0.0, parts[name])
+        out = pd.DataFrame(index=pd.RangeIndex(n))
+        if self.backbone.sigmoid_output:
+            rescale = self.backbone.output_rescaling()
+            score = bias + sum(parts.values())
+            raw = zero + slope * rescale(1.0 / (1.0 + np.exp(-score)))
+            linear_slope = slope * (rescale(1.0) - rescale(0.0)) / 4.0  # sigmoid'(0) = 1/4
+            out["intercept"] = zero + slope * rescale(1.0 / (1.0 + np.exp(-bias)))
+            for name, values in parts.items():
+                out[name] = linear_slope * values
+            out["output_activation"] = raw - out.sum(axis=1)
+        else:
+            out["intercept"] = zero + slope * bias
+            for name, values in parts.items():
+                out[name] = slope * values
+        return out
+
+    def score(self, block: Block) -> np.ndarray:
+        return self.explain(block).sum(axis=1).to_numpy()
+
+    # --- capabilities -----------------------------------------------------------------
+
+    def item_vectors(self, block: Block) -> np.ndarray:
+        """The MF item factors, genre projection included, so movies never rated still
+        get a vector from their genres (the MLP's item embedding without MF)."""
+        b = self.backbone
+        layer = b.mf_item_embedding or b.mlp_item_embedding
+        if layer is None:
+            self.unsupported("item_vectors")
+        vectors = layer.get_weights()[0][block["item_id"]]
+        if b.item_feature_factors is not None:
+            features = block.get("item_features")
+            if features is None:
+                features = self.pipeline.item_features(block["movie_id"])
+            vectors = vectors + features @ b.item_feature_factors.get_weights()[0]
+        return vectors
+
+    def additive_terms(self):
+        from kerasrec.models.hybrid.terms import HybridTerms
+
+        b = self.backbone
+        if b.sigmoid_output:
+            raise CapabilityError("a hybrid with a sigmoid output is not additive in context")
+        kernel = b.rating_head.get_weights()[0][:, 0].astype(np.float64)
+        offsets = np.cumsum([0] + [w for _, w in b.branch_layout])
+        head = {name: kernel[lo:hi] for (name, _), lo, hi in
+                zip(b.branch_layout, offsets[:-1], offsets[1:])}
+        terms = HybridTerms()
+        if b.context_dense is not None:
+            k, c = b.context_dense.get_weights()
+            terms.context_kernel, terms.context_bias = k.astype(np.float64), c.astype(np.float64)
+            terms.context_head = head["context"]
+        if b.session_bias is not None:
+            layer = b.session_bias
+            terms.session_keys = np.asarray(layer.session_keys.numpy(), np.int64)
+            terms.session_values = (np.asarray(layer.session_bias.numpy(), np.float64)[:, 0]
+                                    * head["session_bias"][0])
+            terms.session_hours = layer.session_hours
+        return terms

@@ -1,0 +1,106 @@
+"""The hybrid's additive context and session terms, in NumPy and in TensorFlow.
+
+The context branch ``relu(flags @ kernel + bias)`` and the per-session bias enter the
+linear ``rating`` head additively, so a score at any context is the score at the
+reference context (a weekday night, no session) plus :meth:`HybridTerms.shift`. The
+score table stores reference scores and adds the shift; the SavedModel runs the same
+shift from :meth:`HybridTerms.serving_module`. Both forms sit side by side here and
+``tests/models/test_hybrid.py`` holds them equal.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Dict, Optional
+
+import numpy as np
+
+from kerasrec.models.hybrid.sessions import session_keys, session_keys_ops
+
+
+@dataclass
+class HybridTerms:
+    """Context and session parts in score units (multiply by the stars slope).
+
+    Attributes:
+        context_kernel, context_bias, context_head: The context branch and its weights
+            in the head, or None without the branch.
+        session_keys: Sorted keys of the training sessions, or None.
+        session_values: Each session's bias times its head weight.
+        session_hours: Session window length.
+    """
+
+    context_kernel: Optional[np.ndarray] = None
+    context_bias: Optional[np.ndarray] = None
+    context_head: Optional[np.ndarray] = None
+    session_keys: Optional[np.ndarray] = None
+    session_values: Optional[np.ndarray] = None
+    session_hours: float = 6.0
+
+    @property
+    def has_sessions(self) -> bool:
+        return self.session_keys is not None and len(self.session_keys) > 0
+
+    def shift(self, rows: np.ndarray, flags: np.ndarray, timestamps: np.ndarray) -> np.ndarray:
+        """Score minus the reference-context score, per (user index, flags, time)."""
+        shift = np.zeros(len(rows))
+        if self.context_kernel is not None:
+            hidden = np.maximum(np.asarray(flags, np.float64) @ self.context_kernel
+                                + self.context_bias, 0.0)
+            shift += (hidden - np.maximum(self.context_bias, 0.0)) @ self.context_head
+        if self.has_sessions:
+            keys = session_keys(rows, timestamps, self.session_hours)
+            position = np.minimum(np.searchsorted(self.session_keys, keys),
+                                  len(self.session_keys) - 1)
+            found = (self.session_keys[position] == keys) & (keys >= 0)
+            shift += np.where(found, self.session_values[position], 0.0)
+        return shift
+
+    def serving_module(self):
+        """A ``tf.Module`` computing :meth:`shift` in a graph: ``module(rows, flags, t)``."""
+        import tensorflow as tf
+
+        terms = self
+
+        class _Shift(tf.Module):
+            def __init__(self):
+                super().__init__(name="additive_terms")
+                fixed = dict(trainable=False)
+                if terms.context_kernel is not None:
+                    self.kernel = tf.Variable(terms.context_kernel.astype(np.float32), **fixed)
+                    self.bias = tf.Variable(terms.context_bias.astype(np.float32), **fixed)
+                    self.head = tf.Variable(terms.context_head.astype(np.float32)[:, None], **fixed)
+                if terms.has_sessions:
+                    self.keys = tf.Variable(terms.session_keys.astype(np.int64), **fixed)
+                    self.values = tf.Variable(terms.session_values.astype(np.float32), **fixed)
+
+            def __call__(self, rows, flags, timestamps):
+                shift = tf.zeros(tf.shape(rows), tf.float32)
+                if terms.context_kernel is not None:
+                    hidden = tf.nn.relu(tf.matmul(flags, self.kernel) + self.bias)
+                    shift += tf.matmul(hidden - tf.nn.relu(self.bias)[None, :], self.head)[:, 0]
+                if terms.has_sessions:
+                    keys = session_keys_ops(rows, timestamps, terms.session_hours)
+                    n = tf.shape(self.keys, out_type=tf.int64)[0]
+                    position = tf.minimum(tf.searchsorted(self.keys, keys, out_type=tf.int64),
+                                          n - 1)
+                    found = (tf.gather(self.keys, position) == keys) & (keys >= 0)
+                    shift += tf.where(found, tf.gather(self.values, position), 0.0)
+                return shift
+
+        return _Shift()
+
+    def to_arrays(self) -> Dict[str, np.ndarray]:
+        """The terms as named arrays (for an ``.npz``)."""
+        arrays = {name: np.asarray(value) for name, value in vars(self).items()
+                  if value is not None}
+        arrays["session_hours"] = np.asarray(self.session_hours)
+        return arrays
+
+    @classmethod
+    def from_arrays(cls, arrays) -> "HybridTerms":
+        """Inverse of :meth:`to_arrays`."""
+        values = {name: arrays[name] for name in ("context_kernel", "context_bias",
+                                                  "context_head", "session_keys",
+                                                  "session_values") if name in arrays}
+        return cls(**values, session_hours=float(arrays["session_hours"]))

@@ -1,0 +1,127 @@
+"""What every Keras rating model shares: training on (user, movie, context) rows,
+scoring in stars, and persistence as one ``.keras`` file loaded in safe mode."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Dict
+
+import numpy as np
+
+from kerasrec.errors import ArtifactError
+from kerasrec.models.base import Block, RecModel
+
+KERAS_FILE = "model.keras"
+
+
+class KerasRatingModel(RecModel):
+    """A :class:`RecModel` backed by a ``keras.Model`` that maps ids to a scaled rating.
+
+    Subclasses implement :meth:`build`. Pairs with a user or movie unseen in training
+    get the catalog's baseline (``scores_cold_pairs`` is False), since row 0 of every
+    id embedding is zero and carries nothing.
+
+    Attributes (after ``fit`` or loading):
+        keras_model: The trained ``keras.Model``.
+        pipeline: The :class:`~kerasrec.FeaturePipeline` it was trained with.
+    """
+
+    train_defaults: Dict[str, Any] = {}
+    quick_train = {"epochs": 3, "batch_size": 256, "learning_rate": 3e-3}
+
+    def build(self, pipeline, train_inputs: Block, seed: int):
+        """Return the uncompiled ``keras.Model`` for ``pipeline``'s vocabularies."""
+        raise NotImplementedError
+
+    @property
+    def needs_item_features(self) -> bool:
+        if hasattr(self, "keras_model"):
+            return "item_features" in [t.name for t in self.keras_model.inputs]
+        return False
+
+    def fit(self, pipeline, ratings, products, train=None, seed: int = 0) -> "KerasRatingModel":
+        import keras
+
+        from kerasrec import training
+        from kerasrec.distribute import scope
+
+        config = train or self.train_config(seed=seed)
+        x = pipeline.transform(ratings, item_features=self.needs_item_features_for_fit())
+        with scope(config.strategy):
+            keras.utils.set_random_seed(seed)
+            model = self.build(pipeline, x, seed)
+            history = training.fit(model, x, x["rating"], config=config)
+        zero_unseen_rows(model)
+        self.keras_model, self.pipeline = model, pipeline
+        self.history = {k: [float(v) for v in vs] for k, vs in history.history.items()}
+        return self
+
+    def needs_item_features_for_fit(self) -> bool:
+        """Whether training rows carry ``item_features`` (before the model exists)."""
+        return False
+
+    def score(self, block: Block) -> np.ndarray:
+        from kerasrec import training
+
+        scaled = training.predict(self.keras_model, block)
+        return self.pipeline.to_stars(scaled, block["movie_id"]).astype(np.float64)
+
+    def save_parts(self, folder: Path) -> None:
+        self.keras_model.save(folder / KERAS_FILE)
+
+    def load_parts(self, folder: Path, pipeline) -> None:
+        self.keras_model, self.pipeline = load_keras(folder / KERAS_FILE), pipeline
+
+
+def load_keras(path: Path):
+    """Load a ``.keras`` file in safe mode (no code from the file runs).
+
+    Raises:
+        ArtifactError: If the file is missing, damaged or asks for code kerasrec does
+            not register (e.g. a lambda).
+    """
+    import keras
+
+    # Registers kerasrec's layers, losses and LazyAdam for deserialization.
+    import kerasrec.models.hybrid.backbone  # noqa: F401
+    import kerasrec.models.layers  # noqa: F401
+    import kerasrec.optimizers  # noqa: F401
+
+    try:
+        return keras.saving.load_model(path, safe_mode=True)
+    except (OSError, ValueError, TypeError, KeyError, AttributeError) as exc:
+        raise ArtifactError(f"'{path}': not a Keras model kerasrec can load safely "
+                            f"({type(exc).__name__}: {' '.join(str(exc).split())[:300]}); "
+                            "save it again") from None
+
+
+def zero_unseen_rows(model) -> None:
+    """Set the out-of-vocabulary row 0 of every trainable id embedding to zero.
+
+    Row 0 never occurs in training, so it keeps its random initial values; zero
+    makes an unseen id contribute nothing, also for anyone calling the model directly.
+    """
+    import keras
+
+    for layer in model.layers:
+        if isinstance(layer, keras.layers.Embedding) and layer.trainable:
+            table = layer.get_weights()[0]
+            table[0] = 0.0
+            layer.set_weights([table])
+
+
+def target_range(pipeline):
+    """Range of the scaled targets, for sigmoid outputs."""
+    if pipeline.scaler.method == "article":  # every movie scaled to [0, 1] on its own
+        return (0.0, 1.0)
+    lo, hi = pipeline.config.rating_range
+    return tuple(float(v) for v in pipeline.scaler.transform(np.array([lo, hi])))
+
+
+def builder_options(builder):
+    """The keyword options of a ``build_*`` function a user may set."""
+    import inspect
+
+    fixed = {"n_users", "n_items", "global_mean", "target_range", "name", "seed"}
+    return tuple(name for name, p in inspect.signature(builder).parameters.items()
+                 if p.kind is p.KEYWORD_ONLY and name not in fixed)
