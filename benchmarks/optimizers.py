@@ -29,7 +29,7 @@ def measure(rows: int, batch_size: int, optimizer: str) -> float:
     """Rows per second of the second epoch."""
     import numpy as np
 
-    from kerasrec.models import HybridConfig, build_hybrid
+    from kerasrec.models import HybridBackbone, HybridConfig
     from kerasrec.optimizers import get_optimizer
     from kerasrec.training import make_dataset
 
@@ -37,9 +37,9 @@ def measure(rows: int, batch_size: int, optimizer: str) -> float:
     x = {"user_id": rng.integers(1, USERS, rows).astype(np.int32),
          "item_id": rng.integers(1, MOVIES, rows).astype(np.int32),
          "context": rng.integers(0, 2, (rows, 2)).astype(np.uint8)}
-    config = HybridConfig(neighbours=(), user_history=False, session_bias=False)
-    model = build_hybrid(USERS, MOVIES, 21, config=config, global_mean=0.5,
-                         item_feature_table=rng.integers(0, 2, (MOVIES, 21)).astype(np.float32))
+    config = HybridConfig(neighbours=(), user_history=False, session_bias=False, ids_only=True)
+    model = HybridBackbone(USERS, MOVIES, 21, config=config, global_mean=0.5)
+    model.item_feature_table.set_weights([rng.integers(0, 2, (MOVIES, 21)).astype(np.float32)])
     model.compile(optimizer=get_optimizer(optimizer, 4e-3), loss="mse")
     data = make_dataset(x, rng.random(rows).astype(np.float32), batch_size=batch_size,
                         shuffle=True)

@@ -63,7 +63,7 @@ def main(argv=None) -> int:
     start = time.perf_counter()
     rec.predict(dated)
     dated_seconds = time.perf_counter() - start
-    emit({"data": str(path or "bundled sample"), "catalog": len(rec.catalog_),
+    emit({"data": str(path or "bundled sample"), "catalog": len(rec.catalog_.movies),
           "fit_seconds": round(fit_seconds, 1),
           "score_table_seconds": round(table_seconds, 1),
           "recommend_ms_median": round(1000 * float(np.median(latencies)), 2),

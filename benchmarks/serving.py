@@ -133,16 +133,16 @@ def main(argv=None) -> int:
         start = time.perf_counter()
         hybrid_dir = export_saved_model(rec, Path(tmp) / "hybrid")
         export_seconds = time.perf_counter() - start
-        mf = build_mf(rec.pipeline_.n_users, len(rec.catalog_) + 1)
+        mf = build_mf(rec.pipeline_.n_users, len(rec.catalog_.movies) + 1)
         mf.export(os.path.join(tmp, "mf"), verbose=False)
         ids = Path(tmp) / "ids.json"
         ids.write_text(json.dumps({"users": rec.pipeline_.user_vocabulary_.tolist(),
-                                   "movies": rec.catalog_.index.tolist()}))
+                                   "movies": rec.catalog_.movie_ids.tolist()}))
         done = subprocess.run([sys.executable, "-c", CLIENT, str(hybrid_dir),
                                os.path.join(tmp, "mf"), str(args.calls), str(args.pairs),
                                str(ids)], capture_output=True, text=True, check=True)
     result = json.loads(done.stdout.strip().splitlines()[-1])
-    emit({"data": source, "model": rec.model, "catalog": len(rec.catalog_),
+    emit({"data": source, "model": rec.model, "catalog": len(rec.catalog_.movies),
           "fit_or_load_seconds": round(prepare_seconds, 1),
           "export_seconds": round(export_seconds, 1), **result})
     return 0

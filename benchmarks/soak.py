@@ -130,7 +130,7 @@ def run_soak(served: Path, ids: dict, calls: int) -> dict:
 def soak_ids(rec) -> dict:
     """The known ids and rating range the client draws from."""
     return {"users": rec.pipeline_.user_vocabulary_.tolist(),
-            "movies": rec.catalog_.index.tolist(),
+            "movies": rec.catalog_.movie_ids.tolist(),
             "rating_range": list(rec.pipeline_.config.rating_range)}
 
 
@@ -152,7 +152,7 @@ def main(argv=None) -> int:
     with tempfile.TemporaryDirectory() as tmp:
         served = export_saved_model(rec, Path(tmp) / "served")
         result = run_soak(served, soak_ids(rec), args.calls)
-    emit({"data": args.data or "bundled sample", "catalog": len(rec.catalog_), **result})
+    emit({"data": args.data or "bundled sample", "catalog": len(rec.catalog_.movies), **result})
     return 0 if result["errors"] == 0 else 1
 
 

@@ -14,7 +14,7 @@ from kerasrec.features import FeaturePipeline
 from kerasrec.recommend import Recommender
 from kerasrec.split import Split, article_split, leave_last_n, random_split, temporal_split
 
-__version__ = "0.1.0"
+__version__ = "0.2.0"
 
 __all__ = ["ArgumentError", "ArtifactError", "CapabilityError", "DataError", "FeaturePipeline",
            "KerasRecError", "MissingDependencyError", "MovieData", "NotFittedError",

@@ -97,8 +97,8 @@ def test_train_with_the_large_data_settings(tmp_path):
     meta = json.loads((out / "run.json").read_text())
     assert meta["config"]["optimizer"] == "lazy_adam"
     rec = kr.Recommender.load(out / "model")
-    assert type(rec.model_.optimizer).__name__ == "LazyAdam"
-    assert "item_features" not in [t.name for t in rec.model_.inputs]  # a table inside
+    assert type(rec.model_.keras_model.optimizer).__name__ == "LazyAdam"
+    assert "item_features" not in [t.name for t in rec.model_.keras_model.inputs]  # a table inside
     test = __import__("pandas").read_parquet(out / "data" / "test.parquet")
     trivial = float(((test["rating"] - test["rating"].mean()) ** 2).mean() ** 0.5)
     assert json.loads((out / "metrics.json").read_text())["rmse"] < trivial - 0.1
@@ -157,7 +157,7 @@ def test_export_and_plot(run_dir, tmp_path, capsys):
     (["recommend", "{tmp}/nowhere", "--user", "1"], "not a run directory"),
     (["similar", "{run}", "--movie", "123456789"], "not in the catalog"),
     (["train", "--set", "mf_dim"], "KEY=VALUE"),
-    (["train", "--model", "transformer", "--out", "{tmp}/r"], "unknown model"),
+    (["train", "--model", "transformer", "--out", "{tmp}/r"], "invalid choice: 'transformer'"),
     (["train", "{tmp}/missing.xlsx", "--out", "{tmp}/r"], "missing.xlsx"),
     (["export", "{run}", "--out", "{tmp}/s", "--version", "0"], "positive integer"),
 ])

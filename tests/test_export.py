@@ -46,7 +46,7 @@ def exported(hybrid, tmp_path_factory):
 def _requests(rec, split):
     train, test = split
     users = [int(u) for u in train.ratings["userId"].unique()[:4]] + [UNKNOWN_USER]
-    unrated = rec.catalog_.index[rec.catalog_["n_ratings"] == 0][:3].tolist()
+    unrated = rec.catalog_.movies.index[rec.catalog_.movies["n_ratings"] == 0][:3].tolist()
     pairs = pd.concat([test.head(300), pd.DataFrame({
         "userId": [UNKNOWN_USER, users[0], UNKNOWN_USER, users[1]],
         "movieId": [int(test["movieId"].iloc[0]), UNKNOWN_MOVIE, UNKNOWN_MOVIE, unrated[0]],
@@ -116,7 +116,7 @@ def test_fresh_tensorflow_process_gets_the_recommender_answers(hybrid, sample_sp
         _same_ranking(similar["movie_id"][i], similar["similarity"][i],
                       ref["movieId"].tolist(), ref["similarity"].to_numpy())
     # a movie outside the catalog: the most rated movies, similarity 0, no error
-    most_rated = hybrid.catalog_.sort_values("n_ratings", ascending=False, kind="stable")
+    most_rated = hybrid.catalog_.movies.sort_values("n_ratings", ascending=False, kind="stable")
     assert similar["similarity"][2][:4] == [0.0] * 4
     assert set(similar["movie_id"][2][:4]) <= set(most_rated.index[:10])
 
@@ -125,7 +125,7 @@ def test_unknown_ids_get_the_cold_start_scores(hybrid, exported):
     import tensorflow as tf
 
     served = tf.saved_model.load(str(exported))
-    known_movie = int(hybrid.catalog_.index[hybrid.catalog_["n_ratings"] > 0][0])
+    known_movie = int(hybrid.catalog_.movies.index[hybrid.catalog_.movies["n_ratings"] > 0][0])
     result = served.signatures["serving_default"](
         user_id=tf.constant([UNKNOWN_USER, UNKNOWN_USER], tf.int64),
         movie_id=tf.constant([UNKNOWN_MOVIE, known_movie], tf.int64),
@@ -135,24 +135,6 @@ def test_unknown_ids_get_the_cold_start_scores(hybrid, exported):
     assert rating[1] == pytest.approx(hybrid.explain(UNKNOWN_USER, known_movie,
                                                      {"daytime": 0, "weekend": 1}).sum(),
                                       abs=1e-5)
-
-
-def test_context_from_timestamps_equals_pandas_in_any_zone(hybrid):
-    import tensorflow as tf
-
-    from kerasrec.export import ServingTables
-    from kerasrec.features.context import context_features, utc_offsets
-
-    rng = np.random.default_rng(0)
-    for zone in ("UTC", "Europe/Berlin", "America/New_York", "Asia/Kolkata",
-                 "Australia/Lord_Howe", "America/St_Johns"):
-        starts, _ = utc_offsets(zone)
-        edges = np.concatenate([starts[1:], starts[1:] - 1, starts[1:] + 1800])
-        stamps = np.concatenate([rng.integers(0, 4_000_000_000, 3000), edges]).astype(np.int64)
-        module = ServingTables(hybrid.score_table(), zone)
-        n = len(stamps)
-        flags = module._context(tf.zeros(n), tf.zeros(n), tf.constant(stamps)).numpy()
-        np.testing.assert_array_equal(flags, context_features(stamps, zone), err_msg=zone)
 
 
 def test_versions_and_failed_exports(hybrid, exported, tmp_path, monkeypatch):
@@ -181,7 +163,7 @@ def test_versions_and_failed_exports(hybrid, exported, tmp_path, monkeypatch):
 
 def test_baselines_cannot_be_exported(sample_split, tmp_path):
     rec = kr.Recommender("item_knn").fit(sample_split[0])
-    with pytest.raises(kr.CapabilityError, match="not a Keras model"):
+    with pytest.raises(kr.CapabilityError, match="keeps no score table"):
         export_saved_model(rec, tmp_path / "x")
     assert not (tmp_path / "x").exists()
 

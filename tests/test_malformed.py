@@ -288,20 +288,20 @@ class ArtifactCase:
 
 
 ARTIFACT_CASES = [
-    ArtifactCase("pipeline JSON of another version", kr.PipelineError, "format version 99",
+    ArtifactCase("pipeline JSON of another version", kr.ArtifactError, "changed or damaged",
                  ["recommend", "{model}", "--user", "1"],
                  _edit_json("pipeline.json", lambda s: s.update(format_version=99)),
                  "model/pipeline.json"),
-    ArtifactCase("pipeline JSON edited by hand", kr.PipelineError, "edited by hand",
+    ArtifactCase("pipeline JSON edited by hand", kr.ArtifactError, "changed or damaged",
                  ["recommend", "{model}", "--user", "1"],
                  _edit_json("pipeline.json", lambda s: s.update(users=s["users"][::-1])),
                  "model/pipeline.json"),
-    ArtifactCase("model file missing", kr.ArtifactError, "model.keras missing",
+    ArtifactCase("model file missing", kr.ArtifactError, "model.keras' is missing",
                  ["recommend", "{model}", "--user", "1"],
                  lambda m: (m / "model.keras").unlink()),
     ArtifactCase("model file truncated", kr.ArtifactError, "damaged",
                  ["recommend", "{model}", "--user", "1"], _truncate("model.keras")),
-    ArtifactCase("catalog file missing", kr.ArtifactError, "catalog.parquet missing",
+    ArtifactCase("catalog file missing", kr.ArtifactError, "catalog.parquet' is missing",
                  ["similar", "{model}", "--movie", "1"],
                  lambda m: (m / "catalog.parquet").unlink()),
     ArtifactCase("recommender.json of another format", kr.ArtifactError, "version 7",
@@ -385,9 +385,9 @@ def test_odd_but_valid(tmp_path, capsys):
         out = tmp_path / name
         assert main(["train", str(path), "--out", str(out), "--epochs", "2", "--quiet"]) == 0, name
         rec = kr.Recommender.load(out / "model")
-        assert rec.catalog_.loc[3, "title"] == long_title
-        assert rec.catalog_.loc[2, "title"] == "千と千尋の神隠し (2001)"
-        assert np.isnan(rec.catalog_.loc[4, "year"])
+        assert rec.catalog_.movies.loc[3, "title"] == long_title
+        assert rec.catalog_.movies.loc[2, "title"] == "千と千尋の神隠し (2001)"
+        assert np.isnan(rec.catalog_.movies.loc[4, "year"])
         top = rec.recommend(1, k=50, exclude_seen=False, min_ratings=0)
         assert sorted(top["movieId"]) == [1, 2, 3, 4]  # k beyond the catalog: every movie
         cold = rec.predict(pd.DataFrame({"userId": [999, 1], "movieId": [1, 555]}))

@@ -33,7 +33,7 @@ def _user(split):
 
 
 def _unrated_catalog_movie(rec):
-    unrated = rec.catalog_.index[rec.catalog_["n_ratings"] == 0]
+    unrated = rec.catalog_.movies.index[rec.catalog_.movies["n_ratings"] == 0]
     assert len(unrated), "the sample should have movies nobody rated in training"
     return int(unrated[0])
 
@@ -62,7 +62,7 @@ def test_predict_is_the_model_output_for_known_pairs(rec, split):
     test = split[1]
     x = rec.pipeline_.transform(test)
     known = (x["user_id"] > 0) & (x["item_id"] > 0)
-    raw = rec.pipeline_.to_stars(training.predict(rec.model_, x), test["movieId"].to_numpy())
+    raw = rec.pipeline_.to_stars(training.predict(rec.model_.keras_model, x), test["movieId"].to_numpy())
     np.testing.assert_allclose(rec.predict(test)[known], np.clip(raw, 0.5, 5.0)[known],
                                atol=1e-4)
 
@@ -98,7 +98,7 @@ def test_cold_start_rules(rec, split):
     a, b = rec.predict(pairs)
     assert a == b
     # a never-rated movie is scored from its genres: different genres, different scores
-    unrated = rec.catalog_.index[rec.catalog_["n_ratings"] == 0][:20]
+    unrated = rec.catalog_.movies.index[rec.catalog_.movies["n_ratings"] == 0][:20]
     scores = rec.predict(pd.DataFrame({"userId": user, "movieId": unrated}))
     assert np.unique(np.round(scores, 6)).size > 1
     movie_parts = rec.explain(user, int(unrated[0]))
@@ -118,9 +118,9 @@ def test_recommend_for_a_known_user(rec, split):
     assert top["predicted_rating"].is_monotonic_decreasing
     seen = set(split[0].ratings.loc[split[0].ratings["userId"] == user, "movieId"])
     assert not seen & set(top["movieId"])
-    assert (top["title"] == rec.catalog_.loc[top["movieId"], "title"].to_numpy()).all()
+    assert (top["title"] == rec.catalog_.movies.loc[top["movieId"], "title"].to_numpy()).all()
     # the list is the argmax of predict over the candidates
-    candidates = rec.catalog_.index[rec.catalog_["n_ratings"] > 0].difference(list(seen))
+    candidates = rec.catalog_.movies.index[rec.catalog_.movies["n_ratings"] > 0].difference(list(seen))
     scores = rec.predict(pd.DataFrame({"userId": user, "movieId": candidates}))
     assert top["predicted_rating"].iloc[0] == pytest.approx(scores.max())
     with_seen = rec.recommend(user, k=50, exclude_seen=False)
@@ -129,8 +129,8 @@ def test_recommend_for_a_known_user(rec, split):
 
 def test_recommend_for_an_unknown_user_lists_popular_well_rated_movies(rec, split):
     top = rec.recommend(UNKNOWN_USER, k=10)
-    stats = rec.catalog_.loc[top["movieId"]]
-    rated = rec.catalog_[rec.catalog_["n_ratings"] > 0]
+    stats = rec.catalog_.movies.loc[top["movieId"]]
+    rated = rec.catalog_.movies[rec.catalog_.movies["n_ratings"] > 0]
     assert (stats["n_ratings"] >= max(10, rated["n_ratings"].median())).all()
     assert stats["mean_rating"].mean() > rec.global_mean_ + 0.3
 
@@ -151,7 +151,7 @@ def test_save_load_gives_the_same_answers(rec, split, tmp_path):
     rec.predict(test)  # builds the score table, which is saved with the model
     path = rec.save(tmp_path / "rec")
     assert sorted(p.name for p in path.iterdir()) == [
-        "baseline.pkl", "catalog.parquet", "model.keras", "pipeline.json",
+        "catalog.parquet", "fallback.npz", "model.keras", "pipeline.json",
         "recommender.json", "scores.npz", "seen.parquet"]
     loaded = kr.Recommender.load(path)
     np.testing.assert_array_equal(loaded.predict(test), rec.predict(test))
@@ -194,7 +194,7 @@ def test_baseline_models_through_the_same_api(split, tmp_path, name):
 def test_mf_cold_pairs_fall_back_to_the_baseline(split):
     rec = kr.Recommender("mf", train=FAST).fit(split[0])
     pairs = pd.DataFrame({"userId": [UNKNOWN_USER], "movieId": [UNKNOWN_MOVIE]})
-    assert rec.predict(pairs)[0] == pytest.approx(rec.baseline_.predict(pairs)[0])
+    assert rec.predict(pairs)[0] == pytest.approx(rec.global_mean_)
     assert len(rec.similar_items(int(split[1]["movieId"].iloc[0]), k=3)) == 3
 
 
@@ -216,9 +216,57 @@ def test_autorec_through_the_same_api(split, tmp_path):
     top = rec.recommend(_user(split), k=5)
     assert len(top) == 5 and top["predicted_rating"].is_monotonic_decreasing
     cold = pd.DataFrame({"userId": [UNKNOWN_USER], "movieId": [int(test["movieId"].iloc[0])]})
-    assert rec.predict(cold)[0] == pytest.approx(rec.baseline_.predict(cold)[0], abs=1e-5)
+    baseline = kr.Recommender("baseline").fit(train)
+    assert rec.predict(cold)[0] == pytest.approx(baseline.predict(cold)[0], abs=1e-5)
     loaded = kr.Recommender.load(rec.save(tmp_path / "autorec"))
     np.testing.assert_array_equal(loaded.predict(test), rec.predict(test))
     (tmp_path / "autorec" / "scores.npz").unlink()  # rebuilt from the stored matrix
     np.testing.assert_allclose(kr.Recommender.load(tmp_path / "autorec").predict(test),
                                rec.predict(test), atol=1e-5)
+
+
+def test_a_tampered_or_swapped_file_is_named_and_nothing_runs(rec, tmp_path):
+    import json
+    import shutil
+
+    path = rec.save(tmp_path / "rec")
+    for name in ("model.keras", "fallback.npz", "seen.parquet", "pipeline.json"):
+        copy = shutil.copytree(path, tmp_path / f"edited-{name}")
+        with open(copy / name, "ab") as handle:
+            handle.write(b"\0")
+        with pytest.raises(kr.ArtifactError, match=f"{name}' was changed or damaged"):
+            kr.Recommender.load(copy)
+    # a file the manifest lists is gone
+    gone = shutil.copytree(path, tmp_path / "gone")
+    (gone / "catalog.parquet").unlink()
+    with pytest.raises(kr.ArtifactError, match="catalog.parquet' is missing"):
+        kr.Recommender.load(gone)
+    # a folder of format 1 held pickles: refused with how to retrain
+    old = shutil.copytree(path, tmp_path / "old")
+    meta = json.loads((old / "recommender.json").read_text())
+    (old / "recommender.json").write_text(json.dumps({**meta, "format_version": 1}))
+    (old / "baseline.pkl").write_bytes(b"cos\nsystem\n(S'touch pwned'\ntR.")
+    with pytest.raises(kr.ArtifactError, match="no longer loads.*retrain"):
+        kr.Recommender.load(old)
+    assert not (tmp_path / "pwned").exists()
+
+
+def test_keras_files_load_in_safe_mode(tmp_path):
+    import keras
+
+    from kerasrec.models.keras_model import load_keras
+
+    x = keras.Input((2,), name="x")
+    model = keras.Model(x, keras.layers.Lambda(lambda t: t * 2)(x))
+    model.save(tmp_path / "lambda.keras")
+    with pytest.raises(kr.ArtifactError, match="lambda.keras.*safely"):
+        load_keras(tmp_path / "lambda.keras")
+
+
+def test_nothing_in_kerasrec_loads_pickles():
+    from pathlib import Path
+
+    package = Path(kr.__file__).parent
+    for path in package.rglob("*.py"):
+        text = path.read_text()
+        assert "import pickle" not in text and "allow_pickle=True" not in text, path

@@ -56,10 +56,10 @@ def test_keras_file(trained, tmp_path):
 
     rec, test, _ = trained
     inputs = rec.pipeline_.transform(test)
-    expected = training.predict(rec.model_, inputs)
-    rec.model_.save(tmp_path / "hybrid.keras")
+    expected = training.predict(rec.model_.keras_model, inputs)
+    rec.model_.keras_model.save(tmp_path / "hybrid.keras")
     loaded = keras.saving.load_model(tmp_path / "hybrid.keras")
-    assert [layer.name for layer in loaded.layers] == [layer.name for layer in rec.model_.layers]
+    assert [layer.name for layer in loaded.layers] == [layer.name for layer in rec.model_.keras_model.layers]
     got = training.predict(loaded, inputs)
     assert np.abs(got - expected).max() <= TOLERANCE
 
@@ -93,7 +93,7 @@ def test_lazy_adam_recommender_loads_in_a_fresh_process(sample_split, tmp_path):
     test.to_parquet(tmp_path / "test.parquet")
     code = ("import sys, numpy as np, pandas as pd, kerasrec as kr\n"
             "rec = kr.Recommender.load(sys.argv[1] + '/model')\n"
-            "print(type(rec.model_.optimizer).__name__)\n"
+            "print(type(rec.model_.keras_model.optimizer).__name__)\n"
             "got = rec.predict(pd.read_parquet(sys.argv[1] + '/test.parquet'))\n"
             "print(float(np.abs(got - np.load(sys.argv[1] + '/expected.npy')).max()))\n")
     done = subprocess.run([sys.executable, "-c", code, str(tmp_path)], capture_output=True,

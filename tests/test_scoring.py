@@ -20,7 +20,7 @@ UNKNOWN_USER, UNKNOWN_MOVIE = 10 ** 6, 10 ** 8
 def _pairs(rec, split) -> pd.DataFrame:
     """Test pairs plus every cold-start kind, with real timestamps."""
     train, test = split
-    unrated = rec.catalog_.index[rec.catalog_["n_ratings"] == 0][:5].to_numpy()
+    unrated = rec.catalog_.movies.index[rec.catalog_.movies["n_ratings"] == 0][:5].to_numpy()
     user = int(train.ratings["userId"].iloc[0])
     extra = pd.DataFrame({
         "userId": [UNKNOWN_USER] * 3 + [user] * 2 + [UNKNOWN_USER] * len(unrated),
@@ -28,6 +28,13 @@ def _pairs(rec, split) -> pd.DataFrame:
                     UNKNOWN_MOVIE, int(unrated[1]), *unrated],
         "timestamp": 1_500_000_000})
     return pd.concat([test[["userId", "movieId", "timestamp"]], extra], ignore_index=True)
+
+
+def _direct(rec, pairs, clip=True):
+    """Predictions through the model pair by pair, not the table."""
+    block = scoring.make_block(rec.pipeline_, rec.model_, pairs)
+    return scoring.predict_block(rec.model_, rec.catalog_, block,
+                                 clip=rec.pipeline_.config.rating_range if clip else None)
 
 
 @pytest.mark.parametrize("context", ["timestamp", "flags", "none", "training sessions"])
@@ -42,7 +49,7 @@ def test_table_equals_the_model(hybrid, sample_split, context):
     elif context == "training sessions":  # the session bias is non-zero here
         pairs = sample_split[0].ratings[["userId", "movieId", "timestamp"]].head(2000)
     table = hybrid.predict(pairs)
-    direct = hybrid._predict_direct(pairs.reset_index(drop=True))
+    direct = _direct(hybrid, pairs.reset_index(drop=True))
     np.testing.assert_allclose(table, direct, atol=1e-5)
     if context == "training sessions":
         without = hybrid.predict(pairs.drop(columns="timestamp"))
@@ -52,11 +59,11 @@ def test_table_equals_the_model(hybrid, sample_split, context):
 def test_recommend_ranks_by_the_unclipped_score(hybrid, sample_split):
     user = int(sample_split[0].ratings["userId"].iloc[0])
     top = hybrid.recommend(user, k=10, context={"daytime": 1, "weekend": 0})
-    catalog = hybrid.catalog_
+    catalog = hybrid.catalog_.movies
     seen = set(sample_split[0].ratings.query("userId == @user")["movieId"])
     candidates = np.array(sorted(set(catalog.index[catalog["n_ratings"] > 0]) - seen))
     pairs = pd.DataFrame({"userId": user, "movieId": candidates, "daytime": 1, "weekend": 0})
-    raw = hybrid._breakdown(pairs).drop(columns="clip").sum(axis=1).to_numpy()
+    raw = _direct(hybrid, pairs, clip=False)
     expected = candidates[np.lexsort((candidates, -raw))[:10]]
     assert top["movieId"].tolist() == expected.tolist()
     np.testing.assert_allclose(top["predicted_rating"], np.clip(np.sort(raw)[::-1][:10], 0.5, 5),
@@ -74,12 +81,19 @@ def test_top_k_breaks_ties_by_the_smaller_id():
 def test_table_round_trip(hybrid, tmp_path):
     table = hybrid.score_table()
     table.save(tmp_path / "t.npz")
-    back = scoring.ScoreTable.load(tmp_path / "t.npz")
-    for name in ("user_ids", "movie_ids", "stars", "slope", "item_known", "n_ratings",
-                 "session_keys", "session_values", "context_kernel", "item_vectors"):
+    back = scoring.ScoreTable.load(tmp_path / "t.npz", terms=table.terms)
+    for name in ("user_ids", "movie_ids", "stars", "slope", "item_known", "item_vectors"):
         np.testing.assert_array_equal(getattr(back, name), getattr(table, name), err_msg=name)
-    assert (back.seen != table.seen).nnz == 0
-    assert (back.popular_min, back.rating_range) == (table.popular_min, table.rating_range)
+    assert back.rating_range == table.rating_range
+    # the terms are not stored: they come from the model's weights
+    assert set(np.load(tmp_path / "t.npz").files) == {
+        "user_ids", "movie_ids", "stars", "slope", "item_known", "rating_range", "item_vectors"}
+    (tmp_path / "bad.npz").write_bytes(b"not an npz")
+    with pytest.raises(Exception):
+        scoring.ScoreTable.load(tmp_path / "bad.npz")
+    np.savez(tmp_path / "other.npz", stars=np.zeros((2, 2)))
+    with pytest.raises(kr.ArtifactError, match="not a score table"):
+        scoring.ScoreTable.load(tmp_path / "other.npz")
 
 
 def test_no_table_beyond_the_limit(hybrid, sample_split, tmp_path, monkeypatch):
@@ -98,6 +112,6 @@ def test_no_table_beyond_the_limit(hybrid, sample_split, tmp_path, monkeypatch):
 def test_mf_table_keeps_the_baseline_for_cold_pairs(sample_split):
     rec = kr.Recommender("mf", train=TrainConfig(epochs=2, verbose=0)).fit(sample_split[0])
     pairs = _pairs(rec, sample_split)
-    np.testing.assert_allclose(rec.predict(pairs), rec._predict_direct(pairs), atol=1e-5)
+    np.testing.assert_allclose(rec.predict(pairs), _direct(rec, pairs), atol=1e-5)
     table = rec.score_table()
-    assert table.context_kernel is None and table.session_keys is None
+    assert table.terms is None  # MF ignores context: the table is exact everywhere

@@ -237,3 +237,16 @@ class RecModel:
             CapabilityError: If the model's score depends on context non-additively.
         """
         self.unsupported("additive_terms")
+
+
+def model_table() -> str:
+    """The registered models as a Markdown table (name, what it is, capabilities,
+    trained by gradient descent), as the README shows it."""
+    rows = ["| model | what it is | trains with Keras | cold pairs | capabilities |",
+            "| --- | --- | --- | --- | --- |"]
+    for name in model_names():
+        cls = _REGISTRY[name]
+        rows.append(f"| `{name}` | {cls.summary} | {'yes' if cls.train_defaults is not None else 'no'} "
+                    f"| {'the model' if cls.scores_cold_pairs else 'the baseline'} "
+                    f"| {', '.join(cls.capabilities()) or '—'} |")
+    return "\n".join(rows)

@@ -4,7 +4,12 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from kerasrec.models import build_baseline
+from kerasrec.models import model_class
+
+
+def build_baseline(name, **options):
+    """The algorithm behind a registered baseline, used on raw ids."""
+    return model_class(name).algorithm(**options)
 from tests.conftest import rmse
 
 

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from kerasrec import training
-from kerasrec.models import HybridConfig, build_hybrid, build_model
+from kerasrec.models import HybridBackbone, HybridConfig, build_model
 from tests.conftest import rmse
 
 FAST = training.TrainConfig(epochs=8, batch_size=256, learning_rate=3e-3, verbose=0)
@@ -79,15 +79,19 @@ def test_no_branch_is_an_error(prepared):
                     item_features=False, context=False, biases=False, neighbours=())
 
 
-def test_options_that_read_training_ratings_need_them(prepared):
+def test_backbone_builds_from_sizes_alone(prepared):
     p = prepared["pipeline"]
-    with pytest.raises(ValueError, match="user_history, neighbours, session_bias need"):
-        build_hybrid(p.n_users, p.n_items, len(p.feature_names))
     with pytest.raises(ValueError, match="neighbours must list"):
         build_model("hybrid", p, prepared["x"], neighbours=("movie",))
-    model = build_hybrid(p.n_users, p.n_items, len(p.feature_names), config=HybridConfig(
+    model = HybridBackbone(p.n_users, p.n_items, len(p.feature_names), config=HybridConfig(
         user_history=False, neighbours=(), session_bias=False))
     assert model.count_params() > 0
+    assert [name for name, _ in model.branch_layout] == [
+        "mf", "mlp", "item_features", "context", "user_bias", "item_bias"]
+    assert model.mf_dot.name == "mf_dot" and model.context_dense.name == "context_dense"
+    # config = constructor arguments: the same model again from its config
+    again = HybridBackbone.from_config(model.get_config())
+    assert [layer.name for layer in again.layers] == [layer.name for layer in model.layers]
 
 
 def test_unknown_option_and_model(prepared):
@@ -135,7 +139,7 @@ def test_sigmoid_output_stays_in_range(prepared):
     model = build_model("hybrid", p, x, output="sigmoid")
     out = training.predict(model, prepared["t"])
     assert out.min() >= 0.0 and out.max() <= 1.0
-    model = build_hybrid(p.n_users, p.n_items, len(p.feature_names), config=HybridConfig(
-        output="sigmoid"), train_inputs=x, target_range=(0.5, 5.0))
+    model = HybridBackbone.from_training(p, x, HybridConfig(output="sigmoid"),
+                                         target_range=(0.5, 5.0))
     out = training.predict(model, prepared["t"])
     assert out.min() >= 0.5 and out.max() <= 5.0

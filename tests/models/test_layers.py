@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 
 from kerasrec.models import HistoryFactors, Neighbourhood, neighbourhood_data
+from kerasrec.models.hybrid.sessions import training_sessions
 from kerasrec.models.layers import SessionBias
 
 
@@ -100,7 +101,7 @@ def test_session_bias_only_for_known_sessions():
     stamps = np.array([10 * hour, 11 * hour, 10 * hour])
     layer = SessionBias(n_sessions=2, session_hours=6)
     _, call = _run(layer, np.zeros(1, "int32"), np.zeros(1, "int64"))
-    keys = SessionBias.keys(np.append(users, 3), np.append(stamps, -1), 6)
+    keys = training_sessions(np.append(users, 3), np.append(stamps, -1), 6)
     assert len(keys) == 2  # 10 h and 11 h share a window; no time, no session
     layer.set_sessions(keys)
     layer.session_bias.assign(np.array([[0.3], [-0.2]], "float32"))

@@ -1,0 +1,43 @@
+"""Hybrid rules that exist in NumPy and in TensorFlow are held equal here."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from kerasrec.models.hybrid.sessions import session_keys, session_keys_ops, training_sessions
+from kerasrec.models.hybrid.terms import HybridTerms
+
+
+def _random_pairs(n=2000, seed=0):
+    rng = np.random.default_rng(seed)
+    users = rng.integers(0, 50, n)
+    stamps = rng.integers(-3, 2_000_000_000, n)
+    stamps[::7] = -1  # unknown times belong to no session
+    return users, stamps
+
+
+def test_session_keys_in_keras_ops_equal_numpy():
+    users, stamps = _random_pairs()
+    for hours in (6.0, 1.5, 24.0):
+        np.testing.assert_array_equal(np.asarray(session_keys_ops(users, stamps, hours)),
+                                      session_keys(users, stamps, hours))
+    assert (session_keys(users, stamps, 6.0)[stamps < 0] == -1).all()
+
+
+def test_terms_shift_in_tensorflow_equals_numpy():
+    import tensorflow as tf
+
+    rng = np.random.default_rng(1)
+    users, stamps = _random_pairs()
+    sessions = training_sessions(users[:500], stamps[:500], 6.0)
+    terms = HybridTerms(context_kernel=rng.normal(size=(2, 4)), context_bias=rng.normal(size=4),
+                        context_head=rng.normal(size=4), session_keys=sessions,
+                        session_values=rng.normal(size=len(sessions)), session_hours=6.0)
+    flags = rng.integers(0, 2, (len(users), 2)).astype(np.float32)
+    expected = terms.shift(users, flags, stamps)
+    got = terms.serving_module()(tf.constant(users, tf.int64), tf.constant(flags),
+                                 tf.constant(stamps, tf.int64)).numpy()
+    np.testing.assert_allclose(got, expected, atol=1e-5)
+    assert np.count_nonzero(expected != terms.shift(users, np.zeros_like(flags), stamps))
+    back = HybridTerms.from_arrays(terms.to_arrays())
+    np.testing.assert_allclose(back.shift(users, flags, stamps), expected)

@@ -1,0 +1,56 @@
+"""The shared schema: one daytime/weekend rule in two forms, and the layering it allows."""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import kerasrec
+
+from kerasrec.schema import context_features, context_features_tf, utc_offsets
+
+
+@pytest.mark.parametrize("zone", ["UTC", "Europe/Berlin", "America/New_York", "Asia/Kolkata",
+                                  "Australia/Lord_Howe", "America/St_Johns"])
+def test_tensorflow_context_rule_equals_the_numpy_rule(zone):
+    import tensorflow as tf
+
+    rng = np.random.default_rng(0)
+    starts, offsets = utc_offsets(zone)
+    edges = np.concatenate([starts[1:], starts[1:] - 1, starts[1:] + 1800])
+    stamps = np.concatenate([rng.integers(0, 4_000_000_000, 3000), edges]).astype(np.int64)
+    for hours in ((6, 20), (0, 24), (9, 17)):
+        flags = context_features_tf(tf.constant(stamps), tf.constant(starts),
+                                    tf.constant(offsets), hours).numpy()
+        np.testing.assert_array_equal(flags, context_features(stamps, zone, hours),
+                                      err_msg=f"{zone} {hours}")
+
+
+# What each layer may import from kerasrec: only layers below it.
+ALLOWED = {
+    "data": {"errors", "schema", "_io", "data"},
+    "features": {"errors", "schema", "_io", "data", "features"},
+    "models": {"errors", "schema", "_io", "data", "features", "models", "training",
+               "distribute", "optimizers"},
+}
+
+
+def _kerasrec_imports(path: Path):
+    tree = ast.parse(path.read_text())
+    for node in ast.walk(tree):
+        names = ([a.name for a in node.names] if isinstance(node, ast.Import) else
+                 [node.module or ""] if isinstance(node, ast.ImportFrom) else [])
+        for name in names:
+            if name.startswith("kerasrec."):
+                yield name.split(".")[1]
+
+
+@pytest.mark.parametrize("layer", sorted(ALLOWED))
+def test_lower_layers_never_import_higher_ones(layer):
+    package = Path(kerasrec.__file__).parent / layer
+    for path in package.rglob("*.py"):
+        used = set(_kerasrec_imports(path))
+        assert used <= ALLOWED[layer], f"{path} imports {sorted(used - ALLOWED[layer])}"
