@@ -14,24 +14,20 @@ the user and the genres); the others fall back to ``mean + b_u + b_i``.
 
 from __future__ import annotations
 
-from dataclasses import asdict
 from pathlib import Path
-from typing import Any, Dict, Mapping, Optional, Union
+from typing import Any, Dict, Optional, Union
 
 import numpy as np
 import pandas as pd
 
 from kerasrec import scoring
-from kerasrec._io import atomic_path, read_manifest, write_manifest
 from kerasrec.catalog import Catalog
 from kerasrec.data.movie_data import MovieData
-from kerasrec.errors import ArgumentError, ArtifactError, NotFittedError, UnknownMovieError
+from kerasrec.errors import ArgumentError, NotFittedError, UnknownMovieError
+from kerasrec.features.context import with_context
 from kerasrec.features.pipeline import FeaturePipeline
 from kerasrec.models.base import DEFAULT_MODEL, model_class
 
-FORMAT = "kerasrec.Recommender"
-FORMAT_VERSION = 2
-SCORES_FILE = "scores.npz"
 
 
 class Recommender:
@@ -141,7 +137,7 @@ class Recommender:
                                          clip=self.pipeline_.config.rating_range)
         return table.score(table.rows(pairs["userId"].to_numpy()),
                            table.columns(pairs["movieId"].to_numpy()),
-                           self.pipeline_.context(pairs), _timestamps(pairs))
+                           self.pipeline_.context(pairs), self.pipeline_.timestamps(pairs))
 
     def score_table(self) -> scoring.ScoreTable:
         """Every known user's prediction for every catalog movie (built once, cached),
@@ -192,7 +188,7 @@ class Recommender:
             CapabilityError: For models without exact parts.
         """
         self._check_fitted()
-        pairs = _with_context(pd.DataFrame({"userId": [user_id], "movieId": [movie_id]}),
+        pairs = with_context(pd.DataFrame({"userId": [user_id], "movieId": [movie_id]}),
                               context)
         block = self._block(pairs)
         parts = self.catalog_.cold_start_parts(block, self.model_.explain(block))
@@ -230,14 +226,15 @@ class Recommender:
         self._check_fitted()
         _check_k(k)
         catalog = self.catalog_
-        frame = _with_context(pd.DataFrame({"userId": [user_id], "movieId": [0]}), context)
+        frame = with_context(pd.DataFrame({"userId": [user_id], "movieId": [0]}), context)
         row = int(self.pipeline_.user_index([user_id])[0])
         candidates = catalog.candidates(row, exclude_seen, min_ratings)
         movies = catalog.movie_ids[candidates]
         table = self._table_if_any()
         if table is not None:
             scores = table.user_scores(row, self.pipeline_.context(frame)[0],
-                                       int(_timestamps(frame)[0]), clip=False)[candidates]
+                                       int(self.pipeline_.timestamps(frame)[0]), clip=False)
+            scores = scores[candidates]
         else:
             pairs = frame.drop(columns="movieId").merge(pd.DataFrame({"movieId": movies}),
                                                         how="cross")
@@ -299,67 +296,29 @@ class Recommender:
     # --- persistence ---------------------------------------------------------------------
 
     def save(self, path: Union[str, Path]) -> Path:
-        """Write the fitted recommender to one folder, atomically, without pickle.
-
-        The folder holds ``recommender.json`` (the manifest: format, version, settings,
-        history and a SHA-256 of every file), ``pipeline.json``, the catalog
-        (``catalog.parquet``, ``seen.parquet``, ``fallback.npz``), the model's own
-        parts (``model.keras`` or ``state.npz`` ...) and ``scores.npz`` once built.
+        """Write the fitted recommender to one folder, atomically, without pickle (see
+        :func:`kerasrec.saving.save_recommender`).
 
         Raises:
             ArtifactError: If the folder cannot be written.
         """
+        from kerasrec.saving import save_recommender
+
         self._check_fitted()
-        path = Path(path)
-        with atomic_path(path, directory=True) as tmp:
-            tmp.mkdir(parents=True, exist_ok=True)
-            self.model_.save_parts(tmp)
-            self.pipeline_.save(tmp / "pipeline.json")
-            self.catalog_.save(tmp)
-            if self._table is not None:
-                self._table.save(tmp / SCORES_FILE)
-            write_manifest(tmp, "recommender.json", FORMAT, FORMAT_VERSION, {
-                "model": self.model, "seed": self.seed, "timezone": self.timezone,
-                "rating_scaling": self.rating_scaling,
-                "train": asdict(self.train) if self.train is not None else None,
-                "config": self.config, "history": self.model_.history})
-        return path
+        return save_recommender(self, path)
 
     @classmethod
     def load(cls, path: Union[str, Path]) -> "Recommender":
-        """Read a folder written by :meth:`save`. Runs no code from the folder.
+        """Read a folder written by :meth:`save`; runs no code from it (see
+        :func:`kerasrec.saving.load_recommender`).
 
         Raises:
             ArtifactError: If the folder is missing, incomplete, damaged, edited, or of
                 another format; the message names the file.
         """
-        from kerasrec.training import TrainConfig
+        from kerasrec.saving import load_recommender
 
-        path = Path(path)
-        meta = read_manifest(path, "recommender.json", FORMAT, FORMAT_VERSION,
-                             optional=(SCORES_FILE,))
-        try:
-            train = TrainConfig(**meta["train"]) if meta["train"] is not None else None
-            rec = cls(meta["model"], seed=meta["seed"], timezone=meta["timezone"],
-                      rating_scaling=meta["rating_scaling"], train=train, **meta["config"])
-            model = model_class(rec.model)(**rec.config)
-            rec.pipeline_ = FeaturePipeline.load(path / "pipeline.json")
-            rec.catalog_ = Catalog.load(path, rec.pipeline_)
-            model.load_parts(path, rec.pipeline_)
-            model.history = meta["history"]
-        except (KeyError, TypeError, ArgumentError) as exc:
-            raise ArtifactError(f"'{path / 'recommender.json'}': settings do not fit this "
-                                f"kerasrec ({type(exc).__name__}: {exc})") from None
-        except (OSError, ValueError, EOFError) as exc:
-            if isinstance(exc, ArtifactError):
-                raise
-            raise ArtifactError(f"'{path}': a file of the saved Recommender is damaged "
-                                f"({type(exc).__name__}: {exc}); save it again") from None
-        rec.model_, rec._table = model, None
-        if (path / SCORES_FILE).is_file():
-            rec._table = scoring.ScoreTable.load(path / SCORES_FILE,
-                                                 terms=scoring.additive_terms(model))
-        return rec
+        return load_recommender(path, cls)
 
 
 def _check_k(k) -> None:
@@ -375,23 +334,3 @@ def _as_pairs(pairs) -> pd.DataFrame:
     if missing:
         raise ArgumentError(f"pairs lack column(s) {sorted(missing)}")
     return pairs.reset_index(drop=True)
-
-
-def _timestamps(pairs: pd.DataFrame) -> np.ndarray:
-    if "timestamp" not in pairs:
-        return np.full(len(pairs), -1, np.int64)
-    return pd.to_numeric(pairs["timestamp"]).fillna(-1).to_numpy(np.int64)
-
-
-def _with_context(pairs: pd.DataFrame, context) -> pd.DataFrame:
-    if context is None:
-        return pairs
-    if isinstance(context, Mapping):
-        unknown = set(context) - {"daytime", "weekend", "timestamp"}
-        if unknown:
-            raise ArgumentError(f"context keys must be daytime, weekend or timestamp; got "
-                                f"{sorted(unknown)}")
-        return pairs.assign(**{k: v for k, v in context.items()})
-    if isinstance(context, pd.Timestamp):
-        context = int(context.timestamp())
-    return pairs.assign(timestamp=int(context))

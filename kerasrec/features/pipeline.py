@@ -204,6 +204,13 @@ class FeaturePipeline:
                                                 self.config.daytime_hours)
         return flags
 
+    @staticmethod
+    def timestamps(ratings: pd.DataFrame) -> np.ndarray:
+        """int64 Unix seconds of ``ratings`` (-1 where missing or without the column)."""
+        if "timestamp" not in ratings:
+            return np.full(len(ratings), -1, np.int64)
+        return pd.to_numeric(ratings["timestamp"]).fillna(-1).to_numpy(np.int64)
+
     def transform(self, ratings: pd.DataFrame, *, item_features: bool = True
                   ) -> Dict[str, np.ndarray]:
         """Map ratings (or bare userId/movieId pairs) to model inputs.
@@ -231,8 +238,7 @@ class FeaturePipeline:
             "user_id": self.user_index(ratings["userId"].to_numpy()),
             "item_id": self.item_index(movies),
             "context": self.context(ratings),
-            "timestamp": (ratings["timestamp"].fillna(-1).to_numpy("int64")
-                          if "timestamp" in ratings else np.full(len(ratings), -1, "int64")),
+            "timestamp": self.timestamps(ratings),
         }
         if item_features:
             out["item_features"] = self.item_features(movies)

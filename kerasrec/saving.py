@@ -1,0 +1,92 @@
+"""Saved Recommender folders: written atomically, read without running code from them.
+
+A folder holds ``recommender.json`` (the manifest: format, version, settings, training
+history and the SHA-256 of every other file), ``pipeline.json``, the catalog
+(``catalog.parquet``, ``seen.parquet``, ``fallback.npz``), the model's own parts
+(``RecModel.save_parts``: ``model.keras``, ``state.npz`` ...) and ``scores.npz``, the
+score table once built. There is no pickle: ``.keras`` files load in safe mode, arrays
+from ``.npz`` without pickles, tables from Parquet, settings from JSON. Every file is
+checked against the manifest before it is read, so a damaged, edited or swapped file is
+an :class:`~kerasrec.errors.ArtifactError` naming it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict
+from pathlib import Path
+from typing import Union
+
+from kerasrec import scoring
+from kerasrec._io import atomic_path, read_manifest, write_manifest
+from kerasrec.catalog import Catalog
+from kerasrec.errors import ArgumentError, ArtifactError
+from kerasrec.features.pipeline import FeaturePipeline
+from kerasrec.models.base import model_class
+
+FORMAT = "kerasrec.Recommender"
+#: 1: kerasrec 0.1 (pickled baselines, no checksums), no longer read. 2: this layout.
+FORMAT_VERSION = 2
+MANIFEST, PIPELINE_FILE, SCORES_FILE = "recommender.json", "pipeline.json", "scores.npz"
+
+
+def save_recommender(rec, path: Union[str, Path]) -> Path:
+    """Write a fitted :class:`~kerasrec.Recommender` into the folder ``path``, atomically.
+
+    Raises:
+        ArtifactError: If the folder cannot be written.
+    """
+    path = Path(path)
+    with atomic_path(path, directory=True) as tmp:
+        tmp.mkdir(parents=True, exist_ok=True)
+        rec.model_.save_parts(tmp)
+        rec.pipeline_.save(tmp / PIPELINE_FILE)
+        rec.catalog_.save(tmp)
+        if rec._table is not None:
+            rec._table.save(tmp / SCORES_FILE)
+        write_manifest(tmp, MANIFEST, FORMAT, FORMAT_VERSION, {
+            "model": rec.model, "seed": rec.seed, "timezone": rec.timezone,
+            "rating_scaling": rec.rating_scaling,
+            "train": asdict(rec.train) if rec.train is not None else None,
+            "config": rec.config, "history": rec.model_.history})
+    return path
+
+
+def load_recommender(path: Union[str, Path], cls=None):
+    """Read a folder written by :func:`save_recommender`.
+
+    Args:
+        path: The folder.
+        cls: The Recommender class to build (``kerasrec.Recommender`` by default).
+
+    Raises:
+        ArtifactError: If the folder is missing, incomplete, damaged, edited, or of
+            another format; the message names the file.
+    """
+    from kerasrec.training import TrainConfig
+
+    if cls is None:
+        from kerasrec.recommend import Recommender as cls
+    path = Path(path)
+    meta = read_manifest(path, MANIFEST, FORMAT, FORMAT_VERSION, optional=(SCORES_FILE,))
+    try:
+        train = TrainConfig(**meta["train"]) if meta["train"] is not None else None
+        rec = cls(meta["model"], seed=meta["seed"], timezone=meta["timezone"],
+                  rating_scaling=meta["rating_scaling"], train=train, **meta["config"])
+        model = model_class(rec.model)(**rec.config)
+        rec.pipeline_ = FeaturePipeline.load(path / PIPELINE_FILE)
+        rec.catalog_ = Catalog.load(path, rec.pipeline_)
+        model.load_parts(path, rec.pipeline_)
+        model.history = meta["history"]
+    except (KeyError, TypeError, ArgumentError) as exc:
+        raise ArtifactError(f"'{path / MANIFEST}': settings do not fit this kerasrec "
+                            f"({type(exc).__name__}: {exc})") from None
+    except ArtifactError:
+        raise
+    except (OSError, ValueError, EOFError) as exc:
+        raise ArtifactError(f"'{path}': a file of the saved Recommender is damaged "
+                            f"({type(exc).__name__}: {exc}); save it again") from None
+    rec.model_, rec._table = model, None
+    if (path / SCORES_FILE).is_file():
+        rec._table = scoring.ScoreTable.load(path / SCORES_FILE,
+                                             terms=scoring.additive_terms(model))
+    return rec

@@ -1,0 +1,67 @@
+"""The catalog: candidates, the popular minimum and the cold-start rules, written once."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+import kerasrec as kr
+from kerasrec.catalog import Catalog, global_mean_pairs, global_mean_pairs_tf, popular_min
+
+
+@pytest.fixture
+def fitted(tiny):
+    pipeline = kr.FeaturePipeline().fit(tiny)
+    return pipeline, Catalog.fit(tiny.products, tiny.ratings, pipeline)
+
+
+def test_popular_min_is_the_median_count_at_least_ten():
+    assert popular_min(np.array([0, 1, 2, 3])) == 10
+    assert popular_min(np.array([0, 0, 30, 50, 70])) == 50
+    assert popular_min(np.zeros(3, int)) == 10
+
+
+def test_candidates_exclude_what_the_user_saw(fitted):
+    pipeline, catalog = fitted
+    assert catalog.movie_ids.tolist() == [1, 2, 3, 4]
+    row = int(pipeline.user_index([1])[0])  # user 1 rated movies 1 and 2
+    assert catalog.movie_ids[catalog.candidates(row)].tolist() == [3, 4]
+    assert catalog.movie_ids[catalog.candidates(row, exclude_seen=False)].tolist() == [1, 2, 3, 4]
+    assert catalog.candidates(0).size == 0  # nothing here has popular_min (10) ratings
+    assert catalog.movie_ids[catalog.candidates(0, min_ratings=2)].tolist() == [2]
+
+
+def test_cold_start_rules(fitted):
+    pipeline, catalog = fitted
+    pairs = pd.DataFrame({"userId": [1, 99, 1, 99], "movieId": [2, 2, 99, 99]})
+    block = pipeline.transform(pairs, item_features=False)
+    model_stars = np.array([4.0, 4.0, 4.0, 4.0])
+    by_model = catalog.apply_cold_start(block, model_stars, model_scores_cold=True)
+    assert by_model[:3].tolist() == [4.0, 4.0, 4.0] and by_model[3] == catalog.global_mean
+    by_baseline = catalog.apply_cold_start(block, model_stars, model_scores_cold=False)
+    assert by_baseline[0] == 4.0 and by_baseline[3] == catalog.global_mean
+    np.testing.assert_allclose(by_baseline[1:3], catalog.fallback(block)[1:3])
+    assert by_baseline[1] != catalog.global_mean  # movie 2's shrunk bias is not zero
+
+
+def test_global_mean_rule_in_tensorflow_equals_numpy():
+    import tensorflow as tf
+
+    rng = np.random.default_rng(0)
+    users, items = rng.integers(0, 3, 500), rng.integers(0, 3, 500)
+    expected = global_mean_pairs(users, items)
+    got = global_mean_pairs_tf(tf.constant(users), tf.constant(items > 0)).numpy()
+    np.testing.assert_array_equal(got, expected)
+    assert expected.any() and not expected.all()
+
+
+def test_save_load_and_a_mismatched_file(fitted, tiny, tmp_path):
+    pipeline, catalog = fitted
+    catalog.save(tmp_path)
+    back = Catalog.load(tmp_path, pipeline)
+    pd.testing.assert_frame_equal(back.movies, catalog.movies)
+    assert (back.seen_matrix() != catalog.seen_matrix()).nnz == 0
+    other = kr.FeaturePipeline().fit(tiny.with_ratings(tiny.ratings.iloc[:3]))
+    with pytest.raises(kr.ArtifactError, match="fallback.npz' does not match"):
+        Catalog.load(tmp_path, other)
