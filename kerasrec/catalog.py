@@ -128,16 +128,24 @@ class Catalog:
                 shape=(len(self.user_ids) + 1, len(self.movies)))
         return self._seen_matrix
 
+    def allowed(self, rows: np.ndarray, exclude_seen: bool = True,
+                min_ratings: Optional[int] = None) -> np.ndarray:
+        """``(len(rows), n_movies)`` booleans: what may be recommended to the users of
+        seen-matrix ``rows`` (0: a user unseen in training)."""
+        rows = np.asarray(rows, np.int64)
+        if min_ratings is None:
+            least = np.where(rows > 0, 1, self.popular_min)
+        else:
+            least = np.full(len(rows), min_ratings)
+        allowed = self.n_ratings[None, :] >= least[:, None]
+        if exclude_seen:
+            allowed &= ~self.seen_matrix()[rows].toarray()
+        return allowed
+
     def candidates(self, row: int, exclude_seen: bool = True,
                    min_ratings: Optional[int] = None) -> np.ndarray:
-        """Catalog positions that may be recommended to the user of seen-matrix ``row``
-        (0: a user unseen in training)."""
-        if min_ratings is None:
-            min_ratings = 1 if row else self.popular_min
-        allowed = self.n_ratings >= min_ratings
-        if exclude_seen and row:
-            allowed[self.seen_matrix()[row].indices] = False
-        return np.flatnonzero(allowed)
+        """Catalog positions that may be recommended to the user of seen-matrix ``row``."""
+        return np.flatnonzero(self.allowed(np.array([row]), exclude_seen, min_ratings)[0])
 
     # --- cold start ---------------------------------------------------------------------
 

@@ -128,7 +128,8 @@ def _cmd_train(args: argparse.Namespace) -> int:
         return 0
     metrics = json.loads((out / "metrics.json").read_text())
     print(f"kerasrec train: {args.model} -> {out}")
-    for key in ("rmse", "mae", "ndcg@10", "precision@10", "recall@10", "fit_seconds"):
+    for key in ("rmse", "mae", "watched_recall@10", "watched_ndcg@10", "liked_recall@10",
+                "coverage@10", "fit_seconds"):
         if key in metrics:
             # Ranking metrics are undefined (None) when no test user has enough ratings.
             value = "n/a" if metrics[key] is None else f"{metrics[key]:.4f}"
@@ -139,7 +140,6 @@ def _cmd_train(args: argparse.Namespace) -> int:
 
 
 def _cmd_evaluate(args: argparse.Namespace) -> int:
-    from kerasrec import metrics
     from kerasrec.data import load_ratings
     from kerasrec.run import load_run
 
@@ -147,7 +147,7 @@ def _cmd_evaluate(args: argparse.Namespace) -> int:
     test = load_ratings(args.test) if args.test else run.test_ratings()
     rec = run.recommender
     frame = test[["userId", "movieId", "rating"]].assign(prediction=rec.predict(test))
-    scores = metrics.score(frame, k=args.k, rating_range=rec.pipeline_.config.rating_range)
+    scores = rec.evaluate(test, k=args.k)
     if args.predictions:
         from kerasrec._io import atomic_path
 
@@ -307,8 +307,10 @@ def build_parser() -> argparse.ArgumentParser:
 
     evaluate = commands.add_parser(
         "evaluate", help="score a run on test ratings",
-        description="Score a run on its held-out ratings or on TEST: RMSE, MAE, NDCG@10, "
-        "precision/recall/MAP/hit rate@k, MRR and the article's top-5 checks.")
+        description="Score a run on its held-out ratings or on TEST: RMSE, MAE, top-k lists "
+        "over the whole catalog (watched/liked recall and NDCG, hit rate, coverage, novelty), "
+        "and re-rankings of each user's test movies (NDCG@10, precision/recall/MAP/hit rate@k, "
+        "MRR, the article's top-5 checks).")
     evaluate.add_argument("run_dir", metavar="RUN_DIR")
     evaluate.add_argument("test", nargs="?", help="ratings file (default: the run's test "
                           "ratings)")

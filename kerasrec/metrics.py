@@ -162,3 +162,72 @@ def score(frame: pd.DataFrame, k: int = 10, relevant: float = 4.0,
         values = report[column].dropna()
         out[column] = float(values.mean()) if len(values) else None
     return out
+
+
+def topn_score(lists: pd.DataFrame, test: pd.DataFrame, train: pd.DataFrame,
+               ks: Tuple[int, ...] = (10, 20), liked: float = 4.0) -> Dict[str, float]:
+    """Score top-N lists over the whole catalog, as ``../shared/bench/score_topn.py`` does.
+
+    Every test user who also appears in ``train`` is scored; a user without a list
+    scores zero. *Watched* relevance is every movie the user rated in ``test``; *liked*
+    is those rated at least ``liked`` (users with none are skipped).
+    ``recall@K = hits / min(|relevant|, K)``; NDCG@K is binary with the ideal over
+    ``min(|relevant|, K)``; ``hit@K`` the share of users with a hit; ``coverage@10``
+    the distinct movies in the top 10s; ``novelty@10`` the mean training-rating count
+    of the recommended top-10 movies.
+
+    Args:
+        lists: userId, rank (1 = best), movieId: up to K rows per user.
+        test: Held-out ratings (userId, movieId, rating).
+        train: Training ratings (userId, movieId).
+        ks: Cut-offs.
+        liked: Rating from which a test movie counts as liked.
+
+    Returns:
+        ``watched_recall@K``, ``watched_ndcg@K``, ``watched_hit@K``, ``liked_recall@K``,
+        ``liked_ndcg@K`` for each K, ``coverage@10``, ``novelty@10``, ``n_users``,
+        ``n_users_liked``.
+
+    Raises:
+        ValueError: If a list lacks a column, repeats a movie, or recommends a movie
+            the user rated in training.
+    """
+    missing = {"userId", "rank", "movieId"} - set(lists.columns)
+    if missing:
+        raise ValueError(f"lists need columns userId, rank, movieId; missing {sorted(missing)}")
+    if lists.duplicated(["userId", "movieId"]).any():
+        raise ValueError("a movie appears twice in one user's list")
+    seen = pd.MultiIndex.from_frame(train[["userId", "movieId"]])
+    rated = pd.MultiIndex.from_frame(lists[["userId", "movieId"]]).isin(seen)
+    if rated.any():
+        raise ValueError(f"{int(rated.sum())} recommended movies were already rated in training")
+    ordered = lists.sort_values(["userId", "rank"], kind="stable")
+    test = test[test["userId"].isin(pd.unique(train["userId"]))]
+    out: Dict[str, float] = {"n_users": int(test["userId"].nunique()),
+                             "n_users_liked": int(test.loc[test["rating"] >= liked,
+                                                           "userId"].nunique())}
+    position = ordered.groupby("userId").cumcount().to_numpy()
+    for k in ks:
+        top = ordered[position < k]
+        discount = 1.0 / np.log2(np.arange(2, k + 2))
+        for name, relevant in (("watched", test), ("liked", test[test["rating"] >= liked])):
+            hits = top.merge(relevant[["userId", "movieId"]], on=["userId", "movieId"])
+            rank_in_list = hits.merge(top.assign(pos=position[position < k]),
+                                      on=["userId", "movieId"])[["userId", "pos"]]
+            n_relevant = np.minimum(relevant.groupby("userId").size(), k)
+            gains = pd.Series(discount[rank_in_list["pos"].to_numpy()],
+                              index=rank_in_list["userId"].to_numpy()).groupby(level=0).sum()
+            n_hits = rank_in_list.groupby("userId").size()
+            ideal = pd.Series(np.cumsum(discount)[n_relevant.to_numpy() - 1], n_relevant.index)
+            recall = (n_hits.reindex(n_relevant.index, fill_value=0) / n_relevant)
+            ndcg = gains.reindex(n_relevant.index, fill_value=0.0) / ideal
+            out[f"{name}_recall@{k}"] = float(recall.mean()) if len(recall) else 0.0
+            out[f"{name}_ndcg@{k}"] = float(ndcg.mean()) if len(ndcg) else 0.0
+            if name == "watched":
+                out[f"watched_hit@{k}"] = float((n_hits.reindex(n_relevant.index,
+                                                                fill_value=0) > 0).mean())
+    top10 = ordered[position < 10]
+    counts = train["movieId"].value_counts()
+    out["coverage@10"] = int(top10["movieId"].nunique())
+    out["novelty@10"] = float(top10["movieId"].map(counts).fillna(0).mean()) if len(top10) else 0.0
+    return out

@@ -245,6 +245,57 @@ class Recommender:
         out["predicted_rating"] = np.clip(scores[top], *self.pipeline_.config.rating_range)
         return out
 
+    def recommend_many(self, user_ids, k: int = 10, context=None, exclude_seen: bool = True,
+                       min_ratings: Optional[int] = None) -> pd.DataFrame:
+        """Top-``k`` lists for many users at once, as one frame (vectorized over the
+        score table; the same lists as :meth:`recommend` for each user).
+
+        Args:
+            user_ids: userIds (unknown ones get the popular list).
+            k, context, exclude_seen, min_ratings: As in :meth:`recommend`; one context
+                for every user.
+
+        Returns:
+            userId, rank, movieId, title, year, genres, predicted_rating; the format
+            of ``../shared/bench/score_topn.py`` (userId, rank, movieId) and more.
+        """
+        self._check_fitted()
+        _check_k(k)
+        users = np.asarray(user_ids, np.int64).reshape(-1)
+        table = self._table_if_any()
+        if not len(users):
+            return pd.DataFrame(columns=["userId", "rank", "movieId", "title", "year", "genres",
+                                         "predicted_rating"])
+        if table is None:
+            return pd.concat([self.recommend(u, k, context, exclude_seen, min_ratings)
+                              .assign(userId=u) for u in users], ignore_index=True)
+        frame = with_context(pd.DataFrame({"userId": [0], "movieId": [0]}), context)
+        flags, stamp = self.pipeline_.context(frame)[0], int(self.pipeline_.timestamps(frame)[0])
+        movies, parts = self.catalog_.movie_ids, []
+        for lo in range(0, len(users), 512):  # bounded memory: 512 x catalog at a time
+            chunk = users[lo:lo + 512]
+            rows = self.pipeline_.user_index(chunk).astype(np.int64)
+            scores = table.users_scores(rows, np.tile(flags, (len(rows), 1)),
+                                        np.full(len(rows), stamp), clip=False)
+            scores[~self.catalog_.allowed(rows, exclude_seen, min_ratings)] = -np.inf
+            width = min(k, scores.shape[1])
+            best = np.argpartition(-scores, width - 1, axis=1)[:, :width]
+            picked = np.take_along_axis(scores, best, axis=1)
+            order = np.lexsort((movies[best], -picked), axis=1)
+            best, picked = (np.take_along_axis(a, order, axis=1) for a in (best, picked))
+            keep = np.isfinite(picked)
+            parts.append(pd.DataFrame({
+                "userId": np.repeat(chunk, width)[keep.ravel()],
+                "rank": np.tile(np.arange(1, width + 1), len(chunk))[keep.ravel()],
+                "movieId": movies[best][keep], "predicted_rating": picked[keep]}))
+        out = pd.concat(parts, ignore_index=True)
+        described = self.catalog_.describe(out["movieId"].to_numpy()).drop(columns="movieId")
+        out = pd.concat([out.drop(columns="predicted_rating"), described,
+                         out[["predicted_rating"]]], axis=1)
+        out["predicted_rating"] = np.clip(out["predicted_rating"],
+                                          *self.pipeline_.config.rating_range)
+        return out
+
     def item_vectors(self) -> np.ndarray:
         """Learned vectors of the catalog's movies (rows in ``catalog_.movies`` order).
 
@@ -285,13 +336,30 @@ class Recommender:
         out["similarity"] = similarity[top]
         return out
 
-    def evaluate(self, test: pd.DataFrame, k: int = 10, relevant: float = 4.0) -> Dict[str, Any]:
-        """Metrics on held-out ratings (see :func:`kerasrec.metrics.score`)."""
+    def evaluate(self, test: pd.DataFrame, k: int = 10, relevant: float = 4.0,
+                 lists: bool = True) -> Dict[str, Any]:
+        """Metrics on held-out ratings: the rating metrics of :func:`kerasrec.metrics.score`
+        and, with ``lists``, the top-``k`` lists over the whole catalog (movies rated in
+        training excluded) scored by :func:`kerasrec.metrics.topn_score`
+        (``watched_recall@k``, ``liked_ndcg@k``, ``coverage@10`` ...).
+
+        Args:
+            test: userId, movieId, rating (and timestamp for context).
+            k: Cut-off of the ranking metrics.
+            relevant: True rating from which a movie counts as relevant (liked).
+            lists: Also score top-k lists for every test user seen in training.
+        """
         from kerasrec import metrics
 
         frame = test[["userId", "movieId", "rating"]].assign(prediction=self.predict(test))
-        return metrics.score(frame, k=k, relevant=relevant,
-                             rating_range=self.pipeline_.config.rating_range)
+        scores = metrics.score(frame, k=k, relevant=relevant,
+                               rating_range=self.pipeline_.config.rating_range)
+        if lists:
+            users = np.intersect1d(test["userId"].unique(), self.pipeline_.user_vocabulary_)
+            top = self.recommend_many(users, k=max(k, 10))
+            scores.update(metrics.topn_score(top, test, self.catalog_.seen, ks=(k,),
+                                             liked=relevant))
+        return scores
 
     # --- persistence ---------------------------------------------------------------------
 

@@ -6,7 +6,7 @@ on the held-out ratings and writes::
     RUN_DIR/
       run.json          what was run: data, split, model, options, seed, versions, timings
       model/            the Recommender (Recommender.load(RUN_DIR / "model"))
-      metrics.json      test metrics (kerasrec.metrics.score)
+      metrics.json      test metrics (Recommender.evaluate: ratings and top-10 lists)
       history.csv       loss and metrics per epoch, training and validation
       predictions.csv   test predictions: userId, movieId, rating, prediction (the
                         format of the shared scorer)
@@ -143,13 +143,11 @@ def train_run(config: RunConfig, out: Union[str, Path],
         ArtifactError: If ``out`` cannot be written.
     """
     import kerasrec
-    from kerasrec import metrics
     from kerasrec.data import load_movies, sample_path
     from kerasrec.distribute import check_strategy, is_chief
     from kerasrec.models.base import model_class
     from kerasrec.optimizers import check_optimizer
     from kerasrec.recommend import Recommender
-    from kerasrec.training import TrainConfig
 
     started = time.perf_counter()
     model = model_class(config.model)  # names and options checked before reading data
@@ -178,7 +176,7 @@ def train_run(config: RunConfig, out: Union[str, Path],
     fit_seconds = time.perf_counter() - fit_start
     progress("evaluating on the test ratings")
     predictions = test[["userId", "movieId", "rating"]].assign(prediction=rec.predict(test))
-    scores = metrics.score(predictions, rating_range=rec.pipeline_.config.rating_range)
+    scores = rec.evaluate(test)
     out = Path(out)
     if not is_chief(config.strategy):
         progress("done (only the chief worker writes the run)")

@@ -116,10 +116,18 @@ class ScoreTable:
         Rank by the unclipped scores (``clip=False``): clipping ties every movie
         predicted above the top of the scale.
         """
-        n = self.n_movies
-        return self.score(np.full(n, row), np.arange(n),
-                          np.tile(np.asarray(flags, np.float64), (n, 1)),
-                          np.full(n, timestamp, np.int64), clip=clip)
+        return self.users_scores(np.array([row]), np.asarray([flags], np.float64),
+                                 np.array([timestamp], np.int64), clip=clip)[0]
+
+    def users_scores(self, rows: np.ndarray, flags: np.ndarray, timestamps: np.ndarray,
+                     clip: bool = True) -> np.ndarray:
+        """Several users' predictions for the whole catalog: ``(len(rows), n_movies)``."""
+        stars = self.stars[rows, :self.n_movies].astype(np.float64)
+        if self.terms is not None:
+            shift = self.terms.shift(rows, flags, np.asarray(timestamps, np.int64))
+            applies = ~global_mean_pairs(rows[:, None], self.item_known[None, :self.n_movies])
+            stars += np.where(applies, self.slope[None, :self.n_movies] * shift[:, None], 0.0)
+        return np.clip(stars, *self.rating_range) if clip else stars
 
     def save(self, path: Union[str, Path]) -> None:
         """Write the table to one ``.npz`` file (the caller makes it atomic)."""

@@ -88,3 +88,55 @@ def test_score_matches_the_shared_scorer():
     ours = metrics.score(frame)
     for key, value in theirs.items():
         assert ours[key] == pytest.approx(value, rel=1e-12, abs=1e-12), key
+
+
+def _lists_for(train, test, seed=0):
+    """Random lists over the catalog with some test movies planted, seen excluded."""
+    rng = np.random.default_rng(seed)
+    movies = np.unique(np.concatenate([train["movieId"], test["movieId"]]))
+    seen = train.groupby("userId")["movieId"].apply(set)
+    rows = []
+    for user in seen.index:
+        held = test.loc[test["userId"] == user, "movieId"].to_numpy()
+        pool = np.concatenate([held[:rng.integers(0, 4)], rng.choice(movies, 40)])
+        pool = [m for m in dict.fromkeys(pool.tolist()) if m not in seen[user]]
+        rows += [(user, r + 1, m) for r, m in enumerate(pool[:rng.integers(3, 21)])]
+    return pd.DataFrame(rows, columns=["userId", "rank", "movieId"]).sample(frac=1, random_state=0)
+
+
+def test_topn_score_by_hand():
+    train = pd.DataFrame({"userId": [1, 1, 2], "movieId": [10, 11, 10], "rating": 4.0})
+    test = pd.DataFrame({"userId": [1, 1, 2, 3], "movieId": [12, 13, 11, 10],
+                         "rating": [5.0, 2.0, 3.0, 4.0]})
+    lists = pd.DataFrame({"userId": [1, 1, 2], "rank": [1, 2, 1], "movieId": [13, 14, 12]})
+    out = metrics.topn_score(lists, test, train, ks=(2,))
+    # user 1: 13 at rank 1 of {12, 13}; user 2: no hit; user 3 is not in training
+    assert out["n_users"] == 2 and out["n_users_liked"] == 1
+    assert out["watched_recall@2"] == pytest.approx((1 / 2 + 0) / 2)
+    assert out["watched_ndcg@2"] == pytest.approx((1 / (1 + 1 / np.log2(3))) / 2)
+    assert out["liked_recall@2"] == 0.0 and out["watched_hit@2"] == 0.5
+    assert out["coverage@10"] == 3 and out["novelty@10"] == 0.0  # none rated in training
+    with pytest.raises(ValueError, match="already rated"):
+        metrics.topn_score(lists.assign(movieId=[10, 14, 12]), test, train)
+
+
+@pytest.mark.shared
+def test_topn_score_equals_the_shared_scorer():
+    import importlib.util
+
+    from tests.conftest import SHARED, SPLITS
+
+    path = SHARED / "bench" / "score_topn.py"
+    if not path.is_file():
+        pytest.skip(f"{path} is missing (../shared is not beside this checkout)")
+    spec = importlib.util.spec_from_file_location("score_topn", path)
+    shared = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(shared)
+    train = pd.read_csv(SPLITS / "movies_temporal80_train.csv")
+    test = pd.read_csv(SPLITS / "movies_temporal80_test.csv")
+    lists = _lists_for(train[train["userId"] <= 200], test)
+    expected = shared.score(lists, test, train)
+    got = metrics.topn_score(lists, test, train, ks=(10, 20))
+    assert expected.keys() == got.keys()
+    for key, value in expected.items():
+        assert got[key] == pytest.approx(value, abs=1e-12), key

@@ -270,3 +270,30 @@ def test_nothing_in_kerasrec_loads_pickles():
     for path in package.rglob("*.py"):
         text = path.read_text()
         assert "import pickle" not in text and "allow_pickle=True" not in text, path
+
+
+def test_recommend_many_is_recommend_for_each_user_in_one_frame(rec, split):
+    users = [*np.unique(split[0].ratings["userId"])[:30], UNKNOWN_USER]
+    many = rec.recommend_many(users, k=6, context={"daytime": 1, "weekend": 1})
+    assert list(many.columns[:3]) == ["userId", "rank", "movieId"]
+    for user in users:
+        one = rec.recommend(user, k=6, context={"daytime": 1, "weekend": 1})
+        mine = many[many["userId"] == user].drop(columns="userId").reset_index(drop=True)
+        pd.testing.assert_frame_equal(mine[one.columns], one)
+    seen = split[0].ratings[["userId", "movieId"]]
+    assert not many.merge(seen, on=["userId", "movieId"]).shape[0], "never a movie rated"
+
+
+def test_evaluate_scores_full_catalog_lists_beside_the_ratings(rec, split):
+    train, test = split
+    scores = rec.evaluate(test)
+    for key in ("rmse", "watched_recall@10", "watched_ndcg@10", "liked_recall@10",
+                "coverage@10", "novelty@10"):
+        assert key in scores, key
+    # the lists are the model's own top 10 over the catalog: scoring them by hand agrees
+    from kerasrec import metrics
+
+    users = np.intersect1d(test["userId"], train.ratings["userId"])
+    by_hand = metrics.topn_score(rec.recommend_many(users, k=10), test, train.ratings, ks=(10,))
+    assert scores["watched_recall@10"] == pytest.approx(by_hand["watched_recall@10"])
+    assert 0 < scores["watched_recall@10"] < 1

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
-from typing import Optional
+from typing import TYPE_CHECKING, Optional
 
 import numpy as np
 
 from kerasrec.models.base import register
 from kerasrec.models.keras_model import KERAS_FILE, KerasRatingModel, load_keras
+
+if TYPE_CHECKING:
+    import keras
 
 
 def build_autorec(n_users: int, *, hidden: int = 500, l2: float = 1e-2,

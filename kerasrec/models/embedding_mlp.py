@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import numpy as np
 
 from kerasrec.models.base import register
-from kerasrec.models.keras_model import KerasRatingModel, builder_options, target_range
+from kerasrec.models.keras_model import KerasRatingModel, builder_options
+
+if TYPE_CHECKING:
+    import keras
 
 
 def build_embedding_mlp(n_users: int, n_items: int, *, dim: int = 32, l2: float = 0.0,

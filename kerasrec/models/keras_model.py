@@ -85,7 +85,7 @@ def load_keras(path: Path):
     # Registers kerasrec's layers, losses and LazyAdam for deserialization.
     import kerasrec.models.hybrid.backbone  # noqa: F401
     import kerasrec.models.layers  # noqa: F401
-    import kerasrec.optimizers  # noqa: F401
+    import kerasrec.optimizers  # noqa: F401  (registers LazyAdam)
 
     try:
         return keras.saving.load_model(path, safe_mode=True)

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
-from typing import Optional, Tuple
+from typing import TYPE_CHECKING, Optional, Tuple
 
 import numpy as np
 
 from kerasrec.models.base import register
 from kerasrec.models.keras_model import KerasRatingModel, builder_options, target_range
+
+if TYPE_CHECKING:
+    import keras
 
 
 def build_mf(n_users: int, n_items: int, *, dim: int = 32, l2: float = 0.03,

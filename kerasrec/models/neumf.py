@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
-from typing import Sequence
+from typing import TYPE_CHECKING, Sequence
 
 import numpy as np
 
 from kerasrec.models.base import register
-from kerasrec.models.keras_model import KerasRatingModel, builder_options, target_range
+from kerasrec.models.keras_model import KerasRatingModel, builder_options
+
+if TYPE_CHECKING:
+    import keras
 
 
 def build_neumf(n_users: int, n_items: int, *, gmf_dim: int = 16, mlp_dim: int = 16,
