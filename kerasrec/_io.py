@@ -14,37 +14,174 @@ from kerasrec.errors import ArtifactError
 PathLike = Union[str, "os.PathLike[str]"]
 
 
+#: What marks a folder as kerasrec's own output, by kind: (marker file, its "format").
+ARTIFACT_KINDS = {
+    "recommender": ("recommender.json", "kerasrec.Recommender"),
+    "run": ("run.json", "kerasrec.run"),
+    "data": ("kerasrec.json", "kerasrec.data"),
+}
+_RENAME_EXCHANGE = 2  # renameat2 flag: swap two paths in one atomic step (Linux)
+
+
+def artifact_kind(path: PathLike):
+    """The kind of kerasrec folder at ``path`` (a key of :data:`ARTIFACT_KINDS`), or None."""
+    import json
+
+    for kind, (marker, format) in ARTIFACT_KINDS.items():
+        try:
+            meta = json.loads((Path(path) / marker).read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            continue
+        if isinstance(meta, dict) and meta.get("format") == format:
+            return kind
+    return None
+
+
+def write_marker(folder: PathLike, kind: str, **meta) -> Path:
+    """Mark ``folder`` as kerasrec's own ``kind`` of output (so a later write may replace it)."""
+    import json
+
+    marker, format = ARTIFACT_KINDS[kind]
+    return write_text_atomic(Path(folder) / marker, json.dumps({"format": format, **meta}))
+
+
+def check_output_folder(path: PathLike, kind: str, inputs=()) -> Path:
+    """Refuse a destination whose replacement could lose what kerasrec did not write.
+
+    ``path`` may be missing, an empty folder, or a kerasrec folder of the same ``kind``
+    (recognised by its marker file, :data:`ARTIFACT_KINDS`). It may not be a file, hold
+    anything else, be unwritable, or be or hold one of ``inputs``. Call it before any
+    work starts, so a bad destination costs nothing.
+
+    Raises:
+        ArtifactError: Naming the path and what is in the way.
+    """
+    path = Path(path)
+    resolved = path.resolve()
+    for source in inputs:
+        if source is None:
+            continue
+        source = Path(source).resolve()
+        if resolved == source or resolved in source.parents:
+            raise ArtifactError(f"'{path}' is or holds the input '{source}'; replacing it "
+                                "would delete the data. Write the output somewhere else")
+    if path.is_file() or (path.exists() and not path.is_dir()):
+        raise ArtifactError(f"'{path}' is a file; give a folder path for the {kind}")
+    if path.is_dir() and any(path.iterdir()) and artifact_kind(path) != kind:
+        raise ArtifactError(f"'{path}' exists and is not a kerasrec {kind} folder; kerasrec "
+                            "only replaces what it wrote. Choose a new or empty folder")
+    parent = path.parent if str(path.parent) else Path(".")
+    while not parent.exists() and parent != parent.parent:
+        parent = parent.parent
+    if not os.access(parent, os.W_OK):
+        raise ArtifactError(f"cannot write '{path}': '{parent}' is not writable")
+    return path
+
+
+def _exchange(a: Path, b: Path) -> bool:
+    """Swap two paths in one atomic step (Linux ``renameat2``); False where unsupported."""
+    import ctypes
+    import errno
+
+    try:
+        renameat2 = ctypes.CDLL(None, use_errno=True).renameat2
+    except (OSError, AttributeError):
+        return False
+    at_cwd = -100
+    if renameat2(at_cwd, os.fsencode(a), at_cwd, os.fsencode(b), _RENAME_EXCHANGE) == 0:
+        return True
+    code = ctypes.get_errno()
+    if code in (errno.EINVAL, errno.ENOSYS, errno.EOPNOTSUPP, errno.ENOTSUP):
+        return False
+    raise OSError(code, os.strerror(code), str(b))
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def recover(path: PathLike) -> list:
+    """Clean what killed writes to ``path`` left behind; returns what was done.
+
+    Temporary folders of dead processes are removed; if ``path`` itself is missing
+    because a process died between the two renames of a replacement, the previous
+    version is put back.
+    """
+    path = Path(path)
+    parent = path.parent if str(path.parent) else Path(".")
+    done = []
+    if not parent.is_dir():
+        return done
+    for leftover in sorted(parent.glob(f".{path.name}.*")):
+        parts = leftover.name[len(path.name) + 2:].split(".")
+        if len(parts) < 3 or parts[-1] not in ("tmp", "old") or not parts[0].isdigit():
+            continue
+        if _pid_alive(int(parts[0])) and int(parts[0]) != os.getpid():
+            continue  # another writer is still at work
+        previous = leftover / "previous"
+        if parts[-1] == "old" and previous.exists() and not path.exists():
+            os.replace(previous, path)
+            done.append(f"restored '{path}' from an interrupted replacement")
+        if leftover.is_dir():
+            shutil.rmtree(leftover, ignore_errors=True)
+        else:
+            with contextlib.suppress(FileNotFoundError):
+                leftover.unlink()
+        done.append(f"removed '{leftover}'")
+    return done
+
+
 @contextlib.contextmanager
-def atomic_path(path: PathLike, *, directory: bool = False) -> Iterator[Path]:
+def atomic_path(path: PathLike, *, directory: bool = False,
+                kind: str = None, inputs=()) -> Iterator[Path]:
     """Yield a temporary path beside ``path`` that replaces ``path`` on success.
 
     The temporary file (or directory) lives in the same folder as ``path`` so the
     final rename is atomic. If the body raises, the temporary is removed and
-    ``path`` is left exactly as it was.
+    ``path`` is left exactly as it was. A folder of ``kind`` replaces only an empty
+    folder or a kerasrec folder of the same kind (:func:`check_output_folder`); where
+    the file system can swap two paths atomically (Linux), ``path`` holds the old or
+    the new folder at every instant, and elsewhere a replacement cut short is undone
+    by the next write (:func:`recover`).
 
     Raises:
-        ArtifactError: If the destination folder cannot be written.
+        ArtifactError: If the destination is in the way or cannot be written.
     """
     path = Path(path)
     parent = path.parent if str(path.parent) else Path(".")
+    if kind is not None:
+        check_output_folder(path, kind, inputs)
+    prefix = f".{path.name}.{os.getpid()}."
     try:
         parent.mkdir(parents=True, exist_ok=True)
+        recover(path)
         if directory:
-            tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}.", suffix=".tmp", dir=parent))
+            tmp = Path(tempfile.mkdtemp(prefix=prefix, suffix=".tmp", dir=parent))
         else:
-            fd, name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=parent)
+            fd, name = tempfile.mkstemp(prefix=prefix, suffix=".tmp", dir=parent)
             os.close(fd)
             tmp = Path(name)
     except OSError as exc:
         raise ArtifactError(f"cannot write '{path}': {exc.strerror or exc}") from exc
     try:
         yield tmp
+        _match_umask(tmp)
         if directory and path.is_dir():
-            # Swap directories so that a reader never sees a half-replaced folder.
-            old = Path(tempfile.mkdtemp(prefix=f".{path.name}.", suffix=".old", dir=parent))
-            os.replace(path, old / "previous")
-            os.replace(tmp, path)
-            shutil.rmtree(old, ignore_errors=True)
+            if kind is not None:
+                check_output_folder(path, kind, inputs)  # nothing appeared meanwhile
+            if _exchange(tmp, path):
+                shutil.rmtree(tmp, ignore_errors=True)  # tmp now holds the old folder
+            else:
+                old = Path(tempfile.mkdtemp(prefix=prefix, suffix=".old", dir=parent))
+                os.replace(path, old / "previous")
+                os.replace(tmp, path)
+                shutil.rmtree(old, ignore_errors=True)
         else:
             os.replace(tmp, path)
     except BaseException as exc:
@@ -56,6 +193,16 @@ def atomic_path(path: PathLike, *, directory: bool = False) -> Iterator[Path]:
         if isinstance(exc, OSError) and not isinstance(exc, ArtifactError):
             raise ArtifactError(f"cannot write '{path}': {exc.strerror or exc}") from exc
         raise
+
+
+def _match_umask(tmp: Path) -> None:
+    """Give a temporary file or folder the permissions a plain write would have had
+    (``mkstemp``/``mkdtemp`` create them private: 0600/0700)."""
+    umask = os.umask(0)
+    os.umask(umask)
+    for item in [tmp, *tmp.rglob("*")] if tmp.is_dir() else [tmp]:
+        with contextlib.suppress(OSError):
+            os.chmod(item, (0o777 if item.is_dir() else 0o666) & ~umask)
 
 
 def write_text_atomic(path: PathLike, text: str) -> Path:

@@ -31,7 +31,7 @@ from typing import Any, Callable, Dict, Optional, Union
 import numpy as np
 import pandas as pd
 
-from kerasrec._io import atomic_path
+from kerasrec._io import atomic_path, check_output_folder
 from kerasrec.errors import MAX_LISTED, ArtifactError, DataError
 from kerasrec.models.base import DEFAULT_MODEL
 
@@ -131,8 +131,9 @@ def train_run(config: RunConfig, out: Union[str, Path],
 
     Args:
         config: What to run.
-        out: The run directory; an existing one is replaced only once the new run is
-            complete.
+        out: The run directory: new, empty, or an earlier run (replaced only once the
+            new run is complete). Anything else there, or the input data, is refused
+            before any work starts.
         progress: Called with a short message at each stage.
 
     Returns:
@@ -150,8 +151,11 @@ def train_run(config: RunConfig, out: Union[str, Path],
     from kerasrec.recommend import Recommender
 
     started = time.perf_counter()
-    model = model_class(config.model)  # names and options checked before reading data
+    model = model_class(config.model)  # names, options and the output checked before work
     model(**config.options)
+    inputs = (config.data, config.train_file, config.test_file)
+    if is_chief(config.strategy):
+        check_output_folder(out, "run", inputs)
     check_strategy(config.strategy)
     if config.optimizer is not None:
         check_optimizer(config.optimizer)
@@ -182,7 +186,7 @@ def train_run(config: RunConfig, out: Union[str, Path],
         progress("done (only the chief worker writes the run)")
         return out
     progress(f"writing {out}")
-    with atomic_path(out, directory=True) as tmp:
+    with atomic_path(out, directory=True, kind="run", inputs=inputs) as tmp:
         rec.save(tmp / "model")
         (tmp / "data").mkdir()
         train.to_parquet(tmp / "data" / "train.parquet", index=False)

@@ -33,10 +33,11 @@ def save_recommender(rec, path: Union[str, Path]) -> Path:
     """Write a fitted :class:`~kerasrec.Recommender` into the folder ``path``, atomically.
 
     Raises:
-        ArtifactError: If the folder cannot be written.
+        ArtifactError: If the folder cannot be written, or ``path`` holds anything but an
+            earlier saved Recommender (kerasrec never replaces what it did not write).
     """
     path = Path(path)
-    with atomic_path(path, directory=True) as tmp:
+    with atomic_path(path, directory=True, kind="recommender") as tmp:
         tmp.mkdir(parents=True, exist_ok=True)
         rec.model_.save_parts(tmp)
         rec.pipeline_.save(tmp / PIPELINE_FILE)

@@ -77,7 +77,8 @@ def write_sample(folder: Union[str, Path], n_users: int, n_movies: int, n_rating
     as exactly ``make_sample`` with the same arguments.
 
     Args:
-        folder: Output folder; replaced if it exists.
+        folder: Output folder: new, empty, or kerasrec's own data folder (replaced);
+            anything else is refused before generating.
         n_users, n_movies, n_ratings, seed, start, end: As in :func:`make_sample`.
         chunk_size: Ratings per Parquet row group (and per scoring chunk).
 
@@ -86,18 +87,20 @@ def write_sample(folder: Union[str, Path], n_users: int, n_movies: int, n_rating
 
     Raises:
         ValueError: If a size is not positive or ``n_ratings`` is too large.
-        ArtifactError: If the folder cannot be written.
+        ArtifactError: If the folder cannot be written or holds other files.
     """
     import pyarrow as pa
     import pyarrow.parquet as pq
 
-    from kerasrec._io import atomic_path
+    from kerasrec._io import atomic_path, check_output_folder, write_marker
 
+    check_output_folder(folder, "data")
     sample = _Sample(n_users, n_movies, n_ratings, seed, start, end, chunk_size)
     tables = (pa.Table.from_pandas(chunk, preserve_index=False)
               for chunk in sample.chunks(chunk_size))
     first = next(tables)  # there is at least one rating
-    with atomic_path(folder, directory=True) as tmp:
+    with atomic_path(folder, directory=True, kind="data") as tmp:
+        write_marker(tmp, "data", source="kerasrec.data.write_sample", seed=seed)
         sample.products.to_parquet(tmp / "movies.parquet", index=False)
         with pq.ParquetWriter(tmp / "ratings.parquet", first.schema) as writer:
             writer.write_table(first)

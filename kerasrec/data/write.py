@@ -7,7 +7,7 @@ from typing import Union
 
 import pandas as pd
 
-from kerasrec._io import atomic_path
+from kerasrec._io import atomic_path, write_marker
 from kerasrec.data.load import PRODUCTS_SHEET, RATINGS_SHEET
 from kerasrec.data.movie_data import MovieData
 
@@ -28,10 +28,14 @@ def write_workbook(data: MovieData, path: Union[str, Path]) -> Path:
 def write_parquet(data: MovieData, folder: Union[str, Path]) -> Path:
     """Write ``data`` as ``movies.parquet`` + ``ratings.parquet`` in ``folder``, atomically.
 
+    The folder also gets ``kerasrec.json``, which marks it as kerasrec's: only such a
+    folder (or an empty one) is ever replaced.
+
     Raises:
-        ArtifactError: If the folder cannot be written.
+        ArtifactError: If the folder cannot be written or holds other files.
     """
-    with atomic_path(folder, directory=True) as tmp:
+    with atomic_path(folder, directory=True, kind="data") as tmp:
         data.products.to_parquet(tmp / "movies.parquet", index=False)
         data.ratings.to_parquet(tmp / "ratings.parquet", index=False)
+        write_marker(tmp, "data", source=str(data.source))
     return Path(folder)
