@@ -16,7 +16,8 @@ timestamp. Its signatures, all batched (shape ``[None]`` inputs):
 ``recommend``
     ``user_id``, ``daytime``, ``weekend``, ``timestamp``, ``k`` (int64),
     ``exclude_seen`` (bool) -> ``movie_id`` (int64) and ``rating`` (float32), each
-    ``[batch, max(k)]``, best first, equal to ``Recommender.recommend``; rows asking for
+    ``[batch, max(k)]``, best first (by relevance for models that have it, else by
+    rating), equal to ``Recommender.recommend``; rows asking for
     fewer than ``max(k)`` movies (or with fewer candidates) are padded with movie_id -1
     and rating 0.
 ``similar_items`` (models with item vectors)
@@ -138,6 +139,10 @@ def _serving_tables_class():
             self.offset_starts = tf.Variable(starts, **fixed, name="offset_starts")
             self.offsets = tf.Variable(offsets, **fixed, name="offsets")
             self.daytime_hours = tuple(int(h) for h in daytime_hours)
+            self.has_relevance = table.relevance is not None
+            if self.has_relevance:
+                self.relevance = tf.Variable(table.relevance.astype(np.float32), **fixed,
+                                             name="relevance")
             self.has_vectors = table.item_vectors is not None
             if self.has_vectors:
                 self.item_vectors = tf.Variable(table.item_vectors.astype(np.float32), **fixed,
@@ -178,8 +183,11 @@ def _serving_tables_class():
             allowed = tf.where(known, self.n_ratings[None, :] >= 1,
                                self.n_ratings[None, :] >= self.popular_min)
             allowed &= ~(tf.gather(self.seen, rows) & (exclude_seen & (rows != 0))[:, None])
-            return self._top(scores, allowed, k, "rating",
-                             lambda v: tf.clip_by_value(v, *self.rating_range))
+            # Known users are ranked by relevance where the model has it (ScoreTable.ranking).
+            ranking = (tf.where(known, tf.gather(self.relevance, rows), scores)
+                       if self.has_relevance else scores)
+            return self._top(ranking, allowed, k, "rating",
+                             lambda v: tf.clip_by_value(v, *self.rating_range), scores)
 
         def similar_items(self, movie_id, k):
             columns = self.movie_columns.lookup(movie_id)

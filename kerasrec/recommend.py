@@ -203,8 +203,9 @@ class Recommender:
     # --- recommendation ------------------------------------------------------------------
 
     def recommend(self, user_id, k: int = 10, context=None, exclude_seen: bool = True,
-                  min_ratings: Optional[int] = None) -> pd.DataFrame:
-        """The ``k`` movies with the highest predicted rating for a user.
+                  min_ratings: Optional[int] = None, rank_by: Optional[str] = None
+                  ) -> pd.DataFrame:
+        """The ``k`` movies a user is most likely to choose (or rate highest).
 
         Args:
             user_id: A userId. A user unseen in training gets movies with at least
@@ -215,6 +216,9 @@ class Recommender:
             exclude_seen: Leave out movies the user rated in training.
             min_ratings: Candidates need at least this many training ratings (default
                 1 for known users: movies never rated are scored from genres only).
+            rank_by: ``"relevance"`` (how likely the user is to choose the movie; the
+                default for models that have it, e.g. ``ease``) or ``"rating"`` (the
+                predicted stars). Users unseen in training are ranked by rating.
 
         Returns:
             A frame with rank, movieId, title, year, genres, predicted_rating; fewer
@@ -225,6 +229,7 @@ class Recommender:
         """
         self._check_fitted()
         _check_k(k)
+        rank_by = self._rank_by(rank_by)
         catalog = self.catalog_
         frame = with_context(pd.DataFrame({"userId": [user_id], "movieId": [0]}), context)
         row = int(self.pipeline_.user_index([user_id])[0])
@@ -232,28 +237,42 @@ class Recommender:
         movies = catalog.movie_ids[candidates]
         table = self._table_if_any()
         if table is not None:
-            scores = table.user_scores(row, self.pipeline_.context(frame)[0],
-                                       int(self.pipeline_.timestamps(frame)[0]), clip=False)
-            scores = scores[candidates]
+            stars = table.users_scores(np.array([row]), self.pipeline_.context(frame),
+                                       self.pipeline_.timestamps(frame), clip=False)
+            ranking = table.ranking(np.array([row]), stars, rank_by)[0][candidates]
+            stars = stars[0][candidates]
         else:
             pairs = frame.drop(columns="movieId").merge(pd.DataFrame({"movieId": movies}),
                                                         how="cross")
-            scores = scoring.predict_block(self.model_, catalog, self._block(pairs))
-        top = scoring.top_k(scores, movies, k)
+            block = self._block(pairs)
+            stars = scoring.predict_block(self.model_, catalog, block)
+            ranking = (self.model_.relevance(block) if rank_by == "relevance" and row
+                       else stars)
+        top = scoring.top_k(ranking, movies, k)
         out = catalog.describe(movies[top])
         out.insert(0, "rank", np.arange(1, len(top) + 1))
-        out["predicted_rating"] = np.clip(scores[top], *self.pipeline_.config.rating_range)
+        out["predicted_rating"] = np.clip(stars[top], *self.pipeline_.config.rating_range)
         return out
 
+    def _rank_by(self, rank_by: Optional[str]) -> str:
+        if rank_by is None:
+            return "relevance" if self.model_.supports("relevance") else "rating"
+        if rank_by not in ("relevance", "rating"):
+            raise ArgumentError(f"rank_by must be 'relevance' or 'rating', got {rank_by!r}")
+        if rank_by == "relevance" and not self.model_.supports("relevance"):
+            self.model_.unsupported("relevance")
+        return rank_by
+
     def recommend_many(self, user_ids, k: int = 10, context=None, exclude_seen: bool = True,
-                       min_ratings: Optional[int] = None) -> pd.DataFrame:
+                       min_ratings: Optional[int] = None, rank_by: Optional[str] = None
+                       ) -> pd.DataFrame:
         """Top-``k`` lists for many users at once, as one frame (vectorized over the
         score table; the same lists as :meth:`recommend` for each user).
 
         Args:
             user_ids: userIds (unknown ones get the popular list).
-            k, context, exclude_seen, min_ratings: As in :meth:`recommend`; one context
-                for every user.
+            k, context, exclude_seen, min_ratings, rank_by: As in :meth:`recommend`;
+                one context for every user.
 
         Returns:
             userId, rank, movieId, title, year, genres, predicted_rating; the format
@@ -262,12 +281,13 @@ class Recommender:
         self._check_fitted()
         _check_k(k)
         users = np.asarray(user_ids, np.int64).reshape(-1)
+        rank_by = self._rank_by(rank_by)
         table = self._table_if_any()
         if not len(users):
             return pd.DataFrame(columns=["userId", "rank", "movieId", "title", "year", "genres",
                                          "predicted_rating"])
         if table is None:
-            return pd.concat([self.recommend(u, k, context, exclude_seen, min_ratings)
+            return pd.concat([self.recommend(u, k, context, exclude_seen, min_ratings, rank_by)
                               .assign(userId=u) for u in users], ignore_index=True)
         frame = with_context(pd.DataFrame({"userId": [0], "movieId": [0]}), context)
         flags, stamp = self.pipeline_.context(frame)[0], int(self.pipeline_.timestamps(frame)[0])
@@ -275,8 +295,9 @@ class Recommender:
         for lo in range(0, len(users), 512):  # bounded memory: 512 x catalog at a time
             chunk = users[lo:lo + 512]
             rows = self.pipeline_.user_index(chunk).astype(np.int64)
-            scores = table.users_scores(rows, np.tile(flags, (len(rows), 1)),
-                                        np.full(len(rows), stamp), clip=False)
+            stars = table.users_scores(rows, np.tile(flags, (len(rows), 1)),
+                                       np.full(len(rows), stamp), clip=False)
+            scores = table.ranking(rows, stars, rank_by).astype(np.float64)
             scores[~self.catalog_.allowed(rows, exclude_seen, min_ratings)] = -np.inf
             width = min(k, scores.shape[1])
             best = np.argpartition(-scores, width - 1, axis=1)[:, :width]
@@ -287,7 +308,8 @@ class Recommender:
             parts.append(pd.DataFrame({
                 "userId": np.repeat(chunk, width)[keep.ravel()],
                 "rank": np.tile(np.arange(1, width + 1), len(chunk))[keep.ravel()],
-                "movieId": movies[best][keep], "predicted_rating": picked[keep]}))
+                "movieId": movies[best][keep],
+                "predicted_rating": np.take_along_axis(stars, best, axis=1)[keep]}))
         out = pd.concat(parts, ignore_index=True)
         described = self.catalog_.describe(out["movieId"].to_numpy()).drop(columns="movieId")
         out = pd.concat([out.drop(columns="predicted_rating"), described,

@@ -74,6 +74,8 @@ class ScoreTable:
         terms: The model's additive context/session terms, or None. Not stored with
             the table: it is read from the model's weights.
         item_vectors: (M, d) unit-length learned movie vectors for similar items, or None.
+        relevance: (U + 1, M) float32 :meth:`RecModel.relevance` of every user for every
+            catalog movie (what lists rank known users by), or None.
     """
 
     user_ids: np.ndarray
@@ -84,6 +86,7 @@ class ScoreTable:
     rating_range: Tuple[float, float]
     terms: Any = None
     item_vectors: Optional[np.ndarray] = None
+    relevance: Optional[np.ndarray] = None
 
     @property
     def n_movies(self) -> int:
@@ -128,6 +131,13 @@ class ScoreTable:
             applies = ~global_mean_pairs(rows[:, None], self.item_known[None, :self.n_movies])
             stars += np.where(applies, self.slope[None, :self.n_movies] * shift[:, None], 0.0)
         return np.clip(stars, *self.rating_range) if clip else stars
+
+    def ranking(self, rows: np.ndarray, stars: np.ndarray, rank_by: str) -> np.ndarray:
+        """What lists rank by: relevance for known users where the model has it, else
+        the (unclipped) stars. ``stars``: :meth:`users_scores` of ``rows``."""
+        if rank_by != "relevance" or self.relevance is None:
+            return stars
+        return np.where(rows[:, None] > 0, self.relevance[rows], stars)
 
     def save(self, path: Union[str, Path]) -> None:
         """Write the table to one ``.npz`` file (the caller makes it atomic)."""
@@ -187,20 +197,25 @@ def build_table(model, pipeline, catalog) -> ScoreTable:
     columns = np.append(movies, outside)  # the last column: a movie outside the catalog
     row_users = np.append(int(users.max(initial=0) + 1), users)  # row 0: a user unseen
     stars = np.empty((len(row_users), len(columns)), np.float32)
+    ranks = model.supports("relevance")
+    relevance = np.empty((len(row_users), len(movies)), np.float32) if ranks else None
     chunk = max(1, 2 ** 19 // len(columns))
     for lo in range(0, len(row_users), chunk):
         block_users = row_users[lo:lo + chunk]
         pairs = pd.DataFrame({"userId": np.repeat(block_users, len(columns)),
                               "movieId": np.tile(columns, len(block_users))})
-        values = predict_block(model, catalog, make_block(pipeline, model, pairs))
-        stars[lo:lo + len(block_users)] = values.reshape(len(block_users), len(columns))
+        block = make_block(pipeline, model, pairs)
+        shape = (len(block_users), len(columns))
+        stars[lo:lo + len(block_users)] = predict_block(model, catalog, block).reshape(shape)
+        if ranks:
+            relevance[lo:lo + len(block_users)] = model.relevance(block).reshape(shape)[:, :-1]
     zero = pipeline.to_stars(np.zeros(len(columns)), columns)
     slope = pipeline.to_stars(np.ones(len(columns)), columns) - zero
     table = ScoreTable(user_ids=users, movie_ids=movies, stars=stars,
                        slope=slope.astype(np.float32),
                        item_known=pipeline.item_index(columns) > 0,
                        rating_range=tuple(float(v) for v in pipeline.config.rating_range),
-                       terms=additive_terms(model))
+                       terms=additive_terms(model), relevance=relevance)
     if model.supports("item_vectors"):
         vectors = model.item_vectors(make_block(pipeline, model, pd.DataFrame(
             {"userId": 0, "movieId": movies})) | {"item_features": pipeline.item_features(movies)})

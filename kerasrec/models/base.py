@@ -16,8 +16,10 @@ Required: :meth:`RecModel.fit`, :meth:`RecModel.score`, :meth:`RecModel.save_par
 and :meth:`RecModel.load_parts`. Optional capabilities, each raising
 :class:`~kerasrec.errors.CapabilityError` by default (from :meth:`RecModel.unsupported`,
 the one place that says so): :meth:`RecModel.item_vectors` (similar items),
-:meth:`RecModel.explain` (exact parts) and :meth:`RecModel.additive_terms` (context
-and session parts outside the score table, in NumPy and TensorFlow).
+:meth:`RecModel.explain` (exact parts), :meth:`RecModel.relevance` (what lists rank by:
+how likely a user is to choose a movie, as opposed to the stars they would give it) and
+:meth:`RecModel.additive_terms` (context and session parts outside the score table, in
+NumPy and TensorFlow).
 :meth:`RecModel.supports` tells which a model has.
 
 Importing this module does not import TensorFlow; nor does importing a model's file:
@@ -42,6 +44,7 @@ CAPABILITIES = {
     "item_vectors": "item_vectors",
     "explain": "explain",
     "additive_terms": "additive_terms",
+    "relevance": "relevance",
 }
 
 _REGISTRY: Dict[str, Type["RecModel"]] = {}
@@ -226,6 +229,11 @@ class RecModel:
     def explain(self, block: Block):
         """Exact parts of :meth:`score`, in stars: a DataFrame whose row sums equal it."""
         self.unsupported("explain")
+
+    def relevance(self, block: Block) -> np.ndarray:
+        """How strongly the model expects each user to choose each movie (higher first):
+        what ``recommend`` ranks known users by when the model has it. Unitless."""
+        self.unsupported("relevance")
 
     def additive_terms(self):
         """The parts of the score that depend on context and session, kept out of the
