@@ -96,12 +96,12 @@ def make_dataset(inputs: Arrays, target: Optional[np.ndarray] = None, *, batch_s
         raise ArgumentError(f"batch_size must be positive, got {batch_size}")
     lengths = {name: len(values) for name, values in inputs.items()}
     if target is not None:
-        lengths["target"] = len(target)
+        lengths.update({f"target {k}": len(v) for k, v in _named(target).items()})
     if len(set(lengths.values())) > 1:
         raise ArgumentError(f"inputs and target must have the same length, got {lengths}")
     n = next(iter(lengths.values()))
     x = {name: tf.convert_to_tensor(values) for name, values in inputs.items()}
-    y = None if target is None else tf.convert_to_tensor(target)
+    y = None if target is None else tf.nest.map_structure(tf.convert_to_tensor, target)
     batches = tf.data.Dataset.range(0, n, batch_size)
     if shuffle:
         # One random draw per pass over the data: a new permutation every epoch.
@@ -116,7 +116,9 @@ def make_dataset(inputs: Arrays, target: Optional[np.ndarray] = None, *, batch_s
                 index, seed=tf.stack([epoch_seed, tf.constant(seed, tf.int64)]),
                 max_index=tf.constant(n - 1, tf.int64))
         picked = {name: tf.gather(t, index) for name, t in x.items()}
-        return picked if y is None else (picked, tf.gather(y, index))
+        if y is None:
+            return picked
+        return picked, tf.nest.map_structure(lambda t: tf.gather(t, index), y)
 
     options = tf.data.Options()
     # Every worker builds the same dataset (same seed, so the same permutation), so
@@ -126,6 +128,18 @@ def make_dataset(inputs: Arrays, target: Optional[np.ndarray] = None, *, batch_s
     # flat_map hides the length; Keras needs it for progress bars and epoch ends.
     data = data.apply(tf.data.experimental.assert_cardinality(-(-n // batch_size)))
     return data.prefetch(tf.data.AUTOTUNE).with_options(options)
+
+
+def _named(target) -> Dict[str, np.ndarray]:
+    """A target as named arrays (one unnamed array is ``{"": array}``)."""
+    return dict(target) if isinstance(target, Mapping) else {"": target}
+
+
+def _rows(target, index):
+    """Rows ``index`` of a target array or of each array of a dict of targets."""
+    if isinstance(target, Mapping):
+        return {k: v[index] for k, v in target.items()}
+    return target[index]
 
 
 def validation_cut(n: int, fraction: float, seed: int) -> Tuple[np.ndarray, np.ndarray]:
@@ -141,19 +155,21 @@ def validation_cut(n: int, fraction: float, seed: int) -> Tuple[np.ndarray, np.n
 
 def fit(model, inputs: Arrays, target: np.ndarray, *, config: Optional[TrainConfig] = None,
         validation: Optional[Tuple[Arrays, np.ndarray]] = None, loss="mse", metrics=("rmse",),
-        callbacks=()):
+        loss_weights=None, callbacks=()):
     """Compile (if needed) and train ``model``, keeping the best validation epoch.
 
     Args:
         model: A Keras model; compiled with ``config.optimizer`` and ``loss`` unless
             already compiled.
         inputs: Training inputs by name (extra arrays are ignored).
-        target: Training targets.
+        target: Training targets: an array, or a dict by output name (multi-task).
         config: Training settings.
         validation: Explicit ``(inputs, target)``; by default a random
             ``validation_fraction`` of the training rows.
-        loss: Keras loss, when compiling here.
-        metrics: Metric names for compiling; "rmse" is RootMeanSquaredError.
+        loss: Keras loss (or a dict by output), when compiling here.
+        metrics: Metric names for compiling (or a dict by output); "rmse" is
+            RootMeanSquaredError.
+        loss_weights: Weights of the outputs' losses (multi-task), when compiling here.
         callbacks: Extra callbacks.
 
     Returns:
@@ -170,9 +186,10 @@ def fit(model, inputs: Arrays, target: np.ndarray, *, config: Optional[TrainConf
     keras.utils.set_random_seed(c.seed)
     x = model_inputs(model, inputs)
     if validation is None and c.validation_fraction:
-        train_idx, val_idx = validation_cut(len(target), c.validation_fraction, c.seed)
-        validation = ({k: v[val_idx] for k, v in x.items()}, target[val_idx])
-        x, target = {k: v[train_idx] for k, v in x.items()}, target[train_idx]
+        n = len(next(iter(_named(target).values())))
+        train_idx, val_idx = validation_cut(n, c.validation_fraction, c.seed)
+        validation = ({k: v[val_idx] for k, v in x.items()}, _rows(target, val_idx))
+        x, target = {k: v[train_idx] for k, v in x.items()}, _rows(target, train_idx)
     if not model.compiled:
         from kerasrec.distribute import scope
         from kerasrec.optimizers import get_optimizer
@@ -180,9 +197,14 @@ def fit(model, inputs: Arrays, target: np.ndarray, *, config: Optional[TrainConf
         # Under a strategy the model must have been built in its scope too (see
         # kerasrec.distribute); compiling there puts the optimizer state beside it.
         with scope(c.strategy):
-            named = {"rmse": keras.metrics.RootMeanSquaredError(name="rmse")}
+            def metric_list(names):
+                return [keras.metrics.RootMeanSquaredError(name="rmse") if m == "rmse" else m
+                        for m in names]
+
             model.compile(optimizer=get_optimizer(c.optimizer, c.learning_rate), loss=loss,
-                          metrics=[named.get(m, m) for m in metrics])
+                          loss_weights=loss_weights,
+                          metrics=({k: metric_list(v) for k, v in metrics.items()}
+                                   if isinstance(metrics, Mapping) else metric_list(metrics)))
     watch = f"val_{c.monitor}" if validation is not None else c.monitor
     stop = [keras.callbacks.TerminateOnNaN(),
             keras.callbacks.EarlyStopping(watch, patience=c.patience, mode="min",

@@ -205,19 +205,25 @@ class RecModel:
     # --- optional capabilities ---------------------------------------------------------
 
     @classmethod
-    def supports(cls, capability: str) -> bool:
-        """Whether the model provides ``capability`` (a key of :data:`CAPABILITIES`)."""
+    def provides(cls, capability: str) -> bool:
+        """Whether the model class implements ``capability`` (a key of
+        :data:`CAPABILITIES`), in some configuration."""
         method = CAPABILITIES[capability]
         return getattr(cls, method) is not getattr(RecModel, method)
 
+    def supports(self, capability: str) -> bool:
+        """Whether this model, as configured, has ``capability``. Subclasses whose
+        options switch a capability off override this."""
+        return self.provides(capability)
+
     @classmethod
     def capabilities(cls) -> Tuple[str, ...]:
-        """The optional capabilities this model provides."""
-        return tuple(c for c in CAPABILITIES if cls.supports(c))
+        """The optional capabilities the model class provides."""
+        return tuple(c for c in CAPABILITIES if cls.provides(c))
 
     def unsupported(self, capability: str):
         """Raise the :class:`CapabilityError` for ``capability`` (the one place)."""
-        having = [n for n in model_names() if _REGISTRY[n].supports(capability)]
+        having = [n for n in model_names() if _REGISTRY[n].provides(capability)]
         raise CapabilityError(f"model {self.name!r} has no {capability.replace('_', ' ')}; "
                               f"models that do: {', '.join(having) or 'none'}")
 

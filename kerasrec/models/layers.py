@@ -338,3 +338,58 @@ class SessionBias(layers.Layer):
     def get_config(self):
         return {**super().get_config(), "n_sessions": self.n_sessions,
                 "session_hours": self.session_hours}
+
+
+@keras.saving.register_keras_serializable(package="kerasrec")
+class CatalogScores(layers.Layer):
+    """How strongly a user vector points at movies: ``q . (e_i + W f_i) + b_i``.
+
+    The retrieval half of the hybrid: ``e_i`` a learned movie vector, ``f_i`` the movie's
+    features (genres, old; a frozen table, so movies never rated still get a vector),
+    ``W`` a learned projection and ``b_i`` a learned movie bias (its popularity).
+    Called with the query alone it scores every movie (the logits of a softmax over the
+    catalog, for training); called with ``(query, item)`` it scores one movie per row.
+
+    Args:
+        n_items: Item index range.
+        dim: Vector size.
+        n_features: Width of the item feature table.
+        **kwargs: Layer arguments.
+    """
+
+    def __init__(self, n_items: int, dim: int, n_features: int, **kwargs):
+        super().__init__(**kwargs)
+        self.n_items, self.dim, self.n_features = int(n_items), int(dim), int(n_features)
+
+    def build(self, input_shape):
+        self.item_embeddings = self.add_weight(
+            shape=(self.n_items, self.dim), name="item_embeddings",
+            initializer=keras.initializers.RandomNormal(0.0, 0.05))
+        self.feature_table = self.add_weight(shape=(self.n_items, self.n_features),
+                                             name="feature_table", trainable=False,
+                                             initializer="zeros")
+        self.feature_projection = self.add_weight(shape=(self.n_features, self.dim),
+                                                  name="feature_projection",
+                                                  initializer="glorot_uniform")
+        self.item_bias = self.add_weight(shape=(self.n_items,), name="item_bias",
+                                         initializer="zeros")
+
+    def item_vectors(self):
+        """``(n_items, dim)``: every movie's vector."""
+        return self.item_embeddings + ops.matmul(self.feature_table, self.feature_projection)
+
+    def call(self, query, item=None):
+        if item is None:
+            return ops.matmul(query, ops.transpose(self.item_vectors())) + self.item_bias
+        vectors = (ops.take(self.item_embeddings, item, axis=0)
+                   + ops.matmul(ops.take(self.feature_table, item, axis=0),
+                                self.feature_projection))
+        return (ops.sum(query * vectors, axis=-1, keepdims=True)
+                + ops.expand_dims(ops.take(self.item_bias, item, axis=0), -1))
+
+    def compute_output_shape(self, query_shape, item_shape=None):
+        return (query_shape[0], self.n_items if item_shape is None else 1)
+
+    def get_config(self):
+        return {**super().get_config(), "n_items": self.n_items, "dim": self.dim,
+                "n_features": self.n_features}

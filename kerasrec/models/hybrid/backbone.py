@@ -20,8 +20,8 @@ from keras import layers
 
 from kerasrec.models.hybrid.config import HybridConfig
 from kerasrec.models.hybrid.sessions import training_sessions
-from kerasrec.models.layers import (HistoryFactors, Neighbourhood, SessionBias, bias,
-                                    embedding, id_input, l2_penalty, output_head)
+from kerasrec.models.layers import (CatalogScores, HistoryFactors, Neighbourhood, SessionBias,
+                                    bias, embedding, id_input, l2_penalty, output_head)
 
 
 @keras.saving.register_keras_serializable(package="kerasrec")
@@ -133,6 +133,21 @@ class HybridBackbone(keras.Model):
                                   name=f"{side}_neighbourhood")
             self.neighbourhoods[side] = layer
             layout.append((f"{side}_neighbours", layer([user, item])))
+        # (E) retrieval: what the user will watch, scored against the whole catalog.
+        self.retrieval_user_embedding = self.retrieval_history = self.catalog_scores = None
+        self.retrieval_logits = None
+        if c.retrieval:
+            self.retrieval_user_embedding = embedding(n_users, c.retrieval_dim,
+                                                      "retrieval_user_embedding", 0.0)
+            self.retrieval_history = HistoryFactors(n_users, n_items, n_pairs, c.retrieval_dim,
+                                                    name="retrieval_history")
+            query = layers.Add(name="retrieval_user")([self.retrieval_user_embedding(user),
+                                                       self.retrieval_history(user)])
+            self.catalog_scores = CatalogScores(n_items, c.retrieval_dim, n_item_features,
+                                                name="catalog_scores")
+            layout.append(("retrieval", self.catalog_scores(query, item)))
+            self.retrieval_logits = self.catalog_scores(query)
+            self.retrieval_query = query
         self.user_bias = self.item_bias = self.session_bias = None
         if c.biases:
             self.user_bias, self.item_bias = bias(n_users, "user_bias", c.l2), bias(
@@ -184,6 +199,16 @@ class HybridBackbone(keras.Model):
         lo, hi = self.target_range if self.sigmoid_output else (0.0, 1.0)
         return lambda v: np.asarray(v) * (hi - lo) + lo
 
+    def training_model(self) -> keras.Model:
+        """The same layers with two outputs, ``rating`` and ``retrieval`` (logits over the
+        catalog), for multi-task training; the backbone itself outputs the rating."""
+        return keras.Model(self.inputs, {"rating": self.output,
+                                         "retrieval": self.retrieval_logits})
+
+    def query_model(self) -> keras.Model:
+        """``user_id`` -> the retrieval user vector."""
+        return keras.Model(self.inputs[0], self.retrieval_query)
+
     def parts_model(self) -> keras.Model:
         """A model with the same inputs returning ``[branches, output]``, for explanations."""
         return keras.Model(self.inputs, [self._merged, self.output])
@@ -222,6 +247,9 @@ class HybridBackbone(keras.Model):
             model.item_feature_table.set_weights([pipeline.item_feature_table()])
         if model.history_factors is not None:
             model.history_factors.set_history(users, items)
+        if model.catalog_scores is not None:
+            model.retrieval_history.set_history(users, items)
+            model.catalog_scores.feature_table.assign(pipeline.item_feature_table())
         for side, data in neighbours.items():
             model.neighbourhoods[side].set_neighbourhood(**data)
         if model.session_bias is not None and len(sessions):

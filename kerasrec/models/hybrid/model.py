@@ -44,6 +44,11 @@ class Hybrid(KerasRatingModel):
     def option_names(cls) -> Tuple[str, ...]:
         return HybridConfig.names()
 
+    def supports(self, capability: str) -> bool:
+        c = self.config
+        switched_on = {"relevance": c.retrieval, "item_vectors": c.mf or c.mlp}
+        return switched_on.get(capability, True) and super().supports(capability)
+
     def needs_item_features_for_fit(self) -> bool:
         return self.config.needs_features and not self.config.ids_only
 
@@ -56,6 +61,44 @@ class Hybrid(KerasRatingModel):
     @property
     def backbone(self):
         return self.keras_model
+
+    def fit(self, pipeline, ratings, products, train=None, seed: int = 0) -> "Hybrid":
+        """Train the rating head, and with ``retrieval`` the softmax over the catalog too
+        (every rated movie a positive), on one loss: rating MSE + ``retrieval_weight``
+        x cross-entropy; the best validation epoch of that loss is kept."""
+        if not self.config.retrieval:
+            return super().fit(pipeline, ratings, products, train, seed)
+        import keras
+
+        from kerasrec import training
+        from kerasrec.distribute import scope
+        from kerasrec.models.keras_model import zero_unseen_rows
+        from kerasrec.optimizers import get_optimizer
+
+        config = train or self.train_config(seed=seed)
+        x = pipeline.transform(ratings, item_features=self.needs_item_features_for_fit())
+        with scope(config.strategy):
+            keras.utils.set_random_seed(seed)
+            backbone = self.build(pipeline, x, seed)
+            model = backbone.training_model()
+            model.compile(optimizer=get_optimizer(config.optimizer, config.learning_rate),
+                          loss={"rating": "mse",
+                                "retrieval": keras.losses.SparseCategoricalCrossentropy(
+                                    from_logits=True)},
+                          loss_weights={"rating": 1.0, "retrieval": self.config.retrieval_weight},
+                          metrics={"rating": [keras.metrics.RootMeanSquaredError(name="rmse")]})
+            history = training.fit(model, x, {"rating": x["rating"], "retrieval": x["item_id"]},
+                                   config=config)
+        zero_unseen_rows(backbone)
+        scores = backbone.catalog_scores
+        for weight in (scores.item_embeddings, scores.item_bias):  # row 0: unseen movies
+            values = np.asarray(weight.numpy())
+            values[0] = 0.0
+            weight.assign(values)
+        self.keras_model, self.pipeline = backbone, pipeline
+        self.history = {k: [float(v) for v in vs] for k, vs in history.history.items()}
+        self._parts_call = None
+        return self
 
     # --- scoring and explanation ---------------------------------------------------------
 
@@ -130,6 +173,19 @@ class Hybrid(KerasRatingModel):
                 features = self.pipeline.item_features(block["movie_id"])
             vectors = vectors + features @ b.item_feature_factors.get_weights()[0]
         return vectors
+
+    def relevance(self, block: Block) -> np.ndarray:
+        """The retrieval score ``q_u . v_i + b_i``: the logit of the softmax over the
+        catalog that learned which movies each user chooses."""
+        b = self.backbone
+        if b.catalog_scores is None:
+            self.unsupported("relevance")
+        users, inverse = np.unique(block["user_id"], return_inverse=True)
+        queries = np.asarray(b.query_model()(users.astype(np.int32)), np.float64)
+        scores = b.catalog_scores
+        vectors = np.asarray(scores.item_vectors(), np.float64)[block["item_id"]]
+        return (np.einsum("nd,nd->n", queries[inverse], vectors)
+                + np.asarray(scores.item_bias.numpy(), np.float64)[block["item_id"]])
 
     def additive_terms(self):
         from kerasrec.models.hybrid.terms import HybridTerms
