@@ -95,3 +95,30 @@ def hybrid(sample_split):
 
     fast = TrainConfig(epochs=6, batch_size=256, learning_rate=3e-3, verbose=0)
     return kr.Recommender(train=fast).fit(sample_split[0])
+
+
+def taste_groups(seed=0, n_users=120, n_movies=80):
+    """Users in four taste groups, each watching mostly its own quarter of the catalog
+    (and some popular movies): who watches what is the signal, not the stars."""
+    rng = np.random.default_rng(seed)
+    group = rng.integers(0, 4, n_users)
+    rows = []
+    for user in range(n_users):
+        own = np.arange(n_movies)[np.arange(n_movies) % 4 == group[user]]
+        picks = np.concatenate([rng.choice(own, 12, replace=False),
+                                rng.choice(np.arange(n_movies), 4, replace=False)])
+        for t, movie in enumerate(dict.fromkeys(picks.tolist())):
+            rows.append((user + 1, movie + 1, float(rng.integers(1, 11)) / 2, 10 ** 9 + t))
+    ratings = pd.DataFrame(rows, columns=["userId", "movieId", "rating", "timestamp"])
+    products = pd.DataFrame({"movieId": np.arange(1, n_movies + 1),
+                             "title": [f"Movie {m} (2000)" for m in range(1, n_movies + 1)],
+                             "genres": "Drama"})
+    return kr.MovieData.from_frames(products, ratings)
+
+
+def popular_lists(train: pd.DataFrame, users, k: int = 10) -> pd.DataFrame:
+    """The reference lists: each user's ``k`` most rated movies they have not rated."""
+    ranked = train["movieId"].value_counts().index
+    seen = train.groupby("userId")["movieId"].apply(set)
+    return pd.DataFrame([(u, r + 1, m) for u in users for r, m in enumerate(
+        [m for m in ranked if m not in seen[u]][:k])], columns=["userId", "rank", "movieId"])

@@ -39,6 +39,8 @@ class HybridBackbone(keras.Model):
         neighbour_pools: Neighbours kept per movie / user, by side.
         global_mean: Initial output bias.
         target_range: Range of the targets, for the sigmoid output.
+        relevance_blend: Weight of the predicted stars beside the retrieval score in
+            what lists rank by (chosen on validation data after training).
         **kwargs: Model arguments (``name``, ``trainable``).
 
     Attributes:
@@ -57,7 +59,8 @@ class HybridBackbone(keras.Model):
     def __init__(self, n_users: int, n_items: int, n_item_features: int, n_context: int = 2,
                  config=None, n_pairs: int = 0, n_sessions: int = 0,
                  neighbour_pools: Optional[Mapping[str, int]] = None, global_mean: float = 0.0,
-                 target_range: Tuple[float, float] = (0.0, 1.0), **kwargs):
+                 target_range: Tuple[float, float] = (0.0, 1.0), relevance_blend: float = 0.0,
+                 **kwargs):
         c = config if isinstance(config, HybridConfig) else HybridConfig(**(config or {}))
         pools = dict(neighbour_pools or {})
         layout: List[Tuple[str, keras.KerasTensor]] = []
@@ -177,6 +180,7 @@ class HybridBackbone(keras.Model):
         self.neighbour_pools = {k: int(v) for k, v in pools.items()}
         self.global_mean = float(global_mean)
         self.target_range = tuple(float(v) for v in target_range)
+        self.relevance_blend = float(relevance_blend)
         self.branch_layout = [(name, int(t.shape[-1])) for name, t in layout]
         self._merged = merged
 
@@ -188,7 +192,8 @@ class HybridBackbone(keras.Model):
                 "n_items": self.n_items, "n_item_features": self.n_item_features,
                 "n_context": self.n_context, "config": config, "n_pairs": self.n_pairs,
                 "n_sessions": self.n_sessions, "neighbour_pools": self.neighbour_pools,
-                "global_mean": self.global_mean, "target_range": list(self.target_range)}
+                "global_mean": self.global_mean, "target_range": list(self.target_range),
+                "relevance_blend": self.relevance_blend}
 
     @property
     def sigmoid_output(self) -> bool:

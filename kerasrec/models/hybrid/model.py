@@ -15,6 +15,8 @@ from kerasrec.models.keras_model import KerasRatingModel, target_range
 
 # Parts that use what the model learned about a user / a movie id. For a user (movie)
 # the model never saw in training these carry no information and are dropped.
+#: Weights of the predicted stars beside the retrieval score tried on validation.
+BLENDS = (0.0, 0.25, 0.5, 1.0, 2.0)
 USER_PARTS = ("mf", "mlp", "item_neighbours", "user_neighbours", "user_bias", "session_bias")
 ITEM_PARTS = ("mlp", "item_neighbours", "user_neighbours", "item_bias")
 
@@ -98,7 +100,51 @@ class Hybrid(KerasRatingModel):
         self.keras_model, self.pipeline = backbone, pipeline
         self.history = {k: [float(v) for v in vs] for k, vs in history.history.items()}
         self._parts_call = None
+        blends = self._choose_blend(x, config)
+        backbone.relevance_blend = max(blends, key=blends.get)
+        self.history.update({f"val_recall@10_blend={w:g}": [r] for w, r in blends.items()})
         return self
+
+    def _choose_blend(self, x, config, max_users: int = 300) -> Dict[float, float]:
+        """Recall@10 on the validation cut ``training.fit`` held out, for each weight of
+        the predicted stars beside the retrieval score (:data:`BLENDS`)."""
+        from kerasrec import training
+
+        fit_idx, val_idx = training.validation_cut(len(x["user_id"]),
+                                                   config.validation_fraction or 0.1, config.seed)
+        held = pd.DataFrame({"u": x["user_id"][val_idx], "i": x["item_id"][val_idx]})
+        held = held[(held["i"] > 0) & np.isin(held["u"], x["user_id"][fit_idx])]
+        users = np.unique(held["u"])
+        users = np.random.default_rng(config.seed).permutation(users)[:max_users]
+        n_items = self.pipeline.n_items
+        block = self._catalog_block(users, n_items)
+        retrieval = self._retrieval(block).reshape(len(users), n_items)
+        stars = self.score(block).reshape(len(users), n_items)
+        seen = np.zeros((len(users), n_items), bool)
+        row = pd.Index(users).get_indexer(x["user_id"][fit_idx])
+        seen[row[row >= 0], x["item_id"][fit_idx][row >= 0]] = True
+        seen[:, 0] = True
+        targets = held[np.isin(held["u"], users)]
+        truth = np.zeros_like(seen)
+        truth[pd.Index(users).get_indexer(targets["u"]), targets["i"]] = True
+        results = {}
+        for weight in BLENDS:
+            ranking = np.where(seen, -np.inf, retrieval + weight * stars)
+            top = np.argpartition(-ranking, 10, axis=1)[:, :10]
+            hits = np.take_along_axis(truth, top, axis=1).sum(axis=1)
+            results[weight] = float(np.mean(hits / np.minimum(truth.sum(axis=1), 10)))
+        return results
+
+    def _catalog_block(self, users: np.ndarray, n_items: int) -> dict:
+        """Every (user, movie) pair of ``users`` x item indices, at the reference context."""
+        items = np.tile(np.arange(n_items, dtype=np.int32), len(users))
+        movies = np.append(-1, self.pipeline.item_vocabulary_)[items]
+        block = {"user_id": np.repeat(users, n_items).astype(np.int32), "item_id": items,
+                 "movie_id": movies, "context": np.zeros((len(items), 2), np.uint8),
+                 "timestamp": np.full(len(items), -1, np.int64)}
+        if self.needs_item_features:
+            block["item_features"] = self.pipeline.item_feature_table()[items]
+        return block
 
     # --- scoring and explanation ---------------------------------------------------------
 
@@ -175,11 +221,17 @@ class Hybrid(KerasRatingModel):
         return vectors
 
     def relevance(self, block: Block) -> np.ndarray:
-        """The retrieval score ``q_u . v_i + b_i``: the logit of the softmax over the
-        catalog that learned which movies each user chooses."""
-        b = self.backbone
-        if b.catalog_scores is None:
+        """What lists rank by: the retrieval score ``q_u . v_i + b_i`` (the logit of the
+        softmax over the catalog that learned which movies each user chooses) plus
+        ``relevance_blend`` x the predicted stars, a weight chosen on validation data."""
+        if self.backbone.catalog_scores is None:
             self.unsupported("relevance")
+        blend = self.backbone.relevance_blend
+        retrieval = self._retrieval(block)
+        return retrieval + blend * self.score(block) if blend else retrieval
+
+    def _retrieval(self, block: Block) -> np.ndarray:
+        b = self.backbone
         users, inverse = np.unique(block["user_id"], return_inverse=True)
         queries = np.asarray(b.query_model()(users.astype(np.int32)), np.float64)
         scores = b.catalog_scores

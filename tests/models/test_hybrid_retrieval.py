@@ -1,0 +1,40 @@
+"""The hybrid learns what each user watches: its lists beat the most popular movies."""
+
+from __future__ import annotations
+
+import os
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+import numpy as np  # noqa: E402
+
+import kerasrec as kr  # noqa: E402
+from kerasrec import metrics  # noqa: E402
+from kerasrec.training import TrainConfig  # noqa: E402
+from tests.conftest import popular_lists, taste_groups  # noqa: E402
+
+FAST = TrainConfig(epochs=15, batch_size=64, learning_rate=5e-3, verbose=0)
+
+
+def test_retrieval_learns_who_watches_what():
+    data = taste_groups()
+    train, test = kr.temporal_split(data.ratings, 0.25)
+    users = np.intersect1d(test["userId"], train["userId"])
+    reference = metrics.topn_score(popular_lists(train, users), test, train, ks=(10,))
+    scores = {}
+    for retrieval in (True, False):
+        rec = kr.Recommender(train=FAST, retrieval=retrieval, retrieval_weight=0.5)
+        rec.fit(data.with_ratings(train))
+        lists = rec.recommend_many(users, k=10)
+        scores[retrieval] = metrics.topn_score(lists, test, train, ks=(10,))["watched_recall@10"]
+    assert scores[True] > 1.5 * reference["watched_recall@10"], (scores, reference)
+    assert scores[True] > 1.5 * scores[False], scores
+    assert rec.model_.supports("relevance") is False  # switched off: ranks by rating
+
+
+def test_the_blend_weight_is_chosen_on_validation_not_test(sample_split):
+    rec = kr.Recommender(train=TrainConfig(epochs=2, verbose=0)).fit(sample_split[0])
+    tried = {k: v for k, v in rec.history_.items() if k.startswith("val_recall@10_blend=")}
+    assert len(tried) >= 3
+    best = max(tried, key=lambda k: tried[k][0])
+    assert rec.model_.backbone.relevance_blend == float(best.split("=")[1])
