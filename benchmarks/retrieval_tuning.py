@@ -37,13 +37,15 @@ def main(argv=None) -> int:
     parser.add_argument("--split", choices=("temporal", "random"), default="temporal")
     parser.add_argument("--grid", action="append", default=[],
                         help="OPTION=v1,v2,... (JSON values); repeat for more options")
+    parser.add_argument("--model", default="hybrid", help="a registered model, e.g. ease as "
+                        "the reference (with --grid l2=...)")
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args(argv)
     if not REAL_XLSX.is_file():
         print(f"needs {REAL_XLSX} (../shared beside the checkout)", file=sys.stderr)
         return 2
     grid = {}
-    for item in args.grid or ["retrieval_weight=0.05,0.2,1.0"]:
+    for item in args.grid or (["retrieval_weight=0.05,0.2,1.0"] if args.model == "hybrid" else []):
         key, _, values = item.partition("=")
         grid[key] = [json.loads(v) for v in values.split(",")]
     data = kr.load_movies(REAL_XLSX)
@@ -55,11 +57,11 @@ def main(argv=None) -> int:
     for values in itertools.product(*grid.values()):
         options = dict(zip(grid, values))
         start = time.perf_counter()
-        rec = kr.Recommender(seed=args.seed, **options).fit(data.with_ratings(fit))
+        rec = kr.Recommender(args.model, seed=args.seed, **options).fit(data.with_ratings(fit))
         seconds = time.perf_counter() - start
         scores = metrics.topn_score(rec.recommend_many(users, k=10), valid, fit, ks=(10,))
         stars = rec.predict(valid)
-        result = {**options, "fit_seconds": round(seconds, 1),
+        result = {"model": args.model, **options, "fit_seconds": round(seconds, 1),
                   "val_rmse": float(np.sqrt(np.mean((stars - valid["rating"]) ** 2))),
                   **{k: scores[k] for k in ("watched_recall@10", "watched_ndcg@10",
                                             "liked_recall@10", "coverage@10")}}

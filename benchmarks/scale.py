@@ -36,7 +36,8 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _common import emit, peak_rss_mb  # noqa: E402
 
-SCALE_HYBRID = dict(ids_only=True, neighbours=(), user_history=False, session_bias=False)
+SCALE_HYBRID = dict(ids_only=True, neighbours=(), user_history=False, session_bias=False,
+                    retrieval=False)
 
 
 def shape(rows: int) -> tuple:

@@ -81,6 +81,8 @@ def test_train_writes_a_complete_run(run_dir):
     test = __import__("pandas").read_parquet(run_dir / "data" / "test.parquet")
     trivial = float(((test["rating"] - test["rating"].mean()) ** 2).mean() ** 0.5)
     assert metrics["rmse"] < trivial - 0.1
+    # the headline ranking figures are full-catalog lists, beside the ratings
+    assert 0 < metrics["watched_recall@10"] < 1 and metrics["coverage@10"] > 10
     for png in run_dir.glob("plots/*.png"):
         assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
@@ -110,8 +112,9 @@ def test_evaluate_writes_the_shared_scorer_format(run_dir, tmp_path, capsys):
     out = tmp_path / "pred.csv"
     assert main(["evaluate", str(run_dir), "--predictions", str(out), "--json"]) == 0
     scores = json.loads(capsys.readouterr().out)
-    assert scores["rmse"] == pytest.approx(
-        json.loads((run_dir / "metrics.json").read_text())["rmse"])
+    recorded = json.loads((run_dir / "metrics.json").read_text())
+    for key in ("rmse", "watched_recall@10", "liked_ndcg@10"):
+        assert scores[key] == pytest.approx(recorded[key]), key
     import pandas as pd
 
     frame = pd.read_csv(out)

@@ -393,3 +393,42 @@ class CatalogScores(layers.Layer):
     def get_config(self):
         return {**super().get_config(), "n_items": self.n_items, "dim": self.dim,
                 "n_features": self.n_features}
+
+
+@keras.saving.register_keras_serializable(package="kerasrec")
+class LeaveOneOutHistory(HistoryFactors):
+    """:class:`HistoryFactors` that leaves the scored movie out of the user's history.
+
+    Called as ``layer(user, item)``, a pair that is part of the training history gets
+    its user's pooled vector without the movie's own share ``|N(u)|^-1/2 y_i``; any
+    other pair (a candidate the user has not rated) gets the whole history. A model
+    therefore cannot learn to recommend a movie because of itself — the role of EASE's
+    zero diagonal — and training pairs look like the new pairs it will score. Called as
+    ``layer(user)`` it returns the whole history.
+    """
+
+    def build(self, input_shape):
+        super().build(input_shape)
+        fixed = dict(trainable=False, initializer="zeros")
+        self.pair_keys = self.add_weight(shape=(self.n_pairs,), dtype="int64",
+                                         name="pair_keys", **fixed)
+        self.user_scale = self.add_weight(shape=(self.n_users,), name="user_scale", **fixed)
+
+    def set_history(self, users: np.ndarray, items: np.ndarray) -> None:
+        super().set_history(users, items)
+        users = np.asarray(users, np.int64)
+        self.pair_keys.assign(np.sort(users * self.n_items + np.asarray(items, np.int64)))
+        counts = np.bincount(users, minlength=self.n_users).astype("float32")
+        self.user_scale.assign(np.where(counts > 0, 1.0 / np.sqrt(np.maximum(counts, 1)), 0.0))
+
+    def call(self, user, item=None):
+        pooled = super().call(user)
+        if item is None or self.n_pairs == 0:
+            return pooled
+        key = ops.cast(user, "int64") * self.n_items + ops.cast(item, "int64")
+        position = ops.minimum(ops.searchsorted(self.pair_keys, key), self.n_pairs - 1)
+        found = ops.cast(ops.equal(ops.take(self.pair_keys, position, axis=0), key),
+                         pooled.dtype)
+        own = ops.take(self.item_factors, item, axis=0) * ops.expand_dims(
+            ops.take(self.user_scale, user, axis=0) * found, -1)
+        return pooled - own

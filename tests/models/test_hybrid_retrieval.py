@@ -38,3 +38,18 @@ def test_the_blend_weight_is_chosen_on_validation_not_test(sample_split):
     assert len(tried) >= 3
     best = max(tried, key=lambda k: tried[k][0])
     assert rec.model_.backbone.relevance_blend == float(best.split("=")[1])
+
+
+def test_retrieval_is_switched_off_with_a_message_above_the_softmax_limit(
+        sample_split, monkeypatch, tmp_path):
+    import pytest
+
+    from kerasrec.models.hybrid import model as hybrid_model
+
+    monkeypatch.setattr(hybrid_model, "RETRIEVAL_SOFTMAX_LIMIT", 100)
+    with pytest.warns(UserWarning, match="retrieval switched off: .* exceed the full-softmax"):
+        rec = kr.Recommender(train=TrainConfig(epochs=1, verbose=0)).fit(sample_split[0])
+    assert not rec.model_.supports("relevance")
+    loaded = kr.Recommender.load(rec.save(tmp_path / "rec"))
+    assert not loaded.model_.supports("relevance")
+    assert loaded.recommend(1, k=3)["movieId"].tolist() == rec.recommend(1, k=3)["movieId"].tolist()

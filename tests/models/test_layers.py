@@ -152,3 +152,21 @@ def test_embedding_looks_up_like_keras_and_leaves_the_table_sparse(tmp_path):
     loaded = keras.saving.load_model(tmp_path / "m.keras")
     assert type(loaded.layers[0]) is Embedding
     np.testing.assert_array_equal(loaded(ids), table[ids])
+
+
+def test_leave_one_out_history_leaves_out_only_the_pairs_own_movie():
+    from kerasrec.models.layers import LeaveOneOutHistory
+
+    users, items = np.array([1, 1, 1, 2]), np.array([1, 2, 3, 2])
+    layer = LeaveOneOutHistory(n_users=3, n_items=5, n_pairs=4, dim=2)
+    layer(np.array([1]), np.array([1]))
+    layer.set_history(users, items)
+    factors = np.arange(10, dtype="float32").reshape(5, 2)
+    layer.item_factors.assign(factors)
+    whole_1 = factors[[1, 2, 3]].sum(axis=0) / np.sqrt(3)
+    got = np.asarray(layer(np.array([1, 1, 2, 0]), np.array([2, 4, 2, 2])))
+    np.testing.assert_allclose(got[0], whole_1 - factors[2] / np.sqrt(3), rtol=1e-6)  # rated
+    np.testing.assert_allclose(got[1], whole_1, rtol=1e-6)  # a candidate: the whole history
+    np.testing.assert_allclose(got[2], 0.0, atol=1e-6)  # user 2's only movie, left out
+    np.testing.assert_allclose(got[3], 0.0, atol=1e-6)  # an unseen user has no history
+    np.testing.assert_allclose(np.asarray(layer(np.array([1])))[0], whole_1, rtol=1e-6)

@@ -20,8 +20,9 @@ from keras import layers
 
 from kerasrec.models.hybrid.config import HybridConfig
 from kerasrec.models.hybrid.sessions import training_sessions
-from kerasrec.models.layers import (CatalogScores, HistoryFactors, Neighbourhood, SessionBias,
-                                    bias, embedding, id_input, l2_penalty, output_head)
+from kerasrec.models.layers import (CatalogScores, HistoryFactors, LeaveOneOutHistory,
+                                    Neighbourhood, SessionBias, bias, embedding, id_input,
+                                    l2_penalty, output_head)
 
 
 @keras.saving.register_keras_serializable(package="kerasrec")
@@ -140,17 +141,21 @@ class HybridBackbone(keras.Model):
         self.retrieval_user_embedding = self.retrieval_history = self.catalog_scores = None
         self.retrieval_logits = None
         if c.retrieval:
-            self.retrieval_user_embedding = embedding(n_users, c.retrieval_dim,
-                                                      "retrieval_user_embedding", 0.0)
-            self.retrieval_history = HistoryFactors(n_users, n_items, n_pairs, c.retrieval_dim,
-                                                    name="retrieval_history")
-            query = layers.Add(name="retrieval_user")([self.retrieval_user_embedding(user),
-                                                       self.retrieval_history(user)])
+            # The pair's own movie is left out of the history it is scored with.
+            self.retrieval_history = LeaveOneOutHistory(n_users, n_items, n_pairs,
+                                                        c.retrieval_dim, name="retrieval_history")
+            query, whole = self.retrieval_history(user, item), self.retrieval_history(user)
+            if c.retrieval_user_ids:
+                self.retrieval_user_embedding = embedding(n_users, c.retrieval_dim,
+                                                          "retrieval_user_embedding", 0.0)
+                user_vector = self.retrieval_user_embedding(user)
+                query = layers.Add(name="retrieval_user")([user_vector, query])
+                whole = layers.Add(name="retrieval_user_whole")([user_vector, whole])
             self.catalog_scores = CatalogScores(n_items, c.retrieval_dim, n_item_features,
                                                 name="catalog_scores")
             layout.append(("retrieval", self.catalog_scores(query, item)))
             self.retrieval_logits = self.catalog_scores(query)
-            self.retrieval_query = query
+            self.retrieval_query = whole  # for candidates the user has not rated
         self.user_bias = self.item_bias = self.session_bias = None
         if c.biases:
             self.user_bias, self.item_bias = bias(n_users, "user_bias", c.l2), bias(

@@ -44,14 +44,17 @@ class HybridConfig:
         output: ``"linear"`` (the article) or ``"sigmoid"`` stretched over the target range.
         ids_only: Hold the item feature table inside the model, so callers pass ids
             and context only (no per-rating copy of the features).
-        retrieval: Learn what each user watches, too: a user tower (an embedding plus
-            SVD++ pooled history factors) scored against every movie
+        retrieval: Learn what each user watches, too: a user tower (SVD++ pooled
+            factors of the movies the user rated, the scored movie left out:
+            :class:`~kerasrec.models.layers.LeaveOneOutHistory`) scored against every movie
             (:class:`~kerasrec.models.layers.CatalogScores`) with a softmax over the
             catalog, every rated movie a positive, trained jointly with the rating head.
             Its pair score is a branch of the rating head as well, and what lists rank
             known users by (``Recommender.recommend(rank_by="relevance")``).
         retrieval_dim: Size of the retrieval vectors.
         retrieval_weight: Weight of the retrieval loss beside the rating loss.
+        retrieval_user_ids: Give the user tower a learned vector per user id besides
+            the pooled history (off: users are what they watched, as in EASE).
     """
 
     mf: bool = True
@@ -78,8 +81,9 @@ class HybridConfig:
     output: str = "linear"
     ids_only: bool = False
     retrieval: bool = True
-    retrieval_dim: int = 32
+    retrieval_dim: int = 128
     retrieval_weight: float = 0.05
+    retrieval_user_ids: bool = False
 
     def __post_init__(self) -> None:
         from kerasrec.errors import ArgumentError

@@ -3,6 +3,7 @@ the additive context/session terms, all read from the backbone's attributes."""
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Dict, Tuple
 
 import numpy as np
@@ -15,6 +16,8 @@ from kerasrec.models.keras_model import KerasRatingModel, target_range
 
 # Parts that use what the model learned about a user / a movie id. For a user (movie)
 # the model never saw in training these carry no information and are dropped.
+#: Most movies the retrieval softmax scores in full (a batch x movies matrix of logits).
+RETRIEVAL_SOFTMAX_LIMIT = 20_000
 #: Weights of the predicted stars beside the retrieval score tried on validation.
 BLENDS = (0.0, 0.25, 0.5, 1.0, 2.0)
 USER_PARTS = ("mf", "mlp", "item_neighbours", "user_neighbours", "user_bias", "session_bias")
@@ -51,6 +54,10 @@ class Hybrid(KerasRatingModel):
         switched_on = {"relevance": c.retrieval, "item_vectors": c.mf or c.mlp}
         return switched_on.get(capability, True) and super().supports(capability)
 
+    def load_parts(self, folder, pipeline) -> None:
+        super().load_parts(folder, pipeline)
+        self.config = self.backbone.hybrid_config  # as trained (e.g. retrieval switched off)
+
     def needs_item_features_for_fit(self) -> bool:
         return self.config.needs_features and not self.config.ids_only
 
@@ -68,6 +75,13 @@ class Hybrid(KerasRatingModel):
         """Train the rating head, and with ``retrieval`` the softmax over the catalog too
         (every rated movie a positive), on one loss: rating MSE + ``retrieval_weight``
         x cross-entropy; the best validation epoch of that loss is kept."""
+        if self.config.retrieval and pipeline.n_items - 1 > RETRIEVAL_SOFTMAX_LIMIT:
+            import warnings
+
+            warnings.warn(f"retrieval switched off: {pipeline.n_items - 1:,} movies exceed the "
+                          f"full-softmax limit of {RETRIEVAL_SOFTMAX_LIMIT:,} (batch x movies "
+                          "logits); lists rank by predicted stars", stacklevel=2)
+            self.config = dataclasses.replace(self.config, retrieval=False)
         if not self.config.retrieval:
             return super().fit(pipeline, ratings, products, train, seed)
         import keras
