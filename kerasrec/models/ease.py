@@ -14,7 +14,7 @@ larger catalogs with a clear error.
 
 from __future__ import annotations
 
-from typing import Optional, Sequence
+from typing import Sequence
 
 import numpy as np
 import scipy.sparse as sp

@@ -4,10 +4,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-import numpy as np
-
 from kerasrec.models.base import register
-from kerasrec.models.keras_model import KerasRatingModel, builder_options
+from kerasrec.models.keras_model import BuiltKerasModel
 
 if TYPE_CHECKING:
     import keras
@@ -43,19 +41,9 @@ def build_embedding_mlp(n_users: int, n_items: int, *, dim: int = 32, l2: float 
 
 
 @register("embedding_mlp")
-class EmbeddingMLP(KerasRatingModel):
+class EmbeddingMLP(BuiltKerasModel):
     """Concatenated embeddings into an MLP. Options: ``dim``, ``l2``."""
 
     summary = "embedding-concat MLP, the usual Keras recommender baseline"
-
-    @classmethod
-    def option_names(cls):
-        return builder_options(build_embedding_mlp)
-
-    def build(self, pipeline, train_inputs, seed):
-        return build_embedding_mlp(pipeline.n_users, pipeline.n_items,
-                                   global_mean=float(np.mean(train_inputs["rating"])),
-                                   **self.options)
-
-    def item_vectors(self, block):
-        return self.keras_model.get_layer("item_embedding").get_weights()[0][block["item_id"]]
+    builder = staticmethod(build_embedding_mlp)
+    item_embedding = "item_embedding"

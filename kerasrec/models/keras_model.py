@@ -4,7 +4,7 @@ scoring in stars, and persistence as one ``.keras`` file loaded in safe mode."""
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, Dict
+from typing import Any, Callable, ClassVar, Dict
 
 import numpy as np
 
@@ -71,6 +71,36 @@ class KerasRatingModel(RecModel):
 
     def load_parts(self, folder: Path, pipeline) -> None:
         self.keras_model, self.pipeline = load_keras(folder / KERAS_FILE), pipeline
+
+
+class BuiltKerasModel(KerasRatingModel):
+    """A Keras rating model made by a ``build_*`` function of the ids alone.
+
+    Subclasses name the function (``builder``; its keyword-only arguments are the
+    model's options) and the layer whose table holds the movie vectors
+    (``item_embedding``).
+    """
+
+    builder: ClassVar[Callable[..., Any]]
+    item_embedding: ClassVar[str]
+
+    @classmethod
+    def option_names(cls):
+        return builder_options(cls.builder)
+
+    def build(self, pipeline, train_inputs: Block, seed: int):
+        import inspect
+
+        builder = type(self).builder
+        extra = ({"target_range": target_range(pipeline)}
+                 if "target_range" in inspect.signature(builder).parameters else {})
+        return builder(pipeline.n_users, pipeline.n_items,
+                       global_mean=float(np.mean(train_inputs["rating"])), **extra,
+                       **self.options)
+
+    def item_vectors(self, block: Block) -> np.ndarray:
+        layer = self.keras_model.get_layer(self.item_embedding)
+        return layer.get_weights()[0][block["item_id"]]
 
 
 def load_keras(path: Path):

@@ -4,10 +4,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Optional, Tuple
 
-import numpy as np
-
 from kerasrec.models.base import register
-from kerasrec.models.keras_model import KerasRatingModel, builder_options, target_range
+from kerasrec.models.keras_model import BuiltKerasModel
 
 if TYPE_CHECKING:
     import keras
@@ -44,19 +42,9 @@ def build_mf(n_users: int, n_items: int, *, dim: int = 32, l2: float = 0.03,
 
 
 @register("mf")
-class MF(KerasRatingModel):
+class MF(BuiltKerasModel):
     """Biased matrix factorization. Options: ``dim``, ``l2``, ``output``."""
 
     summary = "biased matrix factorization: mean + user/item biases + dot product"
-
-    @classmethod
-    def option_names(cls):
-        return builder_options(build_mf)
-
-    def build(self, pipeline, train_inputs, seed):
-        return build_mf(pipeline.n_users, pipeline.n_items,
-                        global_mean=float(np.mean(train_inputs["rating"])),
-                        target_range=target_range(pipeline), **self.options)
-
-    def item_vectors(self, block):
-        return self.keras_model.get_layer("item_embedding").get_weights()[0][block["item_id"]]
+    builder = staticmethod(build_mf)
+    item_embedding = "item_embedding"

@@ -4,10 +4,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Sequence
 
-import numpy as np
-
 from kerasrec.models.base import register
-from kerasrec.models.keras_model import KerasRatingModel, builder_options
+from kerasrec.models.keras_model import BuiltKerasModel
 
 if TYPE_CHECKING:
     import keras
@@ -53,18 +51,9 @@ def build_neumf(n_users: int, n_items: int, *, gmf_dim: int = 16, mlp_dim: int =
 
 
 @register("neumf")
-class NeuMF(KerasRatingModel):
+class NeuMF(BuiltKerasModel):
     """NeuMF. Options: ``gmf_dim``, ``mlp_dim``, ``mlp_units``, ``dropout``, ``l2``."""
 
     summary = "NeuMF (He et al., 2017): generalized MF fused with an MLP"
-
-    @classmethod
-    def option_names(cls):
-        return builder_options(build_neumf)
-
-    def build(self, pipeline, train_inputs, seed):
-        return build_neumf(pipeline.n_users, pipeline.n_items,
-                           global_mean=float(np.mean(train_inputs["rating"])), **self.options)
-
-    def item_vectors(self, block):
-        return self.keras_model.get_layer("item_embedding_gmf").get_weights()[0][block["item_id"]]
+    builder = staticmethod(build_neumf)
+    item_embedding = "item_embedding_gmf"
