@@ -48,7 +48,7 @@ def save_recommender(rec, path: Union[str, Path]) -> Path:
             "model": rec.model, "seed": rec.seed, "timezone": rec.timezone,
             "rating_scaling": rec.rating_scaling,
             "train": asdict(rec.train) if rec.train is not None else None,
-            "config": rec.config, "history": rec.model_.history})
+            "config": rec.config, "history": rec.model_.history, "chosen": rec.model_.chosen})
     return path
 
 
@@ -77,7 +77,7 @@ def load_recommender(path: Union[str, Path], cls=None):
         rec.pipeline_ = FeaturePipeline.load(path / PIPELINE_FILE)
         rec.catalog_ = Catalog.load(path, rec.pipeline_)
         model.load_parts(path, rec.pipeline_)
-        model.history = meta["history"]
+        model.history, model.chosen = meta["history"], meta.get("chosen", {})
     except (KeyError, TypeError, ArgumentError) as exc:
         raise ArtifactError(f"'{path / MANIFEST}': settings do not fit this kerasrec "
                             f"({type(exc).__name__}: {exc})") from None

@@ -145,7 +145,10 @@ class RecModel:
             raise ArgumentError(f"unknown {self.name} option(s) {sorted(unknown)}; choose "
                                 f"from {sorted(self.option_names())}")
         self.options = dict(options)
+        #: Loss and metrics per training epoch (Keras' History), empty if not trained so.
         self.history: Dict[str, List[float]] = {}
+        #: Settings the fit chose on validation data, and the scores that chose them.
+        self.chosen: Dict[str, Any] = {}
 
     @classmethod
     def option_names(cls) -> Tuple[str, ...]:

@@ -80,8 +80,8 @@ class EASE(RecModel):
         self.l2 = float(l2)
         # Relevance of every training user for every movie: the model, for serving.
         self.scores = np.asarray(rated @ ease_weights(rated, self.l2), np.float32)
-        self.history = {"l2": [self.l2], **{f"val_recall@10_l2={k:g}": [v]
-                                             for k, v in self.validation.items()}}
+        self.chosen = {"l2": self.l2, "val_recall@10_by_l2": {f"{k:g}": v for k, v in
+                                                               self.validation.items()}}
         return self
 
     def _choose_l2(self, users, items, shape, seed: int) -> float:

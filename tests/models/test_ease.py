@@ -31,7 +31,9 @@ def test_ease_lists_beat_the_most_popular_movies():
     train, test = kr.temporal_split(data.ratings, 0.25)
     rec = kr.Recommender("ease").fit(data.with_ratings(train))
     assert rec.model_.l2 in L2_GRID  # chosen on a validation cut of the training ratings
-    assert {f"val_recall@10_l2={l2:g}" for l2 in L2_GRID} <= set(rec.history_)
+    tried = rec.model_.chosen["val_recall@10_by_l2"]
+    assert set(tried) == {f"{l2:g}" for l2 in L2_GRID}
+    assert rec.model_.l2 == float(max(tried, key=tried.get))
     users = np.intersect1d(test["userId"], train["userId"])
     ease = metrics.topn_score(rec.recommend_many(users, k=10), test, train, ks=(10,))
     baseline = metrics.topn_score(popular_lists(train, users), test, train, ks=(10,))

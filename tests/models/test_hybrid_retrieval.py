@@ -34,10 +34,9 @@ def test_retrieval_learns_who_watches_what():
 
 def test_the_blend_weight_is_chosen_on_validation_not_test(sample_split):
     rec = kr.Recommender(train=TrainConfig(epochs=2, verbose=0)).fit(sample_split[0])
-    tried = {k: v for k, v in rec.history_.items() if k.startswith("val_recall@10_blend=")}
-    assert len(tried) >= 3
-    best = max(tried, key=lambda k: tried[k][0])
-    assert rec.model_.backbone.relevance_blend == float(best.split("=")[1])
+    tried = rec.model_.chosen["val_recall@10_by_blend"]
+    assert len(tried) >= 3 and not any(k.startswith("val_recall") for k in rec.history_)
+    assert rec.model_.backbone.relevance_blend == float(max(tried, key=tried.get))
 
 
 def test_retrieval_is_switched_off_with_a_message_above_the_softmax_limit(

@@ -105,6 +105,11 @@ class Hybrid(KerasRatingModel):
                           metrics={"rating": [keras.metrics.RootMeanSquaredError(name="rmse")]})
             history = training.fit(model, x, {"rating": x["rating"], "retrieval": x["item_id"]},
                                    config=config)
+        # The backbone is what is saved and served: it records the optimizer used (its
+        # configuration; the state belongs to the two-output training model).
+        optimizer = model.optimizer
+        backbone.compile(optimizer=type(optimizer).from_config(optimizer.get_config()),
+                         loss="mse")
         zero_unseen_rows(backbone)
         scores = backbone.catalog_scores
         for weight in (scores.item_embeddings, scores.item_bias):  # row 0: unseen movies
@@ -116,7 +121,8 @@ class Hybrid(KerasRatingModel):
         self._parts_call = None
         blends = self._choose_blend(x, config)
         backbone.relevance_blend = max(blends, key=blends.get)
-        self.history.update({f"val_recall@10_blend={w:g}": [r] for w, r in blends.items()})
+        self.chosen = {"relevance_blend": backbone.relevance_blend,
+                       "val_recall@10_by_blend": {f"{w:g}": r for w, r in blends.items()}}
         return self
 
     def _choose_blend(self, x, config, max_users: int = 300) -> Dict[float, float]:
