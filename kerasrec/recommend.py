@@ -373,6 +373,7 @@ class Recommender:
         """
         from kerasrec import metrics
 
+        _check_k(k)
         frame = test[["userId", "movieId", "rating"]].assign(prediction=self.predict(test))
         scores = metrics.score(frame, k=k, relevant=relevant,
                                rating_range=self.pipeline_.config.rating_range)

@@ -153,6 +153,9 @@ def train_run(config: RunConfig, out: Union[str, Path],
     started = time.perf_counter()
     model = model_class(config.model)  # names, options and the output checked before work
     model(**config.options)
+    settings = {name: getattr(config, name) for name in
+                ("epochs", "batch_size", "learning_rate", "optimizer", "strategy")}
+    train_config = model.train_config(seed=config.seed, verbose=config.verbose, **settings)
     inputs = (config.data, config.train_file, config.test_file)
     if is_chief(config.strategy):
         check_output_folder(out, "run", inputs)
@@ -169,9 +172,6 @@ def train_run(config: RunConfig, out: Union[str, Path],
             raise
         raise exc.with_file(source) from None
     progress(f"{len(train):,} training and {len(test):,} test ratings")
-    settings = {name: getattr(config, name) for name in
-                ("epochs", "batch_size", "learning_rate", "optimizer", "strategy")}
-    train_config = model.train_config(seed=config.seed, verbose=config.verbose, **settings)
     rec = Recommender(config.model, seed=config.seed, timezone=config.timezone,
                       rating_scaling=config.rating_scaling, train=train_config, **config.options)
     progress(f"training {config.model}")

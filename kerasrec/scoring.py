@@ -94,12 +94,11 @@ class ScoreTable:
 
     def rows(self, user_ids) -> np.ndarray:
         """Raw userIds -> table rows (0 for users unseen in training)."""
-        return (pd.Index(self.user_ids).get_indexer(np.asarray(user_ids, np.int64)) + 1
-                ).astype(np.int64)
+        return (pd.Index(self.user_ids).get_indexer(_ids(user_ids)) + 1).astype(np.int64)
 
     def columns(self, movie_ids) -> np.ndarray:
         """Raw movieIds -> table columns (``n_movies`` for movies outside the catalog)."""
-        index = pd.Index(self.movie_ids).get_indexer(np.asarray(movie_ids, np.int64))
+        index = pd.Index(self.movie_ids).get_indexer(_ids(movie_ids))
         return np.where(index < 0, self.n_movies, index).astype(np.int64)
 
     def score(self, rows: np.ndarray, columns: np.ndarray, flags: np.ndarray,
@@ -164,6 +163,17 @@ class ScoreTable:
                                 "it is rebuilt")
         values["rating_range"] = tuple(float(v) for v in values["rating_range"])
         return cls(**values, terms=terms)
+
+
+def _ids(values) -> np.ndarray:
+    """Raw ids as int64; ids beyond its range are an ArgumentError, not an overflow."""
+    from kerasrec.errors import ArgumentError
+
+    try:
+        return np.asarray(values, np.int64)
+    except OverflowError:
+        raise ArgumentError("an id is outside the 64-bit integer range of MovieLens ids")\
+            from None
 
 
 def table_problem(model, pipeline, catalog) -> Optional[str]:

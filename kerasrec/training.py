@@ -50,10 +50,23 @@ class TrainConfig:
 
     def __post_init__(self) -> None:
         from kerasrec.distribute import check_strategy
+        from kerasrec.errors import ArgumentError
         from kerasrec.optimizers import check_optimizer
 
         check_strategy(self.strategy)
         check_optimizer(self.optimizer)
+        for name in ("epochs", "batch_size"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
+                raise ArgumentError(f"{name} must be a positive whole number, got {value!r}")
+        if not (isinstance(self.learning_rate, (int, float)) and self.learning_rate > 0):
+            raise ArgumentError(f"learning_rate must be positive, got {self.learning_rate!r}")
+        if not 0.0 <= self.validation_fraction < 1.0:
+            raise ArgumentError(f"validation_fraction must be in [0, 1), got "
+                                f"{self.validation_fraction!r}")
+        for name in ("patience", "lr_patience"):
+            if getattr(self, name) < 0:
+                raise ArgumentError(f"{name} must not be negative, got {getattr(self, name)!r}")
 
 
 def model_inputs(model, arrays: Arrays) -> Dict[str, np.ndarray]:

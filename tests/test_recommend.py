@@ -297,3 +297,12 @@ def test_evaluate_scores_full_catalog_lists_beside_the_ratings(rec, split):
     by_hand = metrics.topn_score(rec.recommend_many(users, k=10), test, train.ratings, ks=(10,))
     assert scores["watched_recall@10"] == pytest.approx(by_hand["watched_recall@10"])
     assert 0 < scores["watched_recall@10"] < 1
+
+
+def test_ids_beyond_64_bits_and_k_zero_are_argument_errors(rec, split):
+    with pytest.raises(kr.ArgumentError, match="64-bit"):
+        rec.recommend(2 ** 70)
+    with pytest.raises(kr.ArgumentError, match="64-bit"):
+        rec.predict(pd.DataFrame({"userId": [2 ** 70], "movieId": [1]}))
+    with pytest.raises(kr.ArgumentError, match="k must be"):
+        rec.evaluate(split[1], k=0)

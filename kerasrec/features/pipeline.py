@@ -12,7 +12,7 @@ import pandas as pd
 
 from kerasrec._io import write_text_atomic
 from kerasrec.data.movie_data import MovieData
-from kerasrec.errors import PipelineError
+from kerasrec.errors import ArgumentError, PipelineError, preview
 from kerasrec.features.context import CONTEXT_NAMES, check_timezone, context_features
 from kerasrec.features.genres import encode_genres, genre_vocabulary
 from kerasrec.features.scaling import RatingScaler
@@ -349,7 +349,12 @@ class FeaturePipeline:
 
 
 def _lookup(vocabulary: np.ndarray, ids) -> np.ndarray:
-    index = pd.Index(vocabulary).get_indexer(np.asarray(ids, dtype=np.int64))
+    try:
+        ids = np.asarray(ids, dtype=np.int64)
+    except OverflowError:
+        raise ArgumentError(f"an id is outside the 64-bit integer range of MovieLens ids: "
+                            f"{preview(np.ravel(np.asarray(ids, dtype=object)))}") from None
+    index = pd.Index(vocabulary).get_indexer(ids)
     return (index + 1).astype(np.int32)  # -1 (unknown) becomes the OOV bucket 0
 
 

@@ -69,3 +69,11 @@ def test_hybrid_trained_with_lazy_adam_beats_the_mean(prepared):
     truth = prepared["t"]["rating"]
     predicted = training.predict(model, prepared["t"])
     assert rmse(predicted, truth) < 0.93 * rmse(np.full_like(truth, truth.mean()), truth)
+
+
+@pytest.mark.parametrize("field, value", [("epochs", 0), ("batch_size", -1), ("epochs", 2.5),
+                                          ("learning_rate", -1e-3), ("learning_rate", 0),
+                                          ("validation_fraction", 1.0), ("patience", -1)])
+def test_train_config_rejects_unusable_settings_by_name(field, value):
+    with pytest.raises(kr.ArgumentError, match=field):
+        training.TrainConfig(**{field: value})
