@@ -287,30 +287,15 @@ class Recommender:
             return pd.DataFrame(columns=["userId", "rank", "movieId", "title", "year", "genres",
                                          "predicted_rating"])
         if table is None:
-            return pd.concat([self.recommend(u, k, context, exclude_seen, min_ratings, rank_by)
-                              .assign(userId=u) for u in users], ignore_index=True)
+            lists = pd.concat([self.recommend(u, k, context, exclude_seen, min_ratings, rank_by)
+                               .assign(userId=u) for u in users], ignore_index=True)
+            return lists[["userId", *lists.columns[:-1]]]
         frame = with_context(pd.DataFrame({"userId": [0], "movieId": [0]}), context)
-        flags, stamp = self.pipeline_.context(frame)[0], int(self.pipeline_.timestamps(frame)[0])
-        movies, parts = self.catalog_.movie_ids, []
-        for lo in range(0, len(users), 512):  # bounded memory: 512 x catalog at a time
-            chunk = users[lo:lo + 512]
-            rows = self.pipeline_.user_index(chunk).astype(np.int64)
-            stars = table.users_scores(rows, np.tile(flags, (len(rows), 1)),
-                                       np.full(len(rows), stamp), clip=False)
-            scores = table.ranking(rows, stars, rank_by).astype(np.float64)
-            scores[~self.catalog_.allowed(rows, exclude_seen, min_ratings)] = -np.inf
-            width = min(k, scores.shape[1])
-            best = np.argpartition(-scores, width - 1, axis=1)[:, :width]
-            picked = np.take_along_axis(scores, best, axis=1)
-            order = np.lexsort((movies[best], -picked), axis=1)
-            best, picked = (np.take_along_axis(a, order, axis=1) for a in (best, picked))
-            keep = np.isfinite(picked)
-            parts.append(pd.DataFrame({
-                "userId": np.repeat(chunk, width)[keep.ravel()],
-                "rank": np.tile(np.arange(1, width + 1), len(chunk))[keep.ravel()],
-                "movieId": movies[best][keep],
-                "predicted_rating": np.take_along_axis(stars, best, axis=1)[keep]}))
-        out = pd.concat(parts, ignore_index=True)
+        rows = self.pipeline_.user_index(users).astype(np.int64)
+        out = scoring.top_lists(table, self.catalog_, rows, k, self.pipeline_.context(frame)[0],
+                                int(self.pipeline_.timestamps(frame)[0]), rank_by,
+                                exclude_seen, min_ratings)
+        out.insert(0, "userId", users[out.pop("row_position").to_numpy()])
         described = self.catalog_.describe(out["movieId"].to_numpy()).drop(columns="movieId")
         out = pd.concat([out.drop(columns="predicted_rating"), described,
                          out[["predicted_rating"]]], axis=1)

@@ -234,6 +234,38 @@ def build_table(model, pipeline, catalog) -> ScoreTable:
     return table
 
 
+def top_lists(table: ScoreTable, catalog, rows: np.ndarray, k: int, flags, timestamp: int,
+              rank_by: str, exclude_seen: bool = True, min_ratings: Optional[int] = None,
+              chunk: int = 512) -> pd.DataFrame:
+    """Top-``k`` lists of many users from the table, vectorized ``chunk`` users at a time.
+
+    Ranks as ``Recommender.recommend`` does (``table.ranking``, ties by the smaller
+    movieId) over ``catalog.allowed`` candidates; one context for every user.
+
+    Returns:
+        row_position (into ``rows``), rank, movieId, predicted_rating (unclipped stars).
+    """
+    movies, parts = catalog.movie_ids, []
+    for lo in range(0, len(rows), chunk):
+        block = rows[lo:lo + chunk]
+        stars = table.users_scores(block, np.tile(np.asarray(flags, np.float64), (len(block), 1)),
+                                   np.full(len(block), timestamp, np.int64), clip=False)
+        scores = table.ranking(block, stars, rank_by).astype(np.float64)
+        scores[~catalog.allowed(block, exclude_seen, min_ratings)] = -np.inf
+        width = min(k, scores.shape[1])
+        best = np.argpartition(-scores, width - 1, axis=1)[:, :width]
+        picked = np.take_along_axis(scores, best, axis=1)
+        order = np.lexsort((movies[best], -picked), axis=1)
+        best, picked = (np.take_along_axis(a, order, axis=1) for a in (best, picked))
+        keep = np.isfinite(picked)
+        parts.append(pd.DataFrame({
+            "row_position": np.repeat(np.arange(lo, lo + len(block)), width)[keep.ravel()],
+            "rank": np.tile(np.arange(1, width + 1), len(block))[keep.ravel()],
+            "movieId": movies[best][keep],
+            "predicted_rating": np.take_along_axis(stars, best, axis=1)[keep]}))
+    return pd.concat(parts, ignore_index=True)
+
+
 def top_k(scores: np.ndarray, ids: np.ndarray, k: int) -> np.ndarray:
     """Positions of the ``k`` highest scores, ties broken by the smaller id."""
     k = min(k, len(scores))
