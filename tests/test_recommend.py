@@ -111,7 +111,7 @@ def test_cold_start_rules(rec, split):
 
 def test_recommend_for_a_known_user(rec, split):
     user = _user(split)
-    top = rec.recommend(user, k=7)
+    top = rec.recommend(user, k=7, rank_by="rating")
     assert list(top.columns) == ["rank", "movieId", "title", "year", "genres",
                                  "predicted_rating"]
     assert top["rank"].tolist() == list(range(1, 8))
@@ -125,6 +125,15 @@ def test_recommend_for_a_known_user(rec, split):
     assert top["predicted_rating"].iloc[0] == pytest.approx(scores.max())
     with_seen = rec.recommend(user, k=50, exclude_seen=False)
     assert seen & set(with_seen["movieId"])
+    # by default the list ranks by relevance: the argmax of what the user will choose
+    from kerasrec import scoring
+
+    by_relevance = rec.recommend(user, k=7)
+    pairs = pd.DataFrame({"userId": user, "movieId": candidates})
+    relevance = rec.model_.relevance(scoring.make_block(rec.pipeline_, rec.model_, pairs))
+    best = candidates[np.lexsort((candidates, -relevance))[:7]]
+    assert by_relevance["movieId"].tolist() == best.tolist()
+    assert by_relevance["movieId"].tolist() != top["movieId"].tolist()
 
 
 def test_recommend_for_an_unknown_user_lists_popular_well_rated_movies(rec, split):

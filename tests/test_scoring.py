@@ -58,7 +58,7 @@ def test_table_equals_the_model(hybrid, sample_split, context):
 
 def test_recommend_ranks_by_the_unclipped_score(hybrid, sample_split):
     user = int(sample_split[0].ratings["userId"].iloc[0])
-    top = hybrid.recommend(user, k=10, context={"daytime": 1, "weekend": 0})
+    top = hybrid.recommend(user, k=10, context={"daytime": 1, "weekend": 0}, rank_by="rating")
     catalog = hybrid.catalog_.movies
     seen = set(sample_split[0].ratings.query("userId == @user")["movieId"])
     candidates = np.array(sorted(set(catalog.index[catalog["n_ratings"] > 0]) - seen))
@@ -87,7 +87,9 @@ def test_table_round_trip(hybrid, tmp_path):
     assert back.rating_range == table.rating_range
     # the terms are not stored: they come from the model's weights
     assert set(np.load(tmp_path / "t.npz").files) == {
-        "user_ids", "movie_ids", "stars", "slope", "item_known", "rating_range", "item_vectors"}
+        "user_ids", "movie_ids", "stars", "slope", "item_known", "rating_range", "item_vectors",
+        "relevance"}
+    np.testing.assert_array_equal(back.relevance, table.relevance)
     (tmp_path / "bad.npz").write_bytes(b"not an npz")
     with pytest.raises(Exception):
         scoring.ScoreTable.load(tmp_path / "bad.npz")

@@ -40,7 +40,10 @@ def recall_at(scores: np.ndarray, held: sp.csr_matrix, k: int = 10) -> float:
     """Mean recall@k of held-out movies (``min(|held|, k)`` in the denominator) over the
     users who have any."""
     users = np.flatnonzero(np.diff(held.indptr))
-    top = np.argpartition(-scores[users], k, axis=1)[:, :k]
+    k = min(k, scores.shape[1] - 1)
+    if not len(users) or k < 1:
+        return 0.0
+    top = np.argpartition(-scores[users], k - 1, axis=1)[:, :k]
     hits = np.asarray(held[users][np.arange(len(users))[:, None], top].sum(axis=1)).ravel()
     return float(np.mean(hits / np.minimum(np.diff(held.indptr)[users], k)))
 

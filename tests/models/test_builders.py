@@ -87,7 +87,7 @@ def test_backbone_builds_from_sizes_alone(prepared):
         user_history=False, neighbours=(), session_bias=False))
     assert model.count_params() > 0
     assert [name for name, _ in model.branch_layout] == [
-        "mf", "mlp", "item_features", "context", "user_bias", "item_bias"]
+        "mf", "mlp", "item_features", "context", "retrieval", "user_bias", "item_bias"]
     assert model.mf_dot.name == "mf_dot" and model.context_dense.name == "context_dense"
     # config = constructor arguments: the same model again from its config
     again = HybridBackbone.from_config(model.get_config())

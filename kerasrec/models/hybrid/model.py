@@ -147,12 +147,14 @@ class Hybrid(KerasRatingModel):
         targets = held[np.isin(held["u"], users)]
         truth = np.zeros_like(seen)
         truth[pd.Index(users).get_indexer(targets["u"]), targets["i"]] = True
-        results = {}
+        results, k = {}, min(10, n_items - 1)
+        if not len(users) or k < 1:
+            return {0.0: 0.0}
         for weight in BLENDS:
             ranking = np.where(seen, -np.inf, retrieval + weight * stars)
-            top = np.argpartition(-ranking, 10, axis=1)[:, :10]
+            top = np.argpartition(-ranking, k - 1, axis=1)[:, :k]
             hits = np.take_along_axis(truth, top, axis=1).sum(axis=1)
-            results[weight] = float(np.mean(hits / np.minimum(truth.sum(axis=1), 10)))
+            results[weight] = float(np.mean(hits / np.maximum(np.minimum(truth.sum(axis=1), k), 1)))
         return results
 
     def _catalog_block(self, users: np.ndarray, n_items: int) -> dict:
