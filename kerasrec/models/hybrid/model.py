@@ -252,14 +252,22 @@ class Hybrid(KerasRatingModel):
         retrieval = self._retrieval(block)
         return retrieval + blend * self.score(block) if blend else retrieval
 
-    def _retrieval(self, block: Block) -> np.ndarray:
+    def _retrieval(self, block: Block, chunk: int = 1024) -> np.ndarray:
+        """``q_u . v_i + b_i`` per pair: a (users x catalog) product, ``chunk`` users at a
+        time, then the pairs' entries (never a per-pair copy of the vectors)."""
         b = self.backbone
         users, inverse = np.unique(block["user_id"], return_inverse=True)
-        queries = np.asarray(b.query_model()(users.astype(np.int32)), np.float64)
-        scores = b.catalog_scores
-        vectors = np.asarray(scores.item_vectors(), np.float64)[block["item_id"]]
-        return (np.einsum("nd,nd->n", queries[inverse], vectors)
-                + np.asarray(scores.item_bias.numpy(), np.float64)[block["item_id"]])
+        items = np.asarray(block["item_id"])
+        vectors = np.asarray(b.catalog_scores.item_vectors(), np.float32)
+        bias = np.asarray(b.catalog_scores.item_bias.numpy(), np.float32)
+        query_model = b.query_model()
+        out = np.empty(len(items), np.float64)
+        for lo in range(0, len(users), chunk):
+            queries = np.asarray(query_model(users[lo:lo + chunk].astype(np.int32)), np.float32)
+            mine = (inverse >= lo) & (inverse < lo + chunk)
+            scores = queries @ vectors.T + bias
+            out[mine] = scores[inverse[mine] - lo, items[mine]]
+        return out
 
     def additive_terms(self):
         from kerasrec.models.hybrid.terms import HybridTerms
