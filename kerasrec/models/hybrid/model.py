@@ -136,26 +136,27 @@ class Hybrid(KerasRatingModel):
         held = held[(held["i"] > 0) & np.isin(held["u"], x["user_id"][fit_idx])]
         users = np.unique(held["u"])
         users = np.random.default_rng(config.seed).permutation(users)[:max_users]
-        n_items = self.pipeline.n_items
-        block = self._catalog_block(users, n_items)
-        retrieval = self._retrieval(block).reshape(len(users), n_items)
-        stars = self.score(block).reshape(len(users), n_items)
-        seen = np.zeros((len(users), n_items), bool)
-        row = pd.Index(users).get_indexer(x["user_id"][fit_idx])
-        seen[row[row >= 0], x["item_id"][fit_idx][row >= 0]] = True
-        seen[:, 0] = True
-        targets = held[np.isin(held["u"], users)]
-        truth = np.zeros_like(seen)
-        truth[pd.Index(users).get_indexer(targets["u"]), targets["i"]] = True
-        results, k = {}, min(10, n_items - 1)
+        n_items, k = self.pipeline.n_items, min(10, self.pipeline.n_items - 1)
         if not len(users) or k < 1:
             return {0.0: 0.0}
-        for weight in BLENDS:
-            ranking = np.where(seen, -np.inf, retrieval + weight * stars)
-            top = np.argpartition(-ranking, k - 1, axis=1)[:, :k]
-            hits = np.take_along_axis(truth, top, axis=1).sum(axis=1)
-            results[weight] = float(np.mean(hits / np.maximum(np.minimum(truth.sum(axis=1), k), 1)))
-        return results
+        fit_pairs = pd.DataFrame({"u": x["user_id"][fit_idx], "i": x["item_id"][fit_idx]})
+        recalls = {weight: [] for weight in BLENDS}
+        for lo in range(0, len(users), 50):  # bounded memory: 50 users x catalog at a time
+            chunk = users[lo:lo + 50]
+            block = self._catalog_block(chunk, n_items)
+            retrieval = self._retrieval(block).reshape(len(chunk), n_items)
+            stars = self.score(block).reshape(len(chunk), n_items)
+            seen, truth = np.zeros((2, len(chunk), n_items), bool)
+            for mask, pairs in ((seen, fit_pairs), (truth, held)):
+                row = pd.Index(chunk).get_indexer(pairs["u"])
+                mask[row[row >= 0], pairs["i"].to_numpy()[row >= 0]] = True
+            seen[:, 0] = True
+            for weight in BLENDS:
+                ranking = np.where(seen, -np.inf, retrieval + weight * stars)
+                top = np.argpartition(-ranking, k - 1, axis=1)[:, :k]
+                hits = np.take_along_axis(truth, top, axis=1).sum(axis=1)
+                recalls[weight].append(hits / np.maximum(np.minimum(truth.sum(axis=1), k), 1))
+        return {weight: float(np.mean(np.concatenate(r))) for weight, r in recalls.items()}
 
     def _catalog_block(self, users: np.ndarray, n_items: int) -> dict:
         """Every (user, movie) pair of ``users`` x item indices, at the reference context."""
