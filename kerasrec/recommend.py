@@ -246,7 +246,7 @@ class Recommender:
                                                         how="cross")
             block = self._block(pairs)
             stars = scoring.predict_block(self.model_, catalog, block)
-            ranking = (self.model_.relevance(block) if rank_by == "relevance" and row
+            ranking = (self.model_.relevance(block, stars) if rank_by == "relevance" and row
                        else stars)
         top = scoring.top_k(ranking, movies, k)
         out = catalog.describe(movies[top])

@@ -216,9 +216,11 @@ def build_table(model, pipeline, catalog) -> ScoreTable:
                               "movieId": np.tile(columns, len(block_users))})
         block = make_block(pipeline, model, pairs)
         shape = (len(block_users), len(columns))
-        stars[lo:lo + len(block_users)] = predict_block(model, catalog, block).reshape(shape)
+        values = predict_block(model, catalog, block)
+        stars[lo:lo + len(block_users)] = values.reshape(shape)
         if ranks:
-            relevance[lo:lo + len(block_users)] = model.relevance(block).reshape(shape)[:, :-1]
+            relevance[lo:lo + len(block_users)] = model.relevance(block, values).reshape(
+                shape)[:, :-1]
     zero = pipeline.to_stars(np.zeros(len(columns)), columns)
     slope = pipeline.to_stars(np.ones(len(columns)), columns) - zero
     table = ScoreTable(user_ids=users, movie_ids=movies, stars=stars,

@@ -239,9 +239,10 @@ class RecModel:
         """Exact parts of :meth:`score`, in stars: a DataFrame whose row sums equal it."""
         self.unsupported("explain")
 
-    def relevance(self, block: Block) -> np.ndarray:
+    def relevance(self, block: Block, stars: Optional[np.ndarray] = None) -> np.ndarray:
         """How strongly the model expects each user to choose each movie (higher first):
-        what ``recommend`` ranks known users by when the model has it. Unitless."""
+        what ``recommend`` ranks known users by when the model has it. Unitless.
+        ``stars``: the block's predicted stars, when the caller has them already."""
         self.unsupported("relevance")
 
     def additive_terms(self):

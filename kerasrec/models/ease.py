@@ -102,7 +102,7 @@ class EASE(RecModel):
         return (self.mean + self.user_bias[block["user_id"]]
                 + self.item_bias[block["item_id"]]).astype(np.float64)
 
-    def relevance(self, block) -> np.ndarray:
+    def relevance(self, block, stars=None) -> np.ndarray:
         return self.scores[block["user_id"], block["item_id"]].astype(np.float64)
 
     def save_parts(self, folder) -> None:

@@ -243,7 +243,7 @@ class Hybrid(KerasRatingModel):
             vectors = vectors + features @ b.item_feature_factors.get_weights()[0]
         return vectors
 
-    def relevance(self, block: Block) -> np.ndarray:
+    def relevance(self, block: Block, stars=None) -> np.ndarray:
         """What lists rank by: the retrieval score ``q_u . v_i + b_i`` (the logit of the
         softmax over the catalog that learned which movies each user chooses) plus
         ``relevance_blend`` x the predicted stars, a weight chosen on validation data."""
@@ -251,7 +251,9 @@ class Hybrid(KerasRatingModel):
             self.unsupported("relevance")
         blend = self.backbone.relevance_blend
         retrieval = self._retrieval(block)
-        return retrieval + blend * self.score(block) if blend else retrieval
+        if not blend:
+            return retrieval
+        return retrieval + blend * (self.score(block) if stars is None else stars)
 
     def _retrieval(self, block: Block, chunk: int = 1024) -> np.ndarray:
         """``q_u . v_i + b_i`` per pair: a (users x catalog) product, ``chunk`` users at a
