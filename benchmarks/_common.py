@@ -23,3 +23,11 @@ def emit(result: dict) -> None:
     """Print the result as one JSON object on the last line of output."""
     sys.stdout.flush()
     print(json.dumps(result))
+
+
+def missing_real_data() -> bool:
+    """Say so on stderr, and return True, when ../shared's workbook is absent."""
+    if REAL_XLSX.is_file():
+        return False
+    print(f"needs {REAL_XLSX} (../shared beside the checkout)", file=sys.stderr)
+    return True

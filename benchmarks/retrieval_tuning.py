@@ -23,7 +23,7 @@ from pathlib import Path
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import REAL_XLSX, SPLITS, emit  # noqa: E402
+from _common import REAL_XLSX, SPLITS, emit, missing_real_data  # noqa: E402
 
 import numpy as np  # noqa: E402
 
@@ -41,8 +41,7 @@ def main(argv=None) -> int:
                         "the reference (with --grid l2=...)")
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args(argv)
-    if not REAL_XLSX.is_file():
-        print(f"needs {REAL_XLSX} (../shared beside the checkout)", file=sys.stderr)
+    if missing_real_data():
         return 2
     grid = {}
     for item in args.grid or (["retrieval_weight=0.05,0.2,1.0"] if args.model == "hybrid" else []):

@@ -31,7 +31,8 @@ from pathlib import Path
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import REAL_XLSX, ROOT, SCORER, SHARED, SPLITS, emit  # noqa: E402
+from _common import (REAL_XLSX, ROOT, SCORER, SHARED, SPLITS, emit,  # noqa: E402
+                     missing_real_data)
 
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
@@ -121,8 +122,7 @@ def main(argv=None) -> int:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--out", default=str(ROOT / "benchmarks" / "out"))
     args = parser.parse_args(argv)
-    if not REAL_XLSX.is_file():
-        print(f"needs {REAL_XLSX} (../shared beside the checkout)", file=sys.stderr)
+    if missing_real_data():
         return 2
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)

@@ -111,19 +111,13 @@ class ScoreTable:
             stars = stars + np.where(applies, self.slope[columns] * shift, 0.0)
         return np.clip(stars, *self.rating_range) if clip else stars
 
-    def user_scores(self, row: int, flags=(0.0, 0.0), timestamp: int = -1,
-                    clip: bool = True) -> np.ndarray:
-        """One user's predictions for the whole catalog, in stars.
+    def users_scores(self, rows: np.ndarray, flags: np.ndarray, timestamps: np.ndarray,
+                     clip: bool = True) -> np.ndarray:
+        """Users' predictions for the whole catalog, ``(len(rows), n_movies)`` stars.
 
         Rank by the unclipped scores (``clip=False``): clipping ties every movie
         predicted above the top of the scale.
         """
-        return self.users_scores(np.array([row]), np.asarray([flags], np.float64),
-                                 np.array([timestamp], np.int64), clip=clip)[0]
-
-    def users_scores(self, rows: np.ndarray, flags: np.ndarray, timestamps: np.ndarray,
-                     clip: bool = True) -> np.ndarray:
-        """Several users' predictions for the whole catalog: ``(len(rows), n_movies)``."""
         stars = self.stars[rows, :self.n_movies].astype(np.float64)
         if self.terms is not None:
             shift = self.terms.shift(rows, flags, np.asarray(timestamps, np.int64))

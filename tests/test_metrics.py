@@ -73,12 +73,18 @@ def test_score_rejects_bad_frames():
         metrics.per_user_report(frame.drop(columns="prediction"))
 
 
+def _shared_scorer(path):
+    """A scorer from ../shared/bench as a module (skips when ../shared is absent)."""
+    if not path.is_file():
+        pytest.skip(f"shared scorer not available: {path} is missing")
+    spec = importlib.util.spec_from_file_location(path.stem, path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
 def test_score_matches_the_shared_scorer():
-    if not SCORER.is_file():
-        pytest.skip(f"shared scorer not available: {SCORER} is missing")
-    spec = importlib.util.spec_from_file_location("score_predictions", SCORER)
-    scorer = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(scorer)
+    scorer = _shared_scorer(SCORER)
     test = pd.read_csv(SPLITS / "movies_random80_test.csv")
     rng = np.random.default_rng(0)
     # noisy predictions, rounded so that ties occur and tie-breaking is exercised
@@ -122,16 +128,9 @@ def test_topn_score_by_hand():
 
 @pytest.mark.shared
 def test_topn_score_equals_the_shared_scorer():
-    import importlib.util
+    from tests.conftest import SHARED
 
-    from tests.conftest import SHARED, SPLITS
-
-    path = SHARED / "bench" / "score_topn.py"
-    if not path.is_file():
-        pytest.skip(f"{path} is missing (../shared is not beside this checkout)")
-    spec = importlib.util.spec_from_file_location("score_topn", path)
-    shared = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(shared)
+    shared = _shared_scorer(SHARED / "bench" / "score_topn.py")
     train = pd.read_csv(SPLITS / "movies_temporal80_train.csv")
     test = pd.read_csv(SPLITS / "movies_temporal80_test.csv")
     lists = _lists_for(train[train["userId"] <= 200], test)

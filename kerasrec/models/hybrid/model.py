@@ -56,6 +56,7 @@ class Hybrid(KerasRatingModel):
 
     def load_parts(self, folder, pipeline) -> None:
         super().load_parts(folder, pipeline)
+        self._parts_call = self._query_model = None
         self.config = self.backbone.hybrid_config  # as trained (e.g. retrieval switched off)
 
     def needs_item_features_for_fit(self) -> bool:
@@ -118,7 +119,7 @@ class Hybrid(KerasRatingModel):
             weight.assign(values)
         self.keras_model, self.pipeline = backbone, pipeline
         self.history = {k: [float(v) for v in vs] for k, vs in history.history.items()}
-        self._parts_call = None
+        self._parts_call = self._query_model = None
         blends = self._choose_blend(x, config)
         backbone.relevance_blend = max(blends, key=blends.get)
         self.chosen = {"relevance_blend": backbone.relevance_blend,
@@ -263,7 +264,9 @@ class Hybrid(KerasRatingModel):
         items = np.asarray(block["item_id"])
         vectors = np.asarray(b.catalog_scores.item_vectors(), np.float32)
         bias = np.asarray(b.catalog_scores.item_bias.numpy(), np.float32)
-        query_model = b.query_model()
+        if getattr(self, "_query_model", None) is None:
+            self._query_model = b.query_model()  # built once: a Model per call costs ms
+        query_model = self._query_model
         out = np.empty(len(items), np.float64)
         for lo in range(0, len(users), chunk):
             queries = np.asarray(query_model(users[lo:lo + chunk].astype(np.int32)), np.float32)
