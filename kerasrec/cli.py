@@ -190,7 +190,13 @@ def _cmd_similar(args: argparse.Namespace) -> int:
 def _cmd_explain(args: argparse.Namespace) -> int:
     from kerasrec.run import load_run
 
+    from kerasrec.errors import UnknownMovieError
+
     rec = load_run(args.run_dir).recommender
+    if rec.catalog_.title(args.movie) is None:
+        raise UnknownMovieError(f"movieId {args.movie} is not in the catalog of "
+                                f"{len(rec.catalog_.movies):,} movies; `kerasrec info` on the "
+                                "data lists them")
     parts = rec.explain(args.user, args.movie, context=_context_value(args))
     print(f"user {args.user}, movie {args.movie} ({parts.attrs['title']}): "
           f"{parts.attrs['prediction']:.3f} stars")
@@ -212,8 +218,12 @@ def _cmd_export(args: argparse.Namespace) -> int:
 
 
 def _cmd_plot(args: argparse.Namespace) -> int:
+    from kerasrec.errors import ArgumentError
     from kerasrec.run import load_run, write_plots
 
+    if args.out and Path(args.out).exists() and not Path(args.out).is_dir():
+        raise ArgumentError(f"--out '{args.out}' is a file; pass a folder (the plots go to "
+                            "its plots/ subfolder)")
     run = load_run(args.run_dir)
     if not run.meta:
         raise ValueError(f"'{args.run_dir}' is a saved Recommender, not a run directory; plots "
@@ -227,11 +237,41 @@ def _cmd_plot(args: argparse.Namespace) -> int:
     return 0
 
 
+def _whole_number(low: int, high: Optional[int], words: str):
+    """An argparse type: a whole number in ``[low, high]``, refused as ``words`` says."""
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"must be a whole number, got {text!r}") from None
+        if value < low or (high is not None and value > high):
+            raise argparse.ArgumentTypeError(f"must be {words}, got {value}")
+        return value
+    return parse
+
+
+#: k, epochs, sizes, versions.
+_positive_int = _whole_number(1, None, "a positive whole number")
+#: A seed NumPy and TensorFlow accept.
+_seed = _whole_number(0, 2 ** 32 - 1, "in [0, 2**32)")
+#: Unix seconds between 1970 and 9999.
+_unix_time = _whole_number(0, 253_402_300_799,
+                           "Unix seconds between 0 (1970) and 253402300799 (9999)")
+
+
 def _add_context(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--daytime", action="store_true", help="rated in the daytime")
     parser.add_argument("--weekend", action="store_true", help="rated at the weekend")
-    parser.add_argument("--timestamp", type=int, default=None,
+    parser.add_argument("--timestamp", type=_unix_time, default=None,
                         help="Unix time of the rating (overrides --daytime/--weekend)")
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse, with errors on one line like every other kerasrec error."""
+
+    def error(self, message: str):
+        self.exit(2, f"{self.prog}: error: {' '.join(message.split())} "
+                     f"(see {self.prog} --help)\n")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -239,7 +279,7 @@ def build_parser() -> argparse.ArgumentParser:
     from kerasrec import __version__
     from kerasrec.data.sample import DEFAULT_SAMPLE
 
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="kerasrec", description="Hybrid movie recommenders with Keras 3, from a "
         "spreadsheet of MovieLens-style ratings.")
     parser.add_argument("--version", action="version", version=f"kerasrec {__version__}")
@@ -257,10 +297,14 @@ def build_parser() -> argparse.ArgumentParser:
                                  description="Generate data with planted structure (user "
                                  "taste, movie quality, weekend/daytime effects).")
     sample.add_argument("out", help="output .xlsx workbook, or a folder for Parquet files")
-    sample.add_argument("--users", type=int, default=DEFAULT_SAMPLE["n_users"])
-    sample.add_argument("--movies", type=int, default=DEFAULT_SAMPLE["n_movies"])
-    sample.add_argument("--ratings", type=int, default=DEFAULT_SAMPLE["n_ratings"])
-    sample.add_argument("--seed", type=int, default=DEFAULT_SAMPLE["seed"])
+    sample.add_argument("--users", type=_positive_int, default=DEFAULT_SAMPLE["n_users"],
+                        help="number of users")
+    sample.add_argument("--movies", type=_positive_int, default=DEFAULT_SAMPLE["n_movies"],
+                        help="number of movies")
+    sample.add_argument("--ratings", type=_positive_int, default=DEFAULT_SAMPLE["n_ratings"],
+                        help="number of ratings")
+    sample.add_argument("--seed", type=_seed, default=DEFAULT_SAMPLE["seed"],
+                        help="random seed: the same seed writes the same data")
     sample.set_defaults(handler=_cmd_sample)
 
     from kerasrec.run import SPLITS
@@ -281,14 +325,19 @@ def build_parser() -> argparse.ArgumentParser:
                        "runs/latest; replaced only when the new run is complete)")
     train.add_argument("--split", default="random", choices=SPLITS,
                        help="how to hold out test ratings (default: random)")
-    train.add_argument("--test-size", type=float, default=0.2)
+    train.add_argument("--test-size", type=float, default=0.2,
+                       help="share of the ratings held out for testing")
     train.add_argument("--train", default=None, help="ratings file to train on instead of "
                        "DATA's ratings (e.g. a fixed split)")
     train.add_argument("--test", default=None, help="ratings file to test on; its pairs are "
                        "left out of training (overrides --split)")
-    train.add_argument("--epochs", type=int, default=None)
-    train.add_argument("--batch-size", type=int, default=None)
-    train.add_argument("--learning-rate", type=float, default=None)
+    train.add_argument("--epochs", type=_positive_int, default=None,
+                       help="most training epochs (early stopping may end sooner; default: "
+                       "the model's own)")
+    train.add_argument("--batch-size", type=_positive_int, default=None,
+                       help="ratings per gradient step (default: the model's own)")
+    train.add_argument("--learning-rate", type=float, default=None,
+                       help="the optimizer's learning rate (default: the model's own)")
     train.add_argument("--optimizer", choices=("adam", "lazy_adam"), default=None,
                        help="adam (default) or lazy_adam, which updates only the embedding "
                        "rows a batch touches: much faster with large catalogs")
@@ -296,7 +345,8 @@ def build_parser() -> argparse.ArgumentParser:
                        help="train with tf.distribute: 'mirrored' over this machine's devices, "
                        "'multiworker' over the workers in TF_CONFIG (run the same command on "
                        "each; worker 0 writes the run). --batch-size is the global batch")
-    train.add_argument("--seed", type=int, default=0)
+    train.add_argument("--seed", type=_seed, default=0,
+                       help="seed of the split and the training: the same seed, the same run")
     train.add_argument("--timezone", default="UTC", help="time zone of daytime/weekend")
     train.add_argument("--scaling", default="minmax",
                        choices=("minmax", "standard", "none", "article"))
@@ -316,7 +366,8 @@ def build_parser() -> argparse.ArgumentParser:
                           "ratings)")
     evaluate.add_argument("--predictions", metavar="OUT.csv", help="also write userId, "
                           "movieId, rating, prediction (the shared scorer's format)")
-    evaluate.add_argument("--k", type=int, default=10)
+    evaluate.add_argument("--k", type=_positive_int, default=10,
+                          help="length of the top-N lists scored")
     evaluate.add_argument("--json", action="store_true")
     evaluate.set_defaults(handler=_cmd_evaluate)
 
@@ -324,8 +375,8 @@ def build_parser() -> argparse.ArgumentParser:
                                     description="The k movies with the highest predicted "
                                     "rating for a user (unknown users get popular movies).")
     recommend.add_argument("run_dir", metavar="RUN_DIR")
-    recommend.add_argument("--user", type=int, required=True)
-    recommend.add_argument("--k", type=int, default=10)
+    recommend.add_argument("--user", type=int, required=True, help="the userId")
+    recommend.add_argument("--k", type=_positive_int, default=10, help="how many movies")
     recommend.add_argument("--include-seen", action="store_true",
                            help="keep movies the user rated in training")
     _add_context(recommend)
@@ -335,16 +386,16 @@ def build_parser() -> argparse.ArgumentParser:
                                   description="Movies whose learned vectors are closest "
                                   "(cosine) to a movie's.")
     similar.add_argument("run_dir", metavar="RUN_DIR")
-    similar.add_argument("--movie", type=int, required=True)
-    similar.add_argument("--k", type=int, default=10)
+    similar.add_argument("--movie", type=int, required=True, help="the movieId")
+    similar.add_argument("--k", type=_positive_int, default=10, help="how many movies")
     similar.set_defaults(handler=_cmd_similar)
 
     explain = commands.add_parser("explain", help="why a predicted rating",
                                   description="Each branch's contribution to one predicted "
                                   "rating, in stars (the hybrid).")
     explain.add_argument("run_dir", metavar="RUN_DIR")
-    explain.add_argument("--user", type=int, required=True)
-    explain.add_argument("--movie", type=int, required=True)
+    explain.add_argument("--user", type=int, required=True, help="the userId")
+    explain.add_argument("--movie", type=int, required=True, help="the movieId")
     _add_context(explain)
     explain.set_defaults(handler=_cmd_explain)
 
@@ -355,7 +406,7 @@ def build_parser() -> argparse.ArgumentParser:
         "layout TensorFlow Serving expects.")
     export.add_argument("run_dir", metavar="RUN_DIR")
     export.add_argument("--out", required=True, help="model base path")
-    export.add_argument("--version", type=int, default=None,
+    export.add_argument("--version", type=_positive_int, default=None,
                         help="version number (default: the next free one)")
     export.set_defaults(handler=_cmd_export)
 
@@ -387,6 +438,13 @@ def main(argv: Optional[List[str]] = None) -> int:
     except KeyboardInterrupt:
         print(f"kerasrec {args.command}: interrupted", file=sys.stderr)
         return 130
+    except Exception as exc:  # a bug of kerasrec's, not the user's: say so in one line
+        if os.environ.get("KERASREC_TRACEBACK"):
+            raise
+        message = " ".join(f"{type(exc).__name__}: {exc}".split())[:500]
+        print(f"kerasrec {args.command}: internal error ({message}); please report it, "
+              "with the command. KERASREC_TRACEBACK=1 shows the traceback", file=sys.stderr)
+        return 1
 
 
 if __name__ == "__main__":

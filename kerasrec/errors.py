@@ -72,6 +72,11 @@ class DataError(KerasRecError, ValueError):
         return text
 
 
+class DataWarning(UserWarning):
+    """Data was read, but not as written (e.g. a file that is not UTF-8 was decoded as
+    Windows-1252); the message names the file and the line."""
+
+
 class ArgumentError(KerasRecError, ValueError):
     """A function was called with an argument it cannot use (e.g. ``k=0``)."""
 
@@ -93,8 +98,13 @@ def preview(values: Iterable[object], limit: int = MAX_LISTED) -> str:
     # NumPy scalars read as 7.0 and 'abc' here, not as np.float64(7.0).
     values = [v.item() if hasattr(v, "item") and getattr(v, "ndim", 1) == 0 else v
               for v in values]
-    text = ", ".join(repr(v) for v in values[:limit])
+    text = ", ".join(_short(repr(v)) for v in values[:limit])
     return text + (", ..." if len(values) > limit else "")
+
+
+def _short(text: str, width: int = 60) -> str:
+    # A damaged file can put megabytes in one cell; a message shows its start.
+    return text if len(text) <= width else f"{text[:width - 5]}...{text[-2:]}"
 
 
 class NotFittedError(KerasRecError, AttributeError):

@@ -32,7 +32,7 @@ import numpy as np
 import pandas as pd
 
 from kerasrec._io import atomic_path, check_output_folder
-from kerasrec.errors import MAX_LISTED, ArtifactError, DataError
+from kerasrec.errors import MAX_LISTED, ArgumentError, ArtifactError, DataError
 from kerasrec.models.base import DEFAULT_MODEL
 
 FORMAT = "kerasrec.run"
@@ -149,6 +149,9 @@ def train_run(config: RunConfig, out: Union[str, Path],
     from kerasrec.models.base import model_class
     from kerasrec.optimizers import check_optimizer
     from kerasrec.recommend import Recommender
+    from kerasrec.features.context import check_timezone
+    from kerasrec.features.scaling import SCALINGS
+    from kerasrec.split import check_fraction
 
     started = time.perf_counter()
     model = model_class(config.model)  # names, options and the output checked before work
@@ -160,8 +163,18 @@ def train_run(config: RunConfig, out: Union[str, Path],
     if is_chief(config.strategy):
         check_output_folder(out, "run", inputs)
     check_strategy(config.strategy)
+    if config.split not in SPLITS:
+        raise ArgumentError(f"unknown split {config.split!r}; choose from {', '.join(SPLITS)}")
+    if config.split in ("random", "temporal", "article") and not config.test_file:
+        check_fraction(config.test_size)
     if config.optimizer is not None:
         check_optimizer(config.optimizer)
+    check_timezone(config.timezone)
+    if config.rating_scaling not in SCALINGS:
+        raise ArgumentError(f"rating scaling must be one of {SCALINGS}, got "
+                            f"{config.rating_scaling!r}")
+    rec = Recommender(config.model, seed=config.seed, timezone=config.timezone,
+                      rating_scaling=config.rating_scaling, train=train_config, **config.options)
     source = config.data or str(sample_path())
     progress(f"loading {source}")
     data = load_movies(source)
@@ -172,8 +185,6 @@ def train_run(config: RunConfig, out: Union[str, Path],
             raise
         raise exc.with_file(source) from None
     progress(f"{len(train):,} training and {len(test):,} test ratings")
-    rec = Recommender(config.model, seed=config.seed, timezone=config.timezone,
-                      rating_scaling=config.rating_scaling, train=train_config, **config.options)
     progress(f"training {config.model}")
     fit_start = time.perf_counter()
     rec.fit(data.with_ratings(train))
@@ -242,12 +253,29 @@ class Run:
     meta: Dict[str, Any]
 
     def test_ratings(self) -> pd.DataFrame:
-        """The held-out ratings of the run."""
-        return pd.read_parquet(self.path / "data" / "test.parquet")
+        """The held-out ratings of the run.
+
+        Raises:
+            ArtifactError: If the file is missing, damaged or not a ratings table.
+        """
+        return self._ratings("test.parquet")
 
     def train_ratings(self) -> pd.DataFrame:
-        """The ratings the model was trained on."""
-        return pd.read_parquet(self.path / "data" / "train.parquet")
+        """The ratings the model was trained on (raises as :meth:`test_ratings`)."""
+        return self._ratings("train.parquet")
+
+    def _ratings(self, name: str) -> pd.DataFrame:
+        path = self.path / "data" / name
+        try:
+            frame = pd.read_parquet(path)
+        except Exception as exc:  # pyarrow raises ArrowInvalid, OSError, ...
+            raise ArtifactError(f"'{path}' cannot be read ({type(exc).__name__}: {exc}); "
+                                "train the run again") from None
+        missing = [c for c in ("userId", "movieId", "rating") if c not in frame.columns]
+        if missing:
+            raise ArtifactError(f"'{path}' has no column(s) {missing}; it was changed after "
+                                "the run. Train the run again")
+        return frame
 
 
 def load_run(path: Union[str, Path]) -> Run:
@@ -268,6 +296,14 @@ def load_run(path: Union[str, Path]) -> Run:
         meta = json.loads((path / "run.json").read_text())
     except ValueError as exc:
         raise ArtifactError(f"'{path / 'run.json'}': unreadable ({exc})") from None
-    if meta.get("format") != FORMAT:
-        raise ArtifactError(f"'{path / 'run.json'}': not a kerasrec run")
+    if not isinstance(meta, dict) or meta.get("format") != FORMAT:
+        raise ArtifactError(f"'{path / 'run.json'}': not a kerasrec run (expected a JSON object "
+                            f"with format '{FORMAT}')")
+    if meta.get("format_version") != FORMAT_VERSION:
+        raise ArtifactError(f"'{path / 'run.json'}': format version "
+                            f"{meta.get('format_version')!r}; this kerasrec reads version "
+                            f"{FORMAT_VERSION}. Train the run again")
+    if not isinstance(meta.get("config"), dict):
+        raise ArtifactError(f"'{path / 'run.json'}': no 'config' object; the file was edited "
+                            "or damaged. Train the run again")
     return Run(path, Recommender.load(path / "model"), meta)

@@ -52,6 +52,18 @@ def save_recommender(rec, path: Union[str, Path]) -> Path:
     return path
 
 
+def _check_kinds(meta: dict) -> None:
+    """Refuse manifest values of the wrong kind (an edited file) before they are used."""
+    history, chosen = meta["history"], meta.get("chosen", {})
+    if not (isinstance(history, dict) and all(isinstance(v, list) for v in history.values())):
+        raise TypeError("'history' must map metric names to lists of numbers")
+    if not isinstance(chosen, dict) or not isinstance(meta["config"], dict):
+        raise TypeError("'chosen' and 'config' must be objects")
+    seed = meta["seed"]
+    if seed is not None and (isinstance(seed, bool) or not isinstance(seed, int)):
+        raise TypeError(f"'seed' must be a whole number, got {seed!r}")
+
+
 def load_recommender(path: Union[str, Path], cls=None):
     """Read a folder written by :func:`save_recommender`.
 
@@ -70,6 +82,7 @@ def load_recommender(path: Union[str, Path], cls=None):
     path = Path(path)
     meta = read_manifest(path, MANIFEST, FORMAT, FORMAT_VERSION, optional=(SCORES_FILE,))
     try:
+        _check_kinds(meta)
         train = TrainConfig(**meta["train"]) if meta["train"] is not None else None
         rec = cls(meta["model"], seed=meta["seed"], timezone=meta["timezone"],
                   rating_scaling=meta["rating_scaling"], train=train, **meta["config"])

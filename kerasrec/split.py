@@ -12,7 +12,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from kerasrec.errors import DataError
+from kerasrec.errors import ArgumentError, DataError
 
 
 @dataclass(frozen=True)
@@ -51,9 +51,20 @@ def _make(ratings: pd.DataFrame, test_mask: np.ndarray, method: str) -> Split:
     return Split(train, test, int(cold_users), int(cold_items), method)
 
 
+def check_fraction(fraction: float, name: str = "test_size") -> float:
+    """Return ``fraction`` if it lies strictly between 0 and 1.
+
+    Raises:
+        ArgumentError: Otherwise, naming the argument.
+    """
+    if isinstance(fraction, bool) or not isinstance(fraction, (int, float, np.number)) \
+            or not 0.0 < fraction < 1.0:
+        raise ArgumentError(f"{name} must lie strictly between 0 and 1, got {fraction!r}")
+    return float(fraction)
+
+
 def _check(ratings: pd.DataFrame, fraction: float, name: str) -> None:
-    if not 0.0 < fraction < 1.0:
-        raise ValueError(f"{name} must lie strictly between 0 and 1, got {fraction}")
+    check_fraction(fraction, name)
     if len(ratings) < 2:
         raise DataError("cannot split fewer than two ratings")
 

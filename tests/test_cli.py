@@ -162,7 +162,7 @@ def test_export_and_plot(run_dir, tmp_path, capsys):
     (["train", "--set", "mf_dim"], "KEY=VALUE"),
     (["train", "--model", "transformer", "--out", "{tmp}/r"], "invalid choice: 'transformer'"),
     (["train", "{tmp}/missing.xlsx", "--out", "{tmp}/r"], "missing.xlsx"),
-    (["export", "{run}", "--out", "{tmp}/s", "--version", "0"], "positive integer"),
+    (["export", "{run}", "--out", "{tmp}/s", "--version", "0"], "positive whole number"),
 ])
 def test_bad_arguments_exit_nonzero_with_one_line(run_dir, tmp_path, argv, words):
     argv = [a.replace("{run}", str(run_dir)).replace("{tmp}", str(tmp_path)) for a in argv]
@@ -172,3 +172,87 @@ def test_bad_arguments_exit_nonzero_with_one_line(run_dir, tmp_path, argv, words
     ours = [line for line in done.stderr.splitlines() if line.startswith("kerasrec")]
     assert len(ours) == 1 and words in ours[0], done.stderr[-1500:]
     assert not (tmp_path / "r").exists()
+
+
+def _broken_run(run_dir, tmp_path, edit):
+    import shutil
+
+    copy = tmp_path / "broken"
+    shutil.copytree(run_dir, copy)
+    edit(copy)
+    return copy
+
+
+# Every subcommand, with arguments a careless or hostile user passes.
+HOSTILE = [
+    ["info", "{tmp}/nowhere.xlsx"],
+    ["info", "{tmp}/notes.txt"],
+    ["sample", "{tmp}/s.xlsx", "--users", "0"],
+    ["sample", "{tmp}/s.xlsx", "--ratings", "-5"],
+    ["sample", "{tmp}/s.xlsx", "--seed", "-1"],
+    ["sample", "{tmp}/s.xlsx", "--ratings", str(10 ** 12)],
+    ["sample", "{tmp}"],
+    ["train", "--epochs", "0", "--out", "{tmp}/r"],
+    ["train", "--batch-size", "-1", "--out", "{tmp}/r"],
+    ["train", "--learning-rate", "-1", "--out", "{tmp}/r"],
+    ["train", "--test-size", "1.5", "--out", "{tmp}/r"],
+    ["train", "--seed", str(2 ** 40), "--out", "{tmp}/r"],
+    ["train", "--model", "svdpp", "--out", "{tmp}/r"],
+    ["train", "--set", "mf_dimm=3", "--out", "{tmp}/r"],
+    ["train", "--set", "mf_dim=abc", "--out", "{tmp}/r"],
+    ["train", "--set", "l2=-1", "--out", "{tmp}/r"],
+    ["train", "--timezone", "Mars/Olympus", "--out", "{tmp}/r"],
+    ["train", "{tmp}/notes.txt", "--out", "{tmp}/r"],
+    ["train", "--out", "{tmp}/notes.txt"],
+    ["evaluate", "{run}", "--k", "0"],
+    ["evaluate", "{run}", "{tmp}/nowhere.csv"],
+    ["evaluate", "{tmp}/nowhere"],
+    ["evaluate", "{broken}"],
+    ["recommend", "{run}", "--user", str(2 ** 70)],
+    ["recommend", "{run}", "--user", "1", "--k", "-3"],
+    ["recommend", "{run}", "--user", "1", "--timestamp", str(2 ** 70)],
+    ["recommend", "{run}", "--user", "1", "--timestamp", "-5"],
+    ["recommend", "{run}", "--user", "one"],
+    ["recommend", "{broken}", "--user", "1"],
+    ["similar", "{run}", "--movie", str(2 ** 70)],
+    ["similar", "{run}", "--movie", "1", "--k", "0"],
+    ["explain", "{run}", "--user", "1", "--movie", str(2 ** 70)],
+    ["explain", "{run}", "--user", str(-2 ** 70), "--movie", "1"],
+    ["explain", "{run}", "--user", "1", "--movie", "987654321"],
+    ["export", "{run}", "--out", "{tmp}/served", "--version", "-1"],
+    ["export", "{run}", "--out", "{tmp}/notes.txt"],
+    ["export", "{broken}", "--out", "{tmp}/served"],
+    ["plot", "{run}", "--out", "{tmp}/notes.txt"],
+    ["plot", "{broken}"],
+]
+
+
+@pytest.mark.parametrize("argv", HOSTILE, ids=lambda a: " ".join(a)[:60])
+def test_hostile_arguments_give_one_line_and_exit_2(run_dir, tmp_path, capsys, argv):
+    (tmp_path / "notes.txt").write_text("my own notes")
+    broken = _broken_run(run_dir, tmp_path, lambda r: (r / "run.json").write_text("[1, 2]"))
+    argv = [a.replace("{run}", str(run_dir)).replace("{tmp}", str(tmp_path))
+            .replace("{broken}", str(broken)) for a in argv]
+    try:
+        status = main(argv)
+    except SystemExit as exit:  # argparse's own refusals
+        status = exit.code
+    err = capsys.readouterr().err
+    assert status == 2, err
+    assert "Traceback" not in err
+    # Progress lines ("  loading ...") may come first; the error is one line of its own.
+    lines = [line for line in err.splitlines() if line.strip() and not line.startswith("  ")]
+    assert len(lines) == 1 and lines[0].startswith(f"kerasrec {argv[0]}: error: "), err
+    assert (tmp_path / "notes.txt").read_text() == "my own notes"
+
+
+@pytest.mark.parametrize("damage", [
+    lambda r: (r / "data" / "test.parquet").write_bytes(b"PAR1 not really"),
+    lambda r: (r / "data" / "test.parquet").write_bytes(
+        (r / "model" / "catalog.parquet").read_bytes()),
+], ids=["truncated", "another table"])
+def test_a_damaged_run_ratings_file_is_named(run_dir, tmp_path, capsys, damage):
+    broken = _broken_run(run_dir, tmp_path, damage)
+    assert main(["evaluate", str(broken)]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and str(broken / "data" / "test.parquet") in err[0], err

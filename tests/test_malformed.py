@@ -14,6 +14,7 @@ non-ASCII titles, unknown ids at prediction time, ...) are in ``test_odd_but_val
 
 from __future__ import annotations
 
+import datetime
 import json
 import shutil
 import time
@@ -128,6 +129,73 @@ def _test_file_with_unknown_movie(f, p, r):
     return _book(f, p, r)
 
 
+def _excel_serials(f, p, r):
+    return _book(f, p, r.assign(timestamp=36891.5 + np.arange(len(r))))
+
+
+def _formula_without_value(f, p, r):
+    """A formula cell saved without its value (as openpyxl and some exporters do)."""
+    import openpyxl
+
+    path = _book(f, p, r)
+    book = openpyxl.load_workbook(path)
+    book["users"]["C4"] = "=A4*0"  # frame row 2, column rating
+    book.save(path)
+    return path
+
+
+def _parquet(f, p, r, **columns):
+    p.to_parquet(f / "movies.parquet")
+    r.assign(**columns).to_parquet(f / "ratings.parquet")
+    return f
+
+
+def _arrow_time_before_1970(f, p, r):
+    when = pd.to_datetime(r["timestamp"], unit="s", utc=True).astype("datetime64[us, UTC]")
+    when.iloc[2] = pd.Timestamp("1960-06-01", tz="UTC")
+    return _parquet(f, p, r, timestamp=when)
+
+
+def _zip_with(f, p, r, *, method=zipfile.ZIP_DEFLATED, patch=None, movies=None):
+    path = f / "ml-latest-small.zip"
+    with zipfile.ZipFile(path, "w", method) as zf:
+        zf.writestr("ml-latest-small/movies.csv", movies or p.to_csv(index=False))
+        zf.writestr("ml-latest-small/ratings.csv", r.to_csv(index=False))
+    if patch:
+        data = bytearray(path.read_bytes())
+        for signature, offset, value in patch:  # every local and central header
+            at = data.find(signature)
+            while at >= 0:
+                data[at + offset] = value(data[at + offset])
+                at = data.find(signature, at + 4)
+        path.write_bytes(bytes(data))
+    return path
+
+
+_LOCAL, _CENTRAL = b"PK\x03\x04", b"PK\x01\x02"
+
+
+def _encrypted_zip(f, p, r):
+    return _zip_with(f, p, r, patch=[(_LOCAL, 6, lambda b: b | 1), (_CENTRAL, 8, lambda b: b | 1)])
+
+
+def _deflate64_zip(f, p, r):
+    return _zip_with(f, p, r, patch=[(_LOCAL, 8, lambda b: 9), (_CENTRAL, 10, lambda b: 9)])
+
+
+def _zip_bomb(f, p, r):
+    """A 70 KB archive whose movies.csv inflates to 65 MiB (over the 64 MiB default)."""
+    padding = "\n" * (65 << 20)
+    return _zip_with(f, p, r, movies=p.to_csv(index=False) + padding)
+
+
+def _megabyte_line(f, p, r):
+    p.to_csv(f / "movies.csv", index=False)
+    text = r.to_csv(index=False)
+    (f / "ratings.csv").write_text(text + "x" * (3 << 20) + "\n")
+    return f
+
+
 @dataclass
 class DataCase:
     name: str
@@ -189,6 +257,31 @@ DATA_CASES = [
              "timestamp", [3]),
     DataCase("timestamp in the future", _bad_timestamp(int(time.time()) + 10 * 86400), "future",
              "users", "timestamp", [3]),
+    DataCase("date cell before 1970", _bad_timestamp(datetime.datetime(1965, 3, 1)),
+             "before 1970", "users", "timestamp", [3]),
+    DataCase("date cell in the future", _bad_timestamp(datetime.datetime(2099, 1, 1)),
+             "future", "users", "timestamp", [3]),
+    DataCase("date cell beyond pandas' years", _bad_timestamp(datetime.datetime(9999, 1, 1)),
+             "future", "users", "timestamp", [3]),
+    DataCase("Excel day serials as timestamps", _excel_serials, "Excel day serials", "users",
+             "timestamp", [2, 3, 4]),
+    DataCase("true as a rating", _bad_rating(True), "true/false", "users", "rating", [4]),
+    DataCase("true as a timestamp", _bad_timestamp(True), "true/false", "users", "timestamp",
+             [3]),
+    DataCase("false as an id", _bad_id("userId", False), "true/false", "users", "userId", [5]),
+    DataCase("formula cell without a value", _formula_without_value, "missing rating", "users",
+             "rating", [4]),
+    DataCase("Parquet timestamp before 1970", _arrow_time_before_1970, "before 1970",
+             "ratings.parquet", "timestamp", [3]),
+    DataCase("nested Parquet column",
+             lambda f, p, r: _parquet(f, p, r, rating=[[v] for v in r["rating"]]),
+             "nested", "ratings.parquet", "rating", [1, 2, 3]),
+    DataCase("encrypted zip", _encrypted_zip, "encrypted", "ml-latest-small/movies.csv"),
+    DataCase("Deflate64 zip", _deflate64_zip, "deflate64", "ml-latest-small/movies.csv"),
+    DataCase("zip member inflating past the limit", _zip_bomb, "over the limit of 64 MiB",
+             "ml-latest-small/movies.csv"),
+    DataCase("a ratings line of a megabyte", _megabyte_line, "longer than 1 MiB",
+             "ratings.csv"),
     DataCase("folder with half a layout", _half_layout, "has 'movies.csv' but not 'ratings.csv'"),
     DataCase("folder without data", lambda f, p, r: f, "holds no MovieLens data"),
     DataCase("bad value in a CSV folder", _csv_folder_with_bad_rating,
@@ -308,11 +401,27 @@ ARTIFACT_CASES = [
                  ["recommend", "{model}", "--user", "1"],
                  _edit_json("recommender.json", lambda s: s.update(format_version=7)),
                  "model/recommender.json"),
-    ArtifactCase("recommend k = 0", kr.ArgumentError, "k must be a positive",
+    ArtifactCase("recommender.json missing a key", kr.ArtifactError, "settings do not fit",
+                 ["recommend", "{model}", "--user", "1"],
+                 _edit_json("recommender.json", lambda s: s.pop("model")),
+                 "model/recommender.json"),
+    ArtifactCase("recommender.json history that is not a table", kr.ArtifactError, "'history'",
+                 ["recommend", "{model}", "--user", "1"],
+                 _edit_json("recommender.json", lambda s: s.update(history="x")),
+                 "model/recommender.json"),
+    ArtifactCase("recommender.json that is not an object", kr.ArtifactError, "expected",
+                 ["recommend", "{model}", "--user", "1"],
+                 lambda m: (m / "recommender.json").write_text("[1, 2, 3]"),
+                 "model/recommender.json"),
+    ArtifactCase("seen.parquet replaced by another table", kr.ArtifactError, "changed or damaged",
+                 ["recommend", "{model}", "--user", "1"],
+                 lambda m: (m / "seen.parquet").write_bytes((m / "catalog.parquet").read_bytes()),
+                 "model/seen.parquet"),
+    ArtifactCase("recommend k = 0", kr.ArgumentError, "must be a positive",
                  ["recommend", "{model}", "--user", "1", "--k", "0"], names=""),
-    ArtifactCase("recommend k < 0", kr.ArgumentError, "k must be a positive",
+    ArtifactCase("recommend k < 0", kr.ArgumentError, "must be a positive",
                  ["recommend", "{model}", "--user", "1", "--k", "-3"], names=""),
-    ArtifactCase("similar k = 0", kr.ArgumentError, "k must be a positive",
+    ArtifactCase("similar k = 0", kr.ArgumentError, "must be a positive",
                  ["similar", "{model}", "--movie", "1", "--k", "0"], names=""),
     ArtifactCase("similar to an unknown movie", kr.UnknownMovieError, "not in the catalog",
                  ["similar", "{model}", "--movie", "987654"], names=""),
@@ -353,7 +462,11 @@ def test_bad_artifacts_and_calls_are_named_and_nothing_is_written(case, saved, t
         assert str(tmp_path / case.names) in message, message
     assert _snapshot(tmp_path) == before
 
-    assert main(argv) == 2
+    try:
+        status = main(argv)
+    except SystemExit as exit:  # argparse refuses some arguments itself
+        status = exit.code
+    assert status == 2
     # Progress lines may come first; the error is one line of its own.
     err = [line for line in capsys.readouterr().err.splitlines() if " error: " in line]
     assert len(err) == 1 and case.words in err[0], err

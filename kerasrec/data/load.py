@@ -13,6 +13,7 @@ from __future__ import annotations
 import importlib.util
 import io
 import os
+import warnings
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
@@ -22,9 +23,9 @@ import pandas as pd
 
 from kerasrec.data.movie_data import MovieData
 from kerasrec.data.validate import (PRODUCT_COLUMNS, RATING_COLUMNS, Source,
-                                    check_duplicate_policy, check_references,
+                                    check_read_options, check_references,
                                     resolve_duplicates, typed_ratings, validate_products)
-from kerasrec.errors import DataError
+from kerasrec.errors import MAX_LISTED, ArgumentError, DataError, DataWarning
 from kerasrec.schema import decode_genres
 
 PathLike = Union[str, "os.PathLike[str]"]
@@ -36,6 +37,38 @@ _GENRE_ALIASES = {"Children's": "Children"}
 CHUNK_ROWS = 1 << 20
 #: CSV is read in blocks of this many bytes (about 1.3M MovieLens ratings rows).
 CSV_BLOCK_BYTES = 32 << 20
+#: Compression methods Python's zipfile reads (stored, deflate, bzip2, lzma).
+_ZIP_METHODS = (zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED, zipfile.ZIP_BZIP2, zipfile.ZIP_LZMA)
+
+
+@dataclass(frozen=True)
+class ReadLimits:
+    """The largest files kerasrec reads from a MovieLens folder or archive.
+
+    A zip of one megabyte can inflate to gigabytes; sizes are checked (for archives,
+    the uncompressed size) before anything is read, and reading stops at them. The
+    defaults are generous: MovieLens 32M's ``movies.csv`` is 4 MB, its ``ratings.csv``
+    0.9 GB.
+
+    Attributes:
+        products_bytes: Largest movies file (``movies.csv``, ``u.item``, ...).
+        ratings_bytes: Largest ratings file.
+
+    Example:
+        >>> load_movies("ml-huge.zip", limits=ReadLimits(ratings_bytes=32 << 30))  # doctest: +SKIP
+    """
+
+    products_bytes: int = 64 << 20
+    ratings_bytes: int = 8 << 30
+
+    def __post_init__(self) -> None:
+        for name in ("products_bytes", "ratings_bytes"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+                raise ArgumentError(f"ReadLimits.{name} must be a positive number of bytes, "
+                                    f"got {value!r}")
+
+
 _GENRES_100K = ("unknown|Action|Adventure|Animation|Children's|Comedy|Crime|Documentary|Drama|"
                 "Fantasy|Film-Noir|Horror|Musical|Mystery|Romance|Sci-Fi|Thriller|War|Western"
                 ).split("|")
@@ -43,7 +76,7 @@ _GENRES_100K = ("unknown|Action|Adventure|Animation|Children's|Comedy|Crime|Docu
 
 def load_movies(path: PathLike, nrows: Optional[int] = None, *,
                 rating_range: Tuple[float, float] = (0.5, 5.0), duplicates: str = "error",
-                timestamp_unit: str = "s") -> MovieData:
+                timestamp_unit: str = "s", limits: ReadLimits = ReadLimits()) -> MovieData:
     """Load and validate MovieLens-style data from a workbook, folder, zip or Parquet folder.
 
     Args:
@@ -54,29 +87,39 @@ def load_movies(path: PathLike, nrows: Optional[int] = None, *,
         rating_range: Inclusive range of valid ratings, in stars.
         duplicates: ``"error"`` (default) rejects repeated (userId, movieId) pairs;
             ``"last"`` keeps the latest by timestamp; ``"mean"`` averages them.
-        timestamp_unit: ``"s"`` (unix seconds, as MovieLens) or ``"ms"``.
+        timestamp_unit: ``"s"`` (unix seconds, as MovieLens), ``"ms"``, or ``"excel"``
+            (day serials as Excel stores dates, read as UTC). Date cells (Excel dates,
+            Parquet timestamps) are read as dates whatever the unit; naive ones as UTC.
+        limits: Largest files read from a folder or archive (see :class:`ReadLimits`).
 
     Returns:
         The validated :class:`MovieData`.
 
     Raises:
+        ArgumentError: If an argument is invalid (checked before any file is read).
         DataError: If the path is missing or unreadable, a sheet, file or column is
-            missing, or a value violates the schema (the message names the file,
-            sheet, column and rows).
+            missing, a file exceeds ``limits``, or a value violates the schema (the
+            message names the file, sheet, column and rows).
+
+    Example:
+        >>> data = load_movies("data/sample_movies.xlsx")
+        >>> data.ratings.columns.tolist()
+        ['userId', 'movieId', 'rating', 'timestamp']
     """
+    check_read_options(nrows, rating_range, duplicates, timestamp_unit)
+    _check_limits(limits)
     path = Path(path)
     options = dict(rating_range=rating_range, duplicates=duplicates,
                    timestamp_unit=timestamp_unit)
     if not path.exists():
         raise DataError("no such file or folder", file=str(path))
-    check_duplicate_policy(duplicates)
     if path.is_dir():
-        products, ratings = _read_bundle(_FolderFiles(path), nrows)
+        products, ratings = _read_bundle(_FolderFiles(path), nrows, limits)
     elif path.suffix.lower() in EXCEL_SUFFIXES:
         products, (frame, source) = _read_workbook(path, nrows)
         ratings = _Table(source, lambda: frame)
     elif path.suffix.lower() == ".zip":
-        products, ratings = _read_bundle(_ZipFiles(path), nrows)
+        products, ratings = _read_bundle(_ZipFiles(path), nrows, limits)
     elif path.suffix.lower() in (".csv", ".parquet", ".dat", ".data"):
         raise DataError("holds one table, but load_movies needs products and ratings",
                         file=str(path), hint="pass the folder holding both files, or read a "
@@ -94,7 +137,7 @@ def load_movies(path: PathLike, nrows: Optional[int] = None, *,
 
 def load_ratings(path: PathLike, nrows: Optional[int] = None, *,
                  rating_range: Tuple[float, float] = (0.5, 5.0), duplicates: str = "error",
-                 timestamp_unit: str = "s") -> pd.DataFrame:
+                 timestamp_unit: str = "s", limits: ReadLimits = ReadLimits()) -> pd.DataFrame:
     """Load and validate a ratings table alone (CSV, Parquet, or a workbook's ``users`` sheet).
 
     Useful for fixed train/test split files. Arguments as in :func:`load_movies`.
@@ -103,13 +146,17 @@ def load_ratings(path: PathLike, nrows: Optional[int] = None, *,
         A frame with columns userId, movieId, rating, timestamp.
 
     Raises:
-        DataError: If the file is missing, unreadable or violates the schema.
+        ArgumentError: If an argument is invalid (checked before the file is read).
+        DataError: If the file is missing, unreadable, too large or violates the schema.
     """
+    check_read_options(nrows, rating_range, duplicates, timestamp_unit)
+    _check_limits(limits)
     path = Path(path)
     if not path.is_file():
         raise DataError("no such file", file=str(path))
-    check_duplicate_policy(duplicates)
     suffix = path.suffix.lower()
+    if suffix in (".csv", ".parquet"):
+        _check_size(path.stat().st_size, limits.ratings_bytes, Source(str(path)))
     if suffix in EXCEL_SUFFIXES:
         frame, source = _read_workbook(path, nrows, sheets=(RATINGS_SHEET,))[0]
         table = _Table(source, lambda: frame)
@@ -118,7 +165,8 @@ def load_ratings(path: PathLike, nrows: Optional[int] = None, *,
                        lambda: _parquet_chunks(path, nrows))
     elif suffix == ".csv":
         table = _Table(Source(str(path)), lambda: _read_csv_table(path, nrows, str(path)),
-                       lambda: _csv_chunks(path, nrows))
+                       lambda: _csv_chunks(path, nrows),
+                       lambda: _pandas_csv_chunks(path, nrows, str(path)))
     else:
         raise DataError(f"unsupported ratings file type '{path.suffix}'", file=str(path),
                         hint="use .csv, .parquet or .xlsx")
@@ -135,41 +183,152 @@ class _Table:
     source: Source
     read: Callable[[], pd.DataFrame]
     chunks: Optional[Callable[[], Iterator[pd.DataFrame]]] = None
+    #: Chunks as pandas infers them (any cell text), for when the typed fast path fails.
+    loose_chunks: Optional[Callable[[], Iterator[pd.DataFrame]]] = None
 
     def validated(self, **options) -> pd.DataFrame:
         """The checked, typed table (see :func:`~kerasrec.data.validate.validate_ratings`).
 
         Chunks are read with pyarrow as int32/float32/int64 and checked one at a time, so
-        a 25M-row file never exists as a table of Python objects or wide dtypes. Any
-        surprise on that fast path (a value pyarrow cannot type, a failed check) falls
-        back to reading the whole table, whose checks name every offending row exactly.
+        a 25M-row file never exists as a table of Python objects or wide dtypes. A value
+        pyarrow cannot type sends the read to the slower path that takes any cell text
+        (still a chunk at a time where the format allows, so a huge damaged file costs
+        bounded memory). A failed check goes on through the remaining chunks, so the
+        error counts every offending row of the file.
         """
         duplicates = options.pop("duplicates")
         typed = None
         if self.chunks is not None:
             try:
-                typed = self._typed_chunks(**options)
-            except (DataError, ValueError, OSError, EOFError, zipfile.BadZipFile) as exc:
-                if isinstance(exc, DataError) and exc.rows == []:
-                    raise  # a whole-table problem (e.g. a missing column) reads the same
-                typed = None
+                typed = self._typed_chunks(self.chunks, **options)
+            except DataError:
+                raise
+            except (ValueError, OSError, EOFError, zipfile.BadZipFile):
+                typed = None  # pyarrow could not type a value; the loose path names it
+        if typed is None and self.loose_chunks is not None:
+            typed = self._typed_chunks(self.loose_chunks, **options)
         if typed is None:
             typed = typed_ratings(self.read(), self.source, **options)
         return resolve_duplicates(typed, self.source, duplicates)
 
-    def _typed_chunks(self, **options) -> pd.DataFrame:
-        parts, offset = [], 0
-        for chunk in self.chunks():
+    def _typed_chunks(self, chunks, **options) -> pd.DataFrame:
+        parts, offset, first, error = [], 0, None, None
+        for chunk in chunks():
             located = Source(self.source.file, self.source.sheet, self.source.first_row + offset)
-            if len(chunk):
-                parts.append(typed_ratings(chunk, located, **options))
+            first = chunk if first is None else first
             offset += len(chunk)
+            if not len(chunk):
+                continue
+            try:
+                typed = typed_ratings(chunk, located, **options)
+            except DataError as exc:
+                if not exc.rows:
+                    raise  # a whole-table problem (e.g. a missing column)
+                error, parts = _merged(error, exc), []
+                if error.n_rows >= STOP_COUNTING:  # a damaged file: no need to read it all
+                    raise _counted_to(error, self.source.first_row + offset - 1) from None
+                continue
+            if error is None:
+                parts.append(typed)
+        if error is not None:
+            raise error
         if not parts:  # header only: the whole-table checks say so
-            raise ValueError("no rows")
+            typed_ratings(pd.DataFrame(columns=list(RATING_COLUMNS)) if first is None else first,
+                          self.source, **options)
         return pd.concat(parts, ignore_index=True) if len(parts) > 1 else parts[0]
 
 
-def _csv_chunks(handle, nrows: Optional[int]) -> Iterator[pd.DataFrame]:
+#: Bad rows are counted through the whole file up to this many; past it, the file is
+#: damaged and the rest is not read (a 1 GB garbage file fails in a second).
+STOP_COUNTING = 100_000
+
+
+def _counted_to(error: DataError, last_row: int) -> DataError:
+    note = f"counted up to row {last_row:,}; the rest of the file was not read"
+    return DataError(error.problem, file=error.file, sheet=error.sheet, column=error.column,
+                     rows=error.rows, n_rows=error.n_rows,
+                     hint=f"{error.hint}; {note}" if error.hint else note)
+
+
+def _merged(error: Optional[DataError], later: DataError) -> DataError:
+    """The first chunk's error, counting the rows of a later chunk's error in the same column."""
+    if error is None:
+        return later
+    if later.column != error.column:
+        return error
+    return DataError(error.problem, file=error.file, sheet=error.sheet, column=error.column,
+                     rows=(error.rows + later.rows)[:MAX_LISTED],
+                     n_rows=error.n_rows + later.n_rows, hint=error.hint)
+
+
+#: A ratings line is a few dozen bytes; one this long is damage, refused before it is parsed.
+MAX_LINE_BYTES = 1 << 20
+
+
+def _pandas_csv_chunks(handle, nrows: Optional[int], file: Optional[str] = None,
+                       member: Optional[str] = None) -> Iterator[pd.DataFrame]:
+    opened = open(handle, "rb") if isinstance(handle, (str, Path)) else None
+    source = Source(file or str(handle), member)
+    try:
+        limited = _LineLimited(opened or handle, source)
+        with pd.read_csv(limited, nrows=nrows, chunksize=CHUNK_ROWS,
+                         encoding_errors="replace") as reader:
+            yield from reader
+    except (pd.errors.ParserError, pd.errors.EmptyDataError) as exc:
+        raise DataError(f"cannot be parsed as CSV ({exc})".rstrip(), file=source.file,
+                        sheet=member) from exc
+    finally:
+        if opened is not None:
+            opened.close()
+
+
+class _LineLimited(io.RawIOBase):
+    """A binary stream that refuses lines longer than :data:`MAX_LINE_BYTES`.
+
+    The pandas parser holds a whole line in memory, so one gigabyte line (a damaged or
+    hostile file) would take gigabytes; this stops it after a megabyte, for one
+    ``rfind`` per block read.
+    """
+
+    def __init__(self, raw, source: Source) -> None:
+        super().__init__()
+        self.raw, self.source, self.run, self.line = raw, source, 0, 1
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer) -> int:
+        data = self.raw.read(len(buffer))
+        first, last = data.find(b"\n"), data.rfind(b"\n")
+        if last < 0:
+            self.run += len(data)
+        elif self.run + first > MAX_LINE_BYTES:  # a long line that ends in this block
+            self.run += first
+        else:
+            self.line += data.count(b"\n")
+            self.run = len(data) - last - 1
+        if self.run > MAX_LINE_BYTES:
+            raise self.source.error(f"line {self.line} is longer than {MAX_LINE_BYTES >> 20} "
+                                    "MiB: the file is damaged or not a ratings table")
+        buffer[: len(data)] = data
+        return len(data)
+
+
+def _check_limits(limits: ReadLimits) -> None:
+    if not isinstance(limits, ReadLimits):
+        raise ArgumentError(f"limits must be a kerasrec.data.ReadLimits, got {limits!r}")
+
+
+def _check_size(size: int, limit: int, source: Source) -> None:
+    if size > limit:
+        raise DataError(f"is {size / 2**20:,.0f} MiB uncompressed, over the limit of "
+                        f"{limit / 2**20:,.0f} MiB", file=source.file, sheet=source.sheet,
+                        hint="if the file is genuine, raise the limit: load_movies(..., "
+                        "limits=kerasrec.data.ReadLimits(...))")
+
+
+def _csv_chunks(handle, nrows: Optional[int], file: Optional[str] = None,
+                member: Optional[str] = None) -> Iterator[pd.DataFrame]:
     import pyarrow as pa
     import pyarrow.csv as pcsv
 
@@ -182,7 +341,8 @@ def _csv_chunks(handle, nrows: Optional[int]) -> Iterator[pd.DataFrame]:
     yield from _batches(reader, nrows)
 
 
-def _parquet_chunks(source, nrows: Optional[int]) -> Iterator[pd.DataFrame]:
+def _parquet_chunks(source, nrows: Optional[int], file: Optional[str] = None,
+                    member: Optional[str] = None) -> Iterator[pd.DataFrame]:
     import pyarrow.parquet as pq
 
     batches = pq.ParquetFile(source).iter_batches(batch_size=CHUNK_ROWS,
@@ -234,7 +394,10 @@ def _read_workbook(path: Path, nrows: Optional[int],
                         if near else f"the workbook has sheets {book.sheet_names}")
                 raise DataError(f"has no sheet '{sheet}'", file=str(path), hint=hint)
             try:
-                frame = book.parse(sheet, nrows=nrows if sheet == RATINGS_SHEET else None)
+                # object cells keep their type (true/false, dates) for the checks; the
+                # default inference would read TRUE as 1 and hide it.
+                frame = book.parse(sheet, nrows=nrows if sheet == RATINGS_SHEET else None,
+                                   dtype=object)
             except Exception as exc:
                 raise DataError(f"cannot read the sheet ({type(exc).__name__}: {exc})",
                                 file=str(path), sheet=sheet) from exc
@@ -264,6 +427,9 @@ class _FolderFiles:
     def path(self, name: str) -> Optional[Path]:
         return self.root / name
 
+    def check(self, name: str, limit: int) -> None:
+        _check_size((self.root / name).stat().st_size, limit, Source(str(self.root), name))
+
 
 class _ZipFiles:
     """File access for a zip archive, with archive errors turned into DataErrors."""
@@ -279,10 +445,27 @@ class _ZipFiles:
     def names(self) -> List[str]:
         return sorted(n for n in self.zip.namelist() if not n.endswith("/"))
 
+    def check(self, name: str, limit: int) -> None:
+        """Refuse a member that is encrypted, compressed in a way zipfile cannot read,
+        or larger than ``limit`` once inflated, before reading any of it."""
+        info = self.zip.getinfo(name)
+        if info.flag_bits & 0x1:
+            raise DataError("is encrypted (password-protected); kerasrec reads plain "
+                            "archives only", file=str(self.root), sheet=name,
+                            hint="extract it and pass the folder")
+        if info.compress_type not in _ZIP_METHODS:
+            method = zipfile.compressor_names.get(info.compress_type, str(info.compress_type))
+            raise DataError(f"is compressed with '{method}', which Python's zipfile cannot "
+                            "read", file=str(self.root), sheet=name,
+                            hint="extract it and pass the folder, or re-zip it with standard "
+                            "deflate")
+        _check_size(info.file_size, limit, Source(str(self.root), name))
+
     def open(self, name: str) -> IO[bytes]:
         try:
             return io.BytesIO(self.zip.read(name))
-        except (zipfile.BadZipFile, OSError, EOFError) as exc:
+        except (zipfile.BadZipFile, OSError, EOFError, RuntimeError,
+                NotImplementedError) as exc:
             raise DataError(f"cannot read archive member ({exc})", file=str(self.root),
                             sheet=name, hint="the archive is corrupt or truncated") from exc
 
@@ -296,6 +479,12 @@ class _ZipFiles:
 
 def _read_movies_csv(files, name: str, source: Source, nrows=None) -> pd.DataFrame:
     with files.open(name) as handle:
+        text = _decode(handle.read(), source)
+    return _read_csv_table(io.StringIO(text), nrows, source.file, member=source.sheet)
+
+
+def _read_ratings_csv(files, name: str, source: Source, nrows=None) -> pd.DataFrame:
+    with files.open(name) as handle:
         return _read_csv_table(handle, nrows, source.file, member=source.sheet)
 
 
@@ -307,16 +496,32 @@ def _read_csv_table(handle, nrows, file: str, member: Optional[str] = None) -> p
                         sheet=member) from exc
 
 
-def _decode(raw: bytes) -> str:
+def _decode(raw: bytes, source: Source, expected: Optional[str] = None) -> str:
+    """Text of a file: UTF-8 if it is, else Windows-1252 (else Latin-1), with a warning.
+
+    Args:
+        expected: The encoding the format is documented to use besides UTF-8 (the 1M
+            and 100K releases are Latin-1); decoding with it raises no warning.
+    """
     try:
-        return raw.decode("utf-8")
-    except UnicodeDecodeError:  # the 1M and 100K releases are Latin-1
-        return raw.decode("latin-1")
+        return raw.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        line = raw[: exc.start].count(b"\n") + 1
+    if expected:
+        return raw.decode(expected)
+    try:
+        text, encoding = raw.decode("cp1252"), "Windows-1252 (cp1252)"
+    except UnicodeDecodeError:
+        text, encoding = raw.decode("latin-1"), "Latin-1"
+    where = f"file '{source.file}'" + (f", member '{source.sheet}'" if source.sheet else "")
+    warnings.warn(f"{where} is not UTF-8 (first at line {line}); read it as {encoding}. "
+                  "Save it as UTF-8 to silence this warning.", DataWarning, stacklevel=2)
+    return text
 
 
 def _read_movies_dat(files, name: str, source: Source, nrows=None) -> pd.DataFrame:
     with files.open(name) as handle:
-        lines = pd.Series(_decode(handle.read()).splitlines(), dtype=object)
+        lines = pd.Series(_decode(handle.read(), source, "latin-1").splitlines(), dtype=object)
     parts = lines[lines.str.len() > 0].str.split("::", n=2, expand=True, regex=False)
     if parts.shape[1] != 3:
         raise DataError("expected 'movieId::title::genres' lines", file=source.file,
@@ -343,10 +548,12 @@ def _read_u_item(files, name: str, source: Source, nrows=None) -> pd.DataFrame:
     sibling = str(PurePosixPath(name).with_name("u.genre"))
     if sibling in files.names():
         with files.open(sibling) as handle:
-            listed = [l.split("|")[0] for l in _decode(handle.read()).splitlines() if "|" in l]
+            listed = [l.split("|")[0] for l in _decode(handle.read(), source, "latin-1")
+                      .splitlines() if "|" in l]
         genre_names = listed or genre_names
     with files.open(name) as handle:
-        frame = pd.read_csv(io.StringIO(_decode(handle.read())), sep="|", header=None)
+        frame = pd.read_csv(io.StringIO(_decode(handle.read(), source, "latin-1")), sep="|",
+                            header=None)
     flags = frame.iloc[:, 5:5 + len(genre_names)].to_numpy(dtype=bool)
     names = [_GENRE_ALIASES.get(g, g) for g in genre_names]
     flags[:, [n == "unknown" for n in names]] = False  # 100K's "unknown" means no genres
@@ -385,7 +592,7 @@ def _member_chunks(read_chunks: Callable) -> Callable:
     def chunks(files, name: str, nrows: Optional[int]) -> Iterator[pd.DataFrame]:
         path = files.path(name)
         with (open(path, "rb") if path is not None else files.stream(name)) as handle:
-            yield from read_chunks(handle, nrows)
+            yield from read_chunks(handle, nrows, str(files.root), name)
     return chunks
 
 
@@ -398,11 +605,13 @@ class _Layout:
     read_ratings: Callable
     first_row: int = 2  # header row = 1
     ratings_chunks: Optional[Callable] = None
+    loose_chunks: Optional[Callable] = None
 
 
 _LAYOUTS = (
     _Layout("MovieLens latest/25M/32M", "movies.csv", "ratings.csv", _read_movies_csv,
-            _read_movies_csv, ratings_chunks=_member_chunks(_csv_chunks)),
+            _read_ratings_csv, ratings_chunks=_member_chunks(_csv_chunks),
+            loose_chunks=_member_chunks(_pandas_csv_chunks)),
     _Layout("MovieLens 1M/10M", "movies.dat", "ratings.dat", _read_movies_dat,
             _read_ratings_dat, first_row=1),
     _Layout("MovieLens 100K", "u.item", "u.data", _read_u_item, _read_u_data, first_row=1),
@@ -419,7 +628,7 @@ def _find(names: List[str], basename: str) -> Optional[str]:
     return min(hits, key=lambda n: (n.count("/"), n)) if hits else None
 
 
-def _read_bundle(files, nrows: Optional[int]):
+def _read_bundle(files, nrows: Optional[int], limits: ReadLimits):
     names = files.names()
     root = str(files.root)
     for layout in _LAYOUTS:
@@ -431,11 +640,14 @@ def _read_bundle(files, nrows: Optional[int]):
                                else (ratings, layout.products))
             raise DataError(f"has '{present}' but not '{absent}' ({layout.name} layout)",
                             file=root)
+        files.check(products, limits.products_bytes)
+        files.check(ratings, limits.ratings_bytes)
         psrc = Source(root, products, layout.first_row)
         rsrc = Source(root, ratings, layout.first_row)
-        chunks = layout.ratings_chunks
+        chunks, loose = layout.ratings_chunks, layout.loose_chunks
         return ((layout.read_products(files, products, psrc), psrc),
                 _Table(rsrc, lambda: layout.read_ratings(files, ratings, rsrc, nrows),
-                       (lambda: chunks(files, ratings, nrows)) if chunks else None))
+                       (lambda: chunks(files, ratings, nrows)) if chunks else None,
+                       (lambda: loose(files, ratings, nrows)) if loose else None))
     expected = ", ".join(f"{l.products} + {l.ratings}" for l in _LAYOUTS)
     raise DataError("holds no MovieLens data", file=root, hint=f"expected one of: {expected}")

@@ -6,6 +6,8 @@ column and the first offending rows, so the user can open the file and fix it.
 
 from __future__ import annotations
 
+import datetime
+import math
 import time
 from dataclasses import dataclass
 from typing import Optional, Tuple
@@ -13,7 +15,7 @@ from typing import Optional, Tuple
 import numpy as np
 import pandas as pd
 
-from kerasrec.errors import DataError, preview
+from kerasrec.errors import ArgumentError, DataError, preview
 from kerasrec.schema import NO_GENRES, PRODUCT_COLUMNS, RATING_COLUMNS
 
 
@@ -21,7 +23,14 @@ from kerasrec.schema import NO_GENRES, PRODUCT_COLUMNS, RATING_COLUMNS
 _MILLISECONDS_THRESHOLD = 1e11
 #: Timestamps up to one day ahead of the clock are tolerated (clock skew, time zones).
 _FUTURE_TOLERANCE_S = 86_400
+#: Excel stores dates as days since 1899-12-30; 1970-01-01 is day 25569 and 9999-12-31
+#: day 2958465. A column of Unix seconds that all lie below the latter would be ratings
+#: made in the first 34 days of 1970: they are day serials.
+_EXCEL_UNIX_EPOCH_DAY = 25_569
+_EXCEL_MAX_SERIAL = 2_958_466
 DUPLICATE_POLICIES = ("error", "last", "mean")
+#: ``timestamp_unit`` values: Unix seconds, Unix milliseconds, Excel day serials (UTC).
+TIMESTAMP_UNITS = ("s", "ms", "excel")
 
 
 @dataclass(frozen=True)
@@ -78,8 +87,7 @@ def to_int_ids(values: pd.Series, source: Source, column: str) -> np.ndarray:
     Raises:
         DataError: On missing, non-numeric or fractional ids.
     """
-    if pd.api.types.is_bool_dtype(values):
-        raise source.error("ids must be integers, not true/false", column=column)
+    reject_odd_cells(values, source, column, "ids")
     if pd.api.types.is_integer_dtype(values):
         return values.to_numpy(dtype=np.int64)
     numeric = pd.to_numeric(values, errors="coerce")
@@ -120,18 +128,51 @@ def validate_products(frame: pd.DataFrame, source: Source) -> pd.DataFrame:
     missing = title.isna().to_numpy() | (title == "").fillna(False).to_numpy()
     if missing.any():
         raise source.error("missing title", column="title", mask=missing)
-    genres = frame["genres"].astype("string").str.strip()
-    genres = genres.mask(genres.isna() | (genres == ""), NO_GENRES)
+    reject_odd_cells(frame["title"], source, "title", "titles")
     return pd.DataFrame({
         "movieId": ids,
         "title": title.to_numpy(dtype=object),
-        "genres": genres.to_numpy(dtype=object),
+        "genres": normalise_genres(frame["genres"]),
     })
+
+
+def normalise_genres(genres: pd.Series) -> np.ndarray:
+    """Pipe-separated genre cells in one spelling per genre.
+
+    Names are trimmed and compared without case; each genre takes its most common
+    spelling in the table (so " comedy" joins "Comedy"), repeats within a cell are
+    dropped, and empty cells become ``"(no genres listed)"``. Lists (nested Parquet
+    values) are joined with ``|``.
+
+    Returns:
+        An object array of genre strings aligned with ``genres``.
+
+    Example:
+        >>> normalise_genres(pd.Series(["Comedy|Drama", " comedy ", "drama|Drama", None]))
+        array(['Comedy|Drama', 'Comedy', 'Drama', '(no genres listed)'], dtype=object)
+    """
+    cells = genres.reset_index(drop=True).map(
+        lambda v: "|".join(map(str, v)) if isinstance(v, (list, tuple, np.ndarray)) else v)
+    text = cells.astype("string").fillna("")
+    parts = text.str.split("|").explode().str.strip()
+    parts = parts[parts != ""]
+    table = pd.DataFrame({"row": parts.index.to_numpy(), "name": parts.to_numpy(object)})
+    table["key"] = table["name"].str.casefold()
+    counts = table.groupby(["key", "name"], sort=False).size().reset_index(name="n")
+    spelling = (counts.sort_values("n", ascending=False, kind="stable")
+                .drop_duplicates("key").set_index("key")["name"])
+    spelling[NO_GENRES.casefold()] = NO_GENRES
+    table["name"] = table["key"].map(spelling)
+    table = table.drop_duplicates(["row", "key"])
+    table = table[table["name"] != NO_GENRES]  # "(no genres listed)" means no genre
+    joined = table.groupby("row", sort=False)["name"].agg("|".join)
+    return joined.reindex(range(len(cells)), fill_value=NO_GENRES).to_numpy(dtype=object)
 
 
 def _ratings_values(frame: pd.DataFrame, source: Source,
                     rating_range: Tuple[float, float]) -> np.ndarray:
     raw = frame["rating"]
+    reject_odd_cells(raw, source, "rating", "ratings")
     rating = pd.to_numeric(raw, errors="coerce")
     missing = raw.isna().to_numpy()
     if missing.any():
@@ -151,39 +192,120 @@ def _ratings_values(frame: pd.DataFrame, source: Source,
 
 
 def _timestamps(frame: pd.DataFrame, source: Source, timestamp_unit: str) -> np.ndarray:
+    """Unix seconds from any cell type, through one set of range checks.
+
+    Numbers are read in ``timestamp_unit``; date cells (Excel dates, Arrow timestamps,
+    ``datetime`` objects) are taken as they are, naive ones as UTC. Both then meet the
+    same checks: missing, before 1970, in the future, and for numbers in seconds the
+    signatures of milliseconds and of Excel day serials.
+    """
     raw = frame["timestamp"]
-    if pd.api.types.is_datetime64_any_dtype(raw):
-        if raw.isna().any():
-            raise source.error("missing timestamp", column="timestamp", mask=raw.isna().to_numpy())
-        when = pd.to_datetime(raw, utc=True)  # naive cells are read as UTC
-        seconds = (when - pd.Timestamp(0, tz="UTC")) // pd.Timedelta(seconds=1)
-        return seconds.to_numpy(dtype=np.int64)
-    numeric = pd.to_numeric(raw, errors="coerce")
-    bad = numeric.isna().to_numpy()
-    if bad.any():
-        missing = bad & raw.isna().to_numpy()
-        if missing.any():
-            raise source.error("missing timestamp", column="timestamp", mask=missing)
-        raise source.error(f"timestamps must be unix seconds, found {preview(raw[bad].unique())}",
-                           column="timestamp", mask=bad)
-    values = numeric.to_numpy(dtype=np.float64)
-    if timestamp_unit == "ms":
-        values = values / 1000.0
-    elif timestamp_unit != "s":
-        raise ValueError(f"timestamp_unit must be 's' or 'ms', got {timestamp_unit!r}")
+    if timestamp_unit not in TIMESTAMP_UNITS:
+        raise ArgumentError(f"timestamp_unit must be one of {TIMESTAMP_UNITS}, "
+                            f"got {timestamp_unit!r}")
+    reject_odd_cells(raw, source, "timestamp", "timestamps")
+    dates = (np.ones(len(raw), bool) if pd.api.types.is_datetime64_any_dtype(raw)
+             else _date_cells(raw))
+    missing = raw.isna().to_numpy()
+    if missing.any():
+        raise source.error("missing timestamp", column="timestamp", mask=missing)
+    values = np.empty(len(raw), np.float64)
+    if dates.any():
+        values[dates] = _date_seconds(raw[dates])
+        lost = dates & np.isnan(values)
+        if lost.any():  # dates pandas cannot read at all (e.g. before year 1)
+            raise source.error(f"dates before 1970 or in the future, found "
+                               f"{preview(raw[lost].unique())}", column="timestamp", mask=lost)
+    numbers = ~dates
+    if numbers.any():
+        numeric = pd.to_numeric(raw[numbers], errors="coerce").to_numpy(np.float64)
+        bad = np.zeros(len(raw), bool)
+        bad[numbers] = np.isnan(numeric)
+        if bad.any():
+            raise source.error(f"timestamps must be unix seconds or dates, found "
+                               f"{preview(raw[bad].unique())}", column="timestamp", mask=bad)
+        values[numbers] = _numeric_seconds(numeric, numbers, source, timestamp_unit)
     negative = values < 0
     if negative.any():
-        raise source.error("negative timestamps (before 1970)", column="timestamp",
-                           mask=negative)
-    if timestamp_unit == "s" and (values > _MILLISECONDS_THRESHOLD).any():
-        raise source.error("timestamps look like milliseconds, not seconds", column="timestamp",
-                           mask=values > _MILLISECONDS_THRESHOLD,
-                           hint="pass timestamp_unit='ms' or divide the column by 1000")
+        raise source.error("timestamps before 1970 (negative unix seconds)", column="timestamp",
+                           mask=negative, hint="MovieLens ratings start in 1995; check the "
+                           "column holds rating times")
     future = values > time.time() + _FUTURE_TOLERANCE_S
     if future.any():
         raise source.error("timestamps lie in the future", column="timestamp", mask=future,
                            hint="check the column holds unix seconds (UTC)")
     return np.floor(values).astype(np.int64)
+
+
+def _numeric_seconds(values: np.ndarray, where: np.ndarray, source: Source,
+                     unit: str) -> np.ndarray:
+    """Numeric timestamp cells (at rows ``where``) in ``unit`` -> Unix seconds."""
+    def rows(mask: np.ndarray) -> np.ndarray:
+        full = np.zeros(len(where), bool)
+        full[where] = mask
+        return full
+
+    if unit == "ms":
+        return values / 1000.0
+    if unit == "excel":
+        return (values - _EXCEL_UNIX_EPOCH_DAY) * 86_400.0
+    large = values > _MILLISECONDS_THRESHOLD
+    if large.any():
+        raise source.error("timestamps look like milliseconds, not seconds", column="timestamp",
+                           mask=rows(large),
+                           hint="pass timestamp_unit='ms' or divide the column by 1000")
+    if values.size and values.max() < _EXCEL_MAX_SERIAL and values.max() > 0:
+        first = float(values[values > 0][0])
+        serial = pd.Timestamp("1899-12-30") + pd.Timedelta(days=first)
+        seconds = pd.Timestamp(first, unit="s")
+        raise source.error(
+            f"timestamps look like Excel day serials, not unix seconds ({first:g} is "
+            f"{serial:%Y-%m-%d %H:%M} as a serial but {seconds:%Y-%m-%d %H:%M} as unix "
+            f"seconds)", column="timestamp", mask=rows(values < _EXCEL_MAX_SERIAL),
+            hint="pass timestamp_unit='excel', or format the column as dates in Excel")
+    return values
+
+
+def _date_cells(raw: pd.Series) -> np.ndarray:
+    """Which cells of an object column are dates (``datetime``, ``date``, ``Timestamp``)."""
+    if raw.dtype != object:
+        return np.zeros(len(raw), bool)
+    return raw.map(lambda v: isinstance(v, (datetime.date, np.datetime64))).to_numpy(bool)
+
+
+def _date_seconds(cells: pd.Series) -> np.ndarray:
+    """Date cells -> Unix seconds (NaN where pandas cannot hold the date); naive is UTC."""
+    when = pd.to_datetime(cells, utc=True, errors="coerce").dt.tz_convert(None).to_numpy()
+    # Whole seconds in NumPy: pandas' own arithmetic is in nanoseconds and overflows
+    # for dates past 2262 that the cells may hold.
+    seconds = when.astype("datetime64[s]").astype(np.int64).astype(np.float64)
+    seconds[np.isnat(when)] = np.nan
+    return seconds
+
+
+def reject_odd_cells(raw: pd.Series, source: Source, column: str, what: str) -> None:
+    """Refuse cells no numeric column may hold: true/false and nested values (lists).
+
+    Booleans would otherwise read as 1 and 0 (a rating of one star, a time in 1970),
+    and nested Parquet values cannot be compared at all.
+
+    Raises:
+        DataError: Naming the column and the rows.
+    """
+    if pd.api.types.is_bool_dtype(raw):
+        raise source.error(f"{what} cannot be true/false", column=column,
+                           mask=np.ones(len(raw), bool))
+    if raw.dtype != object:
+        return
+    kinds = raw.map(type)
+    boolean = kinds.isin([bool, np.bool_]).to_numpy()
+    if boolean.any():
+        raise source.error(f"{what} cannot be true/false", column=column, mask=boolean)
+    nested = kinds.isin([list, tuple, dict, set, np.ndarray]).to_numpy()
+    if nested.any():
+        raise source.error(f"{what} must be single values, found lists or other nested values",
+                           column=column, mask=nested,
+                           hint="flatten the column (one value per cell) before loading")
 
 
 def validate_ratings(frame: pd.DataFrame, source: Source, *,
@@ -216,11 +338,43 @@ def check_duplicate_policy(duplicates: str) -> str:
     """Return ``duplicates`` if it is one of :data:`DUPLICATE_POLICIES`.
 
     Raises:
-        ValueError: Otherwise.
+        ArgumentError: Otherwise.
     """
     if duplicates not in DUPLICATE_POLICIES:
-        raise ValueError(f"duplicates must be one of {DUPLICATE_POLICIES}, got {duplicates!r}")
+        raise ArgumentError(f"duplicates must be one of {DUPLICATE_POLICIES}, got {duplicates!r}")
     return duplicates
+
+
+def check_read_options(nrows: Optional[int] = None,
+                       rating_range: Tuple[float, float] = (0.5, 5.0),
+                       duplicates: str = "error", timestamp_unit: str = "s") -> None:
+    """Check the reading options of the loaders before any file is opened.
+
+    So a wrong argument is blamed on the argument, never on the data.
+
+    Raises:
+        ArgumentError: Naming the argument and what it accepts.
+
+    Example:
+        >>> check_read_options(nrows=-1)
+        Traceback (most recent call last):
+        kerasrec.errors.ArgumentError: nrows must be a positive whole number or None, got -1
+    """
+    if nrows is not None and (isinstance(nrows, bool) or not isinstance(nrows, (int, np.integer))
+                              or nrows < 1):
+        raise ArgumentError(f"nrows must be a positive whole number or None, got {nrows!r}")
+    try:
+        low, high = (float(v) for v in rating_range)
+    except (TypeError, ValueError):
+        raise ArgumentError("rating_range must be a pair of numbers (low, high), got "
+                            f"{rating_range!r}") from None
+    if not (math.isfinite(low) and math.isfinite(high) and low < high):
+        raise ArgumentError(f"rating_range must be (low, high) with finite low < high, got "
+                            f"{tuple(rating_range)!r}")
+    check_duplicate_policy(duplicates)
+    if timestamp_unit not in TIMESTAMP_UNITS:
+        raise ArgumentError(f"timestamp_unit must be one of {TIMESTAMP_UNITS} (Unix seconds, "
+                            f"Unix milliseconds, Excel day serials), got {timestamp_unit!r}")
 
 
 def typed_ratings(frame: pd.DataFrame, source: Source, *,

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from typing import Mapping
 
+import numpy as np
 import pandas as pd
 
 from kerasrec.errors import ArgumentError
@@ -35,7 +36,41 @@ def with_context(pairs: pd.DataFrame, context) -> pd.DataFrame:
         if unknown:
             raise ArgumentError(f"context keys must be daytime, weekend or timestamp; got "
                                 f"{sorted(unknown)}")
+        if "timestamp" in context:
+            context = {**context, "timestamp": _unix_seconds(context["timestamp"])}
         return pairs.assign(**{k: v for k, v in context.items()})
-    if isinstance(context, pd.Timestamp):
-        context = int(context.timestamp())
-    return pairs.assign(timestamp=int(context))
+    return pairs.assign(timestamp=_unix_seconds(context))
+
+
+#: Context timestamps are Unix seconds from 1970 up to the year 9999, or -1: unknown.
+_LAST_SECOND = 253_402_300_799
+
+
+def _unix_seconds(value) -> int:
+    """A context timestamp (Unix seconds or ``pd.Timestamp``) as int seconds.
+
+    -1 is the pipeline's "time unknown" (no session, context from the flags).
+
+    Raises:
+        ArgumentError: For values that are not a time between 1970 and 9999 (or -1).
+    """
+    if isinstance(value, pd.Timestamp):
+        value = value.timestamp()
+    if np.ndim(value):  # one per pair
+        try:
+            seconds = np.asarray(value, dtype=np.int64)
+        except (TypeError, ValueError, OverflowError):
+            raise ArgumentError("context timestamps must be Unix seconds") from None
+        if seconds.size and (seconds.min() < -1 or seconds.max() > _LAST_SECOND):
+            raise ArgumentError("context timestamps must be Unix seconds between 0 (1970) and "
+                                f"{_LAST_SECOND} (9999)")
+        return seconds
+    try:
+        seconds = int(value)
+    except (TypeError, ValueError, OverflowError):
+        raise ArgumentError(f"a context timestamp must be Unix seconds or a pandas Timestamp, "
+                            f"got {value!r}") from None
+    if not -1 <= seconds <= _LAST_SECOND:
+        raise ArgumentError(f"a context timestamp must be Unix seconds between 0 (1970) and "
+                            f"{_LAST_SECOND} (9999), or -1 for unknown; got {value!r}")
+    return seconds

@@ -14,12 +14,13 @@ from kerasrec._io import write_text_atomic
 from kerasrec.data.movie_data import MovieData
 from kerasrec.errors import ArgumentError, PipelineError, preview
 from kerasrec.features.context import CONTEXT_NAMES, check_timezone, context_features
-from kerasrec.features.genres import encode_genres, genre_vocabulary
+from kerasrec.features.genres import decode_genres, encode_genres, genre_vocabulary
 from kerasrec.features.scaling import RatingScaler
 from kerasrec.features.titles import old_flags, parse_titles
 
 FORMAT = "kerasrec.FeaturePipeline"
-FORMAT_VERSION = 1
+#: 2 stores each movie's genres as text (1 packed them into one int64, so at most 63).
+FORMAT_VERSION = 2
 #: Index 0 of every id vocabulary is the out-of-vocabulary bucket.
 OOV_INDEX = 0
 
@@ -83,6 +84,7 @@ class FeaturePipeline:
         self.item_vocabulary_: Optional[np.ndarray] = None
         self.genres_: Optional[List[str]] = None
         self.items_: Optional[pd.DataFrame] = None
+        self._genre_hot: Optional[np.ndarray] = None
 
     # --- fitting -------------------------------------------------------------------------
 
@@ -101,6 +103,7 @@ class FeaturePipeline:
         self.item_vocabulary_ = np.unique(ratings["movieId"].to_numpy()).astype(np.int64)
         self.genres_ = genre_vocabulary(data.products["genres"])
         self.items_ = self._item_table(data.products)
+        self._genre_hot = None
         self.scaler.fit(ratings)
         return self
 
@@ -109,7 +112,7 @@ class FeaturePipeline:
         return pd.DataFrame({
             "movieId": products["movieId"].to_numpy(dtype=np.int64),
             "year": titles["year"].to_numpy(),
-            "genre_bits": _pack_bits(encode_genres(products["genres"], self.genres_)),
+            "genres": products["genres"].to_numpy(dtype=object),
         }).sort_values("movieId", ignore_index=True)
 
     def _check_fitted(self) -> None:
@@ -169,7 +172,9 @@ class FeaturePipeline:
         return self.item_features(np.concatenate([[-1], self.item_vocabulary_]))
 
     def _catalog_features(self) -> np.ndarray:
-        genres = _unpack_bits(self.items_["genre_bits"].to_numpy(), len(self.genres_))
+        if self._genre_hot is None:  # any number of genres; encoded once per pipeline
+            self._genre_hot = encode_genres(self.items_["genres"], self.genres_)
+        genres = self._genre_hot
         flags = old_flags(self.items_["year"], self.config.old_cutoff)
         table = np.concatenate([genres, flags], axis=1).astype(np.float32)
         unknown = np.zeros((1, table.shape[1]), np.float32)
@@ -274,7 +279,7 @@ class FeaturePipeline:
             "catalog": {
                 "movieId": self.items_["movieId"].tolist(),
                 "year": [None if pd.isna(y) else int(y) for y in years],
-                "genre_bits": self.items_["genre_bits"].tolist(),
+                "genres": self.items_["genres"].tolist(),
             },
         }
 
@@ -287,7 +292,7 @@ class FeaturePipeline:
         """
         if not isinstance(state, dict) or state.get("format") != FORMAT:
             raise PipelineError(f"{source} is not a kerasrec FeaturePipeline file")
-        if state.get("format_version") != FORMAT_VERSION:
+        if state.get("format_version") not in (1, FORMAT_VERSION):
             raise PipelineError(
                 f"{source} has format version {state.get('format_version')!r}; this kerasrec "
                 f"reads version {FORMAT_VERSION}. Refit the pipeline with this version.")
@@ -299,10 +304,12 @@ class FeaturePipeline:
             pipeline.user_vocabulary_ = np.asarray(state["users"], dtype=np.int64)
             pipeline.item_vocabulary_ = np.asarray(state["items"], dtype=np.int64)
             catalog = state["catalog"]
+            genres = (np.asarray(catalog["genres"], dtype=object) if "genres" in catalog else
+                      _genres_from_bits(catalog["genre_bits"], pipeline.genres_))
             pipeline.items_ = pd.DataFrame({
                 "movieId": np.asarray(catalog["movieId"], dtype=np.int64),
                 "year": pd.array(catalog["year"], dtype="Int64"),
-                "genre_bits": np.asarray(catalog["genre_bits"], dtype=np.int64),
+                "genres": genres,
             })
         except (KeyError, TypeError, ValueError) as exc:
             raise PipelineError(f"{source} is malformed ({type(exc).__name__}: {exc}); "
@@ -314,8 +321,10 @@ class FeaturePipeline:
                                     "unique; it may have been edited by hand")
         if len(set(map(len, catalog.values()))) != 1:
             raise PipelineError(f"{source}: catalog columns have different lengths")
-        if pipeline.items_["genre_bits"].to_numpy().max(initial=0) >= 2 ** len(pipeline.genres_):
-            raise PipelineError(f"{source}: genre codes do not match the genre list")
+        named = set(genre_vocabulary(pipeline.items_["genres"]))
+        if not named <= set(pipeline.genres_):
+            raise PipelineError(f"{source}: the catalog names genres missing from the genre "
+                                f"list: {preview(sorted(named - set(pipeline.genres_)))}")
         return pipeline
 
     def save(self, path: Union[str, Path]) -> Path:
@@ -358,11 +367,10 @@ def _lookup(vocabulary: np.ndarray, ids) -> np.ndarray:
     return (index + 1).astype(np.int32)  # -1 (unknown) becomes the OOV bucket 0
 
 
-def _pack_bits(multi_hot: np.ndarray) -> np.ndarray:
-    # One integer per movie keeps the saved catalog small (bit i = genre i).
-    weights = np.left_shift(np.int64(1), np.arange(multi_hot.shape[1], dtype=np.int64))
-    return (multi_hot.astype(np.int64) * weights).sum(axis=1)
-
-
-def _unpack_bits(bits: np.ndarray, n: int) -> np.ndarray:
-    return ((bits[:, None] >> np.arange(n, dtype=np.int64)) & 1).astype(np.uint8)
+def _genres_from_bits(bits, vocabulary: List[str]) -> np.ndarray:
+    """Format 1's packed genre codes (bit i = genre i) -> genre text."""
+    bits = np.asarray(bits, dtype=np.int64)
+    flags = (bits[:, None] >> np.arange(len(vocabulary), dtype=np.int64)) & 1
+    if len(vocabulary) > 63 or np.any(bits >> min(len(vocabulary), 63)):
+        raise ValueError("genre codes do not match the genre list")
+    return decode_genres(flags, vocabulary)

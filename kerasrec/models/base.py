@@ -104,6 +104,40 @@ def model_class(name: str) -> Type["RecModel"]:
     return _REGISTRY[name]
 
 
+def check_option(model: str, key: str, value: Any, default: Any) -> None:
+    """Refuse an option value of another kind than its default, before any work.
+
+    So ``--set mf_dim=abc`` is an error naming the option, not a Keras error after the
+    data is loaded.
+
+    Raises:
+        ArgumentError: Naming the model, the option and the kind expected.
+
+    Example:
+        >>> check_option("hybrid", "mf_dim", "abc", 32)
+        Traceback (most recent call last):
+        kerasrec.errors.ArgumentError: hybrid option mf_dim must be a whole number (default 32), got 'abc'
+    """
+    if default is None:
+        return
+    kinds = [(bool, "true or false", lambda v: isinstance(v, bool)),
+             (int, "a whole number",
+              lambda v: isinstance(v, (int, np.integer)) and not isinstance(v, bool)),
+             (float, "a number",
+              lambda v: isinstance(v, (int, float, np.number)) and not isinstance(v, bool)),
+             (str, "a string", lambda v: isinstance(v, str)),
+             ((tuple, list), "a list", lambda v: isinstance(v, (tuple, list)))]
+    for kind, words, accepts in kinds:
+        if isinstance(default, kind):
+            if not accepts(value):
+                raise ArgumentError(f"{model} option {key} must be {words} (default "
+                                    f"{default!r}), got {value!r}")
+            if isinstance(default, (int, float)) and not isinstance(default, bool) and value < 0:
+                raise ArgumentError(f"{model} option {key} cannot be negative (default "
+                                    f"{default!r}), got {value!r}")
+            return
+
+
 class RecModel:
     """Base class of every kerasrec model.
 
@@ -144,6 +178,9 @@ class RecModel:
         if unknown:
             raise ArgumentError(f"unknown {self.name} option(s) {sorted(unknown)}; choose "
                                 f"from {sorted(self.option_names())}")
+        defaults = self.option_defaults()
+        for key, value in options.items():
+            check_option(self.name, key, value, defaults.get(key))
         self.options = dict(options)
         #: Loss and metrics per training epoch (Keras' History), empty if not trained so.
         self.history: Dict[str, List[float]] = {}
@@ -154,6 +191,12 @@ class RecModel:
     def option_names(cls) -> Tuple[str, ...]:
         """Keyword options the model accepts."""
         return ()
+
+    @classmethod
+    def option_defaults(cls) -> Dict[str, Any]:
+        """Default value of each option (None where it has none to compare with);
+        a given value must be of the default's kind (see :func:`check_option`)."""
+        return {}
 
     def __repr__(self) -> str:
         options = ", ".join(f"{k}={v!r}" for k, v in self.options.items())

@@ -88,6 +88,14 @@ class BuiltKerasModel(KerasRatingModel):
     def option_names(cls):
         return builder_options(cls.builder)
 
+    @classmethod
+    def option_defaults(cls):
+        import inspect
+
+        parameters = inspect.signature(cls.builder).parameters
+        return {name: parameters[name].default for name in cls.option_names()
+                if parameters[name].default is not inspect.Parameter.empty}
+
     def build(self, pipeline, train_inputs: Block, seed: int):
         import inspect
 

@@ -160,15 +160,18 @@ def small_chunks(monkeypatch):
     return whole
 
 
-def _spy(validated, whole_reads):
-    """Wrap _Table.validated to record whether the whole-table fallback read ran."""
+def _spy(validated, slow_reads):
+    """Wrap _Table.validated to record whether a slow path (any cell text) ran."""
     def wrapper(self, **options):
-        read = self.read
+        for name in ("read", "loose_chunks"):
+            original = getattr(self, name)
+            if original is None:
+                continue
 
-        def counted():
-            whole_reads.append(self.source.file)
-            return read()
-        object.__setattr__(self, "read", counted)
+            def counted(original=original):
+                slow_reads.append(self.source.file)
+                return original()
+            object.__setattr__(self, name, counted)
         return validated(self, **options)
     return wrapper
 
@@ -252,3 +255,85 @@ def test_duplicates_across_chunks_are_found(tmp_path, many_ratings, small_chunks
         kr.load_ratings(tmp_path / "r.parquet")
     kept = kr.load_ratings(tmp_path / "r.parquet", duplicates="last")
     assert len(kept) == 5_000
+
+
+# --- arguments are checked before any file is read ---------------------------------------
+
+@pytest.mark.parametrize("kwargs, words", [
+    ({"nrows": -1}, "nrows must be a positive whole number"),
+    ({"nrows": 0}, "nrows must be a positive whole number"),
+    ({"nrows": 2.5}, "nrows must be a positive whole number"),
+    ({"rating_range": (5.0, 0.5)}, "finite low < high"),
+    ({"rating_range": (0.5, float("nan"))}, "finite low < high"),
+    ({"rating_range": 5}, "pair of numbers"),
+    ({"duplicates": "first"}, "duplicates must be one of"),
+    ({"timestamp_unit": "us"}, "timestamp_unit must be one of"),
+    ({"limits": 1 << 20}, "ReadLimits"),
+])
+@pytest.mark.parametrize("loader", [kr.load_movies, kr.load_ratings])
+def test_bad_arguments_are_blamed_on_the_argument(tmp_path, kwargs, words, loader):
+    # The path does not exist: the argument is refused before the file is looked at.
+    with pytest.raises(kr.ArgumentError, match=words):
+        loader(tmp_path / "nowhere.xlsx", **kwargs)
+
+
+def test_read_limits_are_checked_and_configurable(tmp_path, products, ratings):
+    from kerasrec.data import ReadLimits
+
+    with pytest.raises(kr.ArgumentError, match="ratings_bytes must be a positive"):
+        ReadLimits(ratings_bytes=0)
+    archive = tmp_path / "ml.zip"
+    with zipfile.ZipFile(archive, "w") as zf:
+        zf.writestr("ml/movies.csv", products.to_csv(index=False))
+        zf.writestr("ml/ratings.csv", ratings.to_csv(index=False))
+    size = zipfile.ZipFile(archive).getinfo("ml/ratings.csv").file_size
+    with pytest.raises(kr.DataError, match=r"over the limit.*ReadLimits") as caught:
+        kr.load_movies(archive, limits=ReadLimits(ratings_bytes=size - 1))
+    assert caught.value.sheet == "ml/ratings.csv" and caught.value.file == str(archive)
+    _same(kr.load_movies(archive, limits=ReadLimits(ratings_bytes=size)), products, ratings)
+    ratings.to_csv(tmp_path / "r.csv", index=False)
+    with pytest.raises(kr.DataError, match="over the limit"):
+        kr.load_ratings(tmp_path / "r.csv", limits=ReadLimits(ratings_bytes=10))
+
+
+def test_a_huge_damaged_ratings_file_is_checked_a_chunk_at_a_time(tmp_path, products,
+                                                                   small_chunks):
+    """Garbage after a valid start: the slow path too reads chunk by chunk (bounded
+    memory), and the error still counts every bad row of the file."""
+    from kerasrec.data import load
+
+    products.to_csv(tmp_path / "movies.csv", index=False)
+    good = "userId,movieId,rating,timestamp\n" + "1,1,4.0,1000000000\n"
+    (tmp_path / "ratings.csv").write_text(good + "x,y,z,w\n" * 20_000)
+    read = []
+    original = load._pandas_csv_chunks
+
+    def counting(*args, **kwargs):
+        for chunk in original(*args, **kwargs):
+            read.append(len(chunk))
+            yield chunk
+    layout = load._LAYOUTS[0]
+    patched = load._Layout(layout.name, layout.products, layout.ratings, layout.read_products,
+                           layout.read_ratings, layout.first_row, layout.ratings_chunks,
+                           load._member_chunks(counting))
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(load, "_LAYOUTS", (patched, *load._LAYOUTS[1:]))
+        with pytest.raises(kr.DataError) as caught:
+            kr.load_movies(tmp_path)
+    assert caught.value.column == "userId" and caught.value.rows[:2] == [3, 4]
+    assert caught.value.n_rows == 20_000
+    assert sum(read) == 20_001 and max(read) == 700
+
+
+def test_counting_bad_rows_stops_in_a_damaged_file(tmp_path, products, small_chunks,
+                                                   monkeypatch):
+    from kerasrec.data import load
+
+    monkeypatch.setattr(load, "STOP_COUNTING", 1_000)
+    products.to_csv(tmp_path / "movies.csv", index=False)
+    good = "userId,movieId,rating,timestamp\n" + "1,1,4.0,1000000000\n"
+    (tmp_path / "ratings.csv").write_text(good + "x,y,z,w\n" * 20_000)
+    with pytest.raises(kr.DataError, match=r"counted up to row 1,401; the rest of the file "
+                       r"was not read") as caught:
+        kr.load_movies(tmp_path)
+    assert caught.value.column == "userId" and caught.value.n_rows == 1_399

@@ -5,11 +5,14 @@ Inputs that are invalid are catalogued in ``tests/test_malformed.py``.
 
 from __future__ import annotations
 
+import warnings
 
+import numpy as np
 import pandas as pd
 import pytest
 
 import kerasrec as kr
+from kerasrec.schema import NO_GENRES
 from tests.conftest import write_xlsx
 
 
@@ -84,3 +87,75 @@ def test_numeric_string_timestamps_are_accepted(tmp_path, products, ratings):
 def test_in_memory_frames_are_validated(products, ratings):
     with pytest.raises(kr.DataError, match="sheet 'ratings', column 'rating'"):
         kr.MovieData.from_frames(products, ratings.assign(rating=9.0))
+
+# --- one validation path whatever the cell type ------------------------------------------
+
+def test_excel_serials_read_with_their_unit(tmp_path, products, ratings):
+    """Day serials are refused as seconds (above) and read exactly as ``excel``."""
+    serials = 25569 + ratings["timestamp"] / 86400  # the same moments as Excel numbers
+    path = write_xlsx(tmp_path / "m.xlsx", {"products": products,
+                                             "users": ratings.assign(timestamp=serials)})
+    data = kr.load_movies(path, timestamp_unit="excel")
+    np.testing.assert_allclose(data.ratings["timestamp"], ratings["timestamp"], atol=1)
+
+
+def test_date_cells_are_read_as_utc_seconds(tmp_path, products, ratings):
+    when = pd.to_datetime(ratings["timestamp"], unit="s")  # naive: Excel has no zones
+    path = write_xlsx(tmp_path / "m.xlsx", {"products": products,
+                                             "users": ratings.assign(timestamp=when)})
+    assert kr.load_movies(path).ratings["timestamp"].tolist() == ratings["timestamp"].tolist()
+
+
+def test_a_column_mixing_date_cells_and_seconds(tmp_path, products, ratings):
+    mixed = ratings.astype({"timestamp": object})
+    mixed.loc[1, "timestamp"] = pd.Timestamp(int(ratings.loc[1, "timestamp"]), unit="s")
+    path = write_xlsx(tmp_path / "m.xlsx", {"products": products, "users": mixed})
+    assert kr.load_movies(path).ratings["timestamp"].tolist() == ratings["timestamp"].tolist()
+
+
+def test_arrow_timestamps_with_a_zone(tmp_path, products, ratings):
+    when = pd.to_datetime(ratings["timestamp"], unit="s", utc=True).dt.tz_convert("Asia/Tokyo")
+    products.to_parquet(tmp_path / "movies.parquet")
+    ratings.assign(timestamp=when.astype("datetime64[ms, Asia/Tokyo]")).to_parquet(
+        tmp_path / "ratings.parquet")
+    assert kr.load_movies(tmp_path).ratings["timestamp"].tolist() == \
+        ratings["timestamp"].tolist()
+
+
+def test_genre_names_are_trimmed_and_case_folded_to_one_spelling(ratings):
+    """Each genre takes its most common spelling; repeats in a cell are dropped."""
+    odd = pd.DataFrame({"movieId": [1, 2, 3, 4, 5], "title": list("ABCDE"),
+                        "genres": [" comedy", "Comedy|ACTION ", "Action|action|Drama",
+                                   "Comedy|Drama|Action", "(No Genres Listed)"]})
+    data = kr.MovieData.from_frames(odd, ratings)
+    assert data.products["genres"].tolist() == ["Comedy", "Comedy|Action", "Action|Drama",
+                                                "Comedy|Drama|Action", NO_GENRES]
+    assert kr.FeaturePipeline().fit(data).genres_ == ["Action", "Comedy", "Drama"]
+
+
+def test_list_genres_from_parquet_are_joined(tmp_path, products, ratings):
+    listed = products.assign(genres=[g.split("|") for g in products["genres"]])
+    listed.to_parquet(tmp_path / "movies.parquet")
+    ratings.to_parquet(tmp_path / "ratings.parquet")
+    loaded = kr.load_movies(tmp_path).products["genres"].tolist()
+    assert loaded == kr.MovieData.from_frames(products, ratings).products["genres"].tolist()
+
+
+def test_a_latin1_movies_file_is_decoded_with_a_warning_naming_the_line(tmp_path, ratings):
+    lines = ["movieId,title,genres", "1,Toy Story (1995),Animation", "2,Amélie (2001),Comedy",
+             "3,Heat (1995),Action", "4,Léon (1994),Crime", "5,Se7en (1995),Thriller"]
+    (tmp_path / "movies.csv").write_bytes("\n".join(lines).encode("latin-1"))
+    ratings.to_csv(tmp_path / "ratings.csv", index=False)
+    with pytest.warns(kr.errors.DataWarning, match=r"movies.csv' is not UTF-8 \(first at line "
+                      r"3\); read it as Windows-1252"):
+        data = kr.load_movies(tmp_path)
+    assert data.products["title"].tolist()[1] == "Amélie (2001)"
+
+
+def test_a_utf8_file_with_a_byte_order_mark_reads_silently(tmp_path, products, ratings):
+    (tmp_path / "movies.csv").write_bytes(b"\xef\xbb\xbf" + products.to_csv(index=False).encode())
+    ratings.to_csv(tmp_path / "ratings.csv", index=False)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert kr.load_movies(tmp_path).products["movieId"].tolist() == \
+            products["movieId"].tolist()

@@ -80,6 +80,7 @@ def test_unfitted_pipeline(tiny):
     (lambda s: s.pop("genres"), "malformed"),
     (lambda s: s.update(users=[3, 1, 2]), "sorted"),
     (lambda s: s.update(format="other"), "not a kerasrec FeaturePipeline"),
+    (lambda s: s["catalog"]["genres"].__setitem__(0, "Western"), "missing from the genre list"),
 ])
 def test_edited_or_foreign_files_are_rejected(tmp_path, tiny, edit, words):
     path = kr.FeaturePipeline().fit(tiny).save(tmp_path / "p.json")
@@ -103,3 +104,33 @@ def test_bad_config():
         kr.FeaturePipeline(timezone="Nowhere/City")
     with pytest.raises(PipelineError):
         kr.FeaturePipeline(daytime_hours=(20, 6))
+
+
+def test_any_number_of_genres(tmp_path):
+    """Seventy genres (more than one int64 of bits): every flag right, also after a reload."""
+    names = [f"Genre{i:02d}" for i in range(70)]
+    products = pd.DataFrame({"movieId": [1, 2, 3], "title": ["A (1990)", "B (2005)", "C (2010)"],
+                             "genres": ["|".join(names[:40]), "|".join(names[35:]),
+                                        "Genre69|Genre00"]})
+    ratings = pd.DataFrame({"userId": [1, 2, 3], "movieId": [1, 2, 3], "rating": [4.0, 3.0, 5.0],
+                            "timestamp": [964982703, 964981247, 1445714994]})
+    pipeline = kr.FeaturePipeline().fit(kr.MovieData.from_frames(products, ratings))
+    expected = np.zeros((3, 70), np.float32)
+    expected[0, :40] = expected[1, 35:] = expected[2, [0, 69]] = 1
+    np.testing.assert_array_equal(pipeline.item_features([1, 2, 3])[:, :70], expected)
+    again = kr.FeaturePipeline.load(pipeline.save(tmp_path / "pipeline.json"))
+    np.testing.assert_array_equal(again.item_features([1, 2, 3]), pipeline.item_features([1, 2, 3]))
+
+
+def test_format_1_files_with_packed_genres_still_load(tmp_path, tiny):
+    pipeline = kr.FeaturePipeline().fit(tiny)
+    state = pipeline.get_config()
+    vocabulary = state["genres"]
+    bits = [sum(1 << vocabulary.index(g) for g in genres.split("|") if g in vocabulary)
+            for genres in state["catalog"].pop("genres")]
+    state.update(format_version=1)
+    state["catalog"]["genre_bits"] = bits
+    (tmp_path / "old.json").write_text(json.dumps(state))
+    old = kr.FeaturePipeline.load(tmp_path / "old.json")
+    ids = tiny.products["movieId"].to_numpy()
+    np.testing.assert_array_equal(old.item_features(ids), pipeline.item_features(ids))

@@ -107,6 +107,11 @@ class HybridConfig:
         """The option names."""
         return tuple(f.name for f in fields(cls))
 
+    @classmethod
+    def defaults(cls):
+        """The option names and their default values."""
+        return {f.name: f.default for f in fields(cls)}
+
     @property
     def needs_features(self) -> bool:
         """Whether the model reads item features (branch C or genre factors)."""

@@ -49,6 +49,10 @@ class Hybrid(KerasRatingModel):
     def option_names(cls) -> Tuple[str, ...]:
         return HybridConfig.names()
 
+    @classmethod
+    def option_defaults(cls):
+        return HybridConfig.defaults()
+
     def supports(self, capability: str) -> bool:
         c = self.config
         switched_on = {"relevance": c.retrieval, "item_vectors": c.mf or c.mlp}
