@@ -144,6 +144,17 @@ def _formula_without_value(f, p, r):
     return path
 
 
+def _merged_cells(f, p, r):
+    """Two rating cells merged into one: the second row's cell has no value of its own."""
+    import openpyxl
+
+    path = _book(f, p, r)
+    book = openpyxl.load_workbook(path)
+    book["users"].merge_cells("C4:C5")  # frame rows 2 and 3
+    book.save(path)
+    return path
+
+
 def _parquet(f, p, r, **columns):
     p.to_parquet(f / "movies.parquet")
     r.assign(**columns).to_parquet(f / "ratings.parquet")
@@ -271,6 +282,7 @@ DATA_CASES = [
     DataCase("false as an id", _bad_id("userId", False), "true/false", "users", "userId", [5]),
     DataCase("formula cell without a value", _formula_without_value, "missing rating", "users",
              "rating", [4]),
+    DataCase("merged cells", _merged_cells, "missing rating", "users", "rating", [5]),
     DataCase("Parquet timestamp before 1970", _arrow_time_before_1970, "before 1970",
              "ratings.parquet", "timestamp", [3]),
     DataCase("nested Parquet column",
