@@ -1,8 +1,14 @@
 """kerasrec: hybrid movie recommenders with Keras 3, from a spreadsheet of ratings.
 
 Importing ``kerasrec`` loads pandas and NumPy only; TensorFlow is imported when a
-model is first built, so data work and the command line stay fast and light.
+model is first built, so data work and the command line stay fast and light, and its
+start-up log lines are kept off the terminal (:mod:`kerasrec._quiet`;
+``KERASREC_TF_LOGS=1`` shows them).
 """
+
+from kerasrec import _quiet
+
+_quiet.install()
 
 from kerasrec.data import (MovieData, load_movies, load_ratings, load_sample, make_sample,
                            sample_path)

@@ -130,10 +130,14 @@ def score(frame: pd.DataFrame, k: int = 10, relevant: float = 4.0,
           rating_range: Tuple[float, float] = (0.5, 5.0)) -> Dict[str, Optional[float]]:
     """All metrics of a predictions frame, as one dict.
 
-    Includes the shared scorer's keys with its definitions (``rmse``, ``mae``,
-    ``ndcg@10``, ``top5_overlap``, ``top5_position_accuracy``, ``top5_mrr``,
-    ``n_rows``, ``n_users_ranked``), plus precision, recall, MAP and hit rate at
-    ``k`` and MRR (relevance: true rating >= ``relevant``), averaged over users.
+    ``rmse``, ``mae`` and ``n_rows`` are the shared scorer's. Every ranking figure here
+    only re-orders each user's own test movies (a dozen, most of them liked), so it is
+    named ``rerank_...`` and says little about the lists people see — those are
+    :func:`topn_score`'s. They are the shared scorer's ``ndcg@10``, ``top5_overlap``,
+    ``top5_position_accuracy`` and ``top5_mrr`` (as ``rerank_ndcg@10``, ...), and
+    precision, recall, MAP and hit rate at ``k`` and MRR (relevance: true rating >=
+    ``relevant``), averaged over users; ``n_users_ranked`` counts the users with ten
+    test movies.
 
     Raises:
         ValueError: If a column is missing, a prediction is NaN or a pair repeats.
@@ -152,15 +156,15 @@ def score(frame: pd.DataFrame, k: int = 10, relevant: float = 4.0,
             ndcgs.append(ndcg(truth, pred, 10))
         if len(movies) >= 5:
             checks.append(top_k_checks(movies, truth, pred, 5))
-    out["ndcg@10"] = float(np.mean(ndcgs)) if ndcgs else None
+    out["rerank_ndcg@10"] = float(np.mean(ndcgs)) if ndcgs else None
     for name, values in zip(("top5_overlap", "top5_position_accuracy", "top5_mrr"),
                             zip(*checks) if checks else ((), (), ())):
-        out[name] = float(np.mean(values)) if values else None
+        out[f"rerank_{name}"] = float(np.mean(values)) if values else None
     out["n_users_ranked"] = len(ndcgs)
     report = per_user_report(frame, k, relevant)
     for column in (f"precision@{k}", f"recall@{k}", f"map@{k}", f"hit_rate@{k}", "mrr"):
         values = report[column].dropna()
-        out[column] = float(values.mean()) if len(values) else None
+        out[f"rerank_{column}"] = float(values.mean()) if len(values) else None
     return out
 
 

@@ -67,12 +67,14 @@ def _tf_variable(variable):
     return variable.value if isinstance(variable, keras.Variable) else variable
 
 
-def check_optimizer(name: str) -> str:
-    """Return ``name`` if :func:`get_optimizer` knows it.
+def check_optimizer(name: Union[str, keras.optimizers.Optimizer]):
+    """Return ``name`` if :func:`get_optimizer` knows it (or it is an optimizer object).
 
     Raises:
         ArgumentError: For an unknown name.
     """
+    if isinstance(name, keras.optimizers.Optimizer):
+        return name
     if name not in OPTIMIZERS:
         from kerasrec.errors import ArgumentError
 
@@ -84,13 +86,14 @@ def get_optimizer(name: Union[str, keras.optimizers.Optimizer],
                   learning_rate: float) -> keras.optimizers.Optimizer:
     """An optimizer by name: ``"adam"`` or ``"lazy_adam"`` (:class:`LazyAdam`).
 
-    An optimizer instance is returned as it is.
+    An optimizer instance is a template: a fresh copy of it is returned (an optimizer
+    holds the state of the model it trained, so one object cannot train two models).
 
     Raises:
         ArgumentError: For an unknown name.
     """
     if isinstance(name, keras.optimizers.Optimizer):
-        return name
+        return type(name).from_config(name.get_config())
     if check_optimizer(name) == "lazy_adam":
         return LazyAdam(learning_rate)
     return keras.optimizers.Adam(learning_rate)

@@ -14,8 +14,9 @@ the user and the genres); the others fall back to ``mean + b_u + b_i``.
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
-from typing import Any, Dict, Optional, Union
+from typing import Any, Dict, Optional, Sequence, Union
 
 import numpy as np
 import pandas as pd
@@ -67,8 +68,41 @@ class Recommender:
         fitted = "" if hasattr(self, "model_") else ", unfitted"
         return f"Recommender(model={self.model!r}{options}{fitted})"
 
+    # --- scikit-learn parameters ---------------------------------------------------------
+
+    _PARAMS = ("model", "seed", "timezone", "rating_scaling", "train")
+
+    def get_params(self, deep: bool = True) -> Dict[str, Any]:
+        """The constructor arguments, model options included (scikit-learn's protocol,
+        so ``sklearn.base.clone`` and :func:`kerasrec.search.grid_search` work).
+
+        Example:
+            >>> Recommender("mf", dim=16).get_params()["dim"]
+            16
+        """
+        return {**{name: getattr(self, name) for name in self._PARAMS}, **self.config}
+
+    def set_params(self, **params: Any) -> "Recommender":
+        """Change constructor arguments or model options; takes effect at the next ``fit``.
+
+        Raises:
+            ArgumentError: For a name that is neither an argument nor an option of the
+                (possibly new) model, or an option value of the wrong kind.
+        """
+        options = {k: v for k, v in params.items() if k not in self._PARAMS}
+        # Names and kinds are checked before anything changes.
+        model_class(params.get("model", self.model))(**{**self.config, **options})
+        for name in self._PARAMS:
+            if name in params:
+                setattr(self, name, params[name])
+        self.config = {**self.config, **options}
+        return self
+
+    # --- fitting -------------------------------------------------------------------------
+
     def fit(self, data: Union[MovieData, pd.DataFrame],
-            products: Optional[pd.DataFrame] = None) -> "Recommender":
+            products: Optional[pd.DataFrame] = None, *,
+            callbacks: Optional[Sequence[Any]] = None) -> "Recommender":
         """Learn from ratings.
 
         Args:
@@ -76,15 +110,25 @@ class Recommender:
                 or a ratings frame (userId, movieId, rating, timestamp).
             products: The products frame (movieId, title, genres), when ``data`` is a
                 ratings frame.
+            callbacks: Keras callbacks for the training run (e.g. ``TensorBoard``,
+                ``CSVLogger``), beside the early stopping kerasrec sets up.
 
         Returns:
             self.
 
         Raises:
             DataError: If the frames are invalid.
-            ArgumentError: For an unknown model name or option.
+            ArgumentError: For an unknown model name or option, or callbacks for a model
+                not trained with Keras.
         """
         model = model_class(self.model)(**self.config)
+        train = self.train
+        if callbacks:
+            train = train or model.train_config(seed=self.seed)
+            if train is None:
+                raise ArgumentError(f"model {self.model!r} is not trained with Keras; "
+                                    "callbacks do not apply")
+            train = replace(train, callbacks=(*train.callbacks, *callbacks))
         if not isinstance(data, MovieData):
             if products is None:
                 raise ArgumentError("pass a MovieData, or a ratings frame and products=")
@@ -93,7 +137,7 @@ class Recommender:
         self.pipeline_ = FeaturePipeline(timezone=self.timezone,
                                          rating_scaling=self.rating_scaling).fit(data)
         self.catalog_ = Catalog.fit(data.products, ratings, self.pipeline_)
-        self.model_ = model.fit(self.pipeline_, ratings, data.products, self.train, self.seed)
+        self.model_ = model.fit(self.pipeline_, ratings, data.products, train, self.seed)
         self._table: Optional[scoring.ScoreTable] = None
         return self
 

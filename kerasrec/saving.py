@@ -12,7 +12,6 @@ an :class:`~kerasrec.errors.ArtifactError` naming it.
 
 from __future__ import annotations
 
-from dataclasses import asdict
 from pathlib import Path
 from typing import Union
 
@@ -47,7 +46,7 @@ def save_recommender(rec, path: Union[str, Path]) -> Path:
         write_manifest(tmp, MANIFEST, FORMAT, FORMAT_VERSION, {
             "model": rec.model, "seed": rec.seed, "timezone": rec.timezone,
             "rating_scaling": rec.rating_scaling,
-            "train": asdict(rec.train) if rec.train is not None else None,
+            "train": rec.train.to_config() if rec.train is not None else None,
             "config": rec.config, "history": rec.model_.history, "chosen": rec.model_.chosen})
     return path
 
@@ -83,7 +82,7 @@ def load_recommender(path: Union[str, Path], cls=None):
     meta = read_manifest(path, MANIFEST, FORMAT, FORMAT_VERSION, optional=(SCORES_FILE,))
     try:
         _check_kinds(meta)
-        train = TrainConfig(**meta["train"]) if meta["train"] is not None else None
+        train = TrainConfig.from_config(meta["train"]) if meta["train"] is not None else None
         rec = cls(meta["model"], seed=meta["seed"], timezone=meta["timezone"],
                   rating_scaling=meta["rating_scaling"], train=train, **meta["config"])
         model = model_class(rec.model)(**rec.config)

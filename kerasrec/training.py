@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Dict, Mapping, Optional, Tuple
+from dataclasses import dataclass, fields
+from typing import Any, Dict, Mapping, Optional, Sequence, Tuple
 
 import numpy as np
 
@@ -21,7 +21,9 @@ class TrainConfig:
         optimizer: ``"adam"`` (Keras' Adam) or ``"lazy_adam"``
             (:class:`~kerasrec.optimizers.LazyAdam`, which updates only the embedding
             rows each batch touches: several times faster per step when the embedding
-            tables are large, e.g. MovieLens-25M).
+            tables are large, e.g. MovieLens-25M), or a ``keras.optimizers.Optimizer``
+            (a template: every fit trains a fresh copy of it, with its own learning
+            rate; ``learning_rate`` is then unused).
         validation_fraction: Share of the training rows held out, at random, to pick the
             best epoch (unless validation data is given).
         patience: Epochs without validation improvement before stopping.
@@ -34,6 +36,7 @@ class TrainConfig:
         strategy: ``None``, ``"mirrored"`` or ``"multiworker"`` (see
             :mod:`kerasrec.distribute`); ``batch_size`` is then the global batch, split
             over the replicas.
+        callbacks: Extra Keras callbacks for ``model.fit`` (not saved with a model).
     """
 
     epochs: int = 40
@@ -47,6 +50,7 @@ class TrainConfig:
     monitor: str = "loss"
     verbose: int = 2
     strategy: Optional[str] = None
+    callbacks: Sequence[Any] = ()
 
     def __post_init__(self) -> None:
         from kerasrec.distribute import check_strategy
@@ -55,6 +59,7 @@ class TrainConfig:
 
         check_strategy(self.strategy)
         check_optimizer(self.optimizer)
+        self.callbacks = tuple(self.callbacks)
         for name in ("epochs", "batch_size"):
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
@@ -67,6 +72,32 @@ class TrainConfig:
         for name in ("patience", "lr_patience"):
             if getattr(self, name) < 0:
                 raise ArgumentError(f"{name} must not be negative, got {getattr(self, name)!r}")
+
+
+    def to_config(self) -> Dict[str, Any]:
+        """The settings as JSON-ready data (callbacks are not kept; an optimizer object
+        is kept as its Keras config)."""
+        config = {f.name: getattr(self, f.name) for f in fields(self) if f.name != "callbacks"}
+        if not isinstance(self.optimizer, str):
+            import keras
+
+            config["optimizer"] = keras.optimizers.serialize(self.optimizer)
+        return config
+
+    @classmethod
+    def from_config(cls, config: Mapping[str, Any]) -> "TrainConfig":
+        """Rebuild from :meth:`to_config` output; an optimizer config must name a Keras
+        or registered optimizer class (no code runs from it).
+
+        Raises:
+            TypeError, ValueError: For a malformed config.
+        """
+        config = dict(config)
+        if isinstance(config.get("optimizer"), Mapping):
+            import keras
+
+            config["optimizer"] = keras.optimizers.deserialize(dict(config["optimizer"]))
+        return cls(**config)
 
 
 def model_inputs(model, arrays: Arrays) -> Dict[str, np.ndarray]:
@@ -236,7 +267,7 @@ def fit(model, inputs: Arrays, target: np.ndarray, *, config: Optional[TrainConf
         patch_multiworker_reduction()
     # The dataset reshuffles itself each epoch (seeded), so Keras must not.
     history = model.fit(train, validation_data=val, epochs=c.epochs, verbose=c.verbose, shuffle=False,
-                        callbacks=[*stop, *callbacks])
+                        callbacks=[*stop, *c.callbacks, *callbacks])
     last = history.history["loss"][-1]
     if not np.isfinite(last):
         epoch = len(history.history["loss"])

@@ -123,7 +123,7 @@ def test_evaluate_writes_the_shared_scorer_format(run_dir, tmp_path, capsys):
         shared = json.loads(subprocess.run([sys.executable, str(SCORER), str(out)],
                                            capture_output=True, text=True).stdout)
         assert shared["rmse"] == pytest.approx(scores["rmse"], abs=1e-9)
-        assert shared["ndcg@10"] == pytest.approx(scores["ndcg@10"], abs=1e-9)
+        assert shared["ndcg@10"] == pytest.approx(scores["rerank_ndcg@10"], abs=1e-9)
 
 
 def test_recommend_similar_explain_print_tables(run_dir, capsys):
@@ -256,3 +256,20 @@ def test_a_damaged_run_ratings_file_is_named(run_dir, tmp_path, capsys, damage):
     assert main(["evaluate", str(broken)]) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and str(broken / "data" / "test.parquet") in err[0], err
+
+
+def test_commands_print_no_tensorflow_lines(run_dir):
+    """A command that loads the model (and so TensorFlow) shows only kerasrec's output."""
+    from tests.test_quiet import TF_LINE
+
+    import os
+
+    import pandas as pd
+
+    movie = int(pd.read_parquet(run_dir / "model" / "catalog.parquet")["movieId"].iloc[0])
+    env = {k: v for k, v in os.environ.items() if k != "TF_CPP_MIN_LOG_LEVEL"}
+    done = subprocess.run([sys.executable, "-m", "kerasrec.cli", "explain", str(run_dir),
+                           "--user", "1", "--movie", str(movie)], capture_output=True,
+                          text=True, timeout=300, env=env)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert not TF_LINE.search(done.stderr) and done.stderr.strip() == "", done.stderr[-2000:]

@@ -52,7 +52,8 @@ def test_hybrid_beats_the_global_mean(rec, split):
     scores = rec.evaluate(test)
     baseline = rmse(np.full(len(test), train.ratings["rating"].mean()), test["rating"])
     assert scores["rmse"] < baseline - 0.1
-    assert scores["ndcg@10"] > 0.8 and 0 < scores["precision@10"] <= 1
+    assert scores["rerank_ndcg@10"] > 0.8 and 0 < scores["rerank_precision@10"] <= 1
+    assert "ndcg@10" not in scores and "recall@10" not in scores  # only honest names
     assert set(rec.history_) >= {"loss", "val_loss"}
 
 
@@ -315,3 +316,58 @@ def test_ids_beyond_64_bits_and_k_zero_are_argument_errors(rec, split):
         rec.predict(pd.DataFrame({"userId": [2 ** 70], "movieId": [1]}))
     with pytest.raises(kr.ArgumentError, match="k must be"):
         rec.evaluate(split[1], k=0)
+
+
+# --- scikit-learn parameters, callbacks, optimizer objects --------------------------------
+
+def test_get_params_set_params_and_sklearn_clone():
+    from sklearn.base import clone
+
+    rec = kr.Recommender("mf", seed=3, dim=8, train=FAST)
+    params = rec.get_params()
+    assert params == {"model": "mf", "seed": 3, "timezone": "UTC", "rating_scaling": "minmax",
+                      "train": FAST, "dim": 8}
+    twin = clone(rec)
+    assert twin is not rec and twin.get_params()["dim"] == 8 and twin.train == FAST
+    assert twin.set_params(dim=16, seed=5) is twin
+    assert twin.get_params()["dim"] == 16 and twin.seed == 5 and rec.get_params()["dim"] == 8
+    with pytest.raises(kr.ArgumentError, match="unknown mf option"):
+        twin.set_params(mf_dim=4)
+    with pytest.raises(kr.ArgumentError, match="unknown hybrid option"):
+        twin.set_params(model="hybrid")  # 'dim' is not a hybrid option: nothing changes
+    assert twin.model == "mf" and twin.get_params()["dim"] == 16
+
+
+def test_fit_takes_keras_callbacks(split):
+    import keras
+
+    class Epochs(keras.callbacks.Callback):
+        def __init__(self):
+            super().__init__()
+            self.ends = 0
+
+        def on_epoch_end(self, epoch, logs=None):
+            self.ends += 1
+
+    counter = Epochs()
+    rec = kr.Recommender("mf", train=TrainConfig(epochs=3, verbose=0)).fit(split[0],
+                                                                          callbacks=[counter])
+    assert counter.ends == len(rec.history_["loss"]) >= 1
+    assert rec.train.callbacks == ()  # the estimator's settings are left as they were
+    with pytest.raises(kr.ArgumentError, match="not trained with Keras"):
+        kr.Recommender("popularity").fit(split[0], callbacks=[counter])
+
+
+def test_train_config_takes_an_optimizer_object(split, tmp_path):
+    import keras
+
+    template = keras.optimizers.SGD(learning_rate=0.05, momentum=0.5)
+    config = TrainConfig(epochs=2, verbose=0, optimizer=template)
+    rec = kr.Recommender("mf", train=config).fit(split[0])
+    assert type(rec.model_.keras_model.optimizer) is keras.optimizers.SGD
+    assert rec.model_.keras_model.optimizer is not template  # a fresh copy per fit
+    assert int(template.iterations) == 0
+    again = kr.Recommender.load(rec.save(tmp_path / "sgd"))
+    assert isinstance(again.train.optimizer, keras.optimizers.SGD)
+    assert again.train.optimizer.get_config()["momentum"] == 0.5
+    np.testing.assert_allclose(again.predict(split[1]), rec.predict(split[1]), atol=1e-6)

@@ -3,6 +3,7 @@ scoring in stars, and persistence as one ``.keras`` file loaded in safe mode."""
 
 from __future__ import annotations
 
+import warnings
 from pathlib import Path
 from typing import Any, Callable, ClassVar, Dict
 
@@ -126,7 +127,11 @@ def load_keras(path: Path):
     import kerasrec.optimizers  # noqa: F401  (registers LazyAdam)
 
     try:
-        return keras.saving.load_model(path, safe_mode=True)
+        with warnings.catch_warnings():
+            # The optimizer comes back (class and settings) without its slot variables,
+            # which are built on the next step; Keras warns about that on every load.
+            warnings.filterwarnings("ignore", message="Skipping variable loading for optimizer")
+            return keras.saving.load_model(path, safe_mode=True)
     except (OSError, ValueError, TypeError, KeyError, AttributeError) as exc:
         raise ArtifactError(f"'{path}': not a Keras model kerasrec can load safely "
                             f"({type(exc).__name__}: {' '.join(str(exc).split())[:300]}); "

@@ -13,15 +13,22 @@ class Popularity(RecModel):
     scores_cold_pairs = True  # an unseen movie (index 0) gets the global mean
 
     @classmethod
+    def option_defaults(cls):
+        return {"shrinkage": 10.0}
+
+    @classmethod
     def option_names(cls):
-        return ("shrinkage",)
+        return tuple(cls.option_defaults())
 
     def fit(self, pipeline, ratings, products, train=None, seed=0):
         items = pipeline.item_index(ratings["movieId"].to_numpy())
         stars = ratings["rating"].to_numpy(float)
         k = float(self.options.get("shrinkage", 10.0))
-        self.means = (np.bincount(items, stars, pipeline.n_items) + k * stars.mean()) / (
-            np.bincount(items, minlength=pipeline.n_items) + k)
+        counts = np.bincount(items, minlength=pipeline.n_items) + k
+        totals = np.bincount(items, stars, pipeline.n_items) + k * stars.mean()
+        # Movies nobody rated get the global mean, also without shrinkage.
+        self.means = np.divide(totals, counts, out=np.full(len(counts), stars.mean()),
+                               where=counts > 0)
         return self
 
     def score(self, block):

@@ -1,0 +1,55 @@
+"""Choosing settings on validation cuts of the training data."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import kerasrec as kr
+from kerasrec.search import grid_search
+from kerasrec.training import TrainConfig
+
+QUICK = TrainConfig(epochs=2, batch_size=512, verbose=0)
+
+
+def test_grid_search_picks_on_a_validation_cut_and_refits(sample_split):
+    train, test = sample_split
+    result = grid_search(kr.Recommender("mf", train=QUICK), train, {"dim": [2, 16]},
+                         split="temporal", metric="rmse")
+    assert list(result.results["param_dim"]) == [2, 16]
+    means = result.results.groupby("param_dim")["rmse"].mean()
+    assert result.best_params == {"dim": int(means.idxmin())}
+    assert result.best_score == pytest.approx(means.min())
+    assert "watched_recall@10" in result.results.columns
+    best = result.best_estimator
+    assert best.get_params()["dim"] == result.best_params["dim"]
+    # Refitted on all of the training data: every training user is known, the test is unseen.
+    assert set(best.pipeline_.user_vocabulary_) == set(train.ratings["userId"])
+    assert np.all(np.isfinite(best.predict(test)))
+
+
+def test_random_folds_and_maximised_metrics(sample_split):
+    train, _ = sample_split
+    result = grid_search(kr.Recommender("popularity"), train, {"shrinkage": [0.0, 50.0]},
+                         split="random", folds=2, metric="watched_recall@10", refit=False)
+    assert len(result.results) == 4 and set(result.results["fold"]) == {0, 1}
+    means = result.results.groupby("setting")["watched_recall@10"].mean()
+    assert result.best_score == pytest.approx(means.max()) and result.best_estimator is None
+
+
+@pytest.mark.parametrize("kwargs, words", [
+    ({"split": "article"}, "split must be one of"),
+    ({"split": "temporal", "folds": 2}, "one validation cut"),
+    ({"validation_size": 1.5}, "validation_size"),
+    ({"metric": "accuracy"}, "evaluate reports no 'accuracy'"),
+])
+def test_bad_search_arguments(sample_split, kwargs, words):
+    with pytest.raises(kr.ArgumentError, match=words):
+        grid_search(kr.Recommender("popularity"), sample_split[0], {"shrinkage": [1.0]},
+                    refit=False, **kwargs)
+
+
+def test_unknown_parameters_fail_before_any_training(sample_split):
+    with pytest.raises(kr.ArgumentError, match="unknown popularity option"):
+        grid_search(kr.Recommender("popularity"), sample_split[0], {"shrinkage": [1.0],
+                                                                     "dim": [3]})
