@@ -16,14 +16,17 @@ SavedModel export, so a rule here holds everywhere:
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Optional
+from typing import Optional, Sequence, Tuple
 
 import numpy as np
 import pandas as pd
 import scipy.sparse as sp
 
+from kerasrec.errors import ArgumentError, preview
 from kerasrec.features.titles import parse_titles
+from kerasrec.schema import display_titles
 
 MOVIES_FILE, SEEN_FILE, FALLBACK_FILE = "catalog.parquet", "seen.parquet", "fallback.npz"
 
@@ -45,6 +48,48 @@ def popular_min(n_ratings: np.ndarray) -> int:
     the median count of rated movies, at least 10."""
     rated = np.asarray(n_ratings)[np.asarray(n_ratings) > 0]
     return max(10, int(np.median(rated)) if len(rated) else 10)
+
+
+@dataclass(frozen=True)
+class Filters:
+    """What a recommendation list may hold, on top of the candidate rule above.
+
+    Attributes:
+        exclude_seen: Leave out movies the user rated in training.
+        min_ratings: Movies need at least this many training ratings (default: 1 for
+            known users, :attr:`Catalog.popular_min` for users unseen in training).
+        genres: Only movies with at least one of these genres (any case).
+        years: ``(first, last)`` release years, inclusive; either may be None. Movies
+            without a year are left out when a range is given.
+        movies: Only these movieIds (an explicit candidate list).
+        exclude: Never these movieIds.
+
+    Example:
+        >>> Filters(genres=["Comedy"], years=(1990, 1999), exclude=[1])
+    """
+
+    exclude_seen: bool = True
+    min_ratings: Optional[int] = None
+    genres: Optional[Sequence[str]] = None
+    years: Optional[Tuple[Optional[int], Optional[int]]] = None
+    movies: Optional[Sequence[int]] = None
+    exclude: Optional[Sequence[int]] = None
+
+    def __post_init__(self) -> None:
+        m = self.min_ratings
+        if m is not None and (isinstance(m, bool) or not isinstance(m, (int, np.integer))
+                              or m < 0):
+            raise ArgumentError(f"min_ratings must be a whole number >= 0, got {m!r}")
+        if isinstance(self.genres, str):  # one genre, not its letters
+            object.__setattr__(self, "genres", (self.genres,))
+        if self.years is not None:
+            try:
+                first, last = self.years
+            except (TypeError, ValueError):
+                raise ArgumentError(f"years must be (first, last), got {self.years!r}") from None
+            if first is not None and last is not None and first > last:
+                raise ArgumentError(f"years must be (first, last) with first <= last, got "
+                                    f"{self.years!r}")
 
 
 class Catalog:
@@ -109,12 +154,19 @@ class Catalog:
         return self.movies.index.get_indexer(np.asarray(movie_ids))
 
     def title(self, movie_id) -> Optional[str]:
+        """The display title of a movie ("The Matrix (1999)"), None outside the catalog."""
         row = self.position([movie_id])[0]
-        return None if row < 0 else str(self.movies["title"].iloc[row])
+        if row < 0:
+            return None
+        return str(display_titles(self.movies["title"].iloc[[row]]).iloc[0])
 
     def describe(self, movie_ids) -> pd.DataFrame:
-        """movieId, title, year, genres of catalog movies, in the given order."""
-        return self.movies.loc[movie_ids, ["title", "year", "genres"]].reset_index()
+        """movieId, title (as people write it), year (integer, missing where unknown) and
+        genres of catalog movies, in the given order."""
+        out = self.movies.loc[movie_ids, ["title", "year", "genres"]].reset_index()
+        out["title"] = display_titles(out["title"]).to_numpy()
+        out["year"] = out["year"].astype("Int64")
+        return out
 
     # --- who saw what -------------------------------------------------------------------
 
@@ -128,24 +180,54 @@ class Catalog:
                 shape=(len(self.user_ids) + 1, len(self.movies)))
         return self._seen_matrix
 
-    def allowed(self, rows: np.ndarray, exclude_seen: bool = True,
-                min_ratings: Optional[int] = None) -> np.ndarray:
+    def allowed(self, rows: np.ndarray, filters: Filters = Filters()) -> np.ndarray:
         """``(len(rows), n_movies)`` booleans: what may be recommended to the users of
-        seen-matrix ``rows`` (0: a user unseen in training)."""
+        seen-matrix ``rows`` (0: a user unseen in training).
+
+        Raises:
+            ArgumentError: For a genre the catalog does not have.
+        """
         rows = np.asarray(rows, np.int64)
-        if min_ratings is None:
+        if filters.min_ratings is None:
             least = np.where(rows > 0, 1, self.popular_min)
         else:
-            least = np.full(len(rows), min_ratings)
-        allowed = self.n_ratings[None, :] >= least[:, None]
-        if exclude_seen:
+            least = np.full(len(rows), filters.min_ratings)
+        allowed = (self.n_ratings[None, :] >= least[:, None]) & self.kept(filters)[None, :]
+        if filters.exclude_seen:
             allowed &= ~self.seen_matrix()[rows].toarray()
         return allowed
 
-    def candidates(self, row: int, exclude_seen: bool = True,
-                   min_ratings: Optional[int] = None) -> np.ndarray:
+    def kept(self, filters: Filters) -> np.ndarray:
+        """``(n_movies,)`` booleans: the movies that pass the user-independent filters."""
+        keep = np.ones(len(self.movies), bool)
+        if filters.genres is not None:
+            keep &= self._has_genre(filters.genres)
+        if filters.years is not None:
+            first, last = filters.years
+            year = self.movies["year"].to_numpy(np.float64)
+            keep &= ~np.isnan(year)
+            keep &= (year >= (first if first is not None else -np.inf)) & (
+                year <= (last if last is not None else np.inf))
+        if filters.movies is not None:
+            keep &= np.isin(self.movie_ids, np.asarray(list(filters.movies), np.int64))
+        if filters.exclude is not None:
+            keep &= ~np.isin(self.movie_ids, np.asarray(list(filters.exclude), np.int64))
+        return keep
+
+    def _has_genre(self, wanted: Sequence[str]) -> np.ndarray:
+        names = self.movies["genres"].str.split("|").explode()
+        known = {g.casefold(): g for g in names.unique()}
+        unknown = [g for g in wanted if str(g).strip().casefold() not in known]
+        if unknown:
+            raise ArgumentError(f"unknown genre(s) {preview(unknown)}; the catalog has "
+                                f"{', '.join(sorted(known.values()))}")
+        hits = names.isin({known[str(g).strip().casefold()] for g in wanted})
+        return hits.groupby(level=0, sort=False).any().reindex(self.movies.index,
+                                                                fill_value=False).to_numpy()
+
+    def candidates(self, row: int, filters: Filters = Filters()) -> np.ndarray:
         """Catalog positions that may be recommended to the user of seen-matrix ``row``."""
-        return np.flatnonzero(self.allowed(np.array([row]), exclude_seen, min_ratings)[0])
+        return np.flatnonzero(self.allowed(np.array([row]), filters)[0])
 
     # --- cold start ---------------------------------------------------------------------
 

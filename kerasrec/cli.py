@@ -80,9 +80,8 @@ def _say(message: str) -> None:
 
 
 def _table(frame, floats: str = "{:.3f}") -> str:
-    """A DataFrame as a plain text table without the index."""
-    return frame.to_string(index=False, float_format=lambda v: floats.format(v),
-                           max_colwidth=48)
+    """A DataFrame as a plain text table without the index; titles are never cut."""
+    return frame.to_string(index=False, float_format=lambda v: floats.format(v))
 
 
 def _option_value(text: str):
@@ -100,6 +99,33 @@ def _options(pairs: List[str]) -> dict:
             raise ValueError(f"--set expects KEY=VALUE (e.g. --set mf_dim=64), got {pair!r}")
         options[key.strip()] = _option_value(value.strip())
     return options
+
+
+def _year_range(text: str):
+    """argparse type: "1990-1999", "2000-" or "-1979" -> (first, last), None for open."""
+    first, sep, last = text.partition("-")
+    try:
+        if not sep:
+            raise ValueError
+        return (int(first) if first.strip() else None, int(last) if last.strip() else None)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"must be FIRST-LAST years, e.g. 1990-1999 or 2000-, "
+                                         f"got {text!r}") from None
+
+
+def _context_words(rec, args) -> str:
+    """The context a command used, in words: "2024-05-04 21:00 CEST: night, weekend"."""
+    import pandas as pd
+
+    from kerasrec.features.context import with_context
+
+    pairs = with_context(pd.DataFrame({"userId": [0], "movieId": [0]}), _context_value(args))
+    daytime, weekend = rec.pipeline_.context(pairs)[0]
+    words = f"{'daytime' if daytime else 'night'}, {'weekend' if weekend else 'weekday'}"
+    if args.timestamp is None:
+        return words
+    when = pd.Timestamp(args.timestamp, unit="s", tz="UTC").tz_convert(rec.timezone)
+    return f"{when:%Y-%m-%d %H:%M %Z}: {words}"
 
 
 def _context_value(args):
@@ -170,9 +196,10 @@ def _cmd_recommend(args: argparse.Namespace) -> int:
 
     rec = load_run(args.run_dir).recommender
     top = rec.recommend(args.user, k=args.k, context=_context_value(args),
-                        exclude_seen=not args.include_seen)
+                        exclude_seen=not args.include_seen, genres=args.genre,
+                        years=args.years, exclude=args.exclude)
     known = "" if rec.pipeline_.user_index([args.user])[0] else " (unknown user: popular movies)"
-    print(f"top {len(top)} for user {args.user}{known}")
+    print(f"top {len(top)} for user {args.user}{known}; context: {_context_words(rec, args)}")
     print(_table(top[["rank", "movieId", "title", "genres", "predicted_rating"]]))
     return 0
 
@@ -266,8 +293,22 @@ def _add_context(parser: argparse.ArgumentParser) -> None:
                         help="Unix time of the rating (overrides --daytime/--weekend)")
 
 
+class _Help(argparse.ArgumentDefaultsHelpFormatter):
+    """Shows each option's default, where there is one to show."""
+
+    def _get_help_string(self, action):
+        if action.default in (None, False, argparse.SUPPRESS) or "default" in (action.help or ""):
+            return action.help
+        return super()._get_help_string(action)
+
+
 class _Parser(argparse.ArgumentParser):
-    """argparse, with errors on one line like every other kerasrec error."""
+    """argparse, with defaults in the help and errors on one line like every other
+    kerasrec error (subcommands inherit both)."""
+
+    def __init__(self, *args, **kwargs) -> None:
+        kwargs.setdefault("formatter_class", _Help)
+        super().__init__(*args, **kwargs)
 
     def error(self, message: str):
         self.exit(2, f"{self.prog}: error: {' '.join(message.split())} "
@@ -319,12 +360,12 @@ def build_parser() -> argparse.ArgumentParser:
     from kerasrec.models.base import DEFAULT_MODEL, model_names
 
     train.add_argument("--model", default=DEFAULT_MODEL, choices=model_names(),
-                       help=f"the model to train (default: {DEFAULT_MODEL}; see the "
-                       "README's table of models)")
-    train.add_argument("--out", default="runs/latest", help="run directory (default: "
-                       "runs/latest; replaced only when the new run is complete)")
+                       metavar="MODEL", help=f"the model to train, one of "
+                       f"{', '.join(model_names())} (see the README's table of models)")
+    train.add_argument("--out", default="runs/latest", help="run directory; replaced only "
+                       "when the new run is complete")
     train.add_argument("--split", default="random", choices=SPLITS,
-                       help="how to hold out test ratings (default: random)")
+                       help="how to hold out test ratings")
     train.add_argument("--test-size", type=float, default=0.2,
                        help="share of the ratings held out for testing")
     train.add_argument("--train", default=None, help="ratings file to train on instead of "
@@ -339,8 +380,8 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--learning-rate", type=float, default=None,
                        help="the optimizer's learning rate (default: the model's own)")
     train.add_argument("--optimizer", choices=("adam", "lazy_adam"), default=None,
-                       help="adam (default) or lazy_adam, which updates only the embedding "
-                       "rows a batch touches: much faster with large catalogs")
+                       help="adam (the default) or lazy_adam, which updates only the "
+                       "embedding rows a batch touches: much faster with large catalogs")
     train.add_argument("--strategy", choices=("mirrored", "multiworker"), default=None,
                        help="train with tf.distribute: 'mirrored' over this machine's devices, "
                        "'multiworker' over the workers in TF_CONFIG (run the same command on "
@@ -349,7 +390,8 @@ def build_parser() -> argparse.ArgumentParser:
                        help="seed of the split and the training: the same seed, the same run")
     train.add_argument("--timezone", default="UTC", help="time zone of daytime/weekend")
     train.add_argument("--scaling", default="minmax",
-                       choices=("minmax", "standard", "none", "article"))
+                       choices=("minmax", "standard", "none", "article"),
+                       help="how ratings are scaled for training (reversed for predictions)")
     train.add_argument("--set", action="append", metavar="KEY=VALUE",
                        help="model option, e.g. --set mf_dim=64 --set 'mlp_units=[128,64]'")
     train.add_argument("--quiet", action="store_true", help="no progress output")
@@ -361,31 +403,43 @@ def build_parser() -> argparse.ArgumentParser:
         "over the whole catalog (watched/liked recall and NDCG, hit rate, coverage, novelty), "
         "and re-rankings of each user's test movies (NDCG@10, precision/recall/MAP/hit rate@k, "
         "MRR, the article's top-5 checks).")
-    evaluate.add_argument("run_dir", metavar="RUN_DIR")
+    evaluate.add_argument("run_dir", metavar="RUN_DIR", help="a run directory (kerasrec "
+                          "train --out) or a saved Recommender")
     evaluate.add_argument("test", nargs="?", help="ratings file (default: the run's test "
                           "ratings)")
     evaluate.add_argument("--predictions", metavar="OUT.csv", help="also write userId, "
                           "movieId, rating, prediction (the shared scorer's format)")
     evaluate.add_argument("--k", type=_positive_int, default=10,
                           help="length of the top-N lists scored")
-    evaluate.add_argument("--json", action="store_true")
+    evaluate.add_argument("--json", action="store_true", help="print JSON instead of a table")
     evaluate.set_defaults(handler=_cmd_evaluate)
 
     recommend = commands.add_parser("recommend", help="top movies for a user",
-                                    description="The k movies with the highest predicted "
-                                    "rating for a user (unknown users get popular movies).")
-    recommend.add_argument("run_dir", metavar="RUN_DIR")
+                                    description="The k movies a user is most likely to "
+                                    "choose (or rate highest), over the whole catalog, movies "
+                                    "the user rated left out; unknown users get popular "
+                                    "movies.")
+    recommend.add_argument("run_dir", metavar="RUN_DIR", help="a run directory or a saved "
+                           "Recommender")
     recommend.add_argument("--user", type=int, required=True, help="the userId")
     recommend.add_argument("--k", type=_positive_int, default=10, help="how many movies")
     recommend.add_argument("--include-seen", action="store_true",
                            help="keep movies the user rated in training")
+    recommend.add_argument("--genre", action="append", metavar="GENRE",
+                           help="only movies of this genre (repeat for any of several)")
+    recommend.add_argument("--years", type=_year_range, metavar="FIRST-LAST",
+                           help="only movies released in these years, e.g. 1990-1999 or "
+                           "2000- (inclusive)")
+    recommend.add_argument("--exclude", type=int, action="append", metavar="MOVIE_ID",
+                           help="never this movie (repeat for several)")
     _add_context(recommend)
     recommend.set_defaults(handler=_cmd_recommend)
 
     similar = commands.add_parser("similar", help="movies similar to a movie",
                                   description="Movies whose learned vectors are closest "
                                   "(cosine) to a movie's.")
-    similar.add_argument("run_dir", metavar="RUN_DIR")
+    similar.add_argument("run_dir", metavar="RUN_DIR", help="a run directory or a saved "
+                         "Recommender")
     similar.add_argument("--movie", type=int, required=True, help="the movieId")
     similar.add_argument("--k", type=_positive_int, default=10, help="how many movies")
     similar.set_defaults(handler=_cmd_similar)
@@ -393,7 +447,8 @@ def build_parser() -> argparse.ArgumentParser:
     explain = commands.add_parser("explain", help="why a predicted rating",
                                   description="Each branch's contribution to one predicted "
                                   "rating, in stars (the hybrid).")
-    explain.add_argument("run_dir", metavar="RUN_DIR")
+    explain.add_argument("run_dir", metavar="RUN_DIR", help="a run directory or a saved "
+                         "Recommender")
     explain.add_argument("--user", type=int, required=True, help="the userId")
     explain.add_argument("--movie", type=int, required=True, help="the movieId")
     _add_context(explain)
@@ -404,7 +459,8 @@ def build_parser() -> argparse.ArgumentParser:
         description="Write a SavedModel (signatures serving_default, recommend, "
         "similar_items) that takes raw userIds and movieIds into OUT/<version>/, the "
         "layout TensorFlow Serving expects.")
-    export.add_argument("run_dir", metavar="RUN_DIR")
+    export.add_argument("run_dir", metavar="RUN_DIR", help="a run directory or a saved "
+                        "Recommender")
     export.add_argument("--out", required=True, help="model base path")
     export.add_argument("--version", type=_positive_int, default=None,
                         help="version number (default: the next free one)")
@@ -413,7 +469,7 @@ def build_parser() -> argparse.ArgumentParser:
     plot = commands.add_parser("plot", help="(re)draw a run's PNG plots",
                                description="Draw training curves, predicted vs true, the "
                                "rating distribution and ratings per user as PNG files.")
-    plot.add_argument("run_dir", metavar="RUN_DIR")
+    plot.add_argument("run_dir", metavar="RUN_DIR", help="a run directory")
     plot.add_argument("--out", default=None, help="folder (default: RUN_DIR; plots go to "
                       "OUT/plots)")
     plot.set_defaults(handler=_cmd_plot)

@@ -22,7 +22,7 @@ import numpy as np
 import pandas as pd
 
 from kerasrec import scoring
-from kerasrec.catalog import Catalog
+from kerasrec.catalog import Catalog, Filters
 from kerasrec.data.movie_data import MovieData
 from kerasrec.errors import ArgumentError, NotFittedError, UnknownMovieError
 from kerasrec.features.context import with_context
@@ -231,24 +231,58 @@ class Recommender:
         Raises:
             CapabilityError: For models without exact parts.
         """
-        self._check_fitted()
         pairs = with_context(pd.DataFrame({"userId": [user_id], "movieId": [movie_id]}),
-                              context)
+                             context)
+        many = self.explain_many(pairs)
+        parts = many.drop(columns=["userId", "movieId", "title", "known_user", "known_movie",
+                                   "prediction"]).iloc[0].rename("stars")
+        parts.attrs.update(prediction=float(many["prediction"].iloc[0]),
+                           title=many["title"].iloc[0],
+                           known_user=bool(many["known_user"].iloc[0]),
+                           known_movie=bool(many["known_movie"].iloc[0]))
+        return parts
+
+    def explain_many(self, pairs: pd.DataFrame) -> pd.DataFrame:
+        """:meth:`explain` for many pairs at once, as one frame (one model call).
+
+        Args:
+            pairs: userId and movieId, optionally timestamp (or daytime/weekend) per row.
+
+        Returns:
+            One row per pair: userId, movieId, title, the parts in stars (as
+            :meth:`explain`), ``clip``, ``prediction`` (their sum, equal to
+            :meth:`predict`), ``known_user`` and ``known_movie``.
+
+        Raises:
+            CapabilityError: For models without exact parts.
+
+        Example:
+            >>> rec.explain_many(test.head(100)).sort_values("mf")
+        """
+        self._check_fitted()
+        pairs = _as_pairs(pairs)
         block = self._block(pairs)
         parts = self.catalog_.cold_start_parts(block, self.model_.explain(block))
         raw = parts.sum(axis=1).to_numpy()
         parts["clip"] = np.clip(raw, *self.pipeline_.config.rating_range) - raw
-        parts = parts.iloc[0].rename("stars")
-        parts.attrs.update(prediction=float(parts.sum()), title=self.catalog_.title(movie_id),
-                           known_user=bool(block["user_id"][0]),
-                           known_movie=bool(block["item_id"][0]))
-        return parts
+        parts = parts.reset_index(drop=True)
+        inside = self.catalog_.position(pairs["movieId"]) >= 0
+        titles = np.full(len(pairs), None, object)
+        titles[inside] = self.catalog_.describe(pairs["movieId"].to_numpy()[inside])["title"]
+        head = pd.DataFrame({"userId": pairs["userId"].to_numpy(),
+                             "movieId": pairs["movieId"].to_numpy(), "title": titles})
+        tail = pd.DataFrame({"prediction": parts.sum(axis=1).to_numpy(),
+                             "known_user": block["user_id"] > 0,
+                             "known_movie": block["item_id"] > 0})
+        return pd.concat([head, parts, tail], axis=1)
 
     # --- recommendation ------------------------------------------------------------------
 
     def recommend(self, user_id, k: int = 10, context=None, exclude_seen: bool = True,
-                  min_ratings: Optional[int] = None, rank_by: Optional[str] = None
-                  ) -> pd.DataFrame:
+                  min_ratings: Optional[int] = None, rank_by: Optional[str] = None, *,
+                  genres: Optional[Sequence[str]] = None, years=None,
+                  movies: Optional[Sequence[int]] = None,
+                  exclude: Optional[Sequence[int]] = None) -> pd.DataFrame:
         """The ``k`` movies a user is most likely to choose (or rate highest).
 
         Args:
@@ -263,21 +297,34 @@ class Recommender:
             rank_by: ``"relevance"`` (how likely the user is to choose the movie; the
                 default for models that have it, e.g. ``ease``) or ``"rating"`` (the
                 predicted stars). Users unseen in training are ranked by rating.
+            genres: Only movies with one of these genres, e.g. ``["Comedy"]``.
+            years: Only movies released in ``(first, last)``, inclusive (None: open).
+            movies: Only these movieIds (an explicit candidate list).
+            exclude: Never these movieIds.
 
         Returns:
             A frame with rank, movieId, title, year, genres, predicted_rating; fewer
             than ``k`` rows when fewer movies are candidates.
 
         Raises:
-            ArgumentError: If ``k`` is not a positive whole number.
+            ArgumentError: If ``k`` is not a positive whole number, a genre is unknown
+                or ``years`` is not a range.
+
+        Example:
+            >>> rec.recommend(414, k=5, genres=["Comedy"], years=(1990, 1999))
         """
+        filters = Filters(exclude_seen, min_ratings, genres, years, movies, exclude)
+        return self._recommend(user_id, k, context, filters, rank_by)
+
+    def _recommend(self, user_id, k: int, context, filters: Filters,
+                   rank_by: Optional[str]) -> pd.DataFrame:
         self._check_fitted()
         _check_k(k)
         rank_by = self._rank_by(rank_by)
         catalog = self.catalog_
         frame = with_context(pd.DataFrame({"userId": [user_id], "movieId": [0]}), context)
         row = int(self.pipeline_.user_index([user_id])[0])
-        candidates = catalog.candidates(row, exclude_seen, min_ratings)
+        candidates = catalog.candidates(row, filters)
         movies = catalog.movie_ids[candidates]
         table = self._table_if_any()
         if table is not None:
@@ -308,37 +355,46 @@ class Recommender:
         return rank_by
 
     def recommend_many(self, user_ids, k: int = 10, context=None, exclude_seen: bool = True,
-                       min_ratings: Optional[int] = None, rank_by: Optional[str] = None
-                       ) -> pd.DataFrame:
+                       min_ratings: Optional[int] = None, rank_by: Optional[str] = None, *,
+                       genres: Optional[Sequence[str]] = None, years=None,
+                       movies: Optional[Sequence[int]] = None,
+                       exclude: Optional[Sequence[int]] = None) -> pd.DataFrame:
         """Top-``k`` lists for many users at once, as one frame (vectorized over the
         score table; the same lists as :meth:`recommend` for each user).
 
         Args:
             user_ids: userIds (unknown ones get the popular list).
-            k, context, exclude_seen, min_ratings, rank_by: As in :meth:`recommend`;
-                one context for every user.
+            k, context, exclude_seen, min_ratings, rank_by, genres, years, movies,
+                exclude: As in :meth:`recommend`; one context and one set of filters
+                for every user.
 
         Returns:
             userId, rank, movieId, title, year, genres, predicted_rating; the format
             of ``../shared/bench/score_topn.py`` (userId, rank, movieId) and more.
+
+        Raises:
+            ArgumentError: As :meth:`recommend`, or if ``user_ids`` are not whole numbers.
         """
         self._check_fitted()
         _check_k(k)
-        users = np.asarray(user_ids, np.int64).reshape(-1)
+        try:
+            users = np.asarray(user_ids, np.int64).reshape(-1)
+        except (TypeError, ValueError, OverflowError):
+            raise ArgumentError(f"user_ids must be whole numbers, got {user_ids!r}") from None
         rank_by = self._rank_by(rank_by)
+        filters = Filters(exclude_seen, min_ratings, genres, years, movies, exclude)
         table = self._table_if_any()
         if not len(users):
             return pd.DataFrame(columns=["userId", "rank", "movieId", "title", "year", "genres",
                                          "predicted_rating"])
         if table is None:
-            lists = pd.concat([self.recommend(u, k, context, exclude_seen, min_ratings, rank_by)
-                               .assign(userId=u) for u in users], ignore_index=True)
+            lists = pd.concat([self._recommend(u, k, context, filters, rank_by).assign(userId=u)
+                               for u in users], ignore_index=True)
             return lists[["userId", *lists.columns[:-1]]]
         frame = with_context(pd.DataFrame({"userId": [0], "movieId": [0]}), context)
         rows = self.pipeline_.user_index(users).astype(np.int64)
         out = scoring.top_lists(table, self.catalog_, rows, k, self.pipeline_.context(frame)[0],
-                                int(self.pipeline_.timestamps(frame)[0]), rank_by,
-                                exclude_seen, min_ratings)
+                                int(self.pipeline_.timestamps(frame)[0]), rank_by, filters)
         out.insert(0, "userId", users[out.pop("row_position").to_numpy()])
         described = self.catalog_.describe(out["movieId"].to_numpy()).drop(columns="movieId")
         out = pd.concat([out.drop(columns="predicted_rating"), described,
@@ -446,11 +502,29 @@ def _check_k(k) -> None:
         raise ArgumentError(f"k must be a positive whole number of movies, got {k!r}")
 
 
+#: Column names people use for the ids, compared without case, "_" or " ".
+_ALIASES = {"userid": "userId", "user": "userId", "movieid": "movieId", "movie": "movieId",
+            "itemid": "movieId", "item": "movieId"}
+
+
 def _as_pairs(pairs) -> pd.DataFrame:
+    """``pairs`` with the id columns named userId and movieId (``user_id``, ``UserID``,
+    ``item`` ... are accepted), index reset.
+
+    Raises:
+        ArgumentError: If it is not a DataFrame or an id column is missing.
+    """
     if not isinstance(pairs, pd.DataFrame):
-        raise TypeError(f"pairs must be a DataFrame with userId and movieId, got "
-                        f"{type(pairs).__name__}")
+        raise ArgumentError(f"pairs must be a DataFrame with userId and movieId, got "
+                            f"{type(pairs).__name__}")
+    renames = {}
+    for column in pairs.columns:
+        key = str(column).replace("_", "").replace(" ", "").lower()
+        if key in _ALIASES and _ALIASES[key] not in pairs.columns:
+            renames[column] = _ALIASES[key]
+    pairs = pairs.rename(columns=renames)
     missing = {"userId", "movieId"} - set(pairs.columns)
     if missing:
-        raise ArgumentError(f"pairs lack column(s) {sorted(missing)}")
+        raise ArgumentError(f"pairs lack column(s) {sorted(missing)}; found "
+                            f"{[str(c) for c in pairs.columns]}")
     return pairs.reset_index(drop=True)

@@ -70,6 +70,18 @@ def parse_titles(titles: pd.Series) -> pd.DataFrame:
     return pd.DataFrame({"name": name.astype(object), "year": year}, index=titles.index)
 
 
+def display_titles(titles: pd.Series) -> pd.Series:
+    """MovieLens titles as people write them: "American President, The (1995)" becomes
+    "The American President (1995)"; other titles are only stripped.
+
+    Example:
+        >>> display_titles(pd.Series(["Matrix, The (1999)", "Heat (1995)"])).tolist()
+        ['The Matrix (1999)', 'Heat (1995)']
+    """
+    stripped = titles.astype("string").str.strip()
+    return stripped.str.replace(_TRAILING_ARTICLE, _move_article, regex=True).astype(object)
+
+
 def _move_article(match) -> str:
     article = match.group("article")
     joiner = "" if article.endswith("'") else " "

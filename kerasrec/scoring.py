@@ -231,23 +231,26 @@ def build_table(model, pipeline, catalog) -> ScoreTable:
 
 
 def top_lists(table: ScoreTable, catalog, rows: np.ndarray, k: int, flags, timestamp: int,
-              rank_by: str, exclude_seen: bool = True, min_ratings: Optional[int] = None,
-              chunk: int = 512) -> pd.DataFrame:
+              rank_by: str, filters=None, chunk: int = 512) -> pd.DataFrame:
     """Top-``k`` lists of many users from the table, vectorized ``chunk`` users at a time.
 
     Ranks as ``Recommender.recommend`` does (``table.ranking``, ties by the smaller
-    movieId) over ``catalog.allowed`` candidates; one context for every user.
+    movieId) over ``catalog.allowed`` candidates under ``filters`` (a
+    :class:`~kerasrec.catalog.Filters`); one context for every user.
 
     Returns:
         row_position (into ``rows``), rank, movieId, predicted_rating (unclipped stars).
     """
+    from kerasrec.catalog import Filters
+
+    filters = filters or Filters()
     movies, parts = catalog.movie_ids, []
     for lo in range(0, len(rows), chunk):
         block = rows[lo:lo + chunk]
         stars = table.users_scores(block, np.tile(np.asarray(flags, np.float64), (len(block), 1)),
                                    np.full(len(block), timestamp, np.int64), clip=False)
         scores = table.ranking(block, stars, rank_by).astype(np.float64)
-        scores[~catalog.allowed(block, exclude_seen, min_ratings)] = -np.inf
+        scores[~catalog.allowed(block, filters)] = -np.inf
         width = min(k, scores.shape[1])
         best = np.argpartition(-scores, width - 1, axis=1)[:, :width]
         picked = np.take_along_axis(scores, best, axis=1)

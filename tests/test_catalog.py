@@ -7,7 +7,8 @@ import pandas as pd
 import pytest
 
 import kerasrec as kr
-from kerasrec.catalog import Catalog, global_mean_pairs, global_mean_pairs_tf, popular_min
+from kerasrec.catalog import (Catalog, Filters, global_mean_pairs, global_mean_pairs_tf,
+                              popular_min)
 
 
 @pytest.fixture
@@ -27,9 +28,10 @@ def test_candidates_exclude_what_the_user_saw(fitted):
     assert catalog.movie_ids.tolist() == [1, 2, 3, 4]
     row = int(pipeline.user_index([1])[0])  # user 1 rated movies 1 and 2
     assert catalog.movie_ids[catalog.candidates(row)].tolist() == [3, 4]
-    assert catalog.movie_ids[catalog.candidates(row, exclude_seen=False)].tolist() == [1, 2, 3, 4]
+    everything = catalog.candidates(row, Filters(exclude_seen=False))
+    assert catalog.movie_ids[everything].tolist() == [1, 2, 3, 4]
     assert catalog.candidates(0).size == 0  # nothing here has popular_min (10) ratings
-    assert catalog.movie_ids[catalog.candidates(0, min_ratings=2)].tolist() == [2]
+    assert catalog.movie_ids[catalog.candidates(0, Filters(min_ratings=2))].tolist() == [2]
 
 
 def test_cold_start_rules(fitted):
@@ -65,3 +67,50 @@ def test_save_load_and_a_mismatched_file(fitted, tiny, tmp_path):
     other = kr.FeaturePipeline().fit(tiny.with_ratings(tiny.ratings.iloc[:3]))
     with pytest.raises(kr.ArtifactError, match="fallback.npz' does not match"):
         Catalog.load(tmp_path, other)
+
+
+@pytest.mark.parametrize("filters, expected", [
+    (Filters(genres=["action"]), [2, 3]),          # any case; any of the genres
+    (Filters(genres="Animation"), [1]),            # one genre as a string
+    (Filters(genres=["Animation", "Sci-Fi"]), [1, 3]),
+    (Filters(years=(2000, None)), [3]),            # movies without a year are left out
+    (Filters(years=(None, 1995)), [1, 2]),
+    (Filters(movies=[4, 2, 99]), [2, 4]),          # an explicit candidate list
+    (Filters(exclude=[1, 3]), [2, 4]),
+    (Filters(genres=["Action"], years=(1990, 1999), exclude=[3]), [2]),
+])
+def test_filters_keep_what_they_say(fitted, filters, expected):
+    _, catalog = fitted
+    assert catalog.movie_ids[catalog.kept(filters)].tolist() == expected
+
+
+@pytest.mark.parametrize("make, words", [
+    (lambda: Filters(years=(2000, 1990)), "first <= last"),
+    (lambda: Filters(years=1999), "years must be"),
+    (lambda: Filters(min_ratings=-1), "min_ratings"),
+])
+def test_bad_filters(make, words):
+    with pytest.raises(kr.ArgumentError, match=words):
+        make()
+
+
+def test_an_unknown_genre_names_the_genres_there_are(fitted):
+    _, catalog = fitted
+    with pytest.raises(kr.ArgumentError, match="unknown genre.*'Western'.*Action, Adventure"):
+        catalog.kept(Filters(genres=["Western"]))
+
+
+def test_titles_are_shown_as_people_write_them_and_years_are_integers(tiny):
+    products = tiny.products.assign(title=["Matrix, The (1999)", "Heat (1995)",
+                                           "Fabuleux destin d'Amélie Poulain, Le (2001)",
+                                           "Babylon 5"])
+    data = kr.MovieData.from_frames(products, tiny.ratings)
+    pipeline = kr.FeaturePipeline().fit(data)
+    catalog = Catalog.fit(data.products, data.ratings, pipeline)
+    shown = catalog.describe([1, 3, 4])
+    assert shown["title"].tolist() == ["The Matrix (1999)",
+                                       "Le Fabuleux destin d'Amélie Poulain (2001)", "Babylon 5"]
+    assert str(shown["year"].dtype) == "Int64" and shown["year"].tolist()[:2] == [1999, 2001]
+    assert shown["year"].isna().tolist() == [False, False, True]
+    assert catalog.title(1) == "The Matrix (1999)" and catalog.title(99) is None
+    assert catalog.movies.loc[1, "title"] == "Matrix, The (1999)"  # stored as given

@@ -273,3 +273,39 @@ def test_commands_print_no_tensorflow_lines(run_dir):
                           text=True, timeout=300, env=env)
     assert done.returncode == 0, done.stderr[-2000:]
     assert not TF_LINE.search(done.stderr) and done.stderr.strip() == "", done.stderr[-2000:]
+
+
+def test_every_option_has_help_and_defaults_are_shown():
+    from kerasrec.cli import build_parser
+
+    parser = build_parser()
+    commands = next(a for a in parser._actions if isinstance(a, __import__("argparse")
+                                                             ._SubParsersAction))
+    for name, sub in commands.choices.items():
+        for action in sub._actions:
+            if action.dest == "help":
+                continue
+            assert action.help, f"kerasrec {name} {action.option_strings or action.dest}"
+        text = sub.format_help()
+        for action in sub._actions:
+            if action.option_strings and action.default not in (None, False, "==SUPPRESS=="):
+                assert f"(default: {action.default})" in " ".join(text.split()), \
+                    (name, action.dest)
+
+
+def test_python_dash_m_kerasrec():
+    done = subprocess.run([sys.executable, "-m", "kerasrec", "--version"], capture_output=True,
+                          text=True, timeout=120)
+    assert done.returncode == 0 and done.stdout.startswith("kerasrec ")
+
+
+def test_recommend_filters_and_its_header_names_the_context(run_dir, capsys):
+    assert main(["recommend", str(run_dir), "--user", "1", "--k", "4", "--genre", "comedy",
+                 "--years", "1990-2005", "--timestamp", "1700000000"]) == 0
+    out = capsys.readouterr().out.splitlines()
+    assert out[0] == "top 4 for user 1; context: 2023-11-14 22:13 UTC: night, weekday"
+    rows = out[2:]
+    assert len(rows) == 4 and all("Comedy" in row for row in rows)
+    with pytest.raises(SystemExit):
+        main(["recommend", str(run_dir), "--user", "1", "--years", "nineties"])
+    assert "FIRST-LAST" in capsys.readouterr().err

@@ -371,3 +371,51 @@ def test_train_config_takes_an_optimizer_object(split, tmp_path):
     assert isinstance(again.train.optimizer, keras.optimizers.SGD)
     assert again.train.optimizer.get_config()["momentum"] == 0.5
     np.testing.assert_allclose(again.predict(split[1]), rec.predict(split[1]), atol=1e-6)
+
+
+# --- batch and filtered recommendations, explanations of many pairs -----------------------
+
+def test_recommend_with_filters(rec, split):
+    user = _user(split)
+    comedies = rec.recommend(user, k=5, genres=["comedy"], years=(1990, 2005))
+    assert len(comedies) == 5
+    assert all("Comedy" in g.split("|") for g in comedies["genres"])
+    assert comedies["year"].between(1990, 2005).all()
+    chosen = rec.recommend(user, k=3).movieId.tolist()
+    without = rec.recommend(user, k=3, exclude=chosen[:1]).movieId.tolist()
+    assert without == chosen[1:] + without[2:]  # the rest moves up
+    pool = rec.catalog_.movie_ids[:40]
+    only = rec.recommend(user, k=50, movies=pool, exclude_seen=False, min_ratings=0)
+    assert sorted(only["movieId"]) == sorted(pool)
+    many = rec.recommend_many([user], k=5, genres=["comedy"], years=(1990, 2005))
+    assert many["movieId"].tolist() == comedies["movieId"].tolist()
+
+
+def test_recommend_many_takes_any_sequence_of_ids(rec, split):
+    users = split[0].ratings["userId"].unique()[:3].tolist()
+    lists = rec.recommend_many(users, k=4)
+    assert lists.groupby("userId").size().to_dict() == {u: 4 for u in users}
+    for user in users:
+        assert lists[lists.userId == user]["movieId"].tolist() == \
+            rec.recommend(user, k=4)["movieId"].tolist()
+    with pytest.raises(kr.ArgumentError, match="user_ids must be whole numbers"):
+        rec.recommend_many(["a", "b"])
+
+
+def test_explain_many_is_explain_for_each_pair(rec, split):
+    test = split[1].head(25)
+    many = rec.explain_many(test)
+    assert len(many) == 25 and many["movieId"].tolist() == test["movieId"].tolist()
+    np.testing.assert_allclose(many["prediction"], rec.predict(test), atol=1e-5)
+    row = test.iloc[3]
+    one = rec.explain(row.userId, row.movieId, context=int(row.timestamp))
+    np.testing.assert_allclose(many.loc[3, one.index].to_numpy(float), one.to_numpy(), atol=1e-6)
+    assert many.loc[3, "title"] == one.attrs["title"]
+
+
+def test_pairs_take_the_usual_spellings_of_the_id_columns(rec, split):
+    test = split[1].head(10)
+    renamed = test.rename(columns={"userId": "user_id", "movieId": "MovieID"})
+    np.testing.assert_allclose(rec.predict(renamed), rec.predict(test))
+    with pytest.raises(kr.ArgumentError, match="lack column"):
+        rec.predict(test.drop(columns="movieId"))

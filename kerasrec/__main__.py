@@ -1,0 +1,7 @@
+"""``python -m kerasrec``: the ``kerasrec`` command."""
+
+import sys
+
+from kerasrec.cli import main
+
+sys.exit(main())
