@@ -89,16 +89,26 @@ def ratings_per_user(data: Union[MovieData, pd.DataFrame], bins: int = 50):
 
 
 def training_curves(history, metrics: Optional[Sequence[str]] = None):
-    """Loss and metrics by epoch, training vs validation.
+    """Loss and metrics by epoch, training vs validation, with the epoch kept marked.
+
+    Errors are drawn in stars where the history has them (``rmse_stars`` beside the
+    scaled ``rmse``: see :func:`kerasrec.models.keras_model.history_in_stars`).
 
     Args:
         history: A Keras ``History``, its ``.history`` dict, or ``Recommender.history_``.
-        metrics: Names to plot (without ``val_``); default: all.
+        metrics: Names to plot (without ``val_``); default: the loss and every metric,
+            in stars where available.
+
+    Raises:
+        ValueError: If the history is empty.
     """
     logs: Mapping[str, Sequence[float]] = getattr(history, "history", history)
     if not logs:
         raise ValueError("the history is empty: nothing was trained")
-    names = metrics or [k for k in logs if not k.startswith("val_") and k != "learning_rate"]
+    names = metrics or [k for k in logs if not k.startswith("val_") and k != "learning_rate"
+                        and f"{k}_stars" not in logs]
+    watched = logs.get("val_loss") or logs.get("loss")
+    best = int(np.argmin(watched)) + 1 if watched else None  # the weights kept
     from matplotlib.figure import Figure
 
     fig = Figure(figsize=(4.5 * len(names), 3.8), layout="constrained")
@@ -108,9 +118,19 @@ def training_curves(history, metrics: Optional[Sequence[str]] = None):
         ax.plot(epochs, logs[name], marker="o", label="training")
         if f"val_{name}" in logs:
             ax.plot(epochs, logs[f"val_{name}"], marker="o", label="validation")
-        ax.set(xlabel="epoch", title=name)
+        if best is not None:
+            ax.axvline(best, color="grey", ls="--", lw=1, label=f"kept (epoch {best})")
+        ax.set(xlabel="epoch", ylabel=_metric_label(name), title=name)
         ax.legend()
     return fig
+
+
+def _metric_label(name: str) -> str:
+    if name.endswith("_stars"):
+        return f"{name[:-len('_stars')].rsplit('_', 1)[-1].upper()} (stars)"
+    if name.endswith("loss"):
+        return "loss (scaled units)"
+    return f"{name} (scaled units)" if name.endswith(("rmse", "mae")) else name
 
 
 def predicted_vs_true(truth, prediction, max_points: int = 20000, seed: int = 0):

@@ -41,7 +41,11 @@ class Recommender:
         timezone: Time zone of the ``daytime``/``weekend`` context features.
         rating_scaling: How ratings are scaled for training (see ``FeaturePipeline``).
         train: A :class:`~kerasrec.training.TrainConfig`; by default the model's own
-            training defaults, silent, with ``seed``.
+            training defaults with ``seed`` and ``verbose``.
+        verbose: Progress output of long steps (Keras' fit bar, the score table's
+            ``Progbar``): 0 silent, 1 bars, 2 a line per epoch; ``"auto"`` is 1 in a
+            terminal or Jupyter and 0 otherwise (scripts piped to files, tests). An
+            explicit ``train`` keeps its own ``verbose`` for the fit.
         **config: Model options, e.g. ``mlp=False`` or ``mf_dim=64`` for the hybrid,
             ``k=20`` for ``item_knn``.
 
@@ -59,9 +63,11 @@ class Recommender:
     """
 
     def __init__(self, model: str = DEFAULT_MODEL, *, seed: int = 0, timezone: str = "UTC",
-                 rating_scaling: str = "minmax", train=None, **config: Any) -> None:
+                 rating_scaling: str = "minmax", train=None, verbose="auto",
+                 **config: Any) -> None:
         self.model, self.seed, self.timezone = model, seed, timezone
         self.rating_scaling, self.train, self.config = rating_scaling, train, config
+        self.verbose = verbose
 
     def __repr__(self) -> str:
         options = "".join(f", {k}={v!r}" for k, v in self.config.items())
@@ -70,7 +76,7 @@ class Recommender:
 
     # --- scikit-learn parameters ---------------------------------------------------------
 
-    _PARAMS = ("model", "seed", "timezone", "rating_scaling", "train")
+    _PARAMS = ("model", "seed", "timezone", "rating_scaling", "train", "verbose")
 
     def get_params(self, deep: bool = True) -> Dict[str, Any]:
         """The constructor arguments, model options included (scikit-learn's protocol,
@@ -123,6 +129,8 @@ class Recommender:
         """
         model = model_class(self.model)(**self.config)
         train = self.train
+        if train is None and model.train_defaults is not None:
+            train = model.train_config(seed=self.seed, verbose=resolve_verbose(self.verbose))
         if callbacks:
             train = train or model.train_config(seed=self.seed)
             if train is None:
@@ -192,7 +200,8 @@ class Recommender:
         """
         self._check_fitted()
         if self._table is None:
-            self._table = scoring.build_table(self.model_, self.pipeline_, self.catalog_)
+            self._table = scoring.build_table(self.model_, self.pipeline_, self.catalog_,
+                                              verbose=resolve_verbose(self.verbose))
         return self._table
 
     def _table_if_any(self) -> Optional[scoring.ScoreTable]:
@@ -495,6 +504,22 @@ class Recommender:
         from kerasrec.saving import load_recommender
 
         return load_recommender(path, cls)
+
+
+def resolve_verbose(verbose) -> int:
+    """``"auto"`` -> 1 in a terminal or Jupyter, else 0; 0, 1 and 2 as they are.
+
+    Raises:
+        ArgumentError: For anything else.
+    """
+    if verbose == "auto":
+        import sys
+
+        interactive = "ipykernel" in sys.modules or sys.stdout.isatty()
+        return 1 if interactive else 0
+    if isinstance(verbose, bool) or verbose not in (0, 1, 2):
+        raise ArgumentError(f"verbose must be 0, 1, 2 or 'auto', got {verbose!r}")
+    return int(verbose)
 
 
 def _check_k(k) -> None:

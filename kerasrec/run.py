@@ -174,7 +174,8 @@ def train_run(config: RunConfig, out: Union[str, Path],
         raise ArgumentError(f"rating scaling must be one of {SCALINGS}, got "
                             f"{config.rating_scaling!r}")
     rec = Recommender(config.model, seed=config.seed, timezone=config.timezone,
-                      rating_scaling=config.rating_scaling, train=train_config, **config.options)
+                      rating_scaling=config.rating_scaling, train=train_config,
+                      verbose=config.verbose, **config.options)
     source = config.data or str(sample_path())
     progress(f"loading {source}")
     data = load_movies(source)

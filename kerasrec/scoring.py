@@ -186,8 +186,11 @@ def table_problem(model, pipeline, catalog) -> Optional[str]:
     return None
 
 
-def build_table(model, pipeline, catalog) -> ScoreTable:
+def build_table(model, pipeline, catalog, verbose: int = 0) -> ScoreTable:
     """Score every training user (and the unseen user) against every catalog movie.
+
+    Args:
+        verbose: 1 shows a progress bar (Keras' ``Progbar``, in a terminal or Jupyter).
 
     Raises:
         CapabilityError: If :func:`table_problem` names a reason.
@@ -204,6 +207,12 @@ def build_table(model, pipeline, catalog) -> ScoreTable:
     ranks = model.supports("relevance")
     relevance = np.empty((len(row_users), len(movies)), np.float32) if ranks else None
     chunk = max(1, 2 ** 19 // len(columns))
+    bar = None
+    if verbose:
+        import keras
+
+        print(f"score table: {len(row_users):,} users x {len(columns):,} movies", flush=True)
+        bar = keras.utils.Progbar(len(row_users), verbose=verbose, unit_name="user")
     for lo in range(0, len(row_users), chunk):
         block_users = row_users[lo:lo + chunk]
         pairs = pd.DataFrame({"userId": np.repeat(block_users, len(columns)),
@@ -215,6 +224,8 @@ def build_table(model, pipeline, catalog) -> ScoreTable:
         if ranks:
             relevance[lo:lo + len(block_users)] = model.relevance(block, values).reshape(
                 shape)[:, :-1]
+        if bar is not None:
+            bar.update(lo + len(block_users))
     zero = pipeline.to_stars(np.zeros(len(columns)), columns)
     slope = pipeline.to_stars(np.ones(len(columns)), columns) - zero
     table = ScoreTable(user_ids=users, movie_ids=movies, stars=stars,

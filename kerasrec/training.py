@@ -27,6 +27,9 @@ class TrainConfig:
         validation_fraction: Share of the training rows held out, at random, to pick the
             best epoch (unless validation data is given).
         patience: Epochs without validation improvement before stopping.
+        min_delta: Smallest *relative* improvement that counts (1e-4: the monitored
+            value must fall by more than 0.01%). Without it, gains of a millionth after
+            the learning rate has hit its floor reset the patience and every epoch runs.
         lr_patience: Epochs without improvement before the learning rate is reduced.
         seed: Seeds the validation cut, shuffling and weight initialisation.
         monitor: Loss or compiled metric (without ``val_``) that early stopping and the
@@ -45,6 +48,7 @@ class TrainConfig:
     optimizer: str = "adam"
     validation_fraction: float = 0.1
     patience: int = 3
+    min_delta: float = 1e-4
     lr_patience: int = 1
     seed: int = 0
     monitor: str = "loss"
@@ -69,6 +73,8 @@ class TrainConfig:
         if not 0.0 <= self.validation_fraction < 1.0:
             raise ArgumentError(f"validation_fraction must be in [0, 1), got "
                                 f"{self.validation_fraction!r}")
+        if not (isinstance(self.min_delta, (int, float)) and 0 <= self.min_delta < 1):
+            raise ArgumentError(f"min_delta must be in [0, 1), got {self.min_delta!r}")
         for name in ("patience", "lr_patience"):
             if getattr(self, name) < 0:
                 raise ArgumentError(f"{name} must not be negative, got {getattr(self, name)!r}")
@@ -251,8 +257,7 @@ def fit(model, inputs: Arrays, target: np.ndarray, *, config: Optional[TrainConf
                                    if isinstance(metrics, Mapping) else metric_list(metrics)))
     watch = f"val_{c.monitor}" if validation is not None else c.monitor
     stop = [keras.callbacks.TerminateOnNaN(),
-            keras.callbacks.EarlyStopping(watch, patience=c.patience, mode="min",
-                                          restore_best_weights=True),
+            relative_early_stopping(watch, patience=c.patience, min_delta=c.min_delta),
             keras.callbacks.ReduceLROnPlateau(watch, factor=0.3, patience=c.lr_patience, mode="min",
                                               min_lr=1e-5, verbose=0)]
     train = make_dataset(x, target, batch_size=c.batch_size, shuffle=True, seed=c.seed)
@@ -276,6 +281,25 @@ def fit(model, inputs: Arrays, target: np.ndarray, *, config: Optional[TrainConf
                             f"the learning rate (now {c.learning_rate:g}) or check the inputs "
                             "for NaN")
     return history
+
+
+def relative_early_stopping(monitor: str, patience: int, min_delta: float):
+    """Keras' ``EarlyStopping`` (mode min, best weights restored) where an epoch counts as
+    better only if it lowers ``monitor`` by more than ``min_delta`` of its best value.
+
+    Keras' own ``min_delta`` is absolute, and losses here range from 0.01 (scaled MSE)
+    to 7 (a softmax over the catalog), so no one absolute value fits them all.
+    """
+    import keras
+
+    class RelativeEarlyStopping(keras.callbacks.EarlyStopping):
+        def _is_improvement(self, monitor_value, reference_value):
+            if reference_value is None:
+                return True
+            return monitor_value < reference_value - min_delta * abs(reference_value)
+
+    return RelativeEarlyStopping(monitor, patience=patience, mode="min",
+                                 restore_best_weights=True)
 
 
 def predict(model, inputs: Arrays, batch_size: int = 65536) -> np.ndarray:

@@ -35,6 +35,14 @@ def test_training_and_prediction_plots_render(tmp_path):
     fig = plots.training_curves(history)
     assert len(fig.axes) == 2  # loss and rmse; learning_rate is left out
     _png(fig, tmp_path, "curves")
+    loss_axis = fig.axes[0]
+    assert loss_axis.get_xlabel() == "epoch" and loss_axis.get_ylabel() == "loss (scaled units)"
+    assert "kept (epoch 2)" in [t.get_text() for t in loss_axis.get_legend().get_texts()]
+    in_stars = plots.training_curves({**history, "rmse_stars": [4.5, 4.05, 3.6],
+                                      "val_rmse_stars": [4.5, 4.3, 4.05]})
+    assert [a.get_title() for a in in_stars.axes] == ["loss", "rmse_stars"]
+    assert in_stars.axes[1].get_ylabel() == "RMSE (stars)"
+    assert in_stars.axes[1].lines[1].get_ydata().tolist() == [4.5, 4.3, 4.05]
     rng = np.random.default_rng(0)
     truth = rng.choice(np.arange(1, 11) / 2, 500)
     _png(plots.predicted_vs_true(truth, truth + rng.normal(0, 0.5, 500)), tmp_path, "pvt")

@@ -326,7 +326,7 @@ def test_get_params_set_params_and_sklearn_clone():
     rec = kr.Recommender("mf", seed=3, dim=8, train=FAST)
     params = rec.get_params()
     assert params == {"model": "mf", "seed": 3, "timezone": "UTC", "rating_scaling": "minmax",
-                      "train": FAST, "dim": 8}
+                      "train": FAST, "verbose": "auto", "dim": 8}
     twin = clone(rec)
     assert twin is not rec and twin.get_params()["dim"] == 8 and twin.train == FAST
     assert twin.set_params(dim=16, seed=5) is twin
@@ -419,3 +419,29 @@ def test_pairs_take_the_usual_spellings_of_the_id_columns(rec, split):
     np.testing.assert_allclose(rec.predict(renamed), rec.predict(test))
     with pytest.raises(kr.ArgumentError, match="lack column"):
         rec.predict(test.drop(columns="movieId"))
+
+
+# --- signs of life -------------------------------------------------------------------------
+
+def test_auto_verbosity_follows_the_terminal_or_jupyter(monkeypatch):
+    import io
+    import sys
+
+    from kerasrec.recommend import resolve_verbose
+
+    monkeypatch.delitem(sys.modules, "ipykernel", raising=False)
+    monkeypatch.setattr(sys, "stdout", io.StringIO())  # a file: not a terminal
+    assert resolve_verbose("auto") == 0 and resolve_verbose(2) == 2
+    monkeypatch.setitem(sys.modules, "ipykernel", sys)  # inside Jupyter
+    assert resolve_verbose("auto") == 1
+    with pytest.raises(kr.ArgumentError, match="verbose must be"):
+        resolve_verbose("loud")
+
+
+def test_verbose_shows_the_fit_and_the_score_table(split, capsys):
+    rec = kr.Recommender("mf", verbose=1, dim=4).fit(split[0])
+    rec.recommend(_user(split), k=3)
+    out = capsys.readouterr().out
+    assert "Epoch 1/" in out and "score table:" in out and "user" in out
+    kr.Recommender("mf", verbose=0, dim=4).fit(split[0]).recommend(_user(split), k=3)
+    assert capsys.readouterr().out == ""

@@ -259,6 +259,15 @@ class FeaturePipeline:
         """Model outputs -> ratings in stars."""
         return self.scaler.inverse_transform(np.ravel(scaled), movie_ids)
 
+    def stars_per_unit(self) -> Optional[float]:
+        """Stars per unit of the scaled rating, if one number holds for every movie (so
+        an error in scaled units times it is the error in stars); None otherwise."""
+        self._check_fitted()
+        movies = self.items_["movieId"].to_numpy()
+        slope = self.to_stars(np.ones(len(movies)), movies) - self.to_stars(
+            np.zeros(len(movies)), movies)
+        return float(slope[0]) if len(slope) and np.allclose(slope, slope[0]) else None
+
     # --- persistence ---------------------------------------------------------------------
 
     def get_config(self) -> dict:

@@ -54,7 +54,7 @@ class KerasRatingModel(RecModel):
             history = training.fit(model, x, x["rating"], config=config)
         zero_unseen_rows(model)
         self.keras_model, self.pipeline = model, pipeline
-        self.history = {k: [float(v) for v in vs] for k, vs in history.history.items()}
+        self.history = history_in_stars(history.history, pipeline)
         return self
 
     def needs_item_features_for_fit(self) -> bool:
@@ -136,6 +136,18 @@ def load_keras(path: Path):
         raise ArtifactError(f"'{path}': not a Keras model kerasrec can load safely "
                             f"({type(exc).__name__}: {' '.join(str(exc).split())[:300]}); "
                             "save it again") from None
+
+
+def history_in_stars(history, pipeline) -> Dict[str, list]:
+    """Keras' history as floats, with ``<name>_stars`` beside every RMSE/MAE in scaled
+    units, so logs and curves speak the units of the results (0.67 stars, not 0.15)."""
+    out = {k: [float(v) for v in vs] for k, vs in history.items()}
+    scale = pipeline.stars_per_unit()
+    if scale is not None:
+        for key in list(out):
+            if key.endswith(("rmse", "mae")):
+                out[f"{key}_stars"] = [v * abs(scale) for v in out[key]]
+    return out
 
 
 def zero_unseen_rows(model) -> None:

@@ -77,3 +77,34 @@ def test_hybrid_trained_with_lazy_adam_beats_the_mean(prepared):
 def test_train_config_rejects_unusable_settings_by_name(field, value):
     with pytest.raises(kr.ArgumentError, match=field):
         training.TrainConfig(**{field: value})
+
+
+def test_early_stopping_ignores_negligible_gains():
+    """A relative ``min_delta``: once the loss only creeps (the learning rate at its floor),
+    training stops instead of running every epoch; with 0 any gain resets the patience."""
+    import keras
+
+    from kerasrec.training import relative_early_stopping
+
+    def run(min_delta):
+        stop = relative_early_stopping("loss", patience=2, min_delta=min_delta)
+        model = keras.Sequential([keras.Input((1,)), keras.layers.Dense(1)])
+        model.stop_training = False  # as Model.fit sets it
+        stop.set_model(model)
+        stop.on_train_begin()
+        losses = [1.0, 0.5, 0.4] + [0.4 * (1 - 1e-6) ** i for i in range(1, 40)]
+        for epoch, loss in enumerate(losses):
+            stop.on_epoch_end(epoch, {"loss": loss})
+            if stop.model.stop_training:
+                return epoch + 1
+        return len(losses)
+
+    assert run(1e-4) == 5  # two epochs of creeping after the last real gain
+    assert run(0.0) == 42  # every millionth counts: all epochs run
+
+
+def test_histories_report_errors_in_stars(prepared):
+    rec = kr.Recommender("mf", train=training.TrainConfig(epochs=2, verbose=0)).fit(
+        prepared["data"].with_ratings(prepared["train"]))
+    history = rec.history_
+    np.testing.assert_allclose(history["val_rmse_stars"], np.array(history["val_rmse"]) * 4.5)

@@ -12,7 +12,7 @@ import pandas as pd
 from kerasrec.errors import CapabilityError
 from kerasrec.models.base import Block, register
 from kerasrec.models.hybrid.config import HybridConfig
-from kerasrec.models.keras_model import KerasRatingModel, target_range
+from kerasrec.models.keras_model import KerasRatingModel, history_in_stars, target_range
 
 # Parts that use what the model learned about a user / a movie id. For a user (movie)
 # the model never saw in training these carry no information and are dropped.
@@ -122,7 +122,7 @@ class Hybrid(KerasRatingModel):
             values[0] = 0.0
             weight.assign(values)
         self.keras_model, self.pipeline = backbone, pipeline
-        self.history = {k: [float(v) for v in vs] for k, vs in history.history.items()}
+        self.history = history_in_stars(history.history, pipeline)
         self._parts_call = self._query_model = None
         blends = self._choose_blend(x, config)
         backbone.relevance_blend = max(blends, key=blends.get)
