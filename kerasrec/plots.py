@@ -56,13 +56,17 @@ def sparsity_heatmap(data: MovieData, max_users: int = 200, max_movies: int = 40
 
 
 def feature_heatmap(pipeline, max_movies: int = 60):
-    """Movies x item features (genres, old, year_unknown) from a fitted pipeline."""
+    """Movies x item features (genres, old, year_unknown) from a fitted pipeline: a dark
+    cell means the movie has the feature."""
     table = pipeline.item_feature_table()[1:max_movies + 1]
     fig, ax = _figure(8, 5)
-    ax.imshow(table, aspect="auto", interpolation="nearest", cmap="Greys")
+    image = ax.imshow(table, aspect="auto", interpolation="nearest", cmap="Greys", vmin=0,
+                      vmax=1)
+    fig.colorbar(image, ax=ax, label="feature value (1: has it)", ticks=[0, 1])
     ax.set_xticks(range(len(pipeline.feature_names)), pipeline.feature_names, rotation=70,
                   fontsize=8)
-    ax.set(ylabel=f"movies (first {len(table)})", title="Item features")
+    ax.set(xlabel="item feature", ylabel=f"movies (first {len(table)} by movieId)",
+           title="Item features: genres (multi-hot), old, year unknown")
     return fig
 
 
@@ -77,14 +81,25 @@ def rating_distribution(data: Union[MovieData, pd.DataFrame]):
     return fig
 
 
-def ratings_per_user(data: Union[MovieData, pd.DataFrame], bins: int = 50):
-    """Histogram of how many ratings each user gave (log scale)."""
+def ratings_per_user(data: Union[MovieData, pd.DataFrame], bins: int = 50,
+                     which: str = "all"):
+    """Histogram of how many ratings each user gave (log scale).
+
+    Args:
+        data: Ratings (or MovieData).
+        bins: Log-spaced bins.
+        which: Which ratings these are, for the title (e.g. ``"training"``).
+    """
+    from matplotlib.ticker import MaxNLocator
+
     ratings = data.ratings if isinstance(data, MovieData) else data
     per_user = ratings.groupby("userId").size()
     fig, ax = _figure()
     ax.hist(per_user, bins=np.logspace(0, np.log10(per_user.max() + 1), bins))
-    ax.set(xscale="log", xlabel="ratings per user", ylabel="users",
-           title=f"Ratings per user (median {per_user.median():.0f})")
+    ax.yaxis.set_major_locator(MaxNLocator(integer=True))  # users come whole
+    ax.set(xscale="log", xlabel=f"{which} ratings per user", ylabel="users",
+           title=f"Ratings per user, {which} ratings ({len(per_user):,} users, median "
+                 f"{per_user.median():.0f})")
     return fig
 
 
@@ -150,6 +165,183 @@ def predicted_vs_true(truth, prediction, max_points: int = 20000, seed: int = 0)
     rmse = float(np.sqrt(np.mean((truth - prediction) ** 2)))
     ax.set(xlabel="true rating", ylabel="predicted rating",
            title=f"Predicted vs true (RMSE {rmse:.3f})")
+    return fig
+
+
+# --- explaining a model ----------------------------------------------------------------
+
+def explanation_waterfall(parts: pd.Series):
+    """One prediction as a waterfall: each part's contribution in stars, from zero to the
+    predicted rating (``Recommender.explain``'s output).
+
+    Raises:
+        ValueError: If ``parts`` is empty.
+    """
+    parts = parts[parts.abs() > 1e-9] if (parts.abs() > 1e-9).any() else parts
+    if parts.empty:
+        raise ValueError("no parts to draw")
+    ends = parts.cumsum().to_numpy()
+    starts = ends - parts.to_numpy()
+    fig, ax = _figure(7, 0.45 * len(parts) + 1.6)
+    rows = np.arange(len(parts))[::-1]
+    colours = np.where(parts.to_numpy() >= 0, "tab:green", "tab:red")
+    ax.barh(rows, parts.to_numpy(), left=starts, color=colours)
+    for row, start, end, value in zip(rows, starts, ends, parts.to_numpy()):
+        ax.text(max(start, end) + 0.02, row, f"{value:+.3f}", va="center", fontsize=8)
+    ax.set_yticks(rows, parts.index)
+    total = float(parts.sum())
+    ax.axvline(total, color="k", ls="--", lw=1)
+    title = parts.attrs.get("title") or "the prediction"
+    ax.set(xlabel="stars (running total)", ylabel="part",
+           title=f"Why {total:.2f} stars for {title}")
+    return fig
+
+
+#: Columns of ``Recommender.explain_many`` that are not parts.
+_NOT_PARTS = ("userId", "movieId", "title", "prediction", "known_user", "known_movie")
+
+
+def branch_contributions(explained: pd.DataFrame):
+    """How much each part moves predictions over many pairs (``explain_many``'s output):
+    the spread of each part's contribution, in stars.
+
+    Raises:
+        ValueError: If the frame holds no parts.
+    """
+    parts = explained.drop(columns=[c for c in _NOT_PARTS if c in explained.columns])
+    parts = parts.loc[:, parts.abs().max() > 1e-9]
+    if parts.empty:
+        raise ValueError("no parts to draw")
+    order = parts.abs().mean().sort_values(ascending=False).index
+    fig, ax = _figure(7, 0.4 * len(order) + 1.6)
+    ax.boxplot([parts[c].to_numpy() for c in order][::-1], vert=False, showfliers=False,
+               tick_labels=list(order)[::-1])
+    ax.axvline(0, color="k", lw=0.8)
+    ax.set(xlabel="contribution (stars)", ylabel="part",
+           title=f"Parts of {len(explained):,} predictions (boxes: middle half, whiskers: "
+                 "1.5 IQR)")
+    return fig
+
+
+def item_map(vectors: np.ndarray, movies: pd.DataFrame, labels: int = 12, seed: int = 0):
+    """Learned movie vectors in two dimensions (PCA), coloured by first genre, with the
+    most rated titles named.
+
+    Args:
+        vectors: One row per movie (``Recommender.item_vectors()``).
+        movies: Aligned rows with ``title``, ``genres`` and ``n_ratings``
+            (``Recommender.catalog_.movies``).
+        labels: How many of the most rated movies to name.
+        seed: PCA's seed.
+
+    Raises:
+        ValueError: If the rows do not line up.
+    """
+    from sklearn.decomposition import PCA
+
+    if len(vectors) != len(movies):
+        raise ValueError(f"{len(vectors)} vectors for {len(movies)} movies")
+    pca = PCA(n_components=2, random_state=seed)
+    xy = pca.fit_transform(np.asarray(vectors, np.float64))
+    first = movies["genres"].astype(str).str.split("|").str[0].to_numpy()
+    common = pd.Series(first).value_counts().index[:8]
+    fig, ax = _figure(8, 6)
+    for genre in [*common, "other"]:
+        mask = np.isin(first, common, invert=True) if genre == "other" else first == genre
+        ax.scatter(xy[mask, 0], xy[mask, 1], s=6, alpha=0.5, label=genre)
+    counts = movies["n_ratings"].to_numpy()
+    from kerasrec.schema import display_titles
+
+    names = display_titles(movies["title"]).to_numpy()
+    for i in np.argsort(-counts, kind="stable")[:labels]:
+        ax.annotate(str(names[i])[:30], xy[i], fontsize=7)
+    share = pca.explained_variance_ratio_
+    ax.set(xlabel=f"component 1 ({share[0]:.0%} of the variance)",
+           ylabel=f"component 2 ({share[1]:.0%})",
+           title="Movie vectors (PCA), by first genre; the most rated named")
+    ax.legend(fontsize=7, markerscale=2, title="first genre", title_fontsize=7)
+    return fig
+
+
+# --- the lists people see -----------------------------------------------------------------
+
+def topn_curves(lists: pd.DataFrame, test: pd.DataFrame, train: pd.DataFrame,
+                ks: Sequence[int] = tuple(range(1, 21)), liked: float = 4.0):
+    """Precision, recall and NDCG of top-k lists against k, over the whole catalog.
+
+    Args:
+        lists: userId, rank, movieId (``Recommender.recommend_many(users, k=max(ks))``).
+        test, train: Ratings; scored as :func:`kerasrec.metrics.topn_score` (every test
+            user seen in training; a user without a list scores zero).
+        ks: Cut-offs.
+        liked: Rating from which a test movie counts as liked.
+    """
+    from kerasrec import metrics
+
+    scores = metrics.topn_score(lists, test, train, ks=tuple(ks), liked=liked)
+    users = np.intersect1d(test["userId"].unique(), train["userId"].unique())
+    hits = lists.merge(test[["userId", "movieId"]], on=["userId", "movieId"])
+    hits = hits[hits["userId"].isin(users)]
+    precision = [float(np.sum(hits["rank"] <= k)) / (k * max(len(users), 1)) for k in ks]
+    fig, ax = _figure()
+    ax.plot(ks, precision, marker="o", label="precision (watched)")
+    for name in ("watched_recall", "watched_ndcg", "liked_recall"):
+        ax.plot(ks, [scores[f"{name}@{k}"] for k in ks], marker="o",
+                label=name.replace("_", " "))
+    ax.set(xlabel="k (list length)", ylabel="score (mean over users)", ylim=(0, None),
+           title=f"Top-k lists over the whole catalog ({len(users):,} test users)")
+    ax.legend()
+    return fig
+
+
+def error_by_activity(predictions: pd.DataFrame, train: pd.DataFrame, bins: int = 5):
+    """RMSE by how active the user and how popular the movie were in training.
+
+    Args:
+        predictions: userId, movieId, rating, prediction.
+        train: The training ratings.
+        bins: Quantile bins of the training counts.
+    """
+    users = train.groupby("userId").size()
+    movies = train.groupby("movieId").size()
+    frame = predictions.assign(
+        user_ratings=predictions["userId"].map(users).fillna(0).to_numpy(),
+        movie_ratings=predictions["movieId"].map(movies).fillna(0).to_numpy(),
+        error=(predictions["prediction"] - predictions["rating"]) ** 2)
+    from matplotlib.figure import Figure
+
+    fig = Figure(figsize=(10, 4), layout="constrained")
+    for k, (column, label) in enumerate((("user_ratings", "user's training ratings"),
+                                         ("movie_ratings", "movie's training ratings")), 1):
+        ax = fig.add_subplot(1, 2, k)
+        groups = pd.qcut(frame[column], bins, duplicates="drop")
+        table = frame.groupby(groups, observed=True)["error"].agg(["mean", "size"])
+        names = [f"{int(i.left) + 1}-{int(i.right)}" for i in table.index]
+        ax.bar(names, np.sqrt(table["mean"].to_numpy()))
+        for x, (rmse, n) in enumerate(zip(np.sqrt(table["mean"]), table["size"])):
+            ax.text(x, rmse, f"n={n:,}", ha="center", va="bottom", fontsize=7)
+        ax.set(xlabel=label, ylabel="RMSE (stars)", title=f"Error by {label}")
+        ax.tick_params(axis="x", labelrotation=30)
+    return fig
+
+
+def long_tail(lists: pd.DataFrame, train: pd.DataFrame):
+    """How often each movie is recommended against how popular it was in training: do
+    the lists reach beyond the blockbusters?"""
+    popularity = train.groupby("movieId").size().sort_values(ascending=False)
+    shown = lists.groupby("movieId").size()
+    rank = np.arange(1, len(popularity) + 1)
+    times = shown.reindex(popularity.index, fill_value=0).to_numpy()
+    top = max(1, len(popularity) // 100)
+    share = times[:top].sum() / max(times.sum(), 1)
+    fig, ax = _figure()
+    ax.plot(rank, times, lw=0.8)
+    ax.set(xscale="log", xlabel="movies by training popularity (rank, log scale)",
+           ylabel="times recommended",
+           title=f"Long tail: {share:.0%} of recommendations go to the top 1% of movies")
+    twin = ax.twinx()
+    twin.plot(rank, popularity.to_numpy(), color="grey", lw=0.8, ls="--")
+    twin.set(ylabel="training ratings (dashed)", yscale="log")
     return fig
 
 

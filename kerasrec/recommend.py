@@ -44,8 +44,8 @@ class Recommender:
             training defaults with ``seed`` and ``verbose``.
         verbose: Progress output of long steps (Keras' fit bar, the score table's
             ``Progbar``): 0 silent, 1 bars, 2 a line per epoch; ``"auto"`` is 1 in a
-            terminal or Jupyter and 0 otherwise (scripts piped to files, tests). An
-            explicit ``train`` keeps its own ``verbose`` for the fit.
+            terminal, 2 in Jupyter and 0 otherwise (scripts piped to files, tests).
+            An explicit ``train`` keeps its own ``verbose`` for the fit.
         **config: Model options, e.g. ``mlp=False`` or ``mf_dim=64`` for the hybrid,
             ``k=20`` for ``item_knn``.
 
@@ -515,8 +515,9 @@ def resolve_verbose(verbose) -> int:
     if verbose == "auto":
         import sys
 
-        interactive = "ipykernel" in sys.modules or sys.stdout.isatty()
-        return 1 if interactive else 0
+        if "ipykernel" in sys.modules:
+            return 2  # a line per epoch: a live bar would be saved as hundreds of lines
+        return 1 if sys.stdout.isatty() else 0
     if isinstance(verbose, bool) or verbose not in (0, 1, 2):
         raise ArgumentError(f"verbose must be 0, 1, 2 or 'auto', got {verbose!r}")
     return int(verbose)

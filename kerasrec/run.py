@@ -228,7 +228,7 @@ def write_plots(folder: Path, rec, predictions: pd.DataFrame, train: pd.DataFram
     from kerasrec import plots
 
     figures = {"rating_distribution": plots.rating_distribution(train),
-               "ratings_per_user": plots.ratings_per_user(train),
+               "ratings_per_user": plots.ratings_per_user(train, which="training"),
                "predicted_vs_true": plots.predicted_vs_true(predictions["rating"],
                                                             predictions["prediction"])}
     if rec.history_:

@@ -303,6 +303,20 @@ def relative_early_stopping(monitor: str, patience: int, min_delta: float):
 
 
 def predict(model, inputs: Arrays, batch_size: int = 65536) -> np.ndarray:
-    """Predict in large batches; returns a flat float32 array."""
+    """Predict in large batches; returns a flat float32 array.
+
+    TensorFlow warns about "tf.function retracing" when several models predict in a loop
+    (each has its own predict function, traced once); that is expected here, so the
+    warning is held back for the duration of the call.
+    """
+    import logging
+
     x = model_inputs(model, inputs)
-    return np.asarray(model.predict(make_dataset(x, batch_size=batch_size), verbose=0)).reshape(-1)
+    logger = logging.getLogger("tensorflow")
+    level = logger.level
+    logger.setLevel(max(level, logging.ERROR))
+    try:
+        out = model.predict(make_dataset(x, batch_size=batch_size), verbose=0)
+    finally:
+        logger.setLevel(level)
+    return np.asarray(out).reshape(-1)

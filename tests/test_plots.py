@@ -67,3 +67,59 @@ def test_model_diagram_or_a_clear_message(tmp_path):
     else:
         with pytest.raises(kr.MissingDependencyError, match="graphviz|Graphviz"):
             plots.model_diagram(model, tmp_path / "m.png")
+
+
+def _labelled(fig):
+    """Every axes of a figure has an x label, a y label and a title."""
+    for ax in fig.axes:
+        if ax.get_label() == "<colorbar>":
+            continue
+        assert ax.get_ylabel(), ax
+        assert ax.get_xlabel() or ax.get_title() == "", ax  # twin axes share the x label
+    assert any(ax.get_title() for ax in fig.axes)
+
+
+def test_every_plot_carries_axis_labels(sample, hybrid, sample_split, tmp_path):
+    train, test = sample_split
+    rec = hybrid
+    pipeline = kr.FeaturePipeline().fit(sample)
+    users = test["userId"].unique()[:80]
+    lists = rec.recommend_many(users, k=20)
+    predictions = test.assign(prediction=rec.predict(test))
+    explained = rec.explain_many(test.head(300))
+    why = rec.explain(int(test.userId.iloc[0]), int(test.movieId.iloc[0]))
+    figures = {
+        "sparsity": plots.sparsity_heatmap(sample, 50, 80),
+        "features": plots.feature_heatmap(pipeline),
+        "ratings": plots.rating_distribution(sample),
+        "per_user": plots.ratings_per_user(train.ratings, which="training"),
+        "curves": plots.training_curves(rec.history_),
+        "pvt": plots.predicted_vs_true(predictions["rating"], predictions["prediction"]),
+        "waterfall": plots.explanation_waterfall(why),
+        "branches": plots.branch_contributions(explained),
+        "map": plots.item_map(rec.item_vectors(), rec.catalog_.movies),
+        "topn": plots.topn_curves(lists, test[test.userId.isin(users)], train.ratings),
+        "activity": plots.error_by_activity(predictions, train.ratings),
+        "tail": plots.long_tail(lists, train.ratings),
+    }
+    for name, fig in figures.items():
+        _labelled(fig)
+        _png(fig, tmp_path, name)
+    assert figures["per_user"].axes[0].get_xlabel() == "training ratings per user"
+    ticks = figures["per_user"].axes[0].get_yticks()
+    assert np.allclose(ticks, np.round(ticks))  # whole users
+    waterfall = figures["waterfall"].axes[0]
+    assert waterfall.get_title().startswith(f"Why {why.sum():.2f} stars")
+    assert {t.get_text() for t in waterfall.get_yticklabels()} <= set(why.index)
+    assert "mf" in {t.get_text() for t in figures["branches"].axes[0].get_yticklabels()}
+    texts = {t.get_text() for t in figures["map"].axes[0].texts}
+    most_rated = rec.catalog_.describe([rec.catalog_.movies["n_ratings"].idxmax()])["title"][0]
+    assert most_rated[:30] in texts
+    topn = figures["topn"].axes[0]
+    assert [line.get_label() for line in topn.lines] == [
+        "precision (watched)", "watched recall", "watched ndcg", "liked recall"]
+    scored = kr.metrics.topn_score(lists, test[test.userId.isin(users)], train.ratings,
+                                   ks=(10,))
+    assert topn.lines[1].get_ydata()[9] == pytest.approx(scored["watched_recall@10"])
+    assert all(0 <= v <= 1 for line in topn.lines for v in line.get_ydata())
+    assert "top 1% of movies" in figures["tail"].axes[0].get_title()

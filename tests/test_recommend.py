@@ -432,8 +432,8 @@ def test_auto_verbosity_follows_the_terminal_or_jupyter(monkeypatch):
     monkeypatch.delitem(sys.modules, "ipykernel", raising=False)
     monkeypatch.setattr(sys, "stdout", io.StringIO())  # a file: not a terminal
     assert resolve_verbose("auto") == 0 and resolve_verbose(2) == 2
-    monkeypatch.setitem(sys.modules, "ipykernel", sys)  # inside Jupyter
-    assert resolve_verbose("auto") == 1
+    monkeypatch.setitem(sys.modules, "ipykernel", sys)  # inside Jupyter: a line per epoch
+    assert resolve_verbose("auto") == 2
     with pytest.raises(kr.ArgumentError, match="verbose must be"):
         resolve_verbose("loud")
 

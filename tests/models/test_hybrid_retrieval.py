@@ -52,3 +52,16 @@ def test_retrieval_is_switched_off_with_a_message_above_the_softmax_limit(
     loaded = kr.Recommender.load(rec.save(tmp_path / "rec"))
     assert not loaded.model_.supports("relevance")
     assert loaded.recommend(1, k=3)["movieId"].tolist() == rec.recommend(1, k=3)["movieId"].tolist()
+
+
+def test_similar_items_use_the_retrieval_vectors(hybrid):
+    """Neighbours by who watches what, not by genre (benchmarks/similar_items.py measures
+    the difference on MovieLens: 56% of neighbours co-rated by 20+ users against 17%)."""
+    movies = hybrid.catalog_.movie_ids
+    rows = hybrid.pipeline_.item_index(movies)
+    expected = np.asarray(hybrid.model_.backbone.catalog_scores.item_vectors())[rows]
+    np.testing.assert_allclose(hybrid.item_vectors(), expected, rtol=1e-6)
+    top = hybrid.similar_items(int(movies[0]), k=5)
+    unit = expected / np.linalg.norm(expected, axis=1, keepdims=True)
+    cosine = unit[hybrid.catalog_.position(top["movieId"])] @ unit[0]
+    np.testing.assert_allclose(top["similarity"], cosine, rtol=1e-5)
