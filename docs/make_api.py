@@ -12,6 +12,7 @@ from __future__ import annotations
 import argparse
 import importlib
 import inspect
+import re
 import sys
 from pathlib import Path
 
@@ -26,7 +27,8 @@ SECTIONS = [
     ("kerasrec.features", ["FeaturePipeline"]),
     ("kerasrec.split", ["random_split", "temporal_split", "leave_last_n", "article_split",
                         "Split"]),
-    ("kerasrec.models", ["model_names", "model_class", "model_table", "register", "RecModel"]),
+    ("kerasrec.models.base", ["model_names", "model_class", "model_table", "register",
+                              "RecModel"]),
     ("kerasrec.training", ["TrainConfig", "fit", "make_dataset", "predict"]),
     ("kerasrec.recommend", ["Recommender"]),
     ("kerasrec.catalog", ["Filters", "Catalog"]),
@@ -49,9 +51,11 @@ SECTIONS = [
 
 def _signature(obj) -> str:
     try:
-        return str(inspect.signature(obj))
+        text = str(inspect.signature(obj))
     except (TypeError, ValueError):
         return "(...)"
+    # A function default shows its name, not its address, so the output is stable.
+    return re.sub(r"<function (\S+) at 0x[0-9a-f]+>", r"\1", text)
 
 
 def _doc(obj) -> str:

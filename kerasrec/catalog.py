@@ -143,10 +143,12 @@ class Catalog:
 
     @property
     def n_ratings(self) -> np.ndarray:
+        """Training ratings per catalog movie, in ``movie_ids`` order."""
         return self.movies["n_ratings"].to_numpy(np.int64)
 
     @property
     def popular_min(self) -> int:
+        """Fewest ratings a movie needs to be offered to a user unseen in training."""
         return popular_min(self.n_ratings)
 
     def position(self, movie_ids) -> np.ndarray:

@@ -361,7 +361,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     train.add_argument("--model", default=DEFAULT_MODEL, choices=model_names(),
                        metavar="MODEL", help=f"the model to train, one of "
-                       f"{', '.join(model_names())} (see the README's table of models)")
+                       f"{', '.join(model_names())} (docs/guide.md lists them)")
     train.add_argument("--out", default="runs/latest", help="run directory; replaced only "
                        "when the new run is complete")
     train.add_argument("--split", default="random", choices=SPLITS,

@@ -47,7 +47,7 @@ def worker_task() -> Tuple[str, int]:
     """
     if not os.environ.get("TF_CONFIG"):
         raise ArgumentError("strategy 'multiworker' needs the TF_CONFIG environment variable "
-                            "(the cluster's workers and this worker's index); see the README")
+                            "(the cluster's workers and this worker's index); see docs/guide.md")
     import tensorflow as tf
 
     resolver = tf.distribute.cluster_resolver.TFConfigClusterResolver()

@@ -151,11 +151,13 @@ class Recommender:
 
     @property
     def history_(self) -> Dict[str, list]:
+        """Loss and metrics per training epoch (errors also in stars: ``*_stars``)."""
         self._check_fitted()
         return self.model_.history
 
     @property
     def global_mean_(self) -> float:
+        """Mean training rating in stars."""
         self._check_fitted()
         return self.catalog_.global_mean
 

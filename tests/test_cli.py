@@ -88,7 +88,7 @@ def test_train_writes_a_complete_run(run_dir):
 
 
 def test_train_with_the_large_data_settings(tmp_path):
-    """The README's 25M recipe, on a Parquet sample streamed by ``kerasrec sample``."""
+    """The guide's 25M recipe, on a Parquet sample streamed by ``kerasrec sample``."""
     data, out = tmp_path / "big", tmp_path / "run"
     assert main(["sample", str(data), "--users", "300", "--movies", "400", "--ratings",
                  "30000"]) == 0

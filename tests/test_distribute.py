@@ -41,6 +41,7 @@ def test_mirrored_over_two_logical_cpus(single, tmp_path):
     assert abs(result["rmse"] - single_rmse) <= 0.02 * single_rmse, (result["rmse"], single_rmse)
 
 
+@pytest.mark.slow  # two worker processes: 45 s; the mirrored run covers the default suite
 def test_multiworker_with_two_processes(single, tmp_path):
     optimizer, single_rmse = single
     rmse = runs.multiworker(tmp_path / "run", EPOCHS, optimizer)

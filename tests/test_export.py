@@ -187,7 +187,7 @@ def test_saved_model_cli_show_and_run(exported):
 
 
 def test_serving_soak_no_errors_and_flat_memory(hybrid, exported):
-    """A short run of ``benchmarks/soak.py``'s client (the README reports 100,000 calls)."""
+    """A short run of ``benchmarks/soak.py``'s client (docs/benchmarks.md reports 100,000 calls)."""
     sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
     try:
         from soak import run_soak, soak_ids

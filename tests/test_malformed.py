@@ -348,8 +348,8 @@ def test_bad_data_is_located_and_nothing_is_written(case, tmp_path, products, ra
 def test_the_catalogue_covers_at_least_thirty_cases():
     names = [c.name for c in DATA_CASES] + [c.name for c in ARTIFACT_CASES]
     assert len(set(names)) == len(names) >= 30
-    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text()
-    assert f"catalogue of {len(names)} malformed inputs" in readme, "README count is stale"
+    guide = (Path(__file__).resolve().parents[1] / "docs" / "guide.md").read_text()
+    assert f"catalogue of {len(names)} malformed inputs" in guide, "the guide's count is stale"
 
 
 # --- artifact and call cases ------------------------------------------------------------

@@ -1,8 +1,8 @@
 """Every way a trained model leaves the process gives back the same predictions:
 ``Recommender.save``/``load``, the Keras ``.keras`` file and the SavedModel export.
 
-On the real MovieLens data (its fixed 80/20 split) when ``../shared`` is present, on the
-bundled sample otherwise.
+On the bundled sample; with ``--runslow``, on the real MovieLens data (its fixed 80/20
+split) when ``../shared`` is present (a minute more).
 """
 
 from __future__ import annotations
@@ -23,9 +23,11 @@ TOLERANCE = 1e-5
 
 @pytest.fixture(scope="module")
 def trained(request):
-    """(Recommender, test ratings, data name): real data if available, else the sample."""
+    """(Recommender, test ratings, data name): real data with --runslow if available, else
+    the sample."""
     train_file = SPLITS / "movies_random80_train.csv"
-    if REAL_XLSX.is_file() and train_file.is_file():
+    real = REAL_XLSX.is_file() and train_file.is_file()
+    if real and request.config.getoption("--runslow"):
         data = kr.load_movies(REAL_XLSX)
         train = kr.load_ratings(train_file)
         test = kr.load_ratings(SPLITS / "movies_random80_test.csv")

@@ -56,14 +56,17 @@ class MovieData:
 
     @property
     def n_users(self) -> int:
+        """Distinct users in the ratings."""
         return int(self.ratings["userId"].nunique())
 
     @property
     def n_movies(self) -> int:
+        """Movies in the products table."""
         return int(len(self.products))
 
     @property
     def n_ratings(self) -> int:
+        """Rows of the ratings table."""
         return int(len(self.ratings))
 
     def genre_counts(self) -> pd.Series:

@@ -129,6 +129,7 @@ class FeaturePipeline:
 
     @property
     def context_names(self) -> List[str]:
+        """Names of the context columns: daytime, weekend."""
         return list(CONTEXT_NAMES)
 
     @property

@@ -58,7 +58,7 @@ def register(name: str):
     """Class decorator: make a :class:`RecModel` available under ``name``.
 
     The registry is the only list of model names: the command line's choices,
-    ``Recommender`` validation and the README table all come from it.
+    ``Recommender`` validation and the table of models in docs/guide.md all come from it.
 
     Example:
         >>> @register("popularity")
@@ -302,7 +302,7 @@ class RecModel:
 
 def model_table() -> str:
     """The registered models as a Markdown table (name, what it is, capabilities,
-    trained by gradient descent), as the README shows it."""
+    trained by gradient descent), as docs/guide.md shows it."""
     rows = ["| model | what it is | trains with Keras | cold pairs | capabilities |",
             "| --- | --- | --- | --- | --- |"]
     for name in model_names():
