@@ -14,8 +14,10 @@ from typing import Union
 
 import keras
 
-#: Names :func:`get_optimizer` accepts.
-OPTIMIZERS = ("adam", "lazy_adam")
+from kerasrec.training import OPTIMIZER_NAMES
+
+#: Names :func:`get_optimizer` accepts (written once, in :mod:`kerasrec.training`).
+OPTIMIZERS = OPTIMIZER_NAMES
 
 
 @keras.saving.register_keras_serializable(package="kerasrec")

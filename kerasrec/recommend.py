@@ -71,7 +71,7 @@ class Recommender:
 
     def __repr__(self) -> str:
         options = "".join(f", {k}={v!r}" for k, v in self.config.items())
-        fitted = "" if hasattr(self, "model_") else ", unfitted"
+        fitted = "" if self._fitted() else ", unfitted"
         return f"Recommender(model={self.model!r}{options}{fitted})"
 
     # --- scikit-learn parameters ---------------------------------------------------------
@@ -150,10 +150,39 @@ class Recommender:
         return self
 
     @property
+    def model_(self):
+        """The fitted :class:`~kerasrec.models.RecModel`. After :meth:`load`, its files
+        are read when first needed (recommending from the score table needs none).
+
+        Raises:
+            NotFittedError: Before ``fit`` or ``load``.
+        """
+        if self.__dict__.get("_model") is None:
+            pending = self.__dict__.get("_model_reader")
+            if pending is None:
+                raise NotFittedError("this Recommender is not fitted; call fit(data) or "
+                                     "Recommender.load(path) first")
+            self._model, self._model_reader = pending(), None
+        return self._model
+
+    @model_.setter
+    def model_(self, model) -> None:
+        self._model, self._model_reader = model, None
+
+    def _defer_model(self, model, read) -> None:
+        """``model`` (its settings and history known, its weights not yet read) becomes
+        :attr:`model_` once ``read()`` has read them, on first use (see ``load``)."""
+        self._model, self._model_reader, self._model_shell = None, read, model
+
+    def _fitted(self) -> bool:
+        return (self.__dict__.get("_model") is not None
+                or self.__dict__.get("_model_reader") is not None)
+
+    @property
     def history_(self) -> Dict[str, list]:
         """Loss and metrics per training epoch (errors also in stars: ``*_stars``)."""
         self._check_fitted()
-        return self.model_.history
+        return (self.__dict__.get("_model") or self._model_shell).history
 
     @property
     def global_mean_(self) -> float:
@@ -162,7 +191,7 @@ class Recommender:
         return self.catalog_.global_mean
 
     def _check_fitted(self) -> None:
-        if "model_" not in vars(self):
+        if not self._fitted():
             raise NotFittedError("this Recommender is not fitted; call fit(data) or "
                                  "Recommender.load(path) first")
 
@@ -357,11 +386,16 @@ class Recommender:
         return out
 
     def _rank_by(self, rank_by: Optional[str]) -> str:
+        # A score table knows whether the model ranks by relevance: asking it leaves a
+        # loaded model's weights unread.
+        table = self.__dict__.get("_table")
+        relevant = (table.relevance is not None if table is not None
+                    else self.model_.supports("relevance"))
         if rank_by is None:
-            return "relevance" if self.model_.supports("relevance") else "rating"
+            return "relevance" if relevant else "rating"
         if rank_by not in ("relevance", "rating"):
             raise ArgumentError(f"rank_by must be 'relevance' or 'rating', got {rank_by!r}")
-        if rank_by == "relevance" and not self.model_.supports("relevance"):
+        if rank_by == "relevance" and not relevant:
             self.model_.unsupported("relevance")
         return rank_by
 
@@ -445,7 +479,11 @@ class Recommender:
         if row < 0:
             raise UnknownMovieError(f"movieId {movie_id!r} is not in the catalog of "
                                     f"{len(self.catalog_.movies)} movies")
-        vectors = normalize(self.item_vectors())
+        table = self.__dict__.get("_table")
+        if table is not None and table.item_vectors is not None:
+            vectors = table.item_vectors.astype(np.float64)  # unit rows, saved with the table
+        else:
+            vectors = normalize(self.item_vectors())
         similarity = vectors @ vectors[row]
         similarity[row] = -np.inf
         top = np.lexsort((self.catalog_.movie_ids, -similarity))[:k]

@@ -88,7 +88,6 @@ def load_recommender(path: Union[str, Path], cls=None):
         model = model_class(rec.model)(**rec.config)
         rec.pipeline_ = FeaturePipeline.load(path / PIPELINE_FILE)
         rec.catalog_ = Catalog.load(path, rec.pipeline_)
-        model.load_parts(path, rec.pipeline_)
         model.history, model.chosen = meta["history"], meta.get("chosen", {})
     except (KeyError, TypeError, ArgumentError) as exc:
         raise ArtifactError(f"'{path / MANIFEST}': settings do not fit this kerasrec "
@@ -98,8 +97,24 @@ def load_recommender(path: Union[str, Path], cls=None):
     except (OSError, ValueError, EOFError) as exc:
         raise ArtifactError(f"'{path}': a file of the saved Recommender is damaged "
                             f"({type(exc).__name__}: {exc}); save it again") from None
-    rec.model_, rec._table = model, None
+
+    def read_model():
+        try:
+            model.load_parts(path, rec.pipeline_)
+        except ArtifactError:
+            raise
+        except (OSError, ValueError, EOFError, KeyError, TypeError) as exc:
+            raise ArtifactError(f"'{path}': a model file of the saved Recommender is damaged "
+                                f"({type(exc).__name__}: {exc}); save it again") from None
+        return model
+
+    rec._table = None
     if (path / SCORES_FILE).is_file():
-        rec._table = scoring.ScoreTable.load(path / SCORES_FILE,
-                                             terms=scoring.additive_terms(model))
+        # The table answers recommend and predict at the reference context by itself:
+        # the model's files (and TensorFlow) are read when something first needs them.
+        rec._defer_model(model, read_model)
+        rec._table = scoring.ScoreTable.load(
+            path / SCORES_FILE, terms=scoring.LazyTerms(lambda: scoring.additive_terms(rec.model_)))
+    else:
+        rec.model_ = read_model()
     return rec

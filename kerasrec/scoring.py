@@ -24,7 +24,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, fields
 from pathlib import Path
-from typing import Any, Optional, Tuple, Union
+from typing import Any, Callable, Optional, Tuple, Union
 
 import numpy as np
 import pandas as pd
@@ -72,7 +72,8 @@ class ScoreTable:
         item_known: (M + 1,) whether the movie was rated in training.
         rating_range: Predictions are clipped to it.
         terms: The model's additive context/session terms, or None. Not stored with
-            the table: it is read from the model's weights.
+            the table: it is read from the model's weights (a loaded table gets a
+            :class:`LazyTerms` that does so when a context first needs it).
         item_vectors: (M, d) unit-length learned movie vectors for similar items, or None.
         relevance: (U + 1, M) float32 :meth:`RecModel.relevance` of every user for every
             catalog movie (what lists rank known users by), or None.
@@ -157,6 +158,33 @@ class ScoreTable:
                                 "it is rebuilt")
         values["rating_range"] = tuple(float(v) for v in values["rating_range"])
         return cls(**values, terms=terms)
+
+
+class LazyTerms:
+    """A model's additive terms, read from its weights only when a context needs them.
+
+    At the reference context (no flags, no timestamp) every shift is zero by definition,
+    so a saved score table ranks and predicts there without loading the model (nor
+    TensorFlow). ``load`` returns the terms (or None for a model without them).
+    """
+
+    def __init__(self, load: Callable[[], Any]) -> None:
+        self._load, self._terms, self._loaded = load, None, False
+
+    def resolve(self) -> Any:
+        """The model's terms (loading the model the first time)."""
+        if not self._loaded:
+            self._terms, self._loaded = self._load(), True
+        return self._terms
+
+    def shift(self, rows: np.ndarray, flags: np.ndarray, timestamps: np.ndarray) -> np.ndarray:
+        reference = not np.any(flags) and not np.any(np.asarray(timestamps) >= 0)
+        terms = None if reference and not self._loaded else self.resolve()
+        return np.zeros(len(rows)) if terms is None else terms.shift(rows, flags, timestamps)
+
+    def serving_module(self):
+        terms = self.resolve()
+        return None if terms is None else terms.serving_module()
 
 
 def _ids(values) -> np.ndarray:

@@ -8,6 +8,8 @@ from typing import Any, Dict, Mapping, Optional, Sequence, Tuple
 import numpy as np
 
 Arrays = Mapping[str, np.ndarray]
+#: Optimizer names :func:`kerasrec.optimizers.get_optimizer` knows (its ``OPTIMIZERS``).
+OPTIMIZER_NAMES = ("adam", "lazy_adam")
 
 
 @dataclass
@@ -59,10 +61,17 @@ class TrainConfig:
     def __post_init__(self) -> None:
         from kerasrec.distribute import check_strategy
         from kerasrec.errors import ArgumentError
-        from kerasrec.optimizers import check_optimizer
 
         check_strategy(self.strategy)
-        check_optimizer(self.optimizer)
+        if not isinstance(self.optimizer, str):
+            # An optimizer object (imports Keras); a name is checked without it, so a
+            # saved model's settings read back without TensorFlow.
+            from kerasrec.optimizers import check_optimizer
+
+            check_optimizer(self.optimizer)
+        elif self.optimizer not in OPTIMIZER_NAMES:
+            raise ArgumentError(f"optimizer must be one of {OPTIMIZER_NAMES}, got "
+                                f"{self.optimizer!r}")
         self.callbacks = tuple(self.callbacks)
         for name in ("epochs", "batch_size"):
             value = getattr(self, name)

@@ -55,3 +55,18 @@ def test_walkthrough_runs_on_the_real_data_in_minutes(tmp_path):
     notebook = _execute(tmp_path, KERASREC_DATA=str(REAL_XLSX), TF_CPP_MIN_LOG_LEVEL="2")
     assert not _outputs(notebook, "error")
     assert time.perf_counter() - start < 600
+
+
+def test_the_committed_notebook_is_executed_with_small_outputs():
+    """Readers on GitHub see the tables and pictures: the committed file holds them."""
+    nbformat = pytest.importorskip("nbformat")
+    notebook = nbformat.read(NOTEBOOK, as_version=4)
+    code = [c for c in notebook.cells if c.cell_type == "code"]
+    assert all(c.execution_count for c in code), "commit the notebook executed"
+    assert not _outputs(notebook, "error")
+    images = [o for o in _outputs(notebook, "display_data") + _outputs(notebook, "execute_result")
+              if "image/png" in o.get("data", {})]
+    assert len(images) >= 12
+    assert NOTEBOOK.stat().st_size < 600_000
+    conclusions = [c.source for c in notebook.cells if c.cell_type == "markdown"]
+    assert any("Why the hybrid loses here" in text for text in conclusions)

@@ -445,3 +445,34 @@ def test_verbose_shows_the_fit_and_the_score_table(split, capsys):
     assert "Epoch 1/" in out and "score table:" in out and "user" in out
     kr.Recommender("mf", verbose=0, dim=4).fit(split[0]).recommend(_user(split), k=3)
     assert capsys.readouterr().out == ""
+
+
+def test_a_saved_recommender_answers_from_its_table_without_tensorflow(rec, split, tmp_path):
+    """recommend and similar_items read the saved score table; the model's weights (and
+    TensorFlow) are read only when a context or an explanation needs them."""
+    import subprocess
+    import sys
+
+    rec.score_table()  # saved with the folder (a run folder always has it)
+    folder = rec.save(tmp_path / "saved")
+    user = _user(split)
+    movie = int(rec.catalog_.movie_ids[0])
+    code = ("import sys, json, kerasrec as kr\n"
+            "rec = kr.Recommender.load(sys.argv[1])\n"
+            f"top = rec.recommend({user}, k=5)['movieId'].tolist()\n"
+            f"near = rec.similar_items({movie}, k=5)['movieId'].tolist()\n"
+            "quiet = 'tensorflow' not in sys.modules\n"
+            f"weekend = rec.recommend({user}, k=5, context={{'daytime': 0, 'weekend': 1}})\n"
+            "print(json.dumps([top, near, quiet, weekend['movieId'].tolist(),\n"
+            "                  'tensorflow' in sys.modules]))\n")
+    done = subprocess.run([sys.executable, "-c", code, str(folder)], capture_output=True,
+                          text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-2000:]
+    import json
+
+    top, near, quiet, weekend, loaded = json.loads(done.stdout.strip().splitlines()[-1])
+    assert quiet and loaded  # no TensorFlow until the weekend context needed the model
+    assert top == rec.recommend(user, k=5)["movieId"].tolist()
+    assert near == rec.similar_items(movie, k=5)["movieId"].tolist()
+    context = {"daytime": 0, "weekend": 1}
+    assert weekend == rec.recommend(user, k=5, context=context)["movieId"].tolist()
