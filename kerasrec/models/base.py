@@ -29,6 +29,7 @@ Keras is imported when a model is built or loaded.
 from __future__ import annotations
 
 import importlib
+import importlib.util
 import pkgutil
 from pathlib import Path
 from typing import Any, ClassVar, Dict, List, Mapping, Optional, Tuple, Type
@@ -160,6 +161,8 @@ class RecModel:
             but a whole users x movies table slowly (the neighbourhood baselines).
         quick_options, quick_train: Options and TrainConfig fields that train the
             model briefly on the bundled sample, for :mod:`kerasrec.testing`.
+        requires: Import names of optional libraries the model needs (an extra of
+            kerasrec); :meth:`available` says whether they are installed.
         trivial: The model is the trivial reference (the global mean) that the
             contract check holds every other model against.
     """
@@ -172,6 +175,7 @@ class RecModel:
     quick_options: ClassVar[Mapping[str, Any]] = {}
     quick_train: ClassVar[Mapping[str, Any]] = {}
     trivial: ClassVar[bool] = False
+    requires: ClassVar[Tuple[str, ...]] = ()
 
     def __init__(self, **options: Any) -> None:
         unknown = set(options) - set(self.option_names())
@@ -261,6 +265,11 @@ class RecModel:
         """Whether this model, as configured, has ``capability``. Subclasses whose
         options switch a capability off override this."""
         return self.provides(capability)
+
+    @classmethod
+    def available(cls) -> bool:
+        """Whether the optional libraries in :attr:`requires` are installed."""
+        return all(importlib.util.find_spec(name) is not None for name in cls.requires)
 
     @classmethod
     def capabilities(cls) -> Tuple[str, ...]:

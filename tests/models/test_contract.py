@@ -15,6 +15,11 @@ from kerasrec.testing import CHECKS, fitted_model  # noqa: E402
 @pytest.mark.parametrize("check", CHECKS, ids=lambda check: check.__name__)
 @pytest.mark.parametrize("name", model_names())
 def test_contract(name, check, tmp_path):
+    from kerasrec.models import model_class
+
+    needs = model_class(name).requires
+    if not model_class(name).available():
+        pytest.skip(f"model {name!r} needs the optional {', '.join(needs)} (not installed)")
     check(fitted_model(name), tmp_path)
 
 
