@@ -172,17 +172,17 @@ def _cmd_evaluate(args: argparse.Namespace) -> int:
     run = load_run(args.run_dir)
     test = load_ratings(args.test) if args.test else run.test_ratings()
     rec = run.recommender
-    frame = test[["userId", "movieId", "rating"]].assign(prediction=rec.predict(test))
     scores = rec.evaluate(test, k=args.k)
-    if args.predictions:
+    if args.predictions:  # predicted once more only when asked for
         from kerasrec._io import atomic_path
 
+        frame = test[["userId", "movieId", "rating"]].assign(prediction=rec.predict(test))
         with atomic_path(args.predictions) as tmp:
             frame.to_csv(tmp, index=False)
     if args.json:
         print(json.dumps(scores))
     else:
-        print(f"kerasrec evaluate: {len(frame):,} ratings")
+        print(f"kerasrec evaluate: {len(test):,} ratings")
         for key, value in scores.items():
             print(f"  {key:<24} {value:.4f}" if isinstance(value, float) else
                   f"  {key:<24} {value}")

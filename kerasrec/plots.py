@@ -197,10 +197,6 @@ def explanation_waterfall(parts: pd.Series):
     return fig
 
 
-#: Columns of ``Recommender.explain_many`` that are not parts.
-_NOT_PARTS = ("userId", "movieId", "title", "prediction", "known_user", "known_movie")
-
-
 def branch_contributions(explained: pd.DataFrame):
     """How much each part moves predictions over many pairs (``explain_many``'s output):
     the spread of each part's contribution, in stars.
@@ -208,7 +204,8 @@ def branch_contributions(explained: pd.DataFrame):
     Raises:
         ValueError: If the frame holds no parts.
     """
-    parts = explained.drop(columns=[c for c in _NOT_PARTS if c in explained.columns])
+    # The parts are the float columns beside their sum (ids are integers, the flags bool).
+    parts = explained.select_dtypes("floating").drop(columns="prediction", errors="ignore")
     parts = parts.loc[:, parts.abs().max() > 1e-9]
     if parts.empty:
         raise ValueError("no parts to draw")

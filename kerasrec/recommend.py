@@ -132,8 +132,7 @@ class Recommender:
         if train is None and model.train_defaults is not None:
             train = model.train_config(seed=self.seed, verbose=resolve_verbose(self.verbose))
         if callbacks:
-            train = train or model.train_config(seed=self.seed)
-            if train is None:
+            if train is None:  # only models with no Keras training have none
                 raise ArgumentError(f"model {self.model!r} is not trained with Keras; "
                                     "callbacks do not apply")
             train = replace(train, callbacks=(*train.callbacks, *callbacks))
@@ -273,13 +272,12 @@ class Recommender:
         """
         pairs = with_context(pd.DataFrame({"userId": [user_id], "movieId": [movie_id]}),
                              context)
-        many = self.explain_many(pairs)
-        parts = many.drop(columns=["userId", "movieId", "title", "known_user", "known_movie",
-                                   "prediction"]).iloc[0].rename("stars")
-        parts.attrs.update(prediction=float(many["prediction"].iloc[0]),
-                           title=many["title"].iloc[0],
-                           known_user=bool(many["known_user"].iloc[0]),
-                           known_movie=bool(many["known_movie"].iloc[0]))
+        self._check_fitted()
+        block, parts = self._parts(_as_pairs(pairs))
+        parts = parts.iloc[0].rename("stars")
+        parts.attrs.update(prediction=float(parts.sum()), title=self.catalog_.title(movie_id),
+                           known_user=bool(block["user_id"][0]),
+                           known_movie=bool(block["item_id"][0]))
         return parts
 
     def explain_many(self, pairs: pd.DataFrame) -> pd.DataFrame:
@@ -301,11 +299,7 @@ class Recommender:
         """
         self._check_fitted()
         pairs = _as_pairs(pairs)
-        block = self._block(pairs)
-        parts = self.catalog_.cold_start_parts(block, self.model_.explain(block))
-        raw = parts.sum(axis=1).to_numpy()
-        parts["clip"] = np.clip(raw, *self.pipeline_.config.rating_range) - raw
-        parts = parts.reset_index(drop=True)
+        block, parts = self._parts(pairs)
         inside = self.catalog_.position(pairs["movieId"]) >= 0
         titles = np.full(len(pairs), None, object)
         titles[inside] = self.catalog_.describe(pairs["movieId"].to_numpy()[inside])["title"]
@@ -315,6 +309,14 @@ class Recommender:
                              "known_user": block["user_id"] > 0,
                              "known_movie": block["item_id"] > 0})
         return pd.concat([head, parts, tail], axis=1)
+
+    def _parts(self, pairs: pd.DataFrame):
+        """The model's parts in stars (cold-start rules and ``clip`` included), by row."""
+        block = self._block(pairs)
+        parts = self.catalog_.cold_start_parts(block, self.model_.explain(block))
+        raw = parts.sum(axis=1).to_numpy()
+        parts["clip"] = np.clip(raw, *self.pipeline_.config.rating_range) - raw
+        return block, parts.reset_index(drop=True)
 
     # --- recommendation ------------------------------------------------------------------
 

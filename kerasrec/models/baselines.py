@@ -35,6 +35,46 @@ def shrunk_biases(u: np.ndarray, i: np.ndarray, r: np.ndarray, n_users: int, n_i
     return mean, user_bias, item_bias
 
 
+def rated_matrix(users: np.ndarray, items: np.ndarray, shape, value: float = 1.0) -> sp.csr_matrix:
+    """Who rated what: a users x movies CSR matrix holding ``value`` where a user rated
+    a movie (repeats count once)."""
+    matrix = sp.csr_matrix((np.ones(len(users), np.float32), (users, items)), shape=shape)
+    matrix.data[:] = value
+    return matrix
+
+
+class BaselineStars:
+    """Stars from the shrunk baseline ``mean + b_u + b_i``, for models that learn *which*
+    movies users choose and rank lists by that (EASE, implicit ALS), not by stars.
+
+    Mix in before :class:`RecModel`; call :meth:`fit_baseline` in ``fit`` and save
+    :meth:`baseline_arrays` beside the model's own arrays.
+    """
+
+    scores_cold_pairs = True  # mean + biases, 0 for what it has not seen
+
+    def fit_baseline(self, pipeline, ratings):
+        """Fit the biases; returns the ratings' (user index, movie index, matrix shape)."""
+        users = pipeline.user_index(ratings["userId"].to_numpy())
+        items = pipeline.item_index(ratings["movieId"].to_numpy())
+        shape = (pipeline.n_users, pipeline.n_items)
+        self.mean, user_bias, item_bias = shrunk_biases(
+            users, items, ratings["rating"].to_numpy(np.float64), *shape)
+        self.user_bias, self.item_bias = user_bias.astype(np.float32), item_bias.astype(np.float32)
+        return users, items, shape
+
+    def score(self, block) -> np.ndarray:
+        return (self.mean + self.user_bias[block["user_id"]]
+                + self.item_bias[block["item_id"]]).astype(np.float64)
+
+    def baseline_arrays(self) -> dict:
+        return {"user_bias": self.user_bias, "item_bias": self.item_bias, "mean": self.mean}
+
+    def load_baseline(self, stored) -> None:
+        self.user_bias, self.item_bias = stored["user_bias"], stored["item_bias"]
+        self.mean = float(stored["mean"])
+
+
 def nearest_rows(rows: sp.csr_matrix, pool: int):
     """Each row's ``pool`` most cosine-similar other rows (scikit-learn, brute force).
 

@@ -14,13 +14,13 @@ larger catalogs with a clear error.
 
 from __future__ import annotations
 
-from typing import Sequence
 
 import numpy as np
 import scipy.sparse as sp
 
 from kerasrec.errors import ArgumentError
 from kerasrec.models.base import RecModel, register
+from kerasrec.models.baselines import BaselineStars, rated_matrix
 
 #: Regularisation strengths tried on a validation cut when ``l2`` is not given.
 L2_GRID = (100.0, 200.0, 400.0, 800.0, 1600.0)
@@ -49,37 +49,29 @@ def recall_at(scores: np.ndarray, held: sp.csr_matrix, k: int = 10) -> float:
 
 
 @register("ease")
-class EASE(RecModel):
+class EASE(BaselineStars, RecModel):
     """EASE^R. Options: ``l2`` (None: chosen from ``L2_GRID`` on a validation cut of the
     training ratings), ``max_items``, ``validation_fraction``."""
 
     summary = "EASE^R (Steck, 2019): closed-form item-item model of who watches what; stars from the baseline"
-    scores_cold_pairs = True  # stars: mean + biases, 0 for what it has not seen
 
     @classmethod
     def option_names(cls):
         return ("l2", "max_items", "validation_fraction")
 
     def fit(self, pipeline, ratings, products, train=None, seed: int = 0) -> "EASE":
-        from kerasrec.models.baselines import shrunk_biases
-
         max_items = int(self.options.get("max_items", 20_000))
         if pipeline.n_items - 1 > max_items:
             raise ArgumentError(
                 f"EASE needs a movies x movies matrix: {pipeline.n_items - 1:,} rated movies "
                 f"exceed max_items={max_items:,} (about {8 * (pipeline.n_items - 1) ** 2 / 1e9:.0f}"
                 " GB per copy); use another model, or raise max_items if memory allows")
-        users = pipeline.user_index(ratings["userId"].to_numpy())
-        items = pipeline.item_index(ratings["movieId"].to_numpy())
-        stars = ratings["rating"].to_numpy(np.float64)
-        shape = (pipeline.n_users, pipeline.n_items)
-        self.mean, user_bias, item_bias = shrunk_biases(users, items, stars, *shape)
-        self.user_bias, self.item_bias = user_bias.astype(np.float32), item_bias.astype(np.float32)
+        users, items, shape = self.fit_baseline(pipeline, ratings)
         l2 = self.options.get("l2")
         self.validation = {}
         if l2 is None:
             l2 = self._choose_l2(users, items, shape, seed)
-        rated = _binary(users, items, shape)
+        rated = rated_matrix(users, items, shape)
         self.l2 = float(l2)
         # Relevance of every training user for every movie: the model, for serving.
         self.scores = np.asarray(rated @ ease_weights(rated, self.l2), np.float32)
@@ -91,37 +83,27 @@ class EASE(RecModel):
         """The ``L2_GRID`` value with the best recall@10 on a random cut of the ratings."""
         fraction = float(self.options.get("validation_fraction", 0.1))
         held = np.random.default_rng(seed).random(len(users)) < fraction
-        fit, valid = _binary(users[~held], items[~held], shape), _binary(users[held], items[held], shape)
+        fit = rated_matrix(users[~held], items[~held], shape)
+        valid = rated_matrix(users[held], items[held], shape)
         for l2 in L2_GRID:
             scores = np.asarray(fit @ ease_weights(fit, l2))
             scores[fit.nonzero()] = -np.inf  # seen movies are never recommended
             self.validation[l2] = recall_at(scores, valid)
         return max(self.validation, key=self.validation.get)
 
-    def score(self, block) -> np.ndarray:
-        return (self.mean + self.user_bias[block["user_id"]]
-                + self.item_bias[block["item_id"]]).astype(np.float64)
-
     def relevance(self, block, stars=None) -> np.ndarray:
         return self.scores[block["user_id"], block["item_id"]].astype(np.float64)
 
     def save_parts(self, folder) -> None:
-        np.savez(folder / "ease.npz", scores=self.scores, user_bias=self.user_bias,
-                 item_bias=self.item_bias, mean=self.mean, l2=self.l2)
+        np.savez(folder / "ease.npz", scores=self.scores, l2=self.l2, **self.baseline_arrays())
 
     def load_parts(self, folder, pipeline) -> None:
         with np.load(folder / "ease.npz") as stored:
-            self.scores, self.user_bias, self.item_bias = (
-                stored["scores"], stored["user_bias"], stored["item_bias"])
-            self.mean, self.l2 = float(stored["mean"]), float(stored["l2"])
+            self.scores, self.l2 = stored["scores"], float(stored["l2"])
+            self.load_baseline(stored)
         if self.scores.shape != (pipeline.n_users, pipeline.n_items):
             from kerasrec.errors import ArtifactError
 
             raise ArtifactError(f"'{folder / 'ease.npz'}' does not match the pipeline's "
                                 "vocabularies (a file from another model?)")
 
-
-def _binary(users: Sequence[int], items: Sequence[int], shape) -> sp.csr_matrix:
-    matrix = sp.csr_matrix((np.ones(len(users), np.float32), (users, items)), shape=shape)
-    matrix.data[:] = 1.0
-    return matrix

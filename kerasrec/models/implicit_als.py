@@ -10,20 +10,19 @@ shrunk baseline (mean + user and movie biases). ``implicit`` is an optional extr
 from __future__ import annotations
 
 import numpy as np
-import scipy.sparse as sp
 
 from kerasrec.errors import ArtifactError, MissingDependencyError
 from kerasrec.models.base import RecModel, register
+from kerasrec.models.baselines import BaselineStars, rated_matrix
 
 
 @register("implicit_als")
-class ImplicitALS(RecModel):
+class ImplicitALS(BaselineStars, RecModel):
     """ALS over the binary users x movies matrix. Options: ``factors``,
     ``regularization``, ``iterations``, ``alpha`` (confidence of a rating)."""
 
     summary = ("implicit-feedback ALS (Hu et al., 2008) from the implicit library (extra "
                "kerasrec[implicit]); stars from the baseline")
-    scores_cold_pairs = True  # stars: mean + biases, 0 for what it has not seen
     requires = ("implicit",)
 
     @classmethod
@@ -35,8 +34,6 @@ class ImplicitALS(RecModel):
         return tuple(cls.option_defaults())
 
     def fit(self, pipeline, ratings, products, train=None, seed: int = 0) -> "ImplicitALS":
-        from kerasrec.models.baselines import shrunk_biases
-
         try:
             from implicit.cpu.als import AlternatingLeastSquares
             from threadpoolctl import threadpool_limits
@@ -45,16 +42,8 @@ class ImplicitALS(RecModel):
                 "model 'implicit_als' needs the implicit library: pip install "
                 "\"kerasrec[implicit]\" (or pip install implicit)") from None
         options = {**self.option_defaults(), **self.options}
-        users = pipeline.user_index(ratings["userId"].to_numpy())
-        items = pipeline.item_index(ratings["movieId"].to_numpy())
-        shape = (pipeline.n_users, pipeline.n_items)
-        self.mean, user_bias, item_bias = shrunk_biases(
-            users, items, ratings["rating"].to_numpy(np.float64), *shape)
-        self.user_bias, self.item_bias = user_bias.astype(np.float32), item_bias.astype(np.float32)
-        confidence = sp.csr_matrix(
-            (np.full(len(users), float(options["alpha"]), np.float32), (users, items)),
-            shape=shape)
-        confidence.sum_duplicates()
+        users, items, shape = self.fit_baseline(pipeline, ratings)
+        confidence = rated_matrix(users, items, shape, float(options["alpha"]))
         # implicit runs its own threads; BLAS threads on top of them only contend (it
         # checks, and warns, when the model is built).
         with threadpool_limits(1, "blas"):
@@ -68,10 +57,6 @@ class ImplicitALS(RecModel):
         self.user_factors[0] = self.item_factors[0] = 0.0  # index 0: unseen users, movies
         return self
 
-    def score(self, block) -> np.ndarray:
-        return (self.mean + self.user_bias[block["user_id"]]
-                + self.item_bias[block["item_id"]]).astype(np.float64)
-
     def relevance(self, block, stars=None) -> np.ndarray:
         return np.einsum("ij,ij->i", self.user_factors[block["user_id"]],
                          self.item_factors[block["item_id"]]).astype(np.float64)
@@ -81,14 +66,12 @@ class ImplicitALS(RecModel):
 
     def save_parts(self, folder) -> None:
         np.savez(folder / "implicit_als.npz", user_factors=self.user_factors,
-                 item_factors=self.item_factors, user_bias=self.user_bias,
-                 item_bias=self.item_bias, mean=self.mean)
+                 item_factors=self.item_factors, **self.baseline_arrays())
 
     def load_parts(self, folder, pipeline) -> None:
         with np.load(folder / "implicit_als.npz") as stored:
             self.user_factors, self.item_factors = stored["user_factors"], stored["item_factors"]
-            self.user_bias, self.item_bias = stored["user_bias"], stored["item_bias"]
-            self.mean = float(stored["mean"])
+            self.load_baseline(stored)
         if (len(self.user_factors), len(self.item_factors)) != (pipeline.n_users,
                                                                  pipeline.n_items):
             raise ArtifactError(f"'{folder / 'implicit_als.npz'}' does not match the pipeline's "
