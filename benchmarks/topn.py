@@ -3,10 +3,15 @@
 Usage:
     python benchmarks/topn.py --model hybrid --split temporal
     python benchmarks/topn.py --table [--models hybrid mf ...] [--splits temporal random]
+    python benchmarks/topn.py --table --models hybrid hybrid:history_attention=false ease
+
+A model may carry options after a colon (``NAME:KEY=VALUE,KEY=VALUE``), as
+``kerasrec train --set`` takes them, to compare variants in one run.
 
 Trains on ../shared/data/splits/movies_{random,temporal}80_train.csv (product features
-from ../shared/data/data_movies.xlsx; Keras models pick their best epoch on a random
-10% of the training file, never on the test file), then
+from ../shared/data/data_movies.xlsx; Keras models pick their best epoch and settings on
+10% of the training file cut as the split's test was: at random for ``random``, each
+user's latest ratings for ``temporal``; never on the test file), then
 
 * predicts the test ratings and scores them with ../shared/bench/score_predictions.py;
 * writes each test user's top 20 over the whole catalog, movies rated in training
@@ -55,14 +60,33 @@ def _split_files(split: str):
     return SPLITS / f"{stem}_train.csv", SPLITS / f"{stem}_test.csv"
 
 
-def run_model(name: str, split: str, data: kr.MovieData, out: Path, seed: int = 0) -> dict:
-    """Fit ``name`` on the split's training file; score its ratings and its lists."""
+def model_spec(text: str):
+    """``"hybrid:mf_dim=64,l2=0.01"`` -> ``("hybrid", {"mf_dim": 64, "l2": 0.01})``."""
+    from kerasrec.cli import _options
+
+    name, _, options = text.partition(":")
+    if name not in model_names():
+        raise argparse.ArgumentTypeError(f"unknown model {name!r}; choose from {model_names()}")
+    try:
+        return name, _options([o for o in options.split(",") if o])
+    except ValueError as error:
+        raise argparse.ArgumentTypeError(str(error)) from None
+
+
+def run_model(spec: str, split: str, data: kr.MovieData, out: Path, seed: int = 0) -> dict:
+    """Fit ``spec`` (a model name, options after a colon) on the split's training file;
+    score its ratings and its lists."""
+    name, options = model_spec(spec)
     train_file, test_file = _split_files(split)
     train, test = kr.load_ratings(train_file), kr.load_ratings(test_file)
     start = time.perf_counter()
-    rec = kr.Recommender(name, seed=seed, train=model_class(name).train_config(seed=seed))
+    # Settings are chosen on a validation cut made the way the split's test set was.
+    train_config = model_class(name).train_config(
+        seed=seed, validation_cut="temporal" if split == "temporal" else None)
+    rec = kr.Recommender(name, seed=seed, train=train_config, **options)
     rec.fit(data.with_ratings(train))
     fit_seconds = time.perf_counter() - start
+    name = spec.replace(":", "_").replace("=", "-").replace(",", "_")  # a file name
     predictions = out / f"predictions_{name}_{split}.csv"
     test.assign(prediction=rec.predict(test))[["userId", "movieId", "rating", "prediction"]] \
         .to_csv(predictions, index=False)
@@ -72,7 +96,7 @@ def run_model(name: str, split: str, data: kr.MovieData, out: Path, seed: int = 
     list_seconds = time.perf_counter() - start
     path = out / f"lists_{name}_{split}.csv"
     lists.to_csv(path, index=False)
-    return {"model": name, "split": split, "fit_seconds": round(fit_seconds, 1),
+    return {"model": spec, "split": split, "fit_seconds": round(fit_seconds, 1),
             "lists_seconds": round(list_seconds, 2),
             "ratings": _score(SCORER, predictions, "--test", str(test_file)),
             "topn": _score(TOPN_SCORER, path, "--test", str(test_file), "--train",
@@ -113,15 +137,20 @@ def markdown(results) -> str:
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--model", choices=model_names(), default=None)
+    parser.add_argument("--model", default=None, metavar="NAME[:KEY=VALUE,...]")
     parser.add_argument("--split", choices=("temporal", "random"), default="temporal")
     parser.add_argument("--table", action="store_true", help="several models, both splits")
-    parser.add_argument("--models", nargs="+", choices=model_names(), default=None)
+    parser.add_argument("--models", nargs="+", default=None, metavar="NAME[:KEY=VALUE,...]")
     parser.add_argument("--splits", nargs="+", choices=("temporal", "random"),
                         default=["temporal", "random"])
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--out", default=str(ROOT / "benchmarks" / "out"))
     args = parser.parse_args(argv)
+    for spec in [args.model] * bool(args.model) + list(args.models or []):
+        try:
+            model_spec(spec)
+        except argparse.ArgumentTypeError as error:
+            parser.error(str(error))
     if missing_real_data():
         return 2
     out = Path(args.out)

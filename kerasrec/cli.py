@@ -101,6 +101,15 @@ def _options(pairs: List[str]) -> dict:
     return options
 
 
+def _id_list(text: str) -> List[int]:
+    """argparse type: "318,296,2571" -> [318, 296, 2571]."""
+    try:
+        return [int(part) for part in text.split(",") if part.strip()]
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected movieIds separated by commas, got "
+                                         f"{text!r}") from None
+
+
 def _year_range(text: str):
     """argparse type: "1990-1999", "2000-" or "-1979" -> (first, last), None for open."""
     first, sep, last = text.partition("-")
@@ -197,8 +206,11 @@ def _cmd_recommend(args: argparse.Namespace) -> int:
     rec = load_run(args.run_dir).recommender
     top = rec.recommend(args.user, k=args.k, context=_context_value(args),
                         exclude_seen=not args.include_seen, genres=args.genre,
-                        years=args.years, exclude=args.exclude)
-    known = "" if rec.pipeline_.user_index([args.user])[0] else " (unknown user: popular movies)"
+                        years=args.years, exclude=args.exclude, recent=args.recent)
+    known = "" if rec.pipeline_.user_index([args.user])[0] else (
+        " (unknown user: popular movies)" if args.recent is None else " (unknown user)")
+    if args.recent is not None:
+        known += f"; after {len(args.recent)} recent movies"
     print(f"top {len(top)} for user {args.user}{known}; context: {_context_words(rec, args)}")
     print(_table(top[["rank", "movieId", "title", "genres", "predicted_rating"]]))
     return 0
@@ -229,6 +241,15 @@ def _cmd_explain(args: argparse.Namespace) -> int:
           f"{parts.attrs['prediction']:.3f} stars")
     for name, value in parts.items():
         print(f"  {name:<18} {value:+.4f}")
+    if rec.model_.supports("explain_relevance"):
+        relevance = rec.explain_relevance(args.user, args.movie)
+        print(f"relevance (what lists rank by): {relevance.attrs['relevance']:.3f}")
+        for name, value in relevance.items():
+            print(f"  {name:<18} {value:+.4f}")
+    if rec.model_.supports("recent") and rec.pipeline_.user_index([args.user])[0]:
+        because = rec.because(args.user, args.movie).head(3)
+        print("because you watched: " + "; ".join(
+            f"{row.title} ({row.share:+.3f})" for row in because.itertuples()))
     return 0
 
 
@@ -432,6 +453,10 @@ def build_parser() -> argparse.ArgumentParser:
                            "2000- (inclusive)")
     recommend.add_argument("--exclude", type=int, action="append", metavar="MOVIE_ID",
                            help="never this movie (repeat for several)")
+    recommend.add_argument("--recent", type=_id_list, metavar="ID,ID,...",
+                           help="movieIds the user rated since training, oldest first: they "
+                           "join the user's recent history without retraining (models with "
+                           "a sequence branch, e.g. the default hybrid)")
     _add_context(recommend)
     recommend.set_defaults(handler=_cmd_recommend)
 
@@ -446,7 +471,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     explain = commands.add_parser("explain", help="why a predicted rating",
                                   description="Each branch's contribution to one predicted "
-                                  "rating, in stars (the hybrid).")
+                                  "rating, in stars (the hybrid); for models that rank by "
+                                  "relevance its parts too, and the recent movies behind it.")
     explain.add_argument("run_dir", metavar="RUN_DIR", help="a run directory or a saved "
                          "Recommender")
     explain.add_argument("--user", type=int, required=True, help="the userId")

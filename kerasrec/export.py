@@ -20,6 +20,12 @@ timestamp. Its signatures, all batched (shape ``[None]`` inputs):
     rating), equal to ``Recommender.recommend``; rows asking for
     fewer than ``max(k)`` movies (or with fewer candidates) are padded with movie_id -1
     and rating 0.
+``recommend_recent`` (models with a sequence branch, e.g. the default hybrid)
+    As ``recommend``, plus ``recent_movie_ids`` (int64 ``[batch, None]``, padded with
+    -1): movies each user rated since training, oldest first. They join the user's
+    recent history (no retraining; unknown movies are ignored) and are left out of the
+    list; unknown users are then ranked by relevance too. Equal to
+    ``Recommender.recommend(user, recent=...)``.
 ``similar_items`` (models with item vectors)
     ``movie_id``, ``k`` -> ``movie_id`` and ``similarity`` (cosine), as
     ``Recommender.similar_items``; a movie outside the catalog gets the most rated
@@ -40,7 +46,7 @@ from kerasrec.catalog import global_mean_pairs_tf
 from kerasrec.errors import ArtifactError, CapabilityError
 from kerasrec.features.context import context_features_tf, utc_offsets
 
-SIGNATURES = ("serving_default", "recommend", "similar_items")
+SIGNATURES = ("serving_default", "recommend", "recommend_recent", "similar_items")
 
 
 def next_version(directory: Union[str, Path]) -> int:
@@ -79,11 +85,19 @@ def export_saved_model(recommender, directory: Union[str, Path],
     if target.exists():
         raise ArtifactError(f"'{target}' exists; TensorFlow Serving versions are immutable, "
                             "choose another version")
+    model = recommender.model_
+    recent = (model.recent_module(), recommender.pipeline_) if (
+        table.relevance is not None and model.supports("recent")) else None
     tables = ServingTables(table, recommender.catalog_, recommender.pipeline_.config.timezone,
-                           recommender.pipeline_.config.daytime_hours)
+                           recommender.pipeline_.config.daytime_hours, recent)
     archive = keras.export.ExportArchive()
     archive.track(tables)
     spec = _specs()
+    import tensorflow as tf
+
+    def tf_spec(shape, dtype, name):
+        return tf.TensorSpec(shape, getattr(tf, dtype), name=name)
+
     archive.add_endpoint("serving_default", tables.serve,
                          [spec("user_id", "int64"), spec("movie_id", "int64"),
                           spec("daytime", "float32"), spec("weekend", "float32"),
@@ -92,6 +106,13 @@ def export_saved_model(recommender, directory: Union[str, Path],
                          [spec("user_id", "int64"), spec("daytime", "float32"),
                           spec("weekend", "float32"), spec("timestamp", "int64"),
                           spec("k", "int64"), spec("exclude_seen", "bool")])
+    if recent is not None:
+        archive.add_endpoint("recommend_recent", tables.recommend_recent,
+                             [spec("user_id", "int64"),
+                              tf_spec([None, None], "int64", "recent_movie_ids"),
+                              spec("daytime", "float32"), spec("weekend", "float32"),
+                              spec("timestamp", "int64"), spec("k", "int64"),
+                              spec("exclude_seen", "bool")])
     if table.item_vectors is not None:
         archive.add_endpoint("similar_items", tables.similar_items,
                              [spec("movie_id", "int64"), spec("k", "int64")])
@@ -110,9 +131,22 @@ def _serving_tables_class():
     import tensorflow as tf
 
     class _ServingTables(tf.Module):
-        def __init__(self, table, catalog, timezone: str, daytime_hours) -> None:
+        def __init__(self, table, catalog, timezone: str, daytime_hours, recent=None) -> None:
             super().__init__(name="kerasrec_serving")
             i64 = tf.int64
+            self.recent = None
+            if recent is not None:
+                # The model's module works in item indices: movieId -> index (0 unknown),
+                # and each catalog column's index to pick its shift.
+                self.recent, pipeline = recent
+                items = np.asarray(pipeline.item_vocabulary_, np.int64)
+                self.item_index = tf.lookup.StaticHashTable(
+                    tf.lookup.KeyValueTensorInitializer(
+                        tf.constant(items, i64), tf.constant(np.arange(1, len(items) + 1), i64)),
+                    default_value=0)
+                self.column_items = tf.Variable(
+                    pipeline.item_index(np.asarray(table.movie_ids, np.int64)).astype(np.int64),
+                    trainable=False, name="column_items")
             users = np.asarray(table.user_ids, np.int64)
             movies = np.asarray(table.movie_ids, np.int64)
             self.n_movies = len(movies)
@@ -173,19 +207,42 @@ def _serving_tables_class():
             return {"rating": tf.clip_by_value(stars, *self.rating_range)}
 
         def recommend(self, user_id, daytime, weekend, timestamp, k, exclude_seen):
+            return self._recommend(self.user_rows.lookup(user_id), daytime, weekend,
+                                   timestamp, k, exclude_seen)
+
+        def recommend_recent(self, user_id, recent_movie_ids, daytime, weekend, timestamp, k,
+                             exclude_seen):
             rows = self.user_rows.lookup(user_id)
+            real = recent_movie_ids >= 0
+            items = tf.where(real, self.item_index.lookup(recent_movie_ids), 0)
+            shift = tf.gather(self.recent(rows, items), self.column_items, axis=1)
+            # The recent movies are left out of the list (as Recommender.recommend does).
+            columns = tf.where(real, self.movie_columns.lookup(recent_movie_ids), self.n_movies)
+            watched = tf.reduce_any(tf.equal(columns[:, :, None],
+                                             tf.range(self.n_movies, dtype=tf.int64)[None, None]),
+                                    axis=1)
+            return self._recommend(rows, daytime, weekend, timestamp, k, exclude_seen,
+                                   shift, watched)
+
+        def _recommend(self, rows, daytime, weekend, timestamp, k, exclude_seen, shift=None,
+                       watched=None):
             scores = tf.gather(self.stars, rows)[:, :self.n_movies]  # (batch, movies)
             if self.terms is not None:
-                shift = self._shift(rows, daytime, weekend, timestamp)
+                terms = self._shift(rows, daytime, weekend, timestamp)
                 applies = ~global_mean_pairs_tf(rows[:, None], self.item_known[None, :self.n_movies])
-                scores += tf.where(applies, self.slope[None, :self.n_movies] * shift[:, None], 0.0)
+                scores += tf.where(applies, self.slope[None, :self.n_movies] * terms[:, None], 0.0)
             known = rows[:, None] != 0
             allowed = tf.where(known, self.n_ratings[None, :] >= 1,
                                self.n_ratings[None, :] >= self.popular_min)
             allowed &= ~(tf.gather(self.seen, rows) & (exclude_seen & (rows != 0))[:, None])
-            # Known users are ranked by relevance where the model has it (ScoreTable.ranking).
-            ranking = (tf.where(known, tf.gather(self.relevance, rows), scores)
-                       if self.has_relevance else scores)
+            if shift is not None:
+                # With recent movies every user is ranked by relevance (Recommender.recommend).
+                allowed &= ~watched
+                ranking = tf.gather(self.relevance, rows) + shift
+            else:
+                # Known users are ranked by relevance where the model has it (ScoreTable.ranking).
+                ranking = (tf.where(known, tf.gather(self.relevance, rows), scores)
+                           if self.has_relevance else scores)
             return self._top(ranking, allowed, k, "rating",
                              lambda v: tf.clip_by_value(v, *self.rating_range), scores)
 
@@ -215,13 +272,14 @@ def _serving_tables_class():
     return _ServingTables
 
 
-def ServingTables(table, catalog, timezone: str = "UTC", daytime_hours=(6, 20)):
+def ServingTables(table, catalog, timezone: str = "UTC", daytime_hours=(6, 20), recent=None):
     """The ``tf.Module`` behind the export: a score table, the catalog's candidates and
-    cold-start rules, and the serving functions.
+    cold-start rules, and the serving functions. ``recent``: ``(model.recent_module(),
+    pipeline)`` for the ``recommend_recent`` signature, or None.
 
     Useful in-process too: ``ServingTables(rec.score_table(), rec.catalog_, "UTC")
     .serve(...)`` runs exactly what the SavedModel runs.
     """
     if table.stars.shape[1] != len(table.movie_ids) + 1:
         raise CapabilityError("the score table's columns do not match its movie ids")
-    return _serving_tables_class()(table, catalog, timezone, daytime_hours)
+    return _serving_tables_class()(table, catalog, timezone, daytime_hours, recent)

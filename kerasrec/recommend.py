@@ -310,6 +310,80 @@ class Recommender:
                              "known_movie": block["item_id"] > 0})
         return pd.concat([head, parts, tail], axis=1)
 
+    def explain_relevance(self, user_id, movie_id, recent: Optional[Sequence[int]] = None
+                          ) -> pd.Series:
+        """Why a movie ranks where it does in a user's list: the parts of its relevance.
+
+        For the hybrid: ``popularity`` (how often the movie is chosen at all),
+        ``history`` (the movies the user rated, pooled), ``recent`` (the sequence branch
+        reading the user's last movies, ``recent`` ones included) and ``stars`` (the
+        predicted stars times the blend weight chosen on validation). They add up to
+        what :meth:`recommend` ranks by, exactly.
+
+        Args:
+            user_id: A userId.
+            movie_id: A movieId.
+            recent: As in :meth:`recommend`.
+
+        Returns:
+            A Series named ``"relevance"``; ``.attrs`` holds ``relevance`` (the sum),
+            ``title`` and ``known_user``.
+
+        Raises:
+            CapabilityError: For models that do not rank by relevance.
+
+        Example:
+            >>> rec.explain_relevance(414, 2571)
+        """
+        self._check_fitted()
+        if not self.model_.supports("explain_relevance"):
+            self.model_.unsupported("explain_relevance")
+        block = self._block(_as_pairs(pd.DataFrame({"userId": [user_id],
+                                                    "movieId": [movie_id]})))
+        parts = self.model_.explain_relevance(block).iloc[0].rename("relevance")
+        if recent is not None:
+            items = self._recent_items(recent, "relevance")
+            shift = np.asarray(self.model_.recent_module()(
+                block["user_id"].astype(np.int64), items[None, :]))[0]
+            parts["recent"] += float(shift[block["item_id"][0]])
+        parts.attrs.update(relevance=float(parts.sum()), title=self.catalog_.title(movie_id),
+                           known_user=bool(block["user_id"][0]))
+        return parts
+
+    def because(self, user_id, movie_id, recent: Optional[Sequence[int]] = None
+                ) -> pd.DataFrame:
+        """"Because you watched ...": the movies in a user's recent history that drive a
+        movie's place in their list, most first.
+
+        Args:
+            user_id: A userId.
+            movie_id: The recommended movieId.
+            recent: As in :meth:`recommend`: movies rated since training, oldest first.
+
+        Returns:
+            One row per movie in the recent window (oldest first before sorting):
+            movieId, title, ``attention`` (its pooling weight, summing to 1) and
+            ``share`` (its part of the relevance; the shares sum to the ``recent`` part
+            of :meth:`explain_relevance`), sorted by ``share``, highest first.
+
+        Raises:
+            CapabilityError: For models without a sequence branch.
+
+        Example:
+            >>> rec.because(414, 2571).head(3)
+        """
+        self._check_fitted()
+        items = self._recent_items([] if recent is None else recent, "relevance")
+        row = self.pipeline_.user_index([user_id]).astype(np.int64)
+        item = self.pipeline_.item_index(_recent_ids([movie_id])).astype(np.int64)
+        window, weights, shares = (np.asarray(a)[0] for a in self.model_.recent_module().explain(
+            row, items[None, :], item))
+        real = window > 0
+        movies = np.append(-1, self.pipeline_.item_vocabulary_)[window[real]]
+        out = self.catalog_.describe(movies)[["movieId", "title"]]
+        out["attention"], out["share"] = weights[real], shares[real]
+        return out.sort_values("share", ascending=False, kind="stable").reset_index(drop=True)
+
     def _parts(self, pairs: pd.DataFrame):
         """The model's parts in stars (cold-start rules and ``clip`` included), by row."""
         block = self._block(pairs)
@@ -324,7 +398,8 @@ class Recommender:
                   min_ratings: Optional[int] = None, rank_by: Optional[str] = None, *,
                   genres: Optional[Sequence[str]] = None, years=None,
                   movies: Optional[Sequence[int]] = None,
-                  exclude: Optional[Sequence[int]] = None) -> pd.DataFrame:
+                  exclude: Optional[Sequence[int]] = None,
+                  recent: Optional[Sequence[int]] = None) -> pd.DataFrame:
         """The ``k`` movies a user is most likely to choose (or rate highest).
 
         Args:
@@ -343,44 +418,70 @@ class Recommender:
             years: Only movies released in ``(first, last)``, inclusive (None: open).
             movies: Only these movieIds (an explicit candidate list).
             exclude: Never these movieIds.
+            recent: movieIds the user rated since training, oldest first (models with
+                a sequence branch, e.g. the default hybrid): they join the user's
+                recent history for this list, without retraining, and are left out of
+                it. A user unseen in training is then ranked by relevance too. Movies
+                the model does not know are ignored.
 
         Returns:
             A frame with rank, movieId, title, year, genres, predicted_rating; fewer
             than ``k`` rows when fewer movies are candidates.
 
         Raises:
-            ArgumentError: If ``k`` is not a positive whole number, a genre is unknown
-                or ``years`` is not a range.
+            ArgumentError: If ``k`` is not a positive whole number, a genre is unknown,
+                ``years`` is not a range, or ``recent`` is given with
+                ``rank_by="rating"`` (stars do not depend on it).
+            CapabilityError: If ``recent`` is given to a model without a sequence branch.
 
         Example:
             >>> rec.recommend(414, k=5, genres=["Comedy"], years=(1990, 1999))
+            >>> rec.recommend(414, k=5, recent=[318, 296])  # just watched these
         """
         filters = Filters(exclude_seen, min_ratings, genres, years, movies, exclude)
-        return self._recommend(user_id, k, context, filters, rank_by)
+        return self._recommend(user_id, k, context, filters, rank_by, recent)
+
+    def _recent_items(self, recent, rank_by: str) -> np.ndarray:
+        """Item indices of ``recent`` movieIds (0 for movies the model does not know)."""
+        if not self.model_.supports("recent"):
+            self.model_.recent_module()  # raises, saying why
+        if rank_by != "relevance":
+            raise ArgumentError("recent changes what lists rank by relevance; "
+                                "rank_by='rating' ignores it")
+        return self.pipeline_.item_index(_recent_ids(recent)).astype(np.int64)
 
     def _recommend(self, user_id, k: int, context, filters: Filters,
-                   rank_by: Optional[str]) -> pd.DataFrame:
+                   rank_by: Optional[str], recent=None) -> pd.DataFrame:
         self._check_fitted()
         _check_k(k)
         rank_by = self._rank_by(rank_by)
         catalog = self.catalog_
         frame = with_context(pd.DataFrame({"userId": [user_id], "movieId": [0]}), context)
         row = int(self.pipeline_.user_index([user_id])[0])
+        shift = None
+        if recent is not None:
+            items = self._recent_items(recent, rank_by)
+            filters = replace(filters, exclude=[*(filters.exclude or ()), *_recent_ids(recent)])
+            shift = np.asarray(self.model_.recent_module()(
+                np.array([row], np.int64), items[None, :]))[0]
         candidates = catalog.candidates(row, filters)
         movies = catalog.movie_ids[candidates]
         table = self._table_if_any()
+        by_relevance = rank_by == "relevance" and (row > 0 or shift is not None)
         if table is not None:
             stars = table.users_scores(np.array([row]), self.pipeline_.context(frame),
                                        self.pipeline_.timestamps(frame), clip=False)
-            ranking = table.ranking(np.array([row]), stars, rank_by)[0][candidates]
+            ranking = (table.relevance[row][candidates] if by_relevance
+                       else stars[0][candidates])
             stars = stars[0][candidates]
         else:
             pairs = frame.drop(columns="movieId").merge(pd.DataFrame({"movieId": movies}),
                                                         how="cross")
             block = self._block(pairs)
             stars = scoring.predict_block(self.model_, catalog, block)
-            ranking = (self.model_.relevance(block, stars) if rank_by == "relevance" and row
-                       else stars)
+            ranking = self.model_.relevance(block, stars) if by_relevance else stars
+        if shift is not None:
+            ranking = ranking + shift[self.pipeline_.item_index(movies)]
         top = scoring.top_k(ranking, movies, k)
         out = catalog.describe(movies[top])
         out.insert(0, "rank", np.arange(1, len(top) + 1))
@@ -563,6 +664,18 @@ def resolve_verbose(verbose) -> int:
     if isinstance(verbose, bool) or verbose not in (0, 1, 2):
         raise ArgumentError(f"verbose must be 0, 1, 2 or 'auto', got {verbose!r}")
     return int(verbose)
+
+
+def _recent_ids(recent) -> np.ndarray:
+    """``recent`` as a 1-d int64 array of movieIds."""
+    try:
+        ids = np.asarray(list(recent) if not isinstance(recent, np.ndarray) else recent)
+        if ids.size and not np.issubdtype(ids.dtype, np.integer):
+            raise TypeError
+        return ids.astype(np.int64).reshape(-1)
+    except (TypeError, ValueError, OverflowError):
+        raise ArgumentError(f"recent must be a list of movieIds (whole numbers), got "
+                            f"{recent!r}") from None
 
 
 def _check_k(k) -> None:

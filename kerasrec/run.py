@@ -158,6 +158,10 @@ def train_run(config: RunConfig, out: Union[str, Path],
     model(**config.options)
     settings = {name: getattr(config, name) for name in
                 ("epochs", "batch_size", "learning_rate", "optimizer", "strategy")}
+    # Settings are chosen on validation data cut the way the test set is: what a user
+    # does next for the time-ordered splits.
+    settings["validation_cut"] = ("temporal" if config.split in ("temporal", "leave_last")
+                                  else None)
     train_config = model.train_config(seed=config.seed, verbose=config.verbose, **settings)
     inputs = (config.data, config.train_file, config.test_file)
     if is_chief(config.strategy):

@@ -165,7 +165,9 @@ def check_unsupported_capabilities_raise(f: Fitted, tmp_path: Path) -> None:
     rec = f.rec
     user, movie = int(f.train["userId"].iloc[0]), int(f.train["movieId"].iloc[0])
     calls = {"explain": lambda: rec.explain(user, movie),
-             "item_vectors": lambda: rec.similar_items(movie, k=3)}
+             "item_vectors": lambda: rec.similar_items(movie, k=3),
+             "explain_relevance": lambda: rec.explain_relevance(user, movie),
+             "recent": lambda: rec.recommend(user, k=3, recent=[movie])}
     for capability, call in calls.items():
         if rec.model_.supports(capability):
             assert len(call()) > 0
@@ -188,6 +190,15 @@ def check_explanations_add_up(f: Fitted, tmp_path: Path) -> None:
         expected = rec.predict(pd.DataFrame({"userId": [row.userId], "movieId": [row.movieId],
                                              "timestamp": [row.timestamp]}))[0]
         assert abs(parts.sum() - expected) < 1e-4, (row, parts.sum(), expected)
+    if rec.model_.supports("explain_relevance"):
+        # ... and the parts of relevance sum to what lists rank by.
+        table = rec.score_table()
+        for row in pairs.itertuples():
+            parts = rec.explain_relevance(row.userId, row.movieId)
+            user_row, column = table.rows([row.userId])[0], table.columns([row.movieId])[0]
+            if column < table.n_movies:
+                expected = table.relevance[user_row, column]
+                assert abs(parts.sum() - expected) < 1e-4, (row, parts.sum(), expected)
 
 
 CHECKS = (check_beats_the_global_mean, check_cold_start_never_raises,

@@ -26,8 +26,13 @@ class TrainConfig:
             tables are large, e.g. MovieLens-25M), or a ``keras.optimizers.Optimizer``
             (a template: every fit trains a fresh copy of it, with its own learning
             rate; ``learning_rate`` is then unused).
-        validation_fraction: Share of the training rows held out, at random, to pick the
-            best epoch (unless validation data is given).
+        validation_fraction: Share of the training rows held out to pick the best epoch
+            and the settings a fit chooses (unless validation data is given).
+        validation_cut: How they are held out: ``"random"`` rows, or ``"temporal"``,
+            each user's latest ratings (as :func:`~kerasrec.temporal_split` cuts a test
+            set; ``kerasrec train --split temporal`` uses it). Choose the way the model
+            will be judged: settings that help predict a random held-out rating differ
+            from those that help predict what a user does next.
         patience: Epochs without validation improvement before stopping.
         min_delta: Smallest *relative* improvement that counts (1e-4: the monitored
             value must fall by more than 0.01%). Without it, gains of a millionth after
@@ -49,6 +54,7 @@ class TrainConfig:
     learning_rate: float = 2e-3
     optimizer: str = "adam"
     validation_fraction: float = 0.1
+    validation_cut: str = "random"
     patience: int = 3
     min_delta: float = 1e-4
     lr_patience: int = 1
@@ -82,6 +88,9 @@ class TrainConfig:
         if not 0.0 <= self.validation_fraction < 1.0:
             raise ArgumentError(f"validation_fraction must be in [0, 1), got "
                                 f"{self.validation_fraction!r}")
+        if self.validation_cut not in ("random", "temporal"):
+            raise ArgumentError(f"validation_cut must be 'random' or 'temporal', got "
+                                f"{self.validation_cut!r}")
         if not (isinstance(self.min_delta, (int, float)) and 0 <= self.min_delta < 1):
             raise ArgumentError(f"min_delta must be in [0, 1), got {self.min_delta!r}")
         for name in ("patience", "lr_patience"):
@@ -201,6 +210,26 @@ def _rows(target, index):
     return target[index]
 
 
+def validation_rows(inputs: Arrays, fraction: float, seed: int, cut: str = "random"
+                    ) -> Tuple[np.ndarray, np.ndarray]:
+    """Train/validation row indices of transformed ratings, cut as ``cut`` says
+    (:attr:`TrainConfig.validation_cut`): ``"random"`` (:func:`validation_cut`) or
+    ``"temporal"``, each user's latest ``fraction`` of ratings by ``timestamp`` (a user
+    with one rating keeps it for training; ties by row order)."""
+    n = len(inputs["user_id"])
+    if cut != "temporal":
+        return validation_cut(n, fraction, seed)
+    users = np.asarray(inputs["user_id"], np.int64)
+    times = np.asarray(inputs.get("timestamp", np.zeros(n, np.int64)), np.int64)
+    order = np.lexsort((np.arange(n), times, users))
+    sizes = np.bincount(users)
+    start = np.cumsum(sizes) - sizes
+    from_end = np.empty(n, np.int64)
+    from_end[order] = sizes[users[order]] - 1 - (np.arange(n) - start[users[order]])
+    held = np.minimum(np.floor(sizes * fraction + 0.5), sizes - 1)[users]
+    return np.flatnonzero(from_end >= held), np.flatnonzero(from_end < held)
+
+
 def validation_cut(n: int, fraction: float, seed: int) -> Tuple[np.ndarray, np.ndarray]:
     """Random train/validation row indices.
 
@@ -246,7 +275,10 @@ def fit(model, inputs: Arrays, target: np.ndarray, *, config: Optional[TrainConf
     x = model_inputs(model, inputs)
     if validation is None and c.validation_fraction:
         n = len(next(iter(_named(target).values())))
-        train_idx, val_idx = validation_cut(n, c.validation_fraction, c.seed)
+        train_idx, val_idx = (validation_rows(inputs, c.validation_fraction, c.seed,
+                                              c.validation_cut)
+                              if "user_id" in inputs and len(inputs["user_id"]) == n
+                              else validation_cut(n, c.validation_fraction, c.seed))
         validation = ({k: v[val_idx] for k, v in x.items()}, _rows(target, val_idx))
         x, target = {k: v[train_idx] for k, v in x.items()}, _rows(target, train_idx)
     if not model.compiled:

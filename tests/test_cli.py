@@ -146,6 +146,27 @@ def test_recommend_similar_explain_print_tables(run_dir, capsys):
     out = capsys.readouterr().out
     parts = rec.explain(user, movie, context=1_500_000_000)
     assert f"{parts.sum():.3f} stars" in out and "item_neighbours" in out
+    relevance = rec.explain_relevance(user, movie)
+    assert f"relevance (what lists rank by): {relevance.sum():.3f}" in out
+    because = rec.because(user, movie)
+    assert f"because you watched: {because['title'].iloc[0]}" in out
+
+
+def test_recommend_after_recent_movies(run_dir, capsys):
+    import kerasrec as kr
+
+    rec = kr.Recommender.load(run_dir / "model")
+    user = int(rec.pipeline_.user_vocabulary_[0])
+    recent = [int(m) for m in rec.catalog_.movie_ids[:3]]
+    argv = ["recommend", str(run_dir), "--user", str(user), "--k", "5", "--recent",
+            ",".join(map(str, recent))]
+    assert main(argv) == 0
+    out = capsys.readouterr().out
+    assert "after 3 recent movies" in out
+    top = rec.recommend(user, k=5, recent=recent)
+    assert top["movieId"].tolist() != rec.recommend(user, k=5)["movieId"].tolist()
+    for title in top["title"]:
+        assert title[:40] in out
 
 
 def test_export_and_plot(run_dir, tmp_path, capsys):
@@ -157,6 +178,7 @@ def test_export_and_plot(run_dir, tmp_path, capsys):
 
 @pytest.mark.parametrize("argv, words", [
     (["recommend", "{run}"], "required: --user"),
+    (["recommend", "{run}", "--user", "1", "--recent", "318,Heat"], "expected movieIds"),
     (["recommend", "{tmp}/nowhere", "--user", "1"], "not a run directory"),
     (["similar", "{run}", "--movie", "123456789"], "not in the catalog"),
     (["train", "--set", "mf_dim"], "KEY=VALUE"),

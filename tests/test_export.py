@@ -27,7 +27,8 @@ import tensorflow as tf
 served = tf.saved_model.load(sys.argv[1])
 requests = json.loads(open(sys.argv[2]).read())
 dtypes = {"user_id": tf.int64, "movie_id": tf.int64, "timestamp": tf.int64, "k": tf.int64,
-          "daytime": tf.float32, "weekend": tf.float32, "exclude_seen": tf.bool}
+          "daytime": tf.float32, "weekend": tf.float32, "exclude_seen": tf.bool,
+          "recent_movie_ids": tf.int64}
 out = {"signatures": sorted(served.signatures)}
 for name, inputs in requests.items():
     signature = served.signatures[name.split(":")[0]]
@@ -66,7 +67,17 @@ def _requests(rec, split):
                       "k": [10, 3, 10, 10, 5], "exclude_seen": [True, True, True, False, True]},
         "similar_items": {"movie_id": [int(test["movieId"].iloc[0]), unrated[0], UNKNOWN_MOVIE],
                           "k": [5, 5, 4]},
+        "recommend_recent": {"user_id": users, "daytime": [1.0] * n, "weekend": [0.0] * n,
+                             "timestamp": [-1] * n, "k": [10, 3, 10, 10, 5],
+                             "exclude_seen": [True] * n,
+                             "recent_movie_ids": RECENT},
     }
+
+
+#: Per user of the requests: movies rated since training (padded with -1; an unknown
+#: movie is ignored; the last user is unseen in training).
+RECENT = [[1, 2, 3, -1], [-1, -1, -1, -1], [10, UNKNOWN_MOVIE, 11, 12], [5, -1, -1, -1],
+          [7, 8, 9, -1]]
 
 
 def _run_client(path: Path, requests: dict, tmp_path: Path) -> dict:
@@ -92,7 +103,8 @@ def test_fresh_tensorflow_process_gets_the_recommender_answers(hybrid, sample_sp
     pairs, stamps, flags, users, requests = _requests(hybrid, sample_split)
     out = _run_client(exported, requests, tmp_path)
     assert out["kerasrec_imported"] is False
-    assert out["signatures"] == ["recommend", "serving_default", "similar_items"]
+    assert out["signatures"] == ["recommend", "recommend_recent", "serving_default",
+                                 "similar_items"]
 
     expected = hybrid.predict(pairs.assign(timestamp=np.where(stamps >= 0, stamps, np.nan),
                                            daytime=flags[:, 0], weekend=flags[:, 1]))
@@ -109,6 +121,15 @@ def test_fresh_tensorflow_process_gets_the_recommender_answers(hybrid, sample_sp
         _same_ranking(got["movie_id"][i][:k], got["rating"][i][:k], top["movieId"].tolist(),
                       top["predicted_rating"].to_numpy())
         assert got["movie_id"][i][k:] == [-1] * (10 - k), "rows asking for fewer are padded"
+
+    got = out["recommend_recent"]
+    for i, user in enumerate(users):
+        recent = [m for m in RECENT[i] if m >= 0]
+        top = hybrid.recommend(user, k=requests["recommend_recent"]["k"][i], recent=recent,
+                               context={"daytime": 1, "weekend": 0})
+        k = len(top)
+        assert got["movie_id"][i][:k] == top["movieId"].tolist()
+        np.testing.assert_allclose(got["rating"][i][:k], top["predicted_rating"], atol=1e-5)
 
     similar = out["similar_items"]
     for i, movie in enumerate(requests["similar_items"]["movie_id"][:2]):

@@ -17,9 +17,11 @@ and :meth:`RecModel.load_parts`. Optional capabilities, each raising
 :class:`~kerasrec.errors.CapabilityError` by default (from :meth:`RecModel.unsupported`,
 the one place that says so): :meth:`RecModel.item_vectors` (similar items),
 :meth:`RecModel.explain` (exact parts), :meth:`RecModel.relevance` (what lists rank by:
-how likely a user is to choose a movie, as opposed to the stars they would give it) and
+how likely a user is to choose a movie, as opposed to the stars they would give it),
+:meth:`RecModel.explain_relevance` (its exact parts) and
 :meth:`RecModel.additive_terms` (context and session parts outside the score table, in
-NumPy and TensorFlow).
+NumPy and TensorFlow) and :meth:`RecModel.recent_module` (how relevance changes when a
+user's recent movies are given at recommendation time).
 :meth:`RecModel.supports` tells which a model has.
 
 Importing this module does not import TensorFlow; nor does importing a model's file:
@@ -46,6 +48,8 @@ CAPABILITIES = {
     "explain": "explain",
     "additive_terms": "additive_terms",
     "relevance": "relevance",
+    "recent": "recent_module",
+    "explain_relevance": "explain_relevance",
 }
 
 _REGISTRY: Dict[str, Type["RecModel"]] = {}
@@ -296,6 +300,20 @@ class RecModel:
         what ``recommend`` ranks known users by when the model has it. Unitless.
         ``stars``: the block's predicted stars, when the caller has them already."""
         self.unsupported("relevance")
+
+    def explain_relevance(self, block: Block, stars: Optional[np.ndarray] = None):
+        """Exact parts of :meth:`relevance`: a DataFrame whose row sums equal it."""
+        self.unsupported("explain_relevance")
+
+    def recent_module(self):
+        """A ``tf.Module`` called as ``module(rows, recent)``: ``rows`` int64 user indices
+        ``(batch,)``, ``recent`` int64 item indices ``(batch, R)`` of movies the user
+        rated after training, oldest first (0 = padding or a movie the model does not
+        know, ignored). It returns ``(batch, n_items)`` float32: how much each item's
+        :meth:`relevance` rises when those movies join the user's history. The same
+        module runs in Python (``Recommender.recommend(recent=...)``) and in the
+        SavedModel's ``recommend_recent`` signature."""
+        self.unsupported("recent")
 
     def additive_terms(self):
         """The parts of the score that depend on context and session, kept out of the

@@ -348,7 +348,11 @@ class CatalogScores(layers.Layer):
     features (genres, old; a frozen table, so movies never rated still get a vector),
     ``W`` a learned projection and ``b_i`` a learned movie bias (its popularity).
     Called with the query alone it scores every movie (the logits of a softmax over the
-    catalog, for training); called with ``(query, item)`` it scores one movie per row.
+    catalog, for training); called with ``(query, item)`` it scores one movie per row;
+    with ``candidates=`` (item indices) it scores every row against those movies (the
+    batch's own, for in-batch negatives); ``with_bias=False`` leaves ``b_i`` out;
+    ``residual=`` adds a vector to the query that alone learns from these scores
+    (with ``frozen=True`` the movie vectors and biases do not either).
 
     Args:
         n_items: Item index range.
@@ -378,17 +382,37 @@ class CatalogScores(layers.Layer):
         """``(n_items, dim)``: every movie's vector."""
         return self.item_embeddings + ops.matmul(self.feature_table, self.feature_projection)
 
-    def call(self, query, item=None):
+    def call(self, query, item=None, with_bias=True, candidates=None, frozen=False,
+             residual=None):
+        # residual: scores of ``query + residual`` whose gradient does not reach the
+        # query (a head trained on top of it); frozen: nor the movie vectors and biases.
+        hold = ops.stop_gradient if frozen else (lambda t: t)
+        if residual is not None:
+            query = ops.stop_gradient(query) + residual
+        if candidates is not None:  # (batch, len(candidates)): in-batch negatives
+            vectors = hold(ops.take(self.item_embeddings, candidates, axis=0)
+                           + ops.matmul(ops.take(self.feature_table, candidates, axis=0),
+                                        self.feature_projection))
+            scores = ops.matmul(query, ops.transpose(vectors))
+            if not with_bias:
+                return scores
+            return scores + hold(ops.take(self.item_bias, candidates, axis=0))
         if item is None:
-            return ops.matmul(query, ops.transpose(self.item_vectors())) + self.item_bias
+            scores = ops.matmul(query, ops.transpose(hold(self.item_vectors())))
+            return scores + hold(self.item_bias) if with_bias else scores
         vectors = (ops.take(self.item_embeddings, item, axis=0)
                    + ops.matmul(ops.take(self.feature_table, item, axis=0),
                                 self.feature_projection))
-        return (ops.sum(query * vectors, axis=-1, keepdims=True)
-                + ops.expand_dims(ops.take(self.item_bias, item, axis=0), -1))
+        scores = ops.sum(query * vectors, axis=-1, keepdims=True)
+        if not with_bias:
+            return scores
+        return scores + ops.expand_dims(ops.take(self.item_bias, item, axis=0), -1)
 
-    def compute_output_shape(self, query_shape, item_shape=None):
-        return (query_shape[0], self.n_items if item_shape is None else 1)
+    def compute_output_spec(self, query, item=None, with_bias=True, candidates=None,
+                            frozen=False, residual=None):
+        width = (candidates.shape[0] if candidates is not None
+                 else self.n_items if item is None else 1)
+        return keras.KerasTensor((query.shape[0], width), dtype=self.compute_dtype)
 
     def get_config(self):
         return {**super().get_config(), "n_items": self.n_items, "dim": self.dim,
@@ -432,3 +456,222 @@ class LeaveOneOutHistory(HistoryFactors):
         own = ops.take(self.item_factors, item, axis=0) * ops.expand_dims(
             ops.take(self.user_scale, user, axis=0) * found, -1)
         return pooled - own
+
+
+@keras.saving.register_keras_serializable(package="kerasrec")
+class RecentRatings(layers.Layer):
+    """Each (user, time)'s last ``length`` training ratings made strictly before it.
+
+    Holds the training ratings sorted by ``user * 2**32 + timestamp`` as non-trainable
+    weights and finds the window by binary search
+    (:func:`~kerasrec.models.hybrid.recent.recent_window_ops`), so a rating is never
+    in its own window, nor is anything rated later: what the model learns from a
+    rating at time t it could have known at t. A timestamp of -1 means now.
+
+    Args:
+        n_pairs: Number of training ratings.
+        length: Window length.
+        **kwargs: Layer arguments.
+
+    Call: ``layer([user, timestamp])`` -> ``(items, ratings, valid)``, each
+    ``(batch, length)``, oldest first, left-padded (item 0, rating 0, valid False).
+    """
+
+    def __init__(self, n_pairs: int, length: int, **kwargs):
+        super().__init__(**kwargs)
+        self.n_pairs, self.length = int(n_pairs), int(length)
+
+    def build(self, input_shape):
+        fixed = dict(trainable=False, initializer="zeros")
+        n = max(self.n_pairs, 1)
+        self.keys = self.add_weight(shape=(n,), dtype="int64", name="keys", **fixed)
+        self.items = self.add_weight(shape=(n,), dtype="int32", name="items", **fixed)
+        self.ratings = self.add_weight(shape=(n,), name="ratings", **fixed)
+
+    def set_history(self, users, items, timestamps, ratings) -> None:
+        """Store the training ratings (embedding indices; ratings centred on the mean)."""
+        from kerasrec.models.hybrid.recent import sorted_history
+
+        keys, items, ratings = sorted_history(users, items, timestamps, ratings)
+        if len(keys) != self.n_pairs:
+            raise ValueError(f"expected {self.n_pairs} ratings, got {len(keys)}")
+        if len(keys):
+            self.keys.assign(keys)
+            self.items.assign(items)
+            self.ratings.assign(ratings)
+
+    def call(self, inputs):
+        from kerasrec.models.hybrid.recent import recent_window_ops
+
+        user, timestamp = inputs
+        if self.n_pairs == 0:
+            shape = (ops.shape(user)[0], self.length)
+            return (ops.zeros(shape, "int32"), ops.zeros(shape, self.compute_dtype),
+                    ops.zeros(shape, "bool"))
+        positions, valid = recent_window_ops(self.keys, user, timestamp, self.length)
+        items = ops.where(valid, ops.take(self.items, positions, axis=0), 0)
+        ratings = ops.where(valid, ops.take(self.ratings, positions, axis=0), 0.0)
+        return items, ratings, valid
+
+    def compute_output_shape(self, input_shape):
+        shape = (input_shape[0][0], self.length)
+        return shape, shape, shape
+
+    def get_config(self):
+        return {**super().get_config(), "n_pairs": self.n_pairs, "length": self.length}
+
+
+@keras.saving.register_keras_serializable(package="kerasrec")
+class HistoryAttention(layers.Layer):
+    """A user's recent movies, read by multi-head self-attention, as one vector.
+
+    Each position is the movie's embedding plus its (centred) rating times a learned
+    vector plus a position embedding counted from the most recent; padding is masked.
+    ``keras.layers.MultiHeadAttention`` with a residual and ``LayerNormalization``
+    encodes the sequence; an attention pooling (a learned score per position, softmax
+    over the real ones) weighs the positions, and a linear map without bias takes the
+    pooled vector to ``output_dim``. The output is therefore exactly
+    ``sum_j a_j P h_j``: :meth:`contributions` returns each movie's term, which is
+    what "because you watched ..." shows.
+
+    Args:
+        n_items: Item index range (0 = padding / unknown).
+        length: Window length.
+        dim: Width of the sequence encoding.
+        heads: Attention heads.
+        output_dim: Width of the output (the retrieval vectors').
+        dropout: Dropout inside the attention.
+        **kwargs: Layer arguments.
+
+    Call: ``layer(items, ratings, valid)`` -> ``(batch, output_dim)``; rows without a
+    real position give zeros.
+    """
+
+    def __init__(self, n_items: int, length: int, dim: int = 64, heads: int = 2,
+                 output_dim: int = 64, dropout: float = 0.1, **kwargs):
+        super().__init__(**kwargs)
+        self.n_items, self.length, self.dim, self.heads = (int(n_items), int(length),
+                                                           int(dim), int(heads))
+        self.output_dim, self.dropout = int(output_dim), float(dropout)
+        self.item_embedding = Embedding(self.n_items, self.dim, name="item_embedding",
+                                        embeddings_initializer=keras.initializers.RandomNormal(
+                                            0.0, 0.05))
+        self.position_embedding = layers.Embedding(self.length, self.dim,
+                                                   name="position_embedding")
+        self.rating_projection = layers.Dense(self.dim, use_bias=False, name="rating_projection")
+        self.self_attention = layers.MultiHeadAttention(
+            self.heads, max(self.dim // self.heads, 1), dropout=self.dropout,
+            name="self_attention")
+        self.norm = layers.LayerNormalization(name="norm")
+        self.pool_score = layers.Dense(1, name="pool_score")
+        self.projection = layers.Dense(self.output_dim, use_bias=False, name="projection")
+
+    def build(self, items_shape, ratings_shape=None, valid_shape=None):
+        batch = (None, self.length)
+        self.item_embedding.build(batch)
+        self.position_embedding.build((self.length,))
+        self.rating_projection.build((*batch, 1))
+        self.self_attention.build((*batch, self.dim), (*batch, self.dim))
+        self.norm.build((*batch, self.dim))
+        self.pool_score.build((*batch, self.dim))
+        self.projection.build((None, self.dim))
+
+    def encode(self, items, ratings, valid, training=None):
+        """Encoded positions ``(batch, length, dim)`` and pooling weights ``(batch, length)``."""
+        valid = ops.cast(valid, "bool")
+        positions = ops.arange(self.length)[::-1]  # 0 = most recent (the last column)
+        x = (self.item_embedding(items)
+             + self.rating_projection(ops.expand_dims(ops.cast(ratings, self.compute_dtype), -1))
+             + ops.expand_dims(self.position_embedding(positions), 0))
+        mask = ops.logical_and(ops.expand_dims(valid, 1), ops.expand_dims(valid, 2))
+        attended = self.self_attention(x, x, attention_mask=mask, training=training)
+        h = self.norm(x + attended)
+        weight = ops.cast(valid, h.dtype)
+        logits = ops.where(valid, ops.squeeze(self.pool_score(h), -1), -1e9)
+        a = ops.softmax(logits, axis=-1) * weight
+        return h, a
+
+    def call(self, items, ratings, valid, training=None):
+        h, a = self.encode(items, ratings, valid, training)
+        return self.projection(ops.sum(h * ops.expand_dims(a, -1), axis=1))
+
+    def contributions(self, items, ratings, valid):
+        """Each position's term of the output, ``a_j P h_j``: ``(batch, length, output_dim)``
+        (zeros at padding); they sum over positions to :meth:`call`'s output."""
+        h, a = self.encode(items, ratings, valid, training=False)
+        return self.projection(h) * ops.expand_dims(a, -1)
+
+    def compute_output_shape(self, items_shape, ratings_shape=None, valid_shape=None):
+        return (items_shape[0], self.output_dim)
+
+    def get_config(self):
+        return {**super().get_config(), "n_items": self.n_items, "length": self.length,
+                "dim": self.dim, "heads": self.heads, "output_dim": self.output_dim,
+                "dropout": self.dropout}
+
+
+@keras.saving.register_keras_serializable(package="kerasrec")
+class InBatchCorrection(layers.Layer):
+    """In-batch negatives for a catalog too large for a full softmax: each row's logits
+    over the batch's own movies, corrected for how often a movie is sampled as a
+    negative (logQ: ``keras_rs.layers.SamplingProbabilityCorrection`` with each movie's
+    share of the training ratings) and with the row's own movie elsewhere in the batch
+    masked. Popular movies would otherwise be pushed down for being everybody's
+    negative (Yi et al., 2019). The masking is done here: keras-rs 0.4's
+    ``RemoveAccidentalHits`` adds ``smallest_normal / 100`` (about 1e-40) to the hits,
+    which leaves float32 logits unchanged (keras-team/keras-rs#206).
+
+    Args:
+        n_items: Item index range.
+        **kwargs: Layer arguments.
+
+    Call: ``layer(logits, item)`` with ``logits`` ``(batch, batch)`` (row i: query i
+    against item j) -> corrected logits; the positives are on the diagonal
+    (:class:`InBatchSoftmax`).
+    """
+
+    def __init__(self, n_items: int, **kwargs):
+        super().__init__(**kwargs)
+        import keras_rs
+
+        self.n_items = int(n_items)
+        self.correction = keras_rs.layers.SamplingProbabilityCorrection()
+
+    def build(self, logits_shape, item_shape=None):
+        self.sampling_probability = self.add_weight(
+            shape=(self.n_items,), name="sampling_probability", trainable=False,
+            initializer="ones")
+
+    def set_frequency(self, items: np.ndarray) -> None:
+        """Each item's share of the training ratings (its chance to be a negative)."""
+        counts = np.bincount(np.asarray(items, np.int64), minlength=self.n_items)
+        self.sampling_probability.assign((counts / max(counts.sum(), 1)).astype("float32"))
+
+    def call(self, logits, item):
+        probability = ops.take(self.sampling_probability, item, axis=0)
+        logits = self.correction(logits, ops.broadcast_to(ops.expand_dims(probability, 0),
+                                                          ops.shape(logits)))
+        item = ops.cast(item, "int32")
+        same = ops.equal(ops.expand_dims(item, 1), ops.expand_dims(item, 0))
+        accidental = ops.logical_and(same, ops.logical_not(ops.eye(ops.shape(logits)[0],
+                                                                    dtype="bool")))
+        return ops.where(accidental, ops.cast(-1e9, logits.dtype), logits)
+
+    def compute_output_shape(self, logits_shape, item_shape=None):
+        return logits_shape
+
+    def get_config(self):
+        return {**super().get_config(), "n_items": self.n_items}
+
+
+@keras.saving.register_keras_serializable(package="kerasrec")
+class InBatchSoftmax(keras.losses.Loss):
+    """Softmax cross-entropy whose positives are the diagonal of ``(batch, batch)``
+    logits (:class:`InBatchCorrection`); ``y_true`` is not read."""
+
+    def __init__(self, name: str = "in_batch_softmax", **kwargs):
+        super().__init__(name=name, **kwargs)
+
+    def call(self, y_true, y_pred):
+        labels = ops.eye(ops.shape(y_pred)[0], dtype=y_pred.dtype)
+        return keras.losses.categorical_crossentropy(labels, y_pred, from_logits=True)

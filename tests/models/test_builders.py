@@ -53,9 +53,12 @@ def test_hybrid_names_read_like_the_design(prepared):
     ("context", {"context_dense"}, ["user_id", "item_id", "item_features", "timestamp"]),
     ("item_features", {"item_features_dense"}, None),
     ("neighbours", {"item_neighbourhood", "user_neighbourhood"}, None),
-    ("session_bias", {"session_bias"}, ["user_id", "item_id", "item_features", "context"]),
+    # The sequence branch still reads the timestamp.
+    ("session_bias", {"session_bias"},
+     ["user_id", "item_id", "item_features", "context", "timestamp"]),
     ("biases", {"user_bias", "item_bias", "session_bias"},
-     ["user_id", "item_id", "item_features", "context"]),
+     ["user_id", "item_id", "item_features", "context", "timestamp"]),
+    ("history_attention", {"recent_ratings", "history_attention"}, None),
 ])
 def test_switching_a_branch_off_removes_it(prepared, branch, gone, kept_inputs):
     off = () if branch == "neighbours" else False
@@ -66,9 +69,16 @@ def test_switching_a_branch_off_removes_it(prepared, branch, gone, kept_inputs):
         assert [t.name for t in model.inputs] == kept_inputs
 
 
+def test_without_sessions_and_sequence_the_timestamp_input_goes(prepared):
+    model = build_model("hybrid", prepared["pipeline"], prepared["x"], session_bias=False,
+                        history_attention=False)
+    assert [t.name for t in model.inputs] == ["user_id", "item_id", "item_features", "context"]
+    assert model.history_attention is None and model.recent_ratings is None
+
+
 def test_features_only_hybrid_has_no_id_embeddings(prepared):
     model = build_model("hybrid", prepared["pipeline"], prepared["x"], mf=False, mlp=False,
-                        biases=False, neighbours=())
+                        biases=False, neighbours=(), history_attention=False)
     assert not [l for l in model.layers if isinstance(l, keras.layers.Embedding)]
     assert [t.name for t in model.inputs] == ["user_id", "item_id", "item_features", "context"]
 

@@ -32,26 +32,90 @@ def test_retrieval_learns_who_watches_what():
     assert rec.model_.supports("relevance") is False  # switched off: ranks by rating
 
 
-def test_the_blend_weight_is_chosen_on_validation_not_test(sample_split):
+def test_the_blend_weights_are_chosen_on_validation_not_test(sample_split):
     rec = kr.Recommender(train=TrainConfig(epochs=2, verbose=0)).fit(sample_split[0])
-    tried = rec.model_.chosen["val_recall@10_by_blend"]
-    assert len(tried) >= 3 and not any(k.startswith("val_recall") for k in rec.history_)
-    assert rec.model_.backbone.relevance_blend == float(max(tried, key=tried.get))
+    tried = rec.model_.chosen["val_recall@10_by_blend_and_recent_weight"]
+    assert len(tried) >= 9 and not any(k.startswith("val_recall") for k in rec.history_)
+    best = [float(v) for v in max(tried, key=tried.get).split(",")]
+    backbone = rec.model_.backbone
+    assert [backbone.relevance_blend, backbone.recent_weight] == best
+    assert rec.model_.chosen["validation_cut"] == "random"
 
 
-def test_retrieval_is_switched_off_with_a_message_above_the_softmax_limit(
-        sample_split, monkeypatch, tmp_path):
-    import pytest
+def test_the_validation_queries_never_hold_a_held_out_movie(sample_split):
+    """The queries that choose the weights are rebuilt from the fit part alone: equal to
+    the model's own queries for a user none of whose ratings were held out, and free of
+    the held-out movies otherwise."""
+    from kerasrec import training
 
+    train = sample_split[0]
+    rec = kr.Recommender(train=TrainConfig(epochs=1, verbose=0)).fit(train)
+    model, x = rec.model_, rec.pipeline_.transform(train.ratings)
+    config = TrainConfig(epochs=1, verbose=0, validation_cut="temporal")
+    fit_idx, val_idx = training.validation_rows(x, 0.1, 0, "temporal")
+    users = np.unique(x["user_id"])[:20]
+    history, recent = model._fit_part_queries(users, x, fit_idx)
+    all_history, all_recent = model._fit_part_queries(users, x, np.arange(len(x["user_id"])))
+    np.testing.assert_allclose(all_history, model._query_parts(users)[0], atol=1e-5)
+    np.testing.assert_allclose(all_recent, model._query_parts(users)[1], atol=1e-5)
+    held_users = np.isin(users, x["user_id"][val_idx])
+    assert held_users.any()
+    assert not np.allclose(history[held_users], all_history[held_users])
+    assert config.validation_cut == "temporal"
+
+
+def test_a_temporal_validation_cut_holds_out_each_users_latest_ratings():
+    from kerasrec import training
+
+    users = np.array([1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 2, 2, 3])
+    times = np.array([5, 1, 9, 3, 7, 2, 8, 4, 6, 10, 2, 1, 1])
+    fit, val = training.validation_rows({"user_id": users, "timestamp": times}, 0.2, 0,
+                                        "temporal")
+    assert sorted(times[val[users[val] == 1]]) == [9, 10]
+    assert not (users[val] == 2).any()  # 20% of two ratings rounds to none
+    assert 12 in fit  # a user with one rating keeps it
+    assert sorted(np.concatenate([fit, val])) == list(range(len(users)))
+    fit2, val2 = training.validation_rows({"user_id": users, "timestamp": times}, 0.2, 0,
+                                          "random")
+    assert sorted(np.concatenate([fit2, val2])) == list(range(len(users)))
+
+
+def test_large_catalogs_train_retrieval_with_in_batch_negatives(monkeypatch, tmp_path):
+    """Above the full-softmax limit the retrieval loss uses the batch's other movies as
+    negatives (keras-rs logQ correction, accidental hits removed): lists still learn who
+    watches what, and the model saves, reloads and serves the same lists."""
     from kerasrec.models.hybrid import model as hybrid_model
 
-    monkeypatch.setattr(hybrid_model, "RETRIEVAL_SOFTMAX_LIMIT", 100)
-    with pytest.warns(UserWarning, match="retrieval switched off: .* exceed the full-softmax"):
-        rec = kr.Recommender(train=TrainConfig(epochs=1, verbose=0)).fit(sample_split[0])
-    assert not rec.model_.supports("relevance")
+    monkeypatch.setattr(hybrid_model, "RETRIEVAL_SOFTMAX_LIMIT", 10)
+    data = taste_groups()
+    train, test = kr.temporal_split(data.ratings, 0.25)
+    users = np.intersect1d(test["userId"], train["userId"])
+    reference = metrics.topn_score(popular_lists(train, users), test, train, ks=(10,))
+    rec = kr.Recommender(train=FAST, retrieval_weight=0.5).fit(data.with_ratings(train))
+    assert rec.model_.config.retrieval_negatives == "in_batch"
+    assert rec.model_.backbone.in_batch is not None and rec.model_.supports("relevance")
+    recall = metrics.topn_score(rec.recommend_many(users, k=10), test, train,
+                                ks=(10,))["watched_recall@10"]
+    assert recall > 1.5 * reference["watched_recall@10"], (recall, reference)
     loaded = kr.Recommender.load(rec.save(tmp_path / "rec"))
-    assert not loaded.model_.supports("relevance")
-    assert loaded.recommend(1, k=3)["movieId"].tolist() == rec.recommend(1, k=3)["movieId"].tolist()
+    assert loaded.recommend(1, k=5)["movieId"].tolist() == rec.recommend(1, k=5)["movieId"].tolist()
+
+
+def test_in_batch_correction_subtracts_log_q_and_masks_accidental_hits():
+    from kerasrec.models.layers import InBatchCorrection, InBatchSoftmax
+
+    layer = InBatchCorrection(5)
+    items = np.array([1, 2, 1, 4], np.int32)
+    layer.build((4, 4))
+    layer.set_frequency(np.array([1, 1, 1, 2, 4, 4, 4, 4]))  # shares 3/8, 1/8, 4/8 of items 1, 2, 4
+    logits = np.zeros((4, 4), np.float32)
+    out = np.asarray(layer(logits, items))
+    share = np.array([3, 1, 3, 4]) / 8
+    np.testing.assert_allclose(np.diag(out), -np.log(share), rtol=1e-5)
+    assert out[0, 2] < -1e6 and out[2, 0] < -1e6  # row 0's movie is item 1, at column 2 too
+    np.testing.assert_allclose(out[0, 1], -np.log(1 / 8), rtol=1e-5)
+    loss = float(InBatchSoftmax()(np.zeros(4), np.eye(4, dtype=np.float32) * 10))
+    assert loss < 1e-3 < float(InBatchSoftmax()(np.zeros(4), np.zeros((4, 4), np.float32)))
 
 
 def test_similar_items_use_the_retrieval_vectors(hybrid):
@@ -65,3 +129,14 @@ def test_similar_items_use_the_retrieval_vectors(hybrid):
     unit = expected / np.linalg.norm(expected, axis=1, keepdims=True)
     cosine = unit[hybrid.catalog_.position(top["movieId"])] @ unit[0]
     np.testing.assert_allclose(top["similarity"], cosine, rtol=1e-5)
+
+
+def test_the_retrieval_tower_holds_the_genre_table_with_or_without_the_sequence(prepared):
+    from kerasrec.models.hybrid import HybridBackbone, HybridConfig
+
+    table = prepared["pipeline"].item_feature_table()
+    for on in (True, False):
+        backbone = HybridBackbone.from_training(
+            prepared["pipeline"], prepared["x"], HybridConfig(neighbours=(), history_attention=on))
+        np.testing.assert_array_equal(backbone.catalog_scores.feature_table.numpy(), table)
+        assert (backbone.history_attention is not None) is on

@@ -20,9 +20,11 @@ from keras import layers
 
 from kerasrec.models.hybrid.config import HybridConfig
 from kerasrec.models.hybrid.sessions import training_sessions
-from kerasrec.models.layers import (CatalogScores, HistoryFactors, LeaveOneOutHistory,
-                                    Neighbourhood, SessionBias, bias, embedding, id_input,
-                                    l2_penalty, output_head)
+from kerasrec.models.layers import (CatalogScores, HistoryAttention, HistoryFactors,
+                                    InBatchCorrection, LeaveOneOutHistory, Neighbourhood,
+                                    RecentRatings,
+                                    SessionBias, bias, embedding, id_input, l2_penalty,
+                                    output_head)
 
 
 @keras.saving.register_keras_serializable(package="kerasrec")
@@ -42,6 +44,8 @@ class HybridBackbone(keras.Model):
         target_range: Range of the targets, for the sigmoid output.
         relevance_blend: Weight of the predicted stars beside the retrieval score in
             what lists rank by (chosen on validation data after training).
+        recent_weight: Weight of the sequence branch in what lists rank by (chosen on
+            validation data after training; 1 in training).
         **kwargs: Model arguments (``name``, ``trainable``).
 
     Attributes:
@@ -50,18 +54,20 @@ class HybridBackbone(keras.Model):
         rating_head: The ``rating`` Dense unit.
         Each branch's layers as attributes (``mf_dot``, ``mlp_hidden``,
         ``item_features_dense``, ``context_dense``, ``neighbourhoods``, ``user_bias``,
-        ``item_bias``, ``session_bias``); those switched off are None.
+        ``item_bias``, ``session_bias``, ``catalog_scores``, ``recent_ratings``,
+        ``history_attention``); those switched off are None.
 
     Inputs: ``user_id``, ``item_id`` (int32 indices), ``item_features`` (unless
     ``ids_only``), ``context`` (if the context branch is on), ``timestamp`` (int64 Unix
-    seconds, -1 if unknown; with the session bias). Output: the scaled rating.
+    seconds, -1 if unknown or now; with the session bias or the sequence branch). Output:
+    the scaled rating.
     """
 
     def __init__(self, n_users: int, n_items: int, n_item_features: int, n_context: int = 2,
                  config=None, n_pairs: int = 0, n_sessions: int = 0,
                  neighbour_pools: Optional[Mapping[str, int]] = None, global_mean: float = 0.0,
                  target_range: Tuple[float, float] = (0.0, 1.0), relevance_blend: float = 0.0,
-                 **kwargs):
+                 recent_weight: float = 1.0, **kwargs):
         c = config if isinstance(config, HybridConfig) else HybridConfig(**(config or {}))
         pools = dict(neighbour_pools or {})
         layout: List[Tuple[str, keras.KerasTensor]] = []
@@ -137,9 +143,14 @@ class HybridBackbone(keras.Model):
                                   name=f"{side}_neighbourhood")
             self.neighbourhoods[side] = layer
             layout.append((f"{side}_neighbours", layer([user, item])))
+        timestamp = None
+        if c.needs_timestamp:
+            timestamp = keras.Input(shape=(), dtype="int64", name="timestamp")
+            inputs.append(timestamp)
         # (E) retrieval: what the user will watch, scored against the whole catalog.
         self.retrieval_user_embedding = self.retrieval_history = self.catalog_scores = None
-        self.retrieval_logits = None
+        self.retrieval_logits = self.recent_logits = None
+        self.recent_ratings = self.history_attention = self.in_batch = None
         if c.retrieval:
             # The pair's own movie is left out of the history it is scored with.
             self.retrieval_history = LeaveOneOutHistory(n_users, n_items, n_pairs,
@@ -154,7 +165,37 @@ class HybridBackbone(keras.Model):
             self.catalog_scores = CatalogScores(n_items, c.retrieval_dim, n_item_features,
                                                 name="catalog_scores")
             layout.append(("retrieval", self.catalog_scores(query, item)))
-            self.retrieval_logits = self.catalog_scores(query)
+            recent = None
+            if c.sequence_on:
+                # (F) the user's recent movies, strictly before the moment scored: a
+                # vector added to the retrieval query where lists are ranked, with a
+                # weight chosen on validation (recent_weight). history_training says how
+                # it learns: "residual", by a softmax of its own that cannot move the
+                # pooled-history scores (so they and the stars learn as without it);
+                # "shared", that softmax may move the movie vectors; "joint", in the
+                # one retrieval softmax.
+                self.recent_ratings = RecentRatings(n_pairs, c.history_length,
+                                                    name="recent_ratings")
+                self.history_attention = HistoryAttention(
+                    n_items, c.history_length, c.history_dim, c.history_heads,
+                    output_dim=c.retrieval_dim, name="history_attention")
+                recent = self.history_attention(*self.recent_ratings([user, timestamp]))
+            joint = recent is not None and c.history_training == "joint"
+            trained = layers.Add(name="retrieval_query")([query, recent]) if joint else query
+            if c.retrieval_negatives == "in_batch":
+                self.in_batch = InBatchCorrection(n_items, name="in_batch_correction")
+                self.retrieval_logits = self.in_batch(
+                    self.catalog_scores(trained, candidates=item), item)
+            else:
+                self.retrieval_logits = self.catalog_scores(trained)
+            if recent is not None and not joint:
+                frozen = c.history_training == "residual"
+                if self.in_batch is not None:
+                    self.recent_logits = self.in_batch(self.catalog_scores(
+                        query, candidates=item, frozen=frozen, residual=recent), item)
+                else:
+                    self.recent_logits = self.catalog_scores(query, frozen=frozen,
+                                                             residual=recent)
             self.retrieval_query = whole  # for candidates the user has not rated
         self.user_bias = self.item_bias = self.session_bias = None
         if c.biases:
@@ -162,8 +203,6 @@ class HybridBackbone(keras.Model):
                 n_items, "item_bias", c.l2)
             layout += [("user_bias", self.user_bias(user)), ("item_bias", self.item_bias(item))]
             if c.session_bias:
-                timestamp = keras.Input(shape=(), dtype="int64", name="timestamp")
-                inputs.append(timestamp)
                 self.session_bias = SessionBias(max(n_sessions, 1), c.session_hours,
                                                 activity_regularizer=l2_penalty(c.l2),
                                                 name="session_bias")
@@ -186,6 +225,7 @@ class HybridBackbone(keras.Model):
         self.global_mean = float(global_mean)
         self.target_range = tuple(float(v) for v in target_range)
         self.relevance_blend = float(relevance_blend)
+        self.recent_weight = float(recent_weight)
         self.branch_layout = [(name, int(t.shape[-1])) for name, t in layout]
         self._merged = merged
 
@@ -198,7 +238,7 @@ class HybridBackbone(keras.Model):
                 "n_context": self.n_context, "config": config, "n_pairs": self.n_pairs,
                 "n_sessions": self.n_sessions, "neighbour_pools": self.neighbour_pools,
                 "global_mean": self.global_mean, "target_range": list(self.target_range),
-                "relevance_blend": self.relevance_blend}
+                "relevance_blend": self.relevance_blend, "recent_weight": self.recent_weight}
 
     @property
     def sigmoid_output(self) -> bool:
@@ -210,14 +250,26 @@ class HybridBackbone(keras.Model):
         return lambda v: np.asarray(v) * (hi - lo) + lo
 
     def training_model(self) -> keras.Model:
-        """The same layers with two outputs, ``rating`` and ``retrieval`` (logits over the
-        catalog), for multi-task training; the backbone itself outputs the rating."""
-        return keras.Model(self.inputs, {"rating": self.output,
-                                         "retrieval": self.retrieval_logits})
+        """The same layers with the outputs multi-task training needs: ``rating``,
+        ``retrieval`` (logits over the catalog, or over the batch's movies with in-batch
+        negatives) and, with the sequence branch, ``recent`` (the same logits plus the
+        branch's residual); the backbone itself outputs the rating."""
+        outputs = {"rating": self.output, "retrieval": self.retrieval_logits}
+        if self.recent_logits is not None:
+            outputs["recent"] = self.recent_logits
+        return keras.Model(self.inputs, outputs)
 
     def query_model(self) -> keras.Model:
-        """``user_id`` -> the retrieval user vector."""
+        """``user_id`` -> the pooled-history retrieval vector (the sequence branch's
+        residual is added by the caller: :meth:`recent_vectors`)."""
         return keras.Model(self.inputs[0], self.retrieval_query)
+
+    def recent_vectors(self, users: np.ndarray) -> np.ndarray:
+        """The sequence branch's vector of user indices now (their last ratings)."""
+        users = np.asarray(users, np.int32)
+        now = np.full(len(users), -1, np.int64)
+        return np.asarray(self.history_attention(*self.recent_ratings([users, now]),
+                                                 training=False), np.float32)
 
     def parts_model(self) -> keras.Model:
         """A model with the same inputs returning ``[branches, output]``, for explanations."""
@@ -260,6 +312,12 @@ class HybridBackbone(keras.Model):
         if model.catalog_scores is not None:
             model.retrieval_history.set_history(users, items)
             model.catalog_scores.feature_table.assign(pipeline.item_feature_table())
+        if model.in_batch is not None:
+            model.in_batch.set_frequency(items)
+        if model.recent_ratings is not None:
+            model.recent_ratings.set_history(
+                users, items, train_inputs.get("timestamp", np.full(len(users), -1)),
+                np.asarray(train_inputs["rating"], np.float32) - global_mean)
         for side, data in neighbours.items():
             model.neighbourhoods[side].set_neighbourhood(**data)
         if model.session_bias is not None and len(sessions):

@@ -53,8 +53,26 @@ class HybridConfig:
             known users by (``Recommender.recommend(rank_by="relevance")``).
         retrieval_dim: Size of the retrieval vectors.
         retrieval_weight: Weight of the retrieval loss beside the rating loss.
+        retrieval_negatives: ``"catalog"`` (a softmax over every movie), ``"in_batch"``
+            (each rating's negatives are the batch's other movies, with the logQ
+            popularity correction and accidental hits removed, for large catalogs) or
+            ``"auto"``: the catalog up to
+            :data:`~kerasrec.models.hybrid.model.RETRIEVAL_SOFTMAX_LIMIT` movies.
         retrieval_user_ids: Give the user tower a learned vector per user id besides
             the pooled history (off: users are what they watched, as in EASE).
+        history_attention: The sequence branch: the user's last ``history_length``
+            ratings made before the moment scored
+            (:class:`~kerasrec.models.layers.RecentRatings`; never the rating itself),
+            read by multi-head self-attention
+            (:class:`~kerasrec.models.layers.HistoryAttention`), added to the retrieval
+            query: a part of the retrieval tower, so off when ``retrieval`` is.
+        history_length: Recent ratings the sequence branch reads.
+        history_training: How the branch learns: ``"residual"`` (a softmax of its own on
+            top of the pooled-history scores, which it cannot change), ``"shared"``
+            (that softmax may move the movie vectors too) or ``"joint"`` (added to the
+            query of the one retrieval softmax).
+        history_dim: Width of its encoding.
+        history_heads: Its attention heads.
     """
 
     mf: bool = True
@@ -83,7 +101,13 @@ class HybridConfig:
     retrieval: bool = True
     retrieval_dim: int = 128
     retrieval_weight: float = 0.05
+    retrieval_negatives: str = "auto"
     retrieval_user_ids: bool = False
+    history_attention: bool = True
+    history_length: int = 50
+    history_training: str = "residual"
+    history_dim: int = 64
+    history_heads: int = 2
 
     def __post_init__(self) -> None:
         from kerasrec.errors import ArgumentError
@@ -99,6 +123,15 @@ class HybridConfig:
             raise ArgumentError("switch on at least one branch of the hybrid")
         if self.similarity not in ("dot", "cosine"):
             raise ArgumentError(f"similarity must be 'dot' or 'cosine', got {self.similarity!r}")
+        for name in ("history_length", "history_dim", "history_heads"):
+            if int(getattr(self, name)) < 1:
+                raise ArgumentError(f"{name} must be at least 1, got {getattr(self, name)}")
+        if self.retrieval_negatives not in ("auto", "catalog", "in_batch"):
+            raise ArgumentError(f"retrieval_negatives must be 'auto', 'catalog' or 'in_batch', "
+                                f"got {self.retrieval_negatives!r}")
+        if self.history_training not in ("residual", "shared", "joint"):
+            raise ArgumentError(f"history_training must be 'residual', 'shared' or 'joint', "
+                                f"got {self.history_training!r}")
         if self.output not in ("linear", "sigmoid"):
             raise ArgumentError(f"output must be 'linear' or 'sigmoid', got {self.output!r}")
 
@@ -120,3 +153,13 @@ class HybridConfig:
     @property
     def session_bias_on(self) -> bool:
         return self.biases and self.session_bias
+
+    @property
+    def needs_timestamp(self) -> bool:
+        """Whether the model reads the ``timestamp`` input (sessions, recent history)."""
+        return self.session_bias_on or self.sequence_on
+
+    @property
+    def sequence_on(self) -> bool:
+        """Whether the sequence branch is built (it belongs to the retrieval tower)."""
+        return self.retrieval and self.history_attention

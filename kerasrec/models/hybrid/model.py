@@ -16,10 +16,13 @@ from kerasrec.models.keras_model import KerasRatingModel, history_in_stars, targ
 
 # Parts that use what the model learned about a user / a movie id. For a user (movie)
 # the model never saw in training these carry no information and are dropped.
-#: Most movies the retrieval softmax scores in full (a batch x movies matrix of logits).
+#: Most movies the retrieval softmax scores in full (a batch x movies matrix of logits);
+#: above it ``retrieval_negatives="auto"`` trains with in-batch negatives.
 RETRIEVAL_SOFTMAX_LIMIT = 20_000
 #: Weights of the predicted stars beside the retrieval score tried on validation.
 BLENDS = (0.0, 0.25, 0.5, 1.0, 2.0)
+#: Weights of the sequence branch in what lists rank by, tried on validation.
+RECENT_WEIGHTS = (0.0, 0.5, 1.0)
 USER_PARTS = ("mf", "mlp", "item_neighbours", "user_neighbours", "user_bias", "session_bias")
 ITEM_PARTS = ("mlp", "item_neighbours", "user_neighbours", "item_bias")
 
@@ -27,7 +30,8 @@ ITEM_PARTS = ("mlp", "item_neighbours", "user_neighbours", "item_bias")
 @register("hybrid")
 class Hybrid(KerasRatingModel):
     """The article's four branches (MF, MLP, item features, context) plus biases,
-    session bias, SVD++ history, genre factors and neighbourhoods.
+    session bias, SVD++ history, genre factors, neighbourhoods, a retrieval tower that
+    learns what each user watches and a sequence branch over their recent movies.
 
     Options: the fields of :class:`~kerasrec.models.hybrid.HybridConfig` (e.g.
     ``mlp=False``, ``mf_dim=64``, ``ids_only=True``).
@@ -38,7 +42,8 @@ class Hybrid(KerasRatingModel):
     user's parts.
     """
 
-    summary = "four-branch hybrid: MF, MLP, item features, context (+ biases, sessions, neighbours)"
+    summary = ("four-branch hybrid: MF, MLP, item features, context (+ biases, sessions, "
+               "neighbours, retrieval, recent-history attention)")
     scores_cold_pairs = True
 
     def __init__(self, **options):
@@ -55,12 +60,14 @@ class Hybrid(KerasRatingModel):
 
     def supports(self, capability: str) -> bool:
         c = self.config
-        switched_on = {"relevance": c.retrieval, "item_vectors": c.retrieval or c.mf or c.mlp}
+        switched_on = {"relevance": c.retrieval, "explain_relevance": c.retrieval,
+                       "item_vectors": c.retrieval or c.mf or c.mlp,
+                       "recent": c.sequence_on and self._recent_weight() > 0}
         return switched_on.get(capability, True) and super().supports(capability)
 
     def load_parts(self, folder, pipeline) -> None:
         super().load_parts(folder, pipeline)
-        self._parts_call = self._query_model = None
+        self._parts_call = self._query_model = self._recent_module = None
         self.config = self.backbone.hybrid_config  # as trained (e.g. retrieval switched off)
 
     def needs_item_features_for_fit(self) -> bool:
@@ -80,13 +87,10 @@ class Hybrid(KerasRatingModel):
         """Train the rating head, and with ``retrieval`` the softmax over the catalog too
         (every rated movie a positive), on one loss: rating MSE + ``retrieval_weight``
         x cross-entropy; the best validation epoch of that loss is kept."""
-        if self.config.retrieval and pipeline.n_items - 1 > RETRIEVAL_SOFTMAX_LIMIT:
-            import warnings
-
-            warnings.warn(f"retrieval switched off: {pipeline.n_items - 1:,} movies exceed the "
-                          f"full-softmax limit of {RETRIEVAL_SOFTMAX_LIMIT:,} (batch x movies "
-                          "logits); lists rank by predicted stars", stacklevel=2)
-            self.config = dataclasses.replace(self.config, retrieval=False)
+        if self.config.retrieval_negatives == "auto":
+            large = pipeline.n_items - 1 > RETRIEVAL_SOFTMAX_LIMIT
+            self.config = dataclasses.replace(
+                self.config, retrieval_negatives="in_batch" if large else "catalog")
         if not self.config.retrieval:
             return super().fit(pipeline, ratings, products, train, seed)
         import keras
@@ -94,6 +98,7 @@ class Hybrid(KerasRatingModel):
         from kerasrec import training
         from kerasrec.distribute import scope
         from kerasrec.models.keras_model import zero_unseen_rows
+        from kerasrec.models.layers import InBatchSoftmax
         from kerasrec.optimizers import get_optimizer
 
         config = train or self.train_config(seed=seed)
@@ -102,13 +107,16 @@ class Hybrid(KerasRatingModel):
             keras.utils.set_random_seed(seed)
             backbone = self.build(pipeline, x, seed)
             model = backbone.training_model()
+            softmax = (InBatchSoftmax if self.config.retrieval_negatives == "in_batch"
+                       else lambda: keras.losses.SparseCategoricalCrossentropy(from_logits=True))
+            heads = ["retrieval"] + ["recent"] * (backbone.recent_logits is not None)
             model.compile(optimizer=get_optimizer(config.optimizer, config.learning_rate),
-                          loss={"rating": "mse",
-                                "retrieval": keras.losses.SparseCategoricalCrossentropy(
-                                    from_logits=True)},
-                          loss_weights={"rating": 1.0, "retrieval": self.config.retrieval_weight},
+                          loss={"rating": "mse", **{h: softmax() for h in heads}},
+                          loss_weights={"rating": 1.0,
+                                        **{h: self.config.retrieval_weight for h in heads}},
                           metrics={"rating": [keras.metrics.RootMeanSquaredError(name="rmse")]})
-            history = training.fit(model, x, {"rating": x["rating"], "retrieval": x["item_id"]},
+            history = training.fit(model, x, {"rating": x["rating"],
+                                              **{h: x["item_id"] for h in heads}},
                                    config=config)
         # The backbone is what is saved and served: it records the optimizer used (its
         # configuration; the state belongs to the two-output training model).
@@ -123,45 +131,85 @@ class Hybrid(KerasRatingModel):
             weight.assign(values)
         self.keras_model, self.pipeline = backbone, pipeline
         self.history = history_in_stars(history.history, pipeline)
-        self._parts_call = self._query_model = None
-        blends = self._choose_blend(x, config)
-        backbone.relevance_blend = max(blends, key=blends.get)
+        self._parts_call = self._query_model = self._recent_module = None
+        tried = self._choose_relevance(x, config)
+        backbone.relevance_blend, backbone.recent_weight = max(tried, key=tried.get)
+        self._recent_module = None
         self.chosen = {"relevance_blend": backbone.relevance_blend,
-                       "val_recall@10_by_blend": {f"{w:g}": r for w, r in blends.items()}}
+                       "recent_weight": backbone.recent_weight,
+                       "validation_cut": config.validation_cut,
+                       "val_recall@10_by_blend_and_recent_weight": {
+                           f"{w:g},{g:g}": r for (w, g), r in tried.items()}}
         return self
 
-    def _choose_blend(self, x, config, max_users: int = 300) -> Dict[float, float]:
-        """Recall@10 on the validation cut ``training.fit`` held out, for each weight of
-        the predicted stars beside the retrieval score (:data:`BLENDS`)."""
+    def _choose_relevance(self, x, config, max_users: int = 300
+                          ) -> Dict[Tuple[float, float], float]:
+        """Recall@10 of the lists on the validation cut ``training.fit`` held out
+        (``config.validation_cut``), for each weight of the predicted stars
+        (:data:`BLENDS`) and of the sequence branch (:data:`RECENT_WEIGHTS`) in what
+        lists rank by. The users' queries are rebuilt from the ratings the fit trained
+        on alone, so no held-out movie is in the history that scores it."""
         from kerasrec import training
 
-        fit_idx, val_idx = training.validation_cut(len(x["user_id"]),
-                                                   config.validation_fraction or 0.1, config.seed)
+        fit_idx, val_idx = training.validation_rows(x, config.validation_fraction or 0.1,
+                                                    config.seed, config.validation_cut)
         held = pd.DataFrame({"u": x["user_id"][val_idx], "i": x["item_id"][val_idx]})
         held = held[(held["i"] > 0) & np.isin(held["u"], x["user_id"][fit_idx])]
         users = np.unique(held["u"])
         users = np.random.default_rng(config.seed).permutation(users)[:max_users]
         n_items, k = self.pipeline.n_items, min(10, self.pipeline.n_items - 1)
+        weights = RECENT_WEIGHTS if self.backbone.history_attention is not None else (1.0,)
         if not len(users) or k < 1:
-            return {0.0: 0.0}
+            return {(0.0, 1.0): 0.0}
+        history, recent = self._fit_part_queries(users, x, fit_idx)
+        scores = self.backbone.catalog_scores
+        vectors = np.asarray(scores.item_vectors(), np.float32)
+        bias = np.asarray(scores.item_bias.numpy(), np.float32)
         fit_pairs = pd.DataFrame({"u": x["user_id"][fit_idx], "i": x["item_id"][fit_idx]})
-        recalls = {weight: [] for weight in BLENDS}
+        recalls = {(w, g): [] for w in BLENDS for g in weights}
         for lo in range(0, len(users), 50):  # bounded memory: 50 users x catalog at a time
-            chunk = users[lo:lo + 50]
-            block = self._catalog_block(chunk, n_items)
-            retrieval = self._retrieval(block).reshape(len(chunk), n_items)
-            stars = self.score(block).reshape(len(chunk), n_items)
-            seen, truth = np.zeros((2, len(chunk), n_items), bool)
+            chunk = slice(lo, lo + 50)
+            block = self._catalog_block(users[chunk], n_items)
+            stars = self.score(block).reshape(-1, n_items)
+            base, sequence = history[chunk] @ vectors.T + bias, recent[chunk] @ vectors.T
+            seen, truth = np.zeros((2, len(stars), n_items), bool)
             for mask, pairs in ((seen, fit_pairs), (truth, held)):
-                row = pd.Index(chunk).get_indexer(pairs["u"])
+                row = pd.Index(users[chunk]).get_indexer(pairs["u"])
                 mask[row[row >= 0], pairs["i"].to_numpy()[row >= 0]] = True
             seen[:, 0] = True
-            for weight in BLENDS:
-                ranking = np.where(seen, -np.inf, retrieval + weight * stars)
+            for (w, g), found in recalls.items():
+                ranking = np.where(seen, -np.inf, base + g * sequence + w * stars)
                 top = np.argpartition(-ranking, k - 1, axis=1)[:, :k]
                 hits = np.take_along_axis(truth, top, axis=1).sum(axis=1)
-                recalls[weight].append(hits / np.maximum(np.minimum(truth.sum(axis=1), k), 1))
-        return {weight: float(np.mean(np.concatenate(r))) for weight, r in recalls.items()}
+                found.append(hits / np.maximum(np.minimum(truth.sum(axis=1), k), 1))
+        return {key: float(np.mean(np.concatenate(r))) for key, r in recalls.items()}
+
+    def _fit_part_queries(self, users: np.ndarray, x, fit_idx: np.ndarray):
+        """The pooled-history and sequence shares of ``users``' queries, from the
+        ratings in ``fit_idx`` only (as if those were all the model stored)."""
+        from kerasrec.models.hybrid.recent import recent_window, sorted_history
+
+        b = self.backbone
+        mine = np.isin(x["user_id"][fit_idx], users)
+        rows = fit_idx[mine]
+        u, i = x["user_id"][rows].astype(np.int64), x["item_id"][rows].astype(np.int64)
+        counts = np.bincount(u, minlength=b.n_users).astype(np.float64)
+        factors = np.asarray(b.retrieval_history.item_factors.numpy(), np.float64)
+        pooled = np.zeros((b.n_users, factors.shape[1]))
+        np.add.at(pooled, u, factors[i] / np.sqrt(counts[u])[:, None])
+        history = pooled[users]
+        if b.retrieval_user_embedding is not None:
+            history += np.asarray(b.retrieval_user_embedding.embeddings.numpy())[users]
+        if b.history_attention is None:
+            return history.astype(np.float32), np.zeros_like(history, np.float32)
+        centre = b.global_mean
+        keys, items, ratings = sorted_history(u, i, x["timestamp"][rows],
+                                              x["rating"][rows] - centre)
+        positions, valid = recent_window(keys, users, np.full(len(users), -1), b.recent_ratings.length)
+        window = (np.where(valid, items[positions], 0).astype(np.int32),
+                  np.where(valid, ratings[positions], 0.0).astype(np.float32), valid)
+        recent = np.asarray(b.history_attention(*window, training=False), np.float32)
+        return history.astype(np.float32), recent
 
     def _catalog_block(self, users: np.ndarray, n_items: int) -> dict:
         """Every (user, movie) pair of ``users`` x item indices, at the reference context."""
@@ -267,6 +315,29 @@ class Hybrid(KerasRatingModel):
             return retrieval
         return retrieval + blend * (self.score(block) if stars is None else stars)
 
+    def explain_relevance(self, block: Block, stars=None) -> pd.DataFrame:
+        """Parts of :meth:`relevance`, summing to it: ``popularity`` (the movie's bias
+        ``b_i``), ``history`` (the pooled movies the user rated, ``q . v_i``), ``recent``
+        (the sequence branch, ``recent_weight`` x ``s . v_i``; 0 without it) and ``stars``
+        (the blend weight
+        x the predicted stars)."""
+        b = self.backbone
+        if b.catalog_scores is None:
+            self.unsupported("explain_relevance")
+        users, inverse = np.unique(block["user_id"], return_inverse=True)
+        items = np.asarray(block["item_id"])
+        vectors = np.asarray(b.catalog_scores.item_vectors(), np.float64)[items]
+        history, recent = (a.astype(np.float64)[inverse] for a in self._query_parts(users))
+        recent *= b.recent_weight
+        blend = b.relevance_blend
+        if blend and stars is None:
+            stars = self.score(block)
+        return pd.DataFrame({
+            "popularity": np.asarray(b.catalog_scores.item_bias.numpy(), np.float64)[items],
+            "history": np.sum(history * vectors, axis=1),
+            "recent": np.sum(recent * vectors, axis=1),
+            "stars": blend * np.asarray(stars, np.float64) if blend else np.zeros(len(items))})
+
     def _retrieval(self, block: Block, chunk: int = 1024) -> np.ndarray:
         """``q_u . v_i + b_i`` per pair: a (users x catalog) product, ``chunk`` users at a
         time, then the pairs' entries (never a per-pair copy of the vectors)."""
@@ -275,16 +346,58 @@ class Hybrid(KerasRatingModel):
         items = np.asarray(block["item_id"])
         vectors = np.asarray(b.catalog_scores.item_vectors(), np.float32)
         bias = np.asarray(b.catalog_scores.item_bias.numpy(), np.float32)
-        if getattr(self, "_query_model", None) is None:
-            self._query_model = b.query_model()  # built once: a Model per call costs ms
-        query_model = self._query_model
         out = np.empty(len(items), np.float64)
         for lo in range(0, len(users), chunk):
-            queries = np.asarray(query_model(users[lo:lo + chunk].astype(np.int32)), np.float32)
+            queries = self._queries(users[lo:lo + chunk])
             mine = (inverse >= lo) & (inverse < lo + chunk)
             scores = queries @ vectors.T + bias
             out[mine] = scores[inverse[mine] - lo, items[mine]]
         return out
+
+    def _recent_weight(self) -> float:
+        """The branch's weight in lists (1 before a fit chose it)."""
+        backbone = getattr(self, "keras_model", None)
+        return 1.0 if backbone is None else backbone.recent_weight
+
+    def _query_parts(self, users: np.ndarray):
+        """The retrieval user vectors of user indices now (whole history), as the pooled
+        history's and the sequence branch's shares (zeros without it); what lists rank
+        by adds the latter times ``recent_weight``."""
+        b = self.backbone
+        if getattr(self, "_query_model", None) is None:
+            self._query_model = b.query_model()  # built once: ms per Model
+        users = np.asarray(users, np.int32)
+        history = np.asarray(self._query_model(users), np.float32)
+        if b.history_attention is None:
+            return history, np.zeros_like(history)
+        return history, b.recent_vectors(users)
+
+    def _queries(self, users: np.ndarray) -> np.ndarray:
+        """The query lists rank by: pooled history + ``recent_weight`` x sequence."""
+        history, recent = self._query_parts(users)
+        return history + np.float32(self.backbone.recent_weight) * recent
+
+    def recent_module(self):
+        """The sequence branch re-read with the given movies appended to each user's
+        stored window (the last ``history_length`` kept, ratings unknown: centred 0),
+        scored against every movie's retrieval vector: ``(s_new - s_now) . v_i``.
+        Built once; see :func:`kerasrec.models.hybrid.recent.recent_module`."""
+        if self.backbone.history_attention is None:
+            self.unsupported("recent")
+        if self.backbone.recent_weight == 0:
+            cut = self.chosen.get("validation_cut", "random")
+            raise CapabilityError(
+                "this hybrid's lists give its recent-history branch no weight (recent_weight "
+                f"0, chosen on a {cut} validation cut), so recent movies would not change "
+                "them; fit with TrainConfig(validation_cut='temporal') to choose the weight "
+                "for what users do next")
+        if getattr(self, "_recent_module", None) is None:
+            from kerasrec.models.hybrid.recent import recent_module
+
+            b = self.backbone
+            self._recent_module = recent_module(b.recent_ratings, b.history_attention,
+                                                b.catalog_scores, b.recent_weight)
+        return self._recent_module
 
     def additive_terms(self):
         from kerasrec.models.hybrid.terms import HybridTerms

@@ -1,0 +1,142 @@
+"""The recent-history rule: which of a user's training ratings come before a moment.
+
+The sequence branch sees, for a (user, time), the user's last ``length`` training
+ratings made strictly before that time (never the rating being scored, nor any rated
+in the same second). A time of -1 means "now": the whole history. Ratings are stored
+sorted by the key ``user * 2**32 + timestamp``, so the window is one binary search
+away. The rule exists in NumPy (:func:`recent_window`, for training data, explanation
+and lists with ``recent=``) and in Keras ops (:func:`recent_window_ops`, inside the
+model and the SavedModel) side by side; ``tests/models/test_recent.py`` holds them
+equal.
+"""
+
+from __future__ import annotations
+
+from typing import Tuple
+
+import numpy as np
+
+from kerasrec.models.hybrid.sessions import USER_SHIFT
+
+#: A moment at or past this second (or -1) is "now": after every stored rating.
+NOW = USER_SHIFT - 1
+
+
+def history_keys(users, timestamps) -> np.ndarray:
+    """Sort key of each stored (user index, Unix time); undated ratings (-1) sort after
+    the dated ones, yet before "now"."""
+    t = np.asarray(timestamps, np.int64)
+    t = np.where((t < 0) | (t >= NOW), NOW - 1, t)
+    return np.asarray(users, np.int64) * USER_SHIFT + t
+
+
+def moment_keys(users, timestamps) -> np.ndarray:
+    """Key of each (user index, moment) a window ends at; -1 means now."""
+    t = np.asarray(timestamps, np.int64)
+    return np.asarray(users, np.int64) * USER_SHIFT + np.where((t < 0) | (t > NOW), NOW, t)
+
+
+def sorted_history(users, items, timestamps, ratings) -> Tuple[np.ndarray, np.ndarray,
+                                                                np.ndarray]:
+    """The training ratings in key order: ``(keys, items, ratings)``."""
+    keys = history_keys(users, timestamps)
+    order = np.argsort(keys, kind="stable")
+    return (keys[order], np.asarray(items, np.int32)[order],
+            np.asarray(ratings, np.float32)[order])
+
+
+def recent_window(keys: np.ndarray, users, timestamps, length: int
+                  ) -> Tuple[np.ndarray, np.ndarray]:
+    """Positions in the sorted history of each (user, time)'s last ``length`` ratings
+    made strictly before it, oldest first, and which of them are real (the rest is
+    left padding).
+
+    Returns:
+        ``(positions, valid)``, both ``(n, length)``; invalid positions are 0.
+    """
+    users = np.asarray(users, np.int64)
+    end = np.searchsorted(keys, moment_keys(users, timestamps), side="left")
+    start = np.searchsorted(keys, users * USER_SHIFT, side="left")
+    positions = end[:, None] - length + np.arange(length)[None, :]
+    valid = positions >= start[:, None]
+    return np.where(valid, positions, 0), valid
+
+
+def recent_window_ops(keys, users, timestamps, length: int):
+    """:func:`recent_window` in Keras ops (a TensorFlow graph under the TF backend)."""
+    from keras import ops
+
+    users = ops.cast(users, "int64")
+    t = ops.cast(timestamps, "int64")
+    t = ops.where((t < 0) | (t > NOW), NOW, t)
+    end = ops.searchsorted(keys, users * USER_SHIFT + t, side="left")
+    start = ops.searchsorted(keys, users * USER_SHIFT, side="left")
+    positions = (ops.expand_dims(ops.cast(end, "int64"), -1) - length
+                 + ops.expand_dims(ops.arange(length, dtype="int64"), 0))
+    valid = positions >= ops.expand_dims(ops.cast(start, "int64"), -1)
+    return ops.where(valid, positions, 0), valid
+
+
+def merge_recent(items, ratings, valid, recent, length: int):
+    """Append ``recent`` item indices (0 = none) to left-padded windows and keep the last
+    ``length`` real positions, left-padded again; in TensorFlow.
+
+    Returns:
+        ``(items, ratings, valid)`` of the new windows (the appended movies' ratings
+        are unknown: 0, the centred mean).
+    """
+    import tensorflow as tf
+
+    recent = tf.cast(recent, items.dtype)
+    items = tf.concat([items, recent], 1)
+    ratings = tf.concat([ratings, tf.zeros(tf.shape(recent), ratings.dtype)], 1)
+    valid = tf.concat([valid, recent > 0], 1)
+    # A stable sort on validity moves padding to the left, keeping the order of the rest.
+    order = tf.argsort(tf.cast(valid, tf.int32), axis=1, stable=True)[:, -length:]
+    return (tf.gather(items, order, batch_dims=1), tf.gather(ratings, order, batch_dims=1),
+            tf.gather(valid, order, batch_dims=1))
+
+
+def recent_module(recent_ratings, history_attention, catalog_scores, weight: float = 1.0):
+    """The hybrid's :meth:`~kerasrec.models.base.RecModel.recent_module`: a ``tf.Module``
+    over the model's own layers (their weights are the model's), so Python and the
+    SavedModel run the same graph. ``weight``: the branch's weight in relevance."""
+    import tensorflow as tf
+
+    class _Recent(tf.Module):
+        def __init__(self):
+            super().__init__(name="recent_history")
+            self.recent_ratings, self.history_attention = recent_ratings, history_attention
+            self.catalog_scores = catalog_scores
+            self.length = recent_ratings.length
+            self.weight = tf.constant(float(weight), tf.float32)
+
+        @tf.function(input_signature=[tf.TensorSpec([None], tf.int64),
+                                      tf.TensorSpec([None, None], tf.int64)],
+                     reduce_retracing=True)
+        def __call__(self, rows, recent):
+            now = tf.fill(tf.shape(rows), tf.constant(-1, tf.int64))
+            window = self.recent_ratings([rows, now])
+            before = self.history_attention(*window, training=False)
+            after = self.history_attention(*merge_recent(*window, recent, self.length),
+                                           training=False)
+            vectors = tf.cast(self.catalog_scores.item_vectors(), tf.float32)
+            return self.weight * tf.matmul(after - before, vectors, transpose_b=True)
+
+        @tf.function(input_signature=[tf.TensorSpec([None], tf.int64),
+                                      tf.TensorSpec([None, None], tf.int64),
+                                      tf.TensorSpec([None], tf.int64)],
+                     reduce_retracing=True)
+        def explain(self, rows, recent, items):
+            """Why the recent history points at ``items``: the window's item indices,
+            their pooling weights and their shares of the item's relevance (which sum
+            to the branch's part), each ``(batch, length)``."""
+            now = tf.fill(tf.shape(rows), tf.constant(-1, tf.int64))
+            window = merge_recent(*self.recent_ratings([rows, now]), recent, self.length)
+            _, weights = self.history_attention.encode(*window, training=False)
+            terms = self.history_attention.contributions(*window)
+            vectors = tf.gather(tf.cast(self.catalog_scores.item_vectors(), tf.float32), items)
+            shares = self.weight * tf.reduce_sum(terms * vectors[:, None, :], axis=-1)
+            return window[0], weights, shares
+
+    return _Recent()

@@ -1,0 +1,242 @@
+"""The sequence branch: the recent-history rule (NumPy = TensorFlow, no leakage), the
+branch learning a taste that drifts, and ``recent=`` at recommendation time."""
+
+from __future__ import annotations
+
+import os
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+import numpy as np  # noqa: E402
+import pandas as pd  # noqa: E402
+import pytest  # noqa: E402
+
+import kerasrec as kr  # noqa: E402
+from kerasrec import metrics  # noqa: E402
+from kerasrec.errors import ArgumentError, CapabilityError  # noqa: E402
+from kerasrec.models.hybrid.recent import (history_keys, merge_recent,  # noqa: E402
+                                           moment_keys, recent_window, recent_window_ops,
+                                           sorted_history)
+from kerasrec.training import TrainConfig  # noqa: E402
+from tests.conftest import popular_lists  # noqa: E402
+
+# Judged on what users do next, so its settings are chosen on each user's latest ratings.
+FAST = TrainConfig(epochs=15, batch_size=64, learning_rate=5e-3, verbose=0,
+                   validation_cut="temporal")
+
+
+def _history(seed=0, n=400):
+    rng = np.random.default_rng(seed)
+    users = rng.integers(1, 30, n)
+    times = rng.integers(0, 50, n) * 1000  # many ties within a user
+    times[rng.random(n) < 0.05] = -1  # unknown times sort last
+    items = rng.integers(1, 100, n)
+    return users, items, times
+
+
+def test_recent_window_in_keras_ops_equals_numpy():
+    users, items, times = _history()
+    keys, _, _ = sorted_history(users, items, times, np.zeros(len(users)))
+    rng = np.random.default_rng(1)
+    q_users = np.append(rng.integers(0, 32, 300), [0, 31])
+    q_times = np.append(rng.choice([-1, 0, 999, 25_000, 10 ** 12], 300), [-1, -1])
+    for length in (1, 5, 40):
+        positions, valid = recent_window(keys, q_users, q_times, length)
+        ops_positions, ops_valid = recent_window_ops(keys, q_users, q_times, length)
+        np.testing.assert_array_equal(positions, np.asarray(ops_positions))
+        np.testing.assert_array_equal(valid, np.asarray(ops_valid))
+
+
+def test_the_window_holds_the_last_ratings_strictly_before_the_moment():
+    users, items, times = _history()
+    keys, sorted_items, _ = sorted_history(users, items, times, np.zeros(len(users)))
+    length = 6
+    for user in (3, 7, 12):
+        for moment in (-1, 0, 12_000, 30_000):
+            positions, valid = recent_window(keys, [user], [moment], length)
+            got = sorted_items[positions[0][valid[0]]]
+            mine = pd.DataFrame({"t": times, "i": items})[users == user]
+            mine = mine.assign(t=np.where(mine["t"] < 0, np.iinfo(np.int64).max, mine["t"]))
+            if moment >= 0:
+                mine = mine[mine["t"] < moment]  # strictly before: never the same second
+            expected = mine.sort_values("t", kind="stable")["i"].to_numpy()[-length:]
+            assert sorted(got.tolist()) == sorted(expected.tolist()), (user, moment)
+            assert valid[0].sum() == len(expected)
+            assert valid[0][length - len(expected):].all()  # left-padded
+    # Undated ratings sort after dated ones, and "now" after both.
+    assert history_keys([1], [-1])[0] > history_keys([1], [10 ** 9])[0]
+    assert moment_keys([1], [-1])[0] > history_keys([1], [-1])[0]
+
+
+def test_merge_recent_appends_and_keeps_the_last_positions():
+    items = np.array([[0, 0, 5, 6], [0, 0, 0, 0]], np.int32)
+    ratings = np.array([[0, 0, 0.5, -0.5], [0, 0, 0, 0]], np.float32)
+    valid = items > 0
+    recent = np.array([[7, 0, 8], [0, 9, 0]], np.int64)
+    new_items, new_ratings, new_valid = (np.asarray(a) for a in
+                                         merge_recent(items, ratings, valid, recent, 4))
+    np.testing.assert_array_equal(new_items, [[5, 6, 7, 8], [0, 0, 0, 9]])
+    np.testing.assert_array_equal(new_ratings, [[0.5, -0.5, 0, 0], [0, 0, 0, 0]])
+    np.testing.assert_array_equal(new_valid, new_items > 0)
+
+
+def _sequence_vector(backbone, users, times):
+    return np.asarray(backbone.history_attention(
+        *backbone.recent_ratings([np.asarray(users, np.int32), np.asarray(times, np.int64)]),
+        training=False))
+
+
+def test_later_ratings_never_change_an_earlier_window(prepared):
+    """No leakage: a rating at time t is scored with what was known before t only."""
+    from kerasrec.models.hybrid import HybridBackbone, HybridConfig
+
+    pipeline, x = prepared["pipeline"], prepared["x"]
+    config = HybridConfig(neighbours=(), history_length=10)
+    # The same centre for the ratings in both (a training-wide mean is not the leak).
+    first = HybridBackbone.from_training(pipeline, x, config, global_mean=0.5)
+    user = np.bincount(x["user_id"]).argmax()
+    mine = np.flatnonzero(x["user_id"] == user)
+    moment = np.sort(x["timestamp"][mine])[len(mine) // 2]
+    later = mine[x["timestamp"][mine] > moment]
+    changed = {k: v.copy() for k, v in x.items()}
+    rng = np.random.default_rng(0)
+    changed["item_id"][later] = rng.integers(1, pipeline.n_items, len(later))
+    changed["rating"][later] = rng.random(len(later))
+    second = HybridBackbone.from_training(pipeline, changed, config, global_mean=0.5)
+    for a, b in zip(first.trainable_weights, second.trainable_weights):
+        b.assign(a)
+    earlier = np.unique(x["timestamp"][mine][x["timestamp"][mine] <= moment])
+    users = np.full(len(earlier), user)
+    np.testing.assert_array_equal(_sequence_vector(first, users, earlier),
+                                  _sequence_vector(second, users, earlier))
+    # ... while a moment after the change sees it (the check can fail).
+    assert not np.allclose(_sequence_vector(first, [user], [-1]),
+                           _sequence_vector(second, [user], [-1]))
+
+
+def drifting_tastes(seed=0, n_users=150, n_movies=120, groups=6):
+    """Each user watches 12 movies of one taste group, then 12 of another chosen at
+    random: what comes next follows the recent movies, not the whole history."""
+    rng = np.random.default_rng(seed)
+    rows = []
+    for user in range(n_users):
+        first, then = rng.choice(groups, 2, replace=False)
+        picks = [rng.choice(np.flatnonzero(np.arange(n_movies) % groups == g), 12, replace=False)
+                 for g in (first, then)]
+        for t, movie in enumerate(np.concatenate(picks)):
+            rows.append((user + 1, movie + 1, float(rng.integers(2, 11)) / 2,
+                         10 ** 9 + 3600 * t))
+    ratings = pd.DataFrame(rows, columns=["userId", "movieId", "rating", "timestamp"])
+    products = pd.DataFrame({"movieId": np.arange(1, n_movies + 1),
+                             "title": [f"Movie {m} (2000)" for m in range(1, n_movies + 1)],
+                             "genres": "Drama"})
+    return kr.MovieData.from_frames(products, ratings)
+
+
+@pytest.fixture(scope="module")
+def drift():
+    data = drifting_tastes()
+    train, test = kr.temporal_split(data.ratings, 0.25)
+    fitted = {on: kr.Recommender(train=FAST, history_attention=on, retrieval_weight=0.5,
+                                 neighbours=()).fit(data.with_ratings(train))
+              for on in (True, False)}
+    return data, train, test, fitted
+
+
+def test_the_sequence_branch_learns_a_drifting_taste_the_bag_of_movies_does_not(drift):
+    data, train, test, fitted = drift
+    users = np.intersect1d(test["userId"], train["userId"])
+    reference = metrics.topn_score(popular_lists(train, users), test, train, ks=(10,))
+    recall = {on: metrics.topn_score(rec.recommend_many(users, k=10), test, train,
+                                     ks=(10,))["watched_recall@10"]
+              for on, rec in fitted.items()}
+    assert recall[True] > 1.3 * recall[False], recall
+    assert fitted[True].model_.backbone.recent_weight > 0  # chosen on the temporal cut
+    assert recall[True] > 2 * reference["watched_recall@10"], (recall, reference)
+
+
+def test_recent_movies_move_the_list_towards_their_group(drift):
+    data, train, _, fitted = drift
+    rec = fitted[True]
+    groups = 6
+    user = int(train["userId"].iloc[0])
+    seen = set(train.loc[train["userId"] == user, "movieId"])
+    shares = {}
+    for group in range(groups):
+        recent = [m for m in range(1, 121) if (m - 1) % groups == group and m not in seen][:6]
+        top = rec.recommend(user, k=10, recent=recent)
+        assert not set(top["movieId"]) & (set(recent) | seen)
+        shares[group] = np.mean((top["movieId"].to_numpy() - 1) % groups == group)
+    before = rec.recommend(user, k=10)["movieId"].to_numpy()
+    base = {g: np.mean((before - 1) % groups == g) for g in range(groups)}
+    # Most groups gain share in the list when the user has just watched them.
+    assert sum(shares[g] > base[g] for g in range(groups)) >= groups - 2, (shares, base)
+    # A user unseen in training gets a list from the recent movies alone.
+    recent = [m for m in range(1, 121) if (m - 1) % groups == 2][:6]
+    top = rec.recommend(10 ** 6, k=10, recent=recent)["movieId"].to_numpy()
+    assert np.mean((top - 1) % groups == 2) >= 0.5
+    # Unknown movies in the list are ignored.
+    assert rec.recommend(user, k=10, recent=recent + [10 ** 7])["movieId"].tolist() == \
+        rec.recommend(user, k=10, recent=recent)["movieId"].tolist()
+
+
+def test_recent_needs_a_sequence_branch_and_relevance(drift):
+    _, _, _, fitted = drift
+    with pytest.raises(CapabilityError, match="no recent"):
+        fitted[False].recommend(1, recent=[1, 2])
+    with pytest.raises(ArgumentError, match="rank_by='rating' ignores it"):
+        fitted[True].recommend(1, recent=[1, 2], rank_by="rating")
+    with pytest.raises(ArgumentError, match="recent must be a list of movieIds"):
+        fitted[True].recommend(1, recent=["Heat"])
+
+
+def test_recent_survives_save_and_load(drift, tmp_path):
+    _, _, _, fitted = drift
+    rec = fitted[True]
+    loaded = kr.Recommender.load(rec.save(tmp_path / "rec"))
+    for user, recent in ((1, [3, 9, 15]), (10 ** 6, [4, 10])):
+        assert (loaded.recommend(user, k=10, recent=recent)["movieId"].tolist()
+                == rec.recommend(user, k=10, recent=recent)["movieId"].tolist())
+
+
+def test_relevance_parts_and_because_you_watched_add_up(drift):
+    data, train, _, fitted = drift
+    rec = fitted[True]
+    user = int(train["userId"].iloc[0])
+    table = rec.score_table()
+    for recent in (None, [5, 11, 17]):
+        top = rec.recommend(user, k=3, recent=recent)
+        for movie in top["movieId"]:
+            parts = rec.explain_relevance(user, movie, recent=recent)
+            assert set(parts.index) == {"popularity", "history", "recent", "stars"}
+            because = rec.because(user, movie, recent=recent)
+            assert because["share"].sum() == pytest.approx(parts["recent"], abs=1e-4)
+            assert because["attention"].sum() == pytest.approx(1.0, abs=1e-5)
+            assert because["share"].is_monotonic_decreasing
+            if recent is None:
+                column = table.columns([movie])[0]
+                assert parts.sum() == pytest.approx(table.relevance[table.rows([user])[0],
+                                                                    column], abs=1e-4)
+            else:
+                assert set(recent) <= set(because["movieId"])
+        if recent is not None:
+            # The best-ranked movie has the highest relevance of the three.
+            sums = [rec.explain_relevance(user, m, recent=recent).sum() for m in top["movieId"]]
+            assert sums == sorted(sums, reverse=True)
+    window = rec.because(user, int(top["movieId"].iloc[0]))
+    mine = train[train["userId"] == user].sort_values("timestamp")
+    assert set(window["movieId"]) == set(mine["movieId"].tail(rec.model_.config.history_length))
+
+
+def test_recent_says_why_when_validation_gave_the_branch_no_weight(drift):
+    _, _, _, fitted = drift
+    model = fitted[True].model_
+    weight = model.backbone.recent_weight
+    try:
+        model.backbone.recent_weight, model._recent_module = 0.0, None
+        assert not model.supports("recent")
+        with pytest.raises(CapabilityError, match="no weight .*validation_cut='temporal'"):
+            fitted[True].recommend(1, recent=[1, 2])
+    finally:
+        model.backbone.recent_weight, model._recent_module = weight, None
+    assert model.supports("recent")
