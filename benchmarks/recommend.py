@@ -6,8 +6,9 @@ Usage:
 Fits the default hybrid on the real ``data_movies.xlsx`` (or ``--data``; the bundled
 sample when neither exists), then times, in-process and after one warm-up call:
 recommend over the whole catalog for one user (median and p95 of ``--repeat`` calls,
-users drawn at random) and predict on ``--pairs`` random (user, movie) pairs, with and
-without timestamps. The first call builds the score table (``Recommender.score_table``);
+users drawn at random), the same with three movies rated since training
+(``recent=``, where the model's lists use its sequence branch) and predict on
+``--pairs`` random (user, movie) pairs, with and without timestamps. The first call builds the score table (``Recommender.score_table``);
 its time is reported on its own as ``score_table_seconds``. Prints one JSON object as
 its last line.
 """
@@ -36,11 +37,17 @@ def main(argv=None) -> int:
     parser.add_argument("--data", default=None)
     parser.add_argument("--repeat", type=int, default=50)
     parser.add_argument("--pairs", type=int, default=1_000_000)
+    parser.add_argument("--validation-cut", choices=("random", "temporal"), default="temporal",
+                        help="how the fit holds out validation data (temporal: the weights "
+                        "of lists are chosen for what users do next)")
     args = parser.parse_args(argv)
     path = args.data or (REAL_XLSX if REAL_XLSX.is_file() else None)
     data = kr.load_movies(path) if path else kr.load_sample()
     start = time.perf_counter()
-    rec = kr.Recommender().fit(data)
+    from kerasrec.models import model_class
+
+    rec = kr.Recommender(train=model_class("hybrid").train_config(
+        validation_cut=args.validation_cut)).fit(data)
     fit_seconds = time.perf_counter() - start
     rng = np.random.default_rng(0)
     users = rng.choice(data.ratings["userId"].unique(), args.repeat + 1)
@@ -53,6 +60,15 @@ def main(argv=None) -> int:
         start = time.perf_counter()
         rec.recommend(int(user), k=10)
         latencies.append(time.perf_counter() - start)
+    recent_latencies = []
+    if rec.model_.supports("recent"):  # three movies rated since training
+        movies = rec.catalog_.movie_ids
+        rec.recommend(int(users[0]), recent=movies[:3].tolist())  # warm-up (traces once)
+        for user in users[1:]:
+            recent = rng.choice(movies, 3, replace=False).tolist()
+            start = time.perf_counter()
+            rec.recommend(int(user), k=10, recent=recent)
+            recent_latencies.append(time.perf_counter() - start)
     pairs = pd.DataFrame({"userId": rng.choice(data.ratings["userId"].unique(), args.pairs),
                           "movieId": rng.choice(data.products["movieId"], args.pairs)})
     rec.predict(pairs.head(1000))
@@ -68,6 +84,11 @@ def main(argv=None) -> int:
           "score_table_seconds": round(table_seconds, 1),
           "recommend_ms_median": round(1000 * float(np.median(latencies)), 2),
           "recommend_ms_p95": round(1000 * float(np.percentile(latencies, 95)), 2),
+          "chosen": {k: v for k, v in rec.model_.chosen.items() if not k.startswith("val_")},
+          "recommend_recent_ms_median": (round(1000 * float(np.median(recent_latencies)), 2)
+                                         if recent_latencies else None),
+          "recommend_recent_ms_p95": (round(1000 * float(np.percentile(recent_latencies, 95)), 2)
+                                      if recent_latencies else None),
           "predict_pairs_per_second": round(args.pairs / predict_seconds),
           "predict_with_timestamps_pairs_per_second": round(args.pairs / dated_seconds),
           "peak_rss_mb": round(peak_rss_mb())})

@@ -19,11 +19,12 @@ from kerasrec import metrics
 from kerasrec.features import FeaturePipeline
 from kerasrec.recommend import Recommender
 from kerasrec.split import Split, article_split, leave_last_n, random_split, temporal_split
+from kerasrec.training import TrainConfig
 
 __version__ = "0.2.0"
 
 __all__ = ["ArgumentError", "ArtifactError", "CapabilityError", "DataError", "FeaturePipeline",
            "KerasRecError", "MissingDependencyError", "MovieData", "NotFittedError",
            "PipelineError", "Recommender", "TrainingError", "UnknownMovieError", "metrics",
-           "Split", "article_split", "leave_last_n", "load_movies", "load_ratings",
+           "Split", "TrainConfig", "article_split", "leave_last_n", "load_movies", "load_ratings",
            "load_sample", "make_sample", "random_split", "sample_path", "temporal_split"]

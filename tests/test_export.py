@@ -67,10 +67,6 @@ def _requests(rec, split):
                       "k": [10, 3, 10, 10, 5], "exclude_seen": [True, True, True, False, True]},
         "similar_items": {"movie_id": [int(test["movieId"].iloc[0]), unrated[0], UNKNOWN_MOVIE],
                           "k": [5, 5, 4]},
-        "recommend_recent": {"user_id": users, "daytime": [1.0] * n, "weekend": [0.0] * n,
-                             "timestamp": [-1] * n, "k": [10, 3, 10, 10, 5],
-                             "exclude_seen": [True] * n,
-                             "recent_movie_ids": RECENT},
     }
 
 
@@ -103,8 +99,10 @@ def test_fresh_tensorflow_process_gets_the_recommender_answers(hybrid, sample_sp
     pairs, stamps, flags, users, requests = _requests(hybrid, sample_split)
     out = _run_client(exported, requests, tmp_path)
     assert out["kerasrec_imported"] is False
-    assert out["signatures"] == ["recommend", "recommend_recent", "serving_default",
-                                 "similar_items"]
+    # recommend_recent only where lists give the sequence branch weight (not on this
+    # sample, which has no sequence signal: test_recommend_recent_in_a_fresh_process).
+    recent = ["recommend_recent"] * hybrid.model_.supports("recent")
+    assert out["signatures"] == ["recommend", *recent, "serving_default", "similar_items"]
 
     expected = hybrid.predict(pairs.assign(timestamp=np.where(stamps >= 0, stamps, np.nan),
                                            daytime=flags[:, 0], weekend=flags[:, 1]))
@@ -122,15 +120,6 @@ def test_fresh_tensorflow_process_gets_the_recommender_answers(hybrid, sample_sp
                       top["predicted_rating"].to_numpy())
         assert got["movie_id"][i][k:] == [-1] * (10 - k), "rows asking for fewer are padded"
 
-    got = out["recommend_recent"]
-    for i, user in enumerate(users):
-        recent = [m for m in RECENT[i] if m >= 0]
-        top = hybrid.recommend(user, k=requests["recommend_recent"]["k"][i], recent=recent,
-                               context={"daytime": 1, "weekend": 0})
-        k = len(top)
-        assert got["movie_id"][i][:k] == top["movieId"].tolist()
-        np.testing.assert_allclose(got["rating"][i][:k], top["predicted_rating"], atol=1e-5)
-
     similar = out["similar_items"]
     for i, movie in enumerate(requests["similar_items"]["movie_id"][:2]):
         ref = hybrid.similar_items(movie, k=5)
@@ -140,6 +129,38 @@ def test_fresh_tensorflow_process_gets_the_recommender_answers(hybrid, sample_sp
     most_rated = hybrid.catalog_.movies.sort_values("n_ratings", ascending=False, kind="stable")
     assert similar["similarity"][2][:4] == [0.0] * 4
     assert set(similar["movie_id"][2][:4]) <= set(most_rated.index[:10])
+
+
+def test_recommend_recent_in_a_fresh_process(tmp_path):
+    """A hybrid whose lists use its sequence branch (users whose taste drifts; weights
+    chosen on each user's latest ratings) serves recommend_recent from TensorFlow alone,
+    equal to Recommender.recommend(user, recent=...)."""
+    from kerasrec.training import TrainConfig
+    from tests.conftest import drifting_tastes
+
+    data = drifting_tastes()
+    train, _ = kr.temporal_split(data.ratings, 0.25)
+    rec = kr.Recommender(neighbours=(), retrieval_weight=0.5, train=TrainConfig(
+        epochs=15, batch_size=64, learning_rate=5e-3, verbose=0, validation_cut="temporal"))
+    rec.fit(data.with_ratings(train))
+    assert rec.model_.supports("recent")
+    path = export_saved_model(rec, tmp_path / "served")
+    users = [1, 2, 3, 4, UNKNOWN_USER]
+    n = len(users)
+    out = _run_client(path, {"recommend_recent": {
+        "user_id": users, "daytime": [1.0] * n, "weekend": [0.0] * n, "timestamp": [-1] * n,
+        "k": [10, 3, 10, 10, 5], "exclude_seen": [True] * n, "recent_movie_ids": RECENT}},
+        tmp_path)
+    assert out["kerasrec_imported"] is False
+    got = out["recommend_recent"]
+    for i, user in enumerate(users):
+        recent = [m for m in RECENT[i] if m >= 0]
+        top = rec.recommend(user, k=[10, 3, 10, 10, 5][i], recent=recent,
+                            context={"daytime": 1, "weekend": 0})
+        k = len(top)
+        _same_ranking(got["movie_id"][i][:k], got["rating"][i][:k], top["movieId"].tolist(),
+                      top["predicted_rating"].to_numpy())
+        assert not set(got["movie_id"][i][:k]) & set(recent)
 
 
 def test_unknown_ids_get_the_cold_start_scores(hybrid, exported):

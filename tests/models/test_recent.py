@@ -18,7 +18,7 @@ from kerasrec.models.hybrid.recent import (history_keys, merge_recent,  # noqa: 
                                            moment_keys, recent_window, recent_window_ops,
                                            sorted_history)
 from kerasrec.training import TrainConfig  # noqa: E402
-from tests.conftest import popular_lists  # noqa: E402
+from tests.conftest import drifting_tastes, popular_lists  # noqa: E402
 
 # Judged on what users do next, so its settings are chosen on each user's latest ratings.
 FAST = TrainConfig(epochs=15, batch_size=64, learning_rate=5e-3, verbose=0,
@@ -112,25 +112,6 @@ def test_later_ratings_never_change_an_earlier_window(prepared):
     # ... while a moment after the change sees it (the check can fail).
     assert not np.allclose(_sequence_vector(first, [user], [-1]),
                            _sequence_vector(second, [user], [-1]))
-
-
-def drifting_tastes(seed=0, n_users=150, n_movies=120, groups=6):
-    """Each user watches 12 movies of one taste group, then 12 of another chosen at
-    random: what comes next follows the recent movies, not the whole history."""
-    rng = np.random.default_rng(seed)
-    rows = []
-    for user in range(n_users):
-        first, then = rng.choice(groups, 2, replace=False)
-        picks = [rng.choice(np.flatnonzero(np.arange(n_movies) % groups == g), 12, replace=False)
-                 for g in (first, then)]
-        for t, movie in enumerate(np.concatenate(picks)):
-            rows.append((user + 1, movie + 1, float(rng.integers(2, 11)) / 2,
-                         10 ** 9 + 3600 * t))
-    ratings = pd.DataFrame(rows, columns=["userId", "movieId", "rating", "timestamp"])
-    products = pd.DataFrame({"movieId": np.arange(1, n_movies + 1),
-                             "title": [f"Movie {m} (2000)" for m in range(1, n_movies + 1)],
-                             "genres": "Drama"})
-    return kr.MovieData.from_frames(products, ratings)
 
 
 @pytest.fixture(scope="module")

@@ -104,7 +104,7 @@ class HybridConfig:
     retrieval_negatives: str = "auto"
     retrieval_user_ids: bool = False
     history_attention: bool = True
-    history_length: int = 50
+    history_length: int = 20
     history_training: str = "residual"
     history_dim: int = 64
     history_heads: int = 2

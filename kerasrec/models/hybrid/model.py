@@ -142,7 +142,7 @@ class Hybrid(KerasRatingModel):
                            f"{w:g},{g:g}": r for (w, g), r in tried.items()}}
         return self
 
-    def _choose_relevance(self, x, config, max_users: int = 300
+    def _choose_relevance(self, x, config, max_users: int = 1000
                           ) -> Dict[Tuple[float, float], float]:
         """Recall@10 of the lists on the validation cut ``training.fit`` held out
         (``config.validation_cut``), for each weight of the predicted stars
