@@ -148,17 +148,31 @@ def test_recommend_similar_explain_print_tables(run_dir, capsys):
     assert f"{parts.sum():.3f} stars" in out and "item_neighbours" in out
     relevance = rec.explain_relevance(user, movie)
     assert f"relevance (what lists rank by): {relevance.sum():.3f}" in out
-    because = rec.because(user, movie)
-    assert f"because you watched: {because['title'].iloc[0]}" in out
+    if rec.model_.supports("recent"):
+        because = rec.because(user, movie)
+        assert f"because you watched: {because['title'].iloc[0]}" in out
+    else:  # the weights chosen on validation gave the recent movies no part in lists
+        assert "because you watched" not in out
 
 
-def test_recommend_after_recent_movies(run_dir, capsys):
+def test_recommend_after_recent_movies(tmp_path, capsys):
+    """`--recent` on a run whose lists use the sequence branch (users whose taste
+    drifts, trained with --split temporal: weights chosen on each user's latest ratings)."""
     import kerasrec as kr
+    from kerasrec.data.write import write_parquet
+    from tests.conftest import drifting_tastes
 
-    rec = kr.Recommender.load(run_dir / "model")
+    write_parquet(drifting_tastes(), tmp_path / "drift")
+    run = tmp_path / "run"
+    assert main(["train", str(tmp_path / "drift"), "--split", "temporal", "--epochs", "15",
+                 "--batch-size", "64", "--learning-rate", "0.005", "--set", "neighbours=[]",
+                 "--set", "retrieval_weight=0.5", "--out", str(run), "--quiet"]) == 0
+    rec = kr.Recommender.load(run / "model")
+    assert rec.model_.chosen["validation_cut"] == "temporal" and rec.model_.supports("recent")
     user = int(rec.pipeline_.user_vocabulary_[0])
     recent = [int(m) for m in rec.catalog_.movie_ids[:3]]
-    argv = ["recommend", str(run_dir), "--user", str(user), "--k", "5", "--recent",
+    capsys.readouterr()
+    argv = ["recommend", str(run), "--user", str(user), "--k", "5", "--recent",
             ",".join(map(str, recent))]
     assert main(argv) == 0
     out = capsys.readouterr().out
