@@ -85,8 +85,11 @@ class Hybrid(KerasRatingModel):
 
     def fit(self, pipeline, ratings, products, train=None, seed: int = 0) -> "Hybrid":
         """Train the rating head, and with ``retrieval`` the softmax over the catalog too
-        (every rated movie a positive), on one loss: rating MSE + ``retrieval_weight``
-        x cross-entropy; the best validation epoch of that loss is kept."""
+        (every rated movie a positive; in-batch negatives for large catalogs) and the
+        sequence branch's own softmax, on one loss: rating MSE + ``retrieval_weight`` x
+        each cross-entropy; the best validation epoch of that loss is kept. Then the
+        weights of the stars and of the sequence branch in what lists rank by are chosen
+        on the same validation cut (:meth:`_choose_relevance`)."""
         if self.config.retrieval_negatives == "auto":
             large = pipeline.n_items - 1 > RETRIEVAL_SOFTMAX_LIMIT
             self.config = dataclasses.replace(
@@ -134,7 +137,6 @@ class Hybrid(KerasRatingModel):
         self._parts_call = self._query_model = self._recent_module = None
         tried = self._choose_relevance(x, config)
         backbone.relevance_blend, backbone.recent_weight = max(tried, key=tried.get)
-        self._recent_module = None
         self.chosen = {"relevance_blend": backbone.relevance_blend,
                        "recent_weight": backbone.recent_weight,
                        "validation_cut": config.validation_cut,
