@@ -4,10 +4,10 @@ The sequence branch sees, for a (user, time), the user's last ``length`` trainin
 ratings made strictly before that time (never the rating being scored, nor any rated
 in the same second). A time of -1 means "now": the whole history. Ratings are stored
 sorted by the key ``user * 2**32 + timestamp``, so the window is one binary search
-away. The rule exists in NumPy (:func:`recent_window`, for training data, explanation
-and lists with ``recent=``) and in Keras ops (:func:`recent_window_ops`, inside the
-model and the SavedModel) side by side; ``tests/models/test_recent.py`` holds them
-equal.
+away. The rule exists in NumPy (:func:`recent_window`, for the queries that choose the
+list weights on validation data) and in Keras ops (:func:`recent_window_ops`, inside the
+model, ``recommend(recent=...)`` and the SavedModel) side by side;
+``tests/models/test_recent.py`` holds them equal.
 """
 
 from __future__ import annotations
