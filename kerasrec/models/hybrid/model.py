@@ -68,7 +68,7 @@ class Hybrid(KerasRatingModel):
     def load_parts(self, folder, pipeline) -> None:
         super().load_parts(folder, pipeline)
         self._parts_call = self._query_model = self._recent_module = None
-        self.config = self.backbone.hybrid_config  # as trained (e.g. retrieval switched off)
+        self.config = self.backbone.hybrid_config  # as trained ("auto" negatives resolved)
 
     def needs_item_features_for_fit(self) -> bool:
         return self.config.needs_features and not self.config.ids_only
