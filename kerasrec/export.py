@@ -93,11 +93,6 @@ def export_saved_model(recommender, directory: Union[str, Path],
     archive = keras.export.ExportArchive()
     archive.track(tables)
     spec = _specs()
-    import tensorflow as tf
-
-    def tf_spec(shape, dtype, name):
-        return tf.TensorSpec(shape, getattr(tf, dtype), name=name)
-
     archive.add_endpoint("serving_default", tables.serve,
                          [spec("user_id", "int64"), spec("movie_id", "int64"),
                           spec("daytime", "float32"), spec("weekend", "float32"),
@@ -109,7 +104,7 @@ def export_saved_model(recommender, directory: Union[str, Path],
     if recent is not None:
         archive.add_endpoint("recommend_recent", tables.recommend_recent,
                              [spec("user_id", "int64"),
-                              tf_spec([None, None], "int64", "recent_movie_ids"),
+                              spec("recent_movie_ids", "int64", [None, None]),
                               spec("daytime", "float32"), spec("weekend", "float32"),
                               spec("timestamp", "int64"), spec("k", "int64"),
                               spec("exclude_seen", "bool")])
@@ -124,7 +119,7 @@ def export_saved_model(recommender, directory: Union[str, Path],
 def _specs():
     import tensorflow as tf
 
-    return lambda name, dtype: tf.TensorSpec([None], getattr(tf, dtype), name=name)
+    return lambda name, dtype, shape=(None,): tf.TensorSpec(shape, getattr(tf, dtype), name=name)
 
 
 def _serving_tables_class():
