@@ -36,7 +36,7 @@ VARIANTS = {
     "no_history_attention": {"history_attention": False},
     "history_shared": {"history_training": "shared"},
     "history_joint": {"history_training": "joint"},
-    "history_length_20": {"history_length": 20},
+    "history_length_50": {"history_length": 50},
     "history_length_100": {"history_length": 100},
     "history_dim_128": {"history_dim": 128},
     "retrieval_weight_0.2": {"retrieval_weight": 0.2},

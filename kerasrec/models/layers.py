@@ -350,8 +350,7 @@ class CatalogScores(layers.Layer):
     Called with the query alone it scores every movie (the logits of a softmax over the
     catalog, for training); called with ``(query, item)`` it scores one movie per row;
     with ``candidates=`` (item indices) it scores every row against those movies (the
-    batch's own, for in-batch negatives); ``with_bias=False`` leaves ``b_i`` out;
-    ``residual=`` adds a vector to the query that alone learns from these scores
+    batch's own, for in-batch negatives); ``residual=`` adds a vector to the query that alone learns from these scores
     (with ``frozen=True`` the movie vectors and biases do not either).
 
     Args:
@@ -382,8 +381,7 @@ class CatalogScores(layers.Layer):
         """``(n_items, dim)``: every movie's vector."""
         return self.item_embeddings + ops.matmul(self.feature_table, self.feature_projection)
 
-    def call(self, query, item=None, with_bias=True, candidates=None, frozen=False,
-             residual=None):
+    def call(self, query, item=None, candidates=None, frozen=False, residual=None):
         # residual: scores of ``query + residual`` whose gradient does not reach the
         # query (a head trained on top of it); frozen: nor the movie vectors and biases.
         hold = ops.stop_gradient if frozen else (lambda t: t)
@@ -393,23 +391,19 @@ class CatalogScores(layers.Layer):
             vectors = hold(ops.take(self.item_embeddings, candidates, axis=0)
                            + ops.matmul(ops.take(self.feature_table, candidates, axis=0),
                                         self.feature_projection))
-            scores = ops.matmul(query, ops.transpose(vectors))
-            if not with_bias:
-                return scores
-            return scores + hold(ops.take(self.item_bias, candidates, axis=0))
+            return (ops.matmul(query, ops.transpose(vectors))
+                    + hold(ops.take(self.item_bias, candidates, axis=0)))
         if item is None:
-            scores = ops.matmul(query, ops.transpose(hold(self.item_vectors())))
-            return scores + hold(self.item_bias) if with_bias else scores
+            return ops.matmul(query, ops.transpose(hold(self.item_vectors()))) + hold(
+                self.item_bias)
         vectors = (ops.take(self.item_embeddings, item, axis=0)
                    + ops.matmul(ops.take(self.feature_table, item, axis=0),
                                 self.feature_projection))
-        scores = ops.sum(query * vectors, axis=-1, keepdims=True)
-        if not with_bias:
-            return scores
-        return scores + ops.expand_dims(ops.take(self.item_bias, item, axis=0), -1)
+        return (ops.sum(query * vectors, axis=-1, keepdims=True)
+                + ops.expand_dims(ops.take(self.item_bias, item, axis=0), -1))
 
-    def compute_output_spec(self, query, item=None, with_bias=True, candidates=None,
-                            frozen=False, residual=None):
+    def compute_output_spec(self, query, item=None, candidates=None, frozen=False,
+                            residual=None):
         width = (candidates.shape[0] if candidates is not None
                  else self.n_items if item is None else 1)
         return keras.KerasTensor((query.shape[0], width), dtype=self.compute_dtype)
@@ -597,9 +591,10 @@ class HistoryAttention(layers.Layer):
 
     def contributions(self, items, ratings, valid):
         """Each position's term of the output, ``a_j P h_j``: ``(batch, length, output_dim)``
-        (zeros at padding); they sum over positions to :meth:`call`'s output."""
+        (zeros at padding), which sum over positions to :meth:`call`'s output, and the
+        pooling weights ``a`` ``(batch, length)``."""
         h, a = self.encode(items, ratings, valid, training=False)
-        return self.projection(h) * ops.expand_dims(a, -1)
+        return self.projection(h) * ops.expand_dims(a, -1), a
 
     def compute_output_shape(self, items_shape, ratings_shape=None, valid_shape=None):
         return (items_shape[0], self.output_dim)

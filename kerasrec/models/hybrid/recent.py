@@ -133,8 +133,7 @@ def recent_module(recent_ratings, history_attention, catalog_scores, weight: flo
             to the branch's part), each ``(batch, length)``."""
             now = tf.fill(tf.shape(rows), tf.constant(-1, tf.int64))
             window = merge_recent(*self.recent_ratings([rows, now]), recent, self.length)
-            _, weights = self.history_attention.encode(*window, training=False)
-            terms = self.history_attention.contributions(*window)
+            terms, weights = self.history_attention.contributions(*window)
             vectors = tf.gather(tf.cast(self.catalog_scores.item_vectors(), tf.float32), items)
             shares = self.weight * tf.reduce_sum(terms * vectors[:, None, :], axis=-1)
             return window[0], weights, shares
