@@ -316,9 +316,10 @@ class Recommender:
 
         For the hybrid: ``popularity`` (how often the movie is chosen at all),
         ``history`` (the movies the user rated, pooled), ``recent`` (the sequence branch
-        reading the user's last movies, ``recent`` ones included) and ``stars`` (the
-        predicted stars times the blend weight chosen on validation). They add up to
-        what :meth:`recommend` ranks by, exactly.
+        reading the user's last movies, ``recent`` ones included), ``co_watch`` (EASE's
+        item-item weights over the user's movies, recent ones weighing more) and
+        ``stars`` (the predicted stars times the blend weight chosen on validation).
+        They add up to what :meth:`recommend` ranks by, exactly.
 
         Args:
             user_id: A userId.
@@ -343,17 +344,18 @@ class Recommender:
         parts = self.model_.explain_relevance(block).iloc[0].rename("relevance")
         if recent is not None:
             items = self._recent_items(recent, "relevance")
-            shift = np.asarray(self.model_.recent_module()(
-                block["user_id"].astype(np.int64), items[None, :]))[0]
-            parts["recent"] += float(shift[block["item_id"][0]])
+            shifts = self.model_.recent_module().parts(block["user_id"].astype(np.int64),
+                                                      items[None, :])
+            for name, shift in shifts.items():
+                parts[name] += float(np.asarray(shift)[0, block["item_id"][0]])
         parts.attrs.update(relevance=float(parts.sum()), title=self.catalog_.title(movie_id),
                            known_user=bool(block["user_id"][0]))
         return parts
 
     def because(self, user_id, movie_id, recent: Optional[Sequence[int]] = None
                 ) -> pd.DataFrame:
-        """"Because you watched ...": the movies in a user's recent history that drive a
-        movie's place in their list, most first.
+        """"Because you watched ...": the movies in a user's history that drive a movie's
+        place in their list, most first.
 
         Args:
             user_id: A userId.
@@ -361,13 +363,16 @@ class Recommender:
             recent: As in :meth:`recommend`: movies rated since training, oldest first.
 
         Returns:
-            One row per movie in the recent window (oldest first before sorting):
-            movieId, title, ``attention`` (its pooling weight, summing to 1) and
-            ``share`` (its part of the relevance; the shares sum to the ``recent`` part
-            of :meth:`explain_relevance`), sorted by ``share``, highest first.
+            One row per movie the user rated that moves the movie's relevance:
+            movieId, title, ``attention`` (its pooling weight in the sequence branch's
+            recent window, summing to 1 there; 0 outside it), ``recent_share`` and
+            ``co_watch_share`` (its parts of the ``recent`` and ``co_watch`` parts of
+            :meth:`explain_relevance`, which they sum to) and ``share`` (their sum),
+            sorted by ``share``, highest first.
 
         Raises:
-            CapabilityError: For models without a sequence branch.
+            CapabilityError: For models whose lists do not read the user's movies one
+                by one (no sequence branch or co-watch part with a weight).
 
         Example:
             >>> rec.because(414, 2571).head(3)
@@ -376,12 +381,25 @@ class Recommender:
         items = self._recent_items([] if recent is None else recent, "relevance")
         row = self.pipeline_.user_index([user_id]).astype(np.int64)
         item = self.pipeline_.item_index(_recent_ids([movie_id])).astype(np.int64)
-        window, weights, shares = (np.asarray(a)[0] for a in self.model_.recent_module().explain(
+        module = self.model_.recent_module()
+        window, weights, shares = (np.asarray(a)[0] for a in module.explain(
+            row, items[None, :], item))
+        _, rated, co_shares = (np.asarray(a) for a in module.explain_co_watch(
             row, items[None, :], item))
         real = window > 0
-        movies = np.append(-1, self.pipeline_.item_vocabulary_)[window[real]]
-        out = self.catalog_.describe(movies)[["movieId", "title"]]
-        out["attention"], out["share"] = weights[real], shares[real]
+        frame = pd.concat([
+            pd.DataFrame({"item": window[real], "attention": weights[real],
+                          "recent_share": shares[real], "co_watch_share": 0.0}),
+            pd.DataFrame({"item": rated, "attention": 0.0, "recent_share": 0.0,
+                          "co_watch_share": co_shares})])
+        frame = frame.groupby("item", sort=False).sum()
+        frame = frame[(frame["attention"] > 0) | (frame["recent_share"] != 0)
+                      | (frame["co_watch_share"] != 0)]
+        movies = np.append(-1, self.pipeline_.item_vocabulary_)[frame.index.to_numpy()]
+        out = self.catalog_.describe(movies)[["movieId", "title"]].reset_index(drop=True)
+        for column in ("attention", "recent_share", "co_watch_share"):
+            out[column] = frame[column].to_numpy()
+        out["share"] = out["recent_share"] + out["co_watch_share"]
         return out.sort_values("share", ascending=False, kind="stable").reset_index(drop=True)
 
     def _parts(self, pairs: pd.DataFrame):

@@ -27,13 +27,35 @@ L2_GRID = (100.0, 200.0, 400.0, 800.0, 1600.0)
 
 
 def ease_weights(rated: sp.csr_matrix, l2: float) -> np.ndarray:
-    """The EASE item-item weights ``B`` (float32, zero diagonal) of a binary matrix."""
-    gram = (rated.T @ rated).toarray().astype(np.float64)
-    gram[np.diag_indices_from(gram)] += l2
-    inverse = np.linalg.inv(gram)
+    """The EASE item-item weights ``B`` (float32, zero diagonal) of a binary matrix.
+
+    The inverse is taken in float32 (LAPACK's ``sgetri`` through SciPy): about twice as
+    fast as float64 and, with ``l2`` of 100 or more on the diagonal, accurate to about
+    1e-5 of the weights' scale, far below what changes a ranking.
+    """
+    import scipy.linalg
+
+    gram = (rated.T @ rated).toarray().astype(np.float32)
+    gram[np.diag_indices_from(gram)] += np.float32(l2)
+    inverse = scipy.linalg.inv(gram, overwrite_a=True, check_finite=False)
     weights = inverse / (-np.diag(inverse))
     weights[np.diag_indices_from(weights)] = 0.0
-    return weights.astype(np.float32)
+    return weights.astype(np.float32, copy=False)
+
+
+def strongest(weights: np.ndarray, pool: int):
+    """Each row's ``pool`` largest weights by magnitude (negative ones matter too):
+    ``(columns, values)``, both ``(rows, pool)``; rows with fewer columns are padded
+    with column 0 and weight 0."""
+    n, m = weights.shape
+    k = min(pool, m)
+    columns = np.argpartition(-np.abs(weights), k - 1, axis=1)[:, :k] if k < m else (
+        np.broadcast_to(np.arange(m), (n, m)).copy())
+    values = np.take_along_axis(weights, columns, axis=1)
+    if k < pool:
+        columns = np.pad(columns, ((0, 0), (0, pool - k)))
+        values = np.pad(values, ((0, 0), (0, pool - k)))
+    return columns.astype(np.int32), values.astype(np.float32)
 
 
 def recall_at(scores: np.ndarray, held: sp.csr_matrix, k: int = 10) -> float:

@@ -507,12 +507,69 @@ class RecentRatings(layers.Layer):
         ratings = ops.where(valid, ops.take(self.ratings, positions, axis=0), 0.0)
         return items, ratings, valid
 
+    def whole(self, users, timestamps):
+        """Every stored rating of each (user, time) made strictly before it, flat, in
+        TensorFlow: ``(rows, items, ages)`` (see
+        :func:`~kerasrec.models.hybrid.recent.whole_history`)."""
+        import tensorflow as tf
+
+        from kerasrec.models.hybrid.recent import whole_history_ops
+
+        rows, positions, ages = whole_history_ops(self.keys, users, timestamps)
+        return rows, tf.gather(tf.convert_to_tensor(self.items), positions), ages
+
     def compute_output_shape(self, input_shape):
         shape = (input_shape[0][0], self.length)
         return shape, shape, shape
 
     def get_config(self):
         return {**super().get_config(), "n_pairs": self.n_pairs, "length": self.length}
+
+
+@keras.saving.register_keras_serializable(package="kerasrec")
+class CoWatch(layers.Layer):
+    """EASE^R item-item weights, each movie's ``pool`` strongest, read with recency.
+
+    Not trained by gradient: the weights are EASE's closed form, set once
+    (:func:`~kerasrec.models.hybrid.co_watch.fit_co_watch`). Called with a flat list of
+    rated movies, the user row of each and their ages (ratings since), it returns each
+    row's score for every movie, ``sum_j 0.5 ** (age_j / half_life) * B[j, :]``
+    (:func:`~kerasrec.models.hybrid.co_watch.co_watch_scores_tf`).
+
+    Args:
+        n_items: Item index range.
+        pool: Weights kept per movie.
+        **kwargs: Layer arguments.
+
+    Call: ``layer(rows, items, ages, n_rows, half_life)`` -> ``(n_rows, n_items)``.
+    """
+
+    def __init__(self, n_items: int, pool: int, **kwargs):
+        super().__init__(**kwargs)
+        self.n_items, self.pool = int(n_items), int(pool)
+
+    def build(self, input_shape=None):
+        fixed = dict(trainable=False, initializer="zeros")
+        self.neighbours = self.add_weight(shape=(self.n_items, self.pool), dtype="int32",
+                                          name="neighbours", **fixed)
+        self.strengths = self.add_weight(shape=(self.n_items, self.pool), name="strengths",
+                                         **fixed)
+
+    def set_weights_from(self, neighbours: np.ndarray, strengths: np.ndarray) -> None:
+        """Store :func:`~kerasrec.models.hybrid.co_watch.fit_co_watch`'s output."""
+        self.neighbours.assign(np.asarray(neighbours, np.int32))
+        self.strengths.assign(np.asarray(strengths, np.float32))
+
+    def call(self, rows, items, ages, n_rows, half_life):
+        import tensorflow as tf
+
+        from kerasrec.models.hybrid.co_watch import co_watch_scores_tf
+
+        return co_watch_scores_tf(rows, items, ages, tf.convert_to_tensor(self.neighbours),
+                                  tf.convert_to_tensor(self.strengths), half_life, n_rows)
+
+    def get_config(self):
+        return {**super().get_config(), "n_items": self.n_items, "pool": self.pool}
 
 
 @keras.saving.register_keras_serializable(package="kerasrec")

@@ -73,7 +73,13 @@ def test_without_sessions_and_sequence_the_timestamp_input_goes(prepared):
     model = build_model("hybrid", prepared["pipeline"], prepared["x"], session_bias=False,
                         history_attention=False)
     assert [t.name for t in model.inputs] == ["user_id", "item_id", "item_features", "context"]
-    assert model.history_attention is None and model.recent_ratings is None
+    assert model.history_attention is None
+    # The co-watch part reads the stored history outside the trained graph.
+    assert model.co_watch is not None and model.recent_ratings is not None
+    assert "co_watch" not in {layer.name for layer in model.layers}
+    bare = build_model("hybrid", prepared["pipeline"], prepared["x"], session_bias=False,
+                       history_attention=False, co_watch=False)
+    assert bare.co_watch is None and bare.recent_ratings is None
 
 
 def test_features_only_hybrid_has_no_id_embeddings(prepared):

@@ -7,6 +7,7 @@ import os
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 import numpy as np  # noqa: E402
+import pytest  # noqa: E402
 
 import kerasrec as kr  # noqa: E402
 from kerasrec import metrics  # noqa: E402
@@ -34,11 +35,12 @@ def test_retrieval_learns_who_watches_what():
 
 def test_the_blend_weights_are_chosen_on_validation_not_test(sample_split):
     rec = kr.Recommender(train=TrainConfig(epochs=2, verbose=0)).fit(sample_split[0])
-    tried = rec.model_.chosen["val_recall@10_by_blend_and_recent_weight"]
+    tried = rec.model_.chosen["val_recall@10_by_blend_recent_co_watch_half_life"]
     assert len(tried) >= 9 and not any(k.startswith("val_recall") for k in rec.history_)
     best = [float(v) for v in max(tried, key=tried.get).split(",")]
     backbone = rec.model_.backbone
-    assert [backbone.relevance_blend, backbone.recent_weight] == best
+    assert [backbone.relevance_blend, backbone.recent_weight, backbone.co_watch_weight,
+            backbone.co_watch_half_life] == pytest.approx(best, rel=1e-5)
     assert rec.model_.chosen["validation_cut"] == "random"
 
 
@@ -53,13 +55,20 @@ def test_the_validation_queries_never_hold_a_held_out_movie(sample_split):
     model, x = rec.model_, rec.pipeline_.transform(train.ratings)
     fit_idx, val_idx = training.validation_rows(x, 0.1, 0, "temporal")
     users = np.unique(x["user_id"])[:20]
-    history, recent = model._fit_part_queries(users, x, fit_idx)
-    all_history, all_recent = model._fit_part_queries(users, x, np.arange(len(x["user_id"])))
+    history, recent, co_watch = model._fit_part_queries(users, x, fit_idx, (0.0, 5.0))
+    all_history, all_recent, all_co_watch = model._fit_part_queries(
+        users, x, np.arange(len(x["user_id"])), (0.0, 5.0))
     np.testing.assert_allclose(all_history, model._query_parts(users)[0], atol=1e-5)
     np.testing.assert_allclose(all_recent, model._query_parts(users)[1], atol=1e-5)
+    rows = slice(0, len(users))
+    for half_life in (0.0, 5.0):  # EASE refitted on every rating is what the model keeps
+        np.testing.assert_allclose(all_co_watch(half_life, rows),
+                                   model.backbone.co_watch_scores(users, half_life),
+                                   rtol=1e-4, atol=1e-5)
     held_users = np.isin(users, x["user_id"][val_idx])
     assert held_users.any()
     assert not np.allclose(history[held_users], all_history[held_users])
+    assert not np.allclose(co_watch(0.0, rows)[held_users], all_co_watch(0.0, rows)[held_users])
 
 
 def test_a_temporal_validation_cut_holds_out_each_users_latest_ratings():

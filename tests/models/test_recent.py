@@ -118,8 +118,9 @@ def test_later_ratings_never_change_an_earlier_window(prepared):
 def drift():
     data = drifting_tastes()
     train, test = kr.temporal_split(data.ratings, 0.25)
+    # Without the co-watch part, which reads recency too (tests/models/test_co_watch.py).
     fitted = {on: kr.Recommender(train=FAST, history_attention=on, retrieval_weight=0.5,
-                                 neighbours=()).fit(data.with_ratings(train))
+                                 neighbours=(), co_watch=False).fit(data.with_ratings(train))
               for on in (True, False)}
     return data, train, test, fitted
 
@@ -189,9 +190,10 @@ def test_relevance_parts_and_because_you_watched_add_up(drift):
         top = rec.recommend(user, k=3, recent=recent)
         for movie in top["movieId"]:
             parts = rec.explain_relevance(user, movie, recent=recent)
-            assert set(parts.index) == {"popularity", "history", "recent", "stars"}
+            assert set(parts.index) == {"popularity", "history", "recent", "co_watch", "stars"}
             because = rec.because(user, movie, recent=recent)
             assert because["share"].sum() == pytest.approx(parts["recent"], abs=1e-4)
+            assert because["recent_share"].sum() == pytest.approx(parts["recent"], abs=1e-4)
             assert because["attention"].sum() == pytest.approx(1.0, abs=1e-5)
             assert because["share"].is_monotonic_decreasing
             if recent is None:

@@ -20,7 +20,7 @@ from keras import layers
 
 from kerasrec.models.hybrid.config import HybridConfig
 from kerasrec.models.hybrid.sessions import training_sessions
-from kerasrec.models.layers import (CatalogScores, HistoryAttention, HistoryFactors,
+from kerasrec.models.layers import (CatalogScores, CoWatch, HistoryAttention, HistoryFactors,
                                     InBatchCorrection, LeaveOneOutHistory, Neighbourhood,
                                     RecentRatings,
                                     SessionBias, bias, embedding, id_input, l2_penalty,
@@ -46,6 +46,10 @@ class HybridBackbone(keras.Model):
             what lists rank by (chosen on validation data after training).
         recent_weight: Weight of the sequence branch in what lists rank by (chosen on
             validation data after training; 1 in training).
+        co_watch_weight: Weight of the co-watch part in what lists rank by (chosen on
+            validation data after training).
+        co_watch_half_life: Half-life, in ratings, of the co-watch part's recency
+            weights (0: none; chosen on validation data).
         **kwargs: Model arguments (``name``, ``trainable``).
 
     Attributes:
@@ -55,7 +59,9 @@ class HybridBackbone(keras.Model):
         Each branch's layers as attributes (``mf_dot``, ``mlp_hidden``,
         ``item_features_dense``, ``context_dense``, ``neighbourhoods``, ``user_bias``,
         ``item_bias``, ``session_bias``, ``catalog_scores``, ``recent_ratings``,
-        ``history_attention``); those switched off are None.
+        ``history_attention``, ``co_watch``); those switched off are None. The
+        ``co_watch`` layer is not in the rating graph: it is closed-form, read where
+        lists are ranked (with ``recent_ratings``, which it then always has).
 
     Inputs: ``user_id``, ``item_id`` (int32 indices), ``item_features`` (unless
     ``ids_only``), ``context`` (if the context branch is on), ``timestamp`` (int64 Unix
@@ -67,7 +73,8 @@ class HybridBackbone(keras.Model):
                  config=None, n_pairs: int = 0, n_sessions: int = 0,
                  neighbour_pools: Optional[Mapping[str, int]] = None, global_mean: float = 0.0,
                  target_range: Tuple[float, float] = (0.0, 1.0), relevance_blend: float = 0.0,
-                 recent_weight: float = 1.0, **kwargs):
+                 recent_weight: float = 1.0, co_watch_weight: float = 0.0,
+                 co_watch_half_life: float = 0.0, **kwargs):
         c = config if isinstance(config, HybridConfig) else HybridConfig(**(config or {}))
         pools = dict(neighbour_pools or {})
         layout: List[Tuple[str, keras.KerasTensor]] = []
@@ -150,7 +157,7 @@ class HybridBackbone(keras.Model):
         # (E) retrieval: what the user will watch, scored against the whole catalog.
         self.retrieval_user_embedding = self.retrieval_history = self.catalog_scores = None
         self.retrieval_logits = self.recent_logits = None
-        self.recent_ratings = self.history_attention = self.in_batch = None
+        self.recent_ratings = self.history_attention = self.in_batch = self.co_watch = None
         if c.retrieval:
             # The pair's own movie is left out of the history it is scored with.
             self.retrieval_history = LeaveOneOutHistory(n_users, n_items, n_pairs,
@@ -197,6 +204,15 @@ class HybridBackbone(keras.Model):
                     self.recent_logits = self.catalog_scores(query, frozen=frozen,
                                                              residual=recent)
             self.retrieval_query = whole  # for candidates the user has not rated
+            if c.co_watch:
+                # (G) co-watch: EASE's closed-form item-item weights over the user's
+                # whole history, read where lists are ranked; outside the trained graph.
+                self.co_watch = CoWatch(n_items, c.co_watch_pool, name="co_watch")
+                self.co_watch.build()
+                if self.recent_ratings is None:
+                    self.recent_ratings = RecentRatings(n_pairs, c.history_length,
+                                                        name="recent_ratings")
+                    self.recent_ratings.build(None)
         self.user_bias = self.item_bias = self.session_bias = None
         if c.biases:
             self.user_bias, self.item_bias = bias(n_users, "user_bias", c.l2), bias(
@@ -226,6 +242,8 @@ class HybridBackbone(keras.Model):
         self.target_range = tuple(float(v) for v in target_range)
         self.relevance_blend = float(relevance_blend)
         self.recent_weight = float(recent_weight)
+        self.co_watch_weight = float(co_watch_weight)
+        self.co_watch_half_life = float(co_watch_half_life)
         self.branch_layout = [(name, int(t.shape[-1])) for name, t in layout]
         self._merged = merged
 
@@ -238,7 +256,9 @@ class HybridBackbone(keras.Model):
                 "n_context": self.n_context, "config": config, "n_pairs": self.n_pairs,
                 "n_sessions": self.n_sessions, "neighbour_pools": self.neighbour_pools,
                 "global_mean": self.global_mean, "target_range": list(self.target_range),
-                "relevance_blend": self.relevance_blend, "recent_weight": self.recent_weight}
+                "relevance_blend": self.relevance_blend, "recent_weight": self.recent_weight,
+                "co_watch_weight": self.co_watch_weight,
+                "co_watch_half_life": self.co_watch_half_life}
 
     @property
     def sigmoid_output(self) -> bool:
@@ -270,6 +290,18 @@ class HybridBackbone(keras.Model):
         now = np.full(len(users), -1, np.int64)
         return np.asarray(self.history_attention(*self.recent_ratings([users, now]),
                                                  training=False), np.float32)
+
+    def co_watch_scores(self, users: np.ndarray, half_life: Optional[float] = None
+                        ) -> np.ndarray:
+        """The co-watch part's scores of user indices now (whole history) for every
+        movie, before its weight: ``(len(users), n_items)``."""
+        import tensorflow as tf
+
+        users = tf.constant(np.asarray(users, np.int64))
+        rows, items, ages = self.recent_ratings.whole(users, tf.fill(tf.shape(users), -1))
+        half_life = self.co_watch_half_life if half_life is None else half_life
+        return np.asarray(self.co_watch(rows, items, ages, n_rows=tf.size(users),
+                                        half_life=float(half_life)))
 
     def parts_model(self) -> keras.Model:
         """A model with the same inputs returning ``[branches, output]``, for explanations."""

@@ -73,6 +73,15 @@ class HybridConfig:
             query of the one retrieval softmax).
         history_dim: Width of its encoding.
         history_heads: Its attention heads.
+        co_watch: Add EASE^R's item-item weights (closed form, from who rated what) to
+            what lists rank by, each rated movie weighted by how recent it is
+            (:mod:`kerasrec.models.hybrid.co_watch`); the weight and the half-life are
+            chosen on validation data. A part of the retrieval tower, so off when
+            ``retrieval`` is.
+        co_watch_l2: EASE's regularisation.
+        co_watch_pool: Weights kept per movie (the strongest by magnitude).
+        co_watch_max_items: Most movies in the EASE Gram matrix (the most rated; its
+            memory grows with their square, its time with their cube).
     """
 
     mf: bool = True
@@ -108,6 +117,10 @@ class HybridConfig:
     history_training: str = "residual"
     history_dim: int = 64
     history_heads: int = 2
+    co_watch: bool = True
+    co_watch_l2: float = 400.0
+    co_watch_pool: int = 400
+    co_watch_max_items: int = 10_000
 
     def __post_init__(self) -> None:
         from kerasrec.errors import ArgumentError
@@ -123,7 +136,10 @@ class HybridConfig:
             raise ArgumentError("switch on at least one branch of the hybrid")
         if self.similarity not in ("dot", "cosine"):
             raise ArgumentError(f"similarity must be 'dot' or 'cosine', got {self.similarity!r}")
-        for name in ("history_length", "history_dim", "history_heads"):
+        if not self.co_watch_l2 > 0:
+            raise ArgumentError(f"co_watch_l2 must be positive, got {self.co_watch_l2}")
+        for name in ("history_length", "history_dim", "history_heads", "co_watch_pool",
+                     "co_watch_max_items"):
             if int(getattr(self, name)) < 1:
                 raise ArgumentError(f"{name} must be at least 1, got {getattr(self, name)}")
         if self.retrieval_negatives not in ("auto", "catalog", "in_batch"):
@@ -158,6 +174,11 @@ class HybridConfig:
     def needs_timestamp(self) -> bool:
         """Whether the model reads the ``timestamp`` input (sessions, recent history)."""
         return self.session_bias_on or self.sequence_on
+
+    @property
+    def co_watch_on(self) -> bool:
+        """Whether the co-watch part is built (it belongs to the retrieval tower)."""
+        return self.retrieval and self.co_watch
 
     @property
     def sequence_on(self) -> bool:

@@ -23,6 +23,9 @@ RETRIEVAL_SOFTMAX_LIMIT = 20_000
 BLENDS = (0.0, 0.25, 0.5, 1.0, 2.0)
 #: Weights of the sequence branch in what lists rank by, tried on validation.
 RECENT_WEIGHTS = (0.0, 0.5, 1.0)
+#: Weights of the co-watch part tried on validation, in units of the spread of the
+#: retrieval scores over the spread of the co-watch scores (so 1 weighs them alike).
+CO_WATCH_WEIGHTS = (0.0, 0.5, 1.0, 2.0, 4.0, 8.0)
 USER_PARTS = ("mf", "mlp", "item_neighbours", "user_neighbours", "user_bias", "session_bias")
 ITEM_PARTS = ("mlp", "item_neighbours", "user_neighbours", "item_bias")
 
@@ -62,7 +65,7 @@ class Hybrid(KerasRatingModel):
         c = self.config
         switched_on = {"relevance": c.retrieval, "explain_relevance": c.retrieval,
                        "item_vectors": c.retrieval or c.mf or c.mlp,
-                       "recent": c.sequence_on and self._recent_weight() > 0}
+                       "recent": self._reads_recent()}
         return switched_on.get(capability, True) and super().supports(capability)
 
     def load_parts(self, folder, pipeline) -> None:
@@ -136,60 +139,107 @@ class Hybrid(KerasRatingModel):
         self.history = history_in_stars(history.history, pipeline)
         self._parts_call = self._query_model = self._recent_module = None
         tried = self._choose_relevance(x, config)
-        backbone.relevance_blend, backbone.recent_weight = max(tried, key=tried.get)
+        (backbone.relevance_blend, backbone.recent_weight, backbone.co_watch_weight,
+         backbone.co_watch_half_life) = max(tried, key=tried.get)
+        if backbone.co_watch is not None:  # the choice made, EASE from every rating
+            from kerasrec.models.hybrid.co_watch import fit_co_watch
+
+            c = self.config
+            backbone.co_watch.set_weights_from(*fit_co_watch(
+                x["user_id"], x["item_id"], pipeline.n_items, c.co_watch_l2,
+                c.co_watch_pool, c.co_watch_max_items))
         self.chosen = {"relevance_blend": backbone.relevance_blend,
                        "recent_weight": backbone.recent_weight,
+                       "co_watch_weight": backbone.co_watch_weight,
+                       "co_watch_half_life": backbone.co_watch_half_life,
                        "validation_cut": config.validation_cut,
-                       "val_recall@10_by_blend_and_recent_weight": {
-                           f"{w:g},{g:g}": r for (w, g), r in tried.items()}}
+                       "val_recall@10_by_blend_recent_co_watch_half_life": {
+                           ",".join(f"{v:g}" for v in key): r for key, r in tried.items()}}
         return self
 
     def _choose_relevance(self, x, config, max_users: int = 1000
-                          ) -> Dict[Tuple[float, float], float]:
+                          ) -> Dict[Tuple[float, float, float, float], float]:
         """Recall@10 of the lists on the validation cut ``training.fit`` held out
-        (``config.validation_cut``), for each weight of the predicted stars
-        (:data:`BLENDS`) and of the sequence branch (:data:`RECENT_WEIGHTS`) in what
-        lists rank by. The users' queries are rebuilt from the ratings the fit trained
-        on alone, so no held-out movie is in the history that scores it."""
+        (``config.validation_cut``), for weights of the predicted stars
+        (:data:`BLENDS`), of the sequence branch (:data:`RECENT_WEIGHTS`) and of the
+        co-watch part (:data:`CO_WATCH_WEIGHTS`, at the half-life of
+        :data:`~kerasrec.models.hybrid.co_watch.HALF_LIVES` whose co-watch lists alone
+        recall most) in what lists rank by. The users' queries are rebuilt from the
+        ratings the fit trained on alone, and the co-watch weights are EASE's on those
+        ratings, so no held-out movie is in what scores it.
+
+        Returns:
+            ``{(blend, recent_weight, co_watch_weight, half_life): recall}``.
+        """
         from kerasrec import training
+        from kerasrec.models.hybrid.co_watch import HALF_LIVES
 
         fit_idx, val_idx = training.validation_rows(x, config.validation_fraction or 0.1,
                                                     config.seed, config.validation_cut)
         held = pd.DataFrame({"u": x["user_id"][val_idx], "i": x["item_id"][val_idx]})
         held = held[(held["i"] > 0) & np.isin(held["u"], x["user_id"][fit_idx])]
         users = np.unique(held["u"])
-        users = np.random.default_rng(config.seed).permutation(users)[:max_users]
         n_items, k = self.pipeline.n_items, min(10, self.pipeline.n_items - 1)
-        weights = RECENT_WEIGHTS if self.backbone.history_attention is not None else (1.0,)
+        max_users = min(max_users, max(100, 2 ** 24 // n_items))  # bounded memory
+        users = np.random.default_rng(config.seed).permutation(users)[:max_users]
+        weights = RECENT_WEIGHTS if self.backbone.history_attention is not None else (0.0,)
+        half_lives = HALF_LIVES if self.backbone.co_watch is not None else ()
         if not len(users) or k < 1:
-            return {(0.0, 1.0): 0.0}
-        history, recent = self._fit_part_queries(users, x, fit_idx)
+            return {(0.0, 1.0, 0.0, 0.0): 0.0}
+        history, recent, co_watch = self._fit_part_queries(users, x, fit_idx, half_lives)
         scores = self.backbone.catalog_scores
         vectors = np.asarray(scores.item_vectors(), np.float32)
         bias = np.asarray(scores.item_bias.numpy(), np.float32)
         fit_pairs = pd.DataFrame({"u": x["user_id"][fit_idx], "i": x["item_id"][fit_idx]})
-        recalls = {(w, g): [] for w in BLENDS for g in weights}
-        for lo in range(0, len(users), 50):  # bounded memory: 50 users x catalog at a time
-            chunk = slice(lo, lo + 50)
+        seen, truth = np.zeros((2, len(users), n_items), bool)
+        for mask, pairs in ((seen, fit_pairs), (truth, held)):
+            row = pd.Index(users).get_indexer(pairs["u"])
+            mask[row[row >= 0], pairs["i"].to_numpy()[row >= 0]] = True
+        seen[:, 0] = True
+        wanted = np.maximum(np.minimum(truth.sum(axis=1), k), 1)
+
+        def recall(ranking: np.ndarray, rows: slice) -> np.ndarray:
+            top = np.argpartition(-np.where(seen[rows], -np.inf, ranking), k - 1,
+                                  axis=1)[:, :k]
+            return np.take_along_axis(truth[rows], top, axis=1).sum(axis=1) / wanted[rows]
+
+        chunks = [slice(lo, lo + 50) for lo in range(0, len(users), 50)]
+        parts = []  # (base, sequence, stars) per chunk of 50 users x catalog
+        for chunk in chunks:
             block = self._catalog_block(users[chunk], n_items)
-            stars = self.score(block).reshape(-1, n_items)
-            base, sequence = history[chunk] @ vectors.T + bias, recent[chunk] @ vectors.T
-            seen, truth = np.zeros((2, len(stars), n_items), bool)
-            for mask, pairs in ((seen, fit_pairs), (truth, held)):
-                row = pd.Index(users[chunk]).get_indexer(pairs["u"])
-                mask[row[row >= 0], pairs["i"].to_numpy()[row >= 0]] = True
-            seen[:, 0] = True
-            for (w, g), found in recalls.items():
-                ranking = np.where(seen, -np.inf, base + g * sequence + w * stars)
-                top = np.argpartition(-ranking, k - 1, axis=1)[:, :k]
-                hits = np.take_along_axis(truth, top, axis=1).sum(axis=1)
-                found.append(hits / np.maximum(np.minimum(truth.sum(axis=1), k), 1))
+            parts.append((history[chunk] @ vectors.T + bias, recent[chunk] @ vectors.T,
+                          self.score(block).reshape(-1, n_items).astype(np.float32)))
+        # The co-watch half-life: the one whose lists alone recall most.
+        half_life = max(half_lives, key=lambda h: np.mean(np.concatenate(
+            [recall(co_watch(h, chunk), chunk) for chunk in chunks]))) if half_lives else 0.0
+        co = [co_watch(half_life, chunk) if half_lives else 0.0 for chunk in chunks]
+        # One unit of co-watch weight spreads the scores as much as the retrieval's.
+        unit = 0.0
+        if half_lives:
+            spread = np.std(np.concatenate([c.ravel() for c in co]))
+            unit = float(np.std(np.concatenate([p[0].ravel() for p in parts])) / spread
+                         ) if spread > 0 else 0.0
+        grid = [(w, g, unit * c, half_life if c else 0.0) for w in BLENDS for g in weights
+                for c in (CO_WATCH_WEIGHTS if unit else (0.0,))]
+        recalls = {key: [] for key in grid}
+        for chunk, (base, sequence, stars), co_chunk in zip(chunks, parts, co):
+            for (w, g, c, h), found in recalls.items():
+                found.append(recall(base + g * sequence + w * stars + c * co_chunk, chunk))
         return {key: float(np.mean(np.concatenate(r))) for key, r in recalls.items()}
 
-    def _fit_part_queries(self, users: np.ndarray, x, fit_idx: np.ndarray):
-        """The pooled-history and sequence shares of ``users``' queries, from the
-        ratings in ``fit_idx`` only (as if those were all the model stored)."""
-        from kerasrec.models.hybrid.recent import recent_window, sorted_history
+    def _fit_part_queries(self, users: np.ndarray, x, fit_idx: np.ndarray,
+                          half_lives=()):
+        """The pooled-history and sequence shares of ``users``' queries, and their
+        co-watch scores, from the ratings in ``fit_idx`` only (as if those were all
+        the model stored).
+
+        Returns:
+            ``(history, recent, co_watch)``: arrays ``(len(users), dim)`` and a function
+            ``(half_life, rows) -> (rows' users, n_items)`` scores (None without it).
+        """
+        from kerasrec.models.hybrid.co_watch import co_watch_scores, fit_co_watch
+        from kerasrec.models.hybrid.recent import (recent_window, sorted_history,
+                                                   whole_history)
 
         b = self.backbone
         mine = np.isin(x["user_id"][fit_idx], users)
@@ -202,16 +252,27 @@ class Hybrid(KerasRatingModel):
         history = pooled[users]
         if b.retrieval_user_embedding is not None:
             history += np.asarray(b.retrieval_user_embedding.embeddings.numpy())[users]
-        if b.history_attention is None:
-            return history.astype(np.float32), np.zeros_like(history, np.float32)
-        centre = b.global_mean
-        keys, items, ratings = sorted_history(u, i, x["timestamp"][rows],
-                                              x["rating"][rows] - centre)
-        positions, valid = recent_window(keys, users, np.full(len(users), -1), b.recent_ratings.length)
-        window = (np.where(valid, items[positions], 0).astype(np.int32),
-                  np.where(valid, ratings[positions], 0.0).astype(np.float32), valid)
-        recent = np.asarray(b.history_attention(*window, training=False), np.float32)
-        return history.astype(np.float32), recent
+        timestamps = x.get("timestamp", np.full(len(x["user_id"]), -1))[rows]
+        keys, items, ratings = sorted_history(u, i, timestamps, x["rating"][rows] - b.global_mean)
+        now = np.full(len(users), -1)
+        recent = np.zeros_like(history, np.float32)
+        if b.history_attention is not None:
+            positions, valid = recent_window(keys, users, now, b.recent_ratings.length)
+            window = (np.where(valid, items[positions], 0).astype(np.int32),
+                      np.where(valid, ratings[positions], 0.0).astype(np.float32), valid)
+            recent = np.asarray(b.history_attention(*window, training=False), np.float32)
+        co_watch = None
+        if len(half_lives):
+            c = self.config
+            ease = fit_co_watch(x["user_id"][fit_idx], x["item_id"][fit_idx], b.n_items,
+                                c.co_watch_l2, c.co_watch_pool, c.co_watch_max_items)
+            owner, positions, ages = whole_history(keys, users, now)
+
+            def co_watch(half_life: float, chunk: slice) -> np.ndarray:
+                mine = (owner >= chunk.start) & (owner < chunk.start + len(users[chunk]))
+                return co_watch_scores(owner[mine] - chunk.start, items[positions[mine]],
+                                       ages[mine], *ease, half_life, len(users[chunk]))
+        return history.astype(np.float32), recent, co_watch
 
     def _catalog_block(self, users: np.ndarray, n_items: int) -> dict:
         """Every (user, movie) pair of ``users`` x item indices, at the reference context."""
@@ -307,8 +368,10 @@ class Hybrid(KerasRatingModel):
 
     def relevance(self, block: Block, stars=None) -> np.ndarray:
         """What lists rank by: the retrieval score ``q_u . v_i + b_i`` (the logit of the
-        softmax over the catalog that learned which movies each user chooses) plus
-        ``relevance_blend`` x the predicted stars, a weight chosen on validation data."""
+        softmax over the catalog that learned which movies each user chooses), plus
+        ``co_watch_weight`` x the co-watch score (EASE^R's item-item weights over the
+        user's movies, recent ones weighing more) and ``relevance_blend`` x the
+        predicted stars, weights chosen on validation data."""
         if self.backbone.catalog_scores is None:
             self.unsupported("relevance")
         blend = self.backbone.relevance_blend
@@ -320,9 +383,9 @@ class Hybrid(KerasRatingModel):
     def explain_relevance(self, block: Block, stars=None) -> pd.DataFrame:
         """Parts of :meth:`relevance`, summing to it: ``popularity`` (the movie's bias
         ``b_i``), ``history`` (the pooled movies the user rated, ``q . v_i``), ``recent``
-        (the sequence branch, ``recent_weight`` x ``s . v_i``; 0 without it) and ``stars``
-        (the blend weight
-        x the predicted stars)."""
+        (the sequence branch, ``recent_weight`` x ``s . v_i``; 0 without it),
+        ``co_watch`` (``co_watch_weight`` x the co-watch score; 0 without it) and
+        ``stars`` (the blend weight x the predicted stars)."""
         b = self.backbone
         if b.catalog_scores is None:
             self.unsupported("explain_relevance")
@@ -334,32 +397,47 @@ class Hybrid(KerasRatingModel):
         blend = b.relevance_blend
         if blend and stars is None:
             stars = self.score(block)
+        co_watch = np.zeros(len(items))
+        if b.co_watch is not None and b.co_watch_weight:
+            for lo in range(0, len(users), 128):
+                mine = (inverse >= lo) & (inverse < lo + 128)
+                table = b.co_watch_scores(users[lo:lo + 128])
+                co_watch[mine] = b.co_watch_weight * table[inverse[mine] - lo, items[mine]]
         return pd.DataFrame({
             "popularity": np.asarray(b.catalog_scores.item_bias.numpy(), np.float64)[items],
             "history": np.sum(history * vectors, axis=1),
             "recent": np.sum(recent * vectors, axis=1),
+            "co_watch": co_watch,
             "stars": blend * np.asarray(stars, np.float64) if blend else np.zeros(len(items))})
 
-    def _retrieval(self, block: Block, chunk: int = 1024) -> np.ndarray:
-        """``q_u . v_i + b_i`` per pair: a (users x catalog) product, ``chunk`` users at a
-        time, then the pairs' entries (never a per-pair copy of the vectors)."""
+    def _retrieval(self, block: Block, chunk: int = 256) -> np.ndarray:
+        """``q_u . v_i + b_i`` + the weighted co-watch score per pair: (users x catalog)
+        tables, ``chunk`` users at a time, then the pairs' entries (never a per-pair
+        copy of the vectors)."""
         b = self.backbone
         users, inverse = np.unique(block["user_id"], return_inverse=True)
         items = np.asarray(block["item_id"])
         vectors = np.asarray(b.catalog_scores.item_vectors(), np.float32)
         bias = np.asarray(b.catalog_scores.item_bias.numpy(), np.float32)
+        co_watch = b.co_watch is not None and b.co_watch_weight
         out = np.empty(len(items), np.float64)
         for lo in range(0, len(users), chunk):
             queries = self._queries(users[lo:lo + chunk])
             mine = (inverse >= lo) & (inverse < lo + chunk)
             scores = queries @ vectors.T + bias
+            if co_watch:
+                scores += np.float32(b.co_watch_weight) * b.co_watch_scores(users[lo:lo + chunk])
             out[mine] = scores[inverse[mine] - lo, items[mine]]
         return out
 
-    def _recent_weight(self) -> float:
-        """The branch's weight in lists (1 before a fit chose it)."""
-        backbone = getattr(self, "keras_model", None)
-        return 1.0 if backbone is None else backbone.recent_weight
+    def _reads_recent(self) -> bool:
+        """Whether lists read the latest movies (the sequence branch or the co-watch
+        part with a weight; before a fit chose them, whether either is on)."""
+        c, backbone = self.config, getattr(self, "keras_model", None)
+        if backbone is None:
+            return c.sequence_on or c.co_watch_on
+        return bool((backbone.history_attention is not None and backbone.recent_weight)
+                    or (backbone.co_watch is not None and backbone.co_watch_weight))
 
     def _query_parts(self, users: np.ndarray):
         """The retrieval user vectors of user indices now (whole history), as the pooled
@@ -380,25 +458,29 @@ class Hybrid(KerasRatingModel):
         return history + np.float32(self.backbone.recent_weight) * recent
 
     def recent_module(self):
-        """The sequence branch re-read with the given movies appended to each user's
-        stored window (the last ``history_length`` kept, ratings unknown: centred 0),
-        scored against every movie's retrieval vector: ``(s_new - s_now) . v_i``.
-        Built once; see :func:`kerasrec.models.hybrid.recent.recent_module`."""
-        if self.backbone.history_attention is None:
+        """How the given movies, appended to each user's history, change what lists
+        rank by: the sequence branch re-read with them in its window (the last
+        ``history_length`` kept, ratings unknown: centred 0), ``recent_weight`` x
+        ``(s_new - s_now) . v_i``, plus the co-watch part with them as the latest
+        ratings. Built once; see :func:`kerasrec.models.hybrid.recent.recent_module`."""
+        b = self.backbone
+        if b.history_attention is None and b.co_watch is None:
             self.unsupported("recent")
-        if self.backbone.recent_weight == 0:
+        if not self._reads_recent():
             cut = self.chosen.get("validation_cut", "random")
             raise CapabilityError(
-                "this hybrid's lists give its recent-history branch no weight (recent_weight "
-                f"0, chosen on a {cut} validation cut), so recent movies would not change "
-                "them; fit with TrainConfig(validation_cut='temporal') to choose the weight "
-                "for what users do next")
+                "this hybrid's lists give its recent-history branch and its co-watch part "
+                f"no weight (chosen on a {cut} validation cut), so recent movies would "
+                "not change them; fit with TrainConfig(validation_cut='temporal') to "
+                "choose the weights for what users do next")
         if getattr(self, "_recent_module", None) is None:
             from kerasrec.models.hybrid.recent import recent_module
 
-            b = self.backbone
-            self._recent_module = recent_module(b.recent_ratings, b.history_attention,
-                                                b.catalog_scores, b.recent_weight)
+            self._recent_module = recent_module(
+                b.recent_ratings, b.history_attention if b.recent_weight else None,
+                b.catalog_scores, b.recent_weight,
+                co_watch=b.co_watch if b.co_watch_weight else None,
+                co_watch_weight=b.co_watch_weight, half_life=b.co_watch_half_life)
         return self._recent_module
 
     def additive_terms(self):

@@ -77,6 +77,40 @@ def recent_window_ops(keys, users, timestamps, length: int):
     return ops.where(valid, positions, 0), valid
 
 
+def whole_history(keys: np.ndarray, users, timestamps
+                  ) -> Tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Every stored rating each (user, time) made strictly before it, flat.
+
+    Returns:
+        ``(rows, positions, ages)``: the query each rating belongs to, its position in
+        the sorted history and how many of that user's ratings before the moment come
+        after it (0 for the latest).
+    """
+    users = np.asarray(users, np.int64)
+    end = np.searchsorted(keys, moment_keys(users, timestamps), side="left")
+    start = np.searchsorted(keys, users * USER_SHIFT, side="left")
+    lengths = end - start
+    rows = np.repeat(np.arange(len(users)), lengths)
+    offsets = np.cumsum(lengths) - lengths
+    positions = np.arange(int(lengths.sum())) - np.repeat(offsets - start, lengths)
+    return rows, positions, np.repeat(end, lengths) - 1 - positions
+
+
+def whole_history_ops(keys, users, timestamps):
+    """:func:`whole_history` in TensorFlow."""
+    import tensorflow as tf
+
+    users = tf.cast(users, tf.int64)
+    t = tf.cast(timestamps, tf.int64)
+    t = tf.where((t < 0) | (t > NOW), tf.constant(NOW, tf.int64), t)
+    end = tf.searchsorted(keys, users * USER_SHIFT + t, side="left", out_type=tf.int64)
+    start = tf.searchsorted(keys, users * USER_SHIFT, side="left", out_type=tf.int64)
+    lengths = end - start
+    rows = tf.repeat(tf.range(tf.size(users, out_type=tf.int64)), lengths)
+    positions = tf.ragged.range(start, end).flat_values
+    return rows, positions, tf.repeat(end, lengths) - 1 - positions
+
+
 def merge_recent(items, ratings, valid, recent, length: int):
     """Append ``recent`` item indices (0 = none) to left-padded windows and keep the last
     ``length`` real positions, left-padded again; in TensorFlow.
@@ -97,31 +131,102 @@ def merge_recent(items, ratings, valid, recent, length: int):
             tf.gather(valid, order, batch_dims=1))
 
 
-def recent_module(recent_ratings, history_attention, catalog_scores, weight: float = 1.0):
+def recent_module(recent_ratings, history_attention, catalog_scores, weight: float = 1.0,
+                  co_watch=None, co_watch_weight: float = 0.0, half_life: float = 0.0):
     """The hybrid's :meth:`~kerasrec.models.base.RecModel.recent_module`: a ``tf.Module``
     over the model's own layers (their weights are the model's), so Python and the
-    SavedModel run the same graph. ``weight``: the branch's weight in relevance."""
+    SavedModel run the same graph.
+
+    Args:
+        recent_ratings: The model's :class:`~kerasrec.models.layers.RecentRatings`.
+        history_attention: Its sequence branch, or None (not read by lists).
+        catalog_scores: Its retrieval movie vectors.
+        weight: The sequence branch's weight in relevance.
+        co_watch: Its :class:`~kerasrec.models.layers.CoWatch`, or None.
+        co_watch_weight, half_life: The co-watch part's weight and recency half-life.
+    """
     import tensorflow as tf
+
+    from kerasrec.models.hybrid.co_watch import recency_weights_ops
 
     class _Recent(tf.Module):
         def __init__(self):
             super().__init__(name="recent_history")
             self.recent_ratings, self.history_attention = recent_ratings, history_attention
-            self.catalog_scores = catalog_scores
+            self.catalog_scores, self.co_watch = catalog_scores, co_watch
             self.length = recent_ratings.length
             self.weight = tf.constant(float(weight), tf.float32)
+            self.co_watch_weight = tf.constant(float(co_watch_weight), tf.float32)
+            self.half_life = tf.constant(float(half_life), tf.float32)
+
+        def _co_watch_history(self, rows, recent):
+            """Each row's whole history now, then with ``recent`` appended as its latest
+            ratings (oldest first: the last gets age 0, every stored rating ages by
+            their count): two flat ``(owner, items, ages)``."""
+            now = tf.fill(tf.shape(rows), tf.constant(-1, tf.int64))
+            owner, items, ages = self.recent_ratings.whole(rows, now)
+            items = tf.cast(items, tf.int64)
+            valid = recent > 0
+            count = tf.reduce_sum(tf.cast(valid, tf.int64), axis=1)
+            new_ages = count[:, None] - tf.cumsum(tf.cast(valid, tf.int64), axis=1)
+            where = tf.where(valid)
+            after = (tf.concat([owner, where[:, 0]], 0),
+                     tf.concat([items, tf.gather_nd(recent, where)], 0),
+                     tf.concat([ages + tf.gather(count, owner), tf.gather_nd(new_ages, where)], 0))
+            return (owner, items, ages), after
+
+        @tf.function(input_signature=[tf.TensorSpec([None], tf.int64),
+                                      tf.TensorSpec([None, None], tf.int64)],
+                     reduce_retracing=True)
+        def parts(self, rows, recent):
+            """How much each movie's relevance moves, by part (named as
+            ``explain_relevance``'s): ``{"recent": ..., "co_watch": ...}``, each
+            ``(batch, n_items)``."""
+            zeros = tf.zeros([tf.size(rows), self.catalog_scores.n_items], tf.float32)
+            out = {"recent": zeros, "co_watch": zeros}
+            if self.history_attention is not None:
+                now = tf.fill(tf.shape(rows), tf.constant(-1, tf.int64))
+                window = self.recent_ratings([rows, now])
+                before = self.history_attention(*window, training=False)
+                after = self.history_attention(*merge_recent(*window, recent, self.length),
+                                               training=False)
+                vectors = tf.cast(self.catalog_scores.item_vectors(), tf.float32)
+                out["recent"] = self.weight * tf.matmul(after - before, vectors,
+                                                        transpose_b=True)
+            if self.co_watch is not None:
+                n = tf.size(rows)
+                before, after = self._co_watch_history(rows, recent)
+                out["co_watch"] = self.co_watch_weight * (
+                    self.co_watch(*after, n_rows=n, half_life=self.half_life)
+                    - self.co_watch(*before, n_rows=n, half_life=self.half_life))
+            return out
 
         @tf.function(input_signature=[tf.TensorSpec([None], tf.int64),
                                       tf.TensorSpec([None, None], tf.int64)],
                      reduce_retracing=True)
         def __call__(self, rows, recent):
-            now = tf.fill(tf.shape(rows), tf.constant(-1, tf.int64))
-            window = self.recent_ratings([rows, now])
-            before = self.history_attention(*window, training=False)
-            after = self.history_attention(*merge_recent(*window, recent, self.length),
-                                           training=False)
-            vectors = tf.cast(self.catalog_scores.item_vectors(), tf.float32)
-            return self.weight * tf.matmul(after - before, vectors, transpose_b=True)
+            """``(batch, n_items)``: how much each movie's relevance moves."""
+            parts = self.parts(rows, recent)
+            return parts["recent"] + parts["co_watch"]
+
+        @tf.function(input_signature=[tf.TensorSpec([None], tf.int64),
+                                      tf.TensorSpec([None, None], tf.int64),
+                                      tf.TensorSpec([None], tf.int64)],
+                     reduce_retracing=True)
+        def explain_co_watch(self, rows, recent, items):
+            """Each rated movie's share of the co-watch part of ``items`` (one per row),
+            ``recent`` appended: flat ``(owner, movie indices, shares)``; a row's shares
+            sum to its co-watch part."""
+            _, (owner, rated, ages) = self._co_watch_history(rows, recent)
+            if self.co_watch is None:
+                return owner[:0], rated[:0], tf.zeros([0], tf.float32)
+            target = tf.gather(items, owner)
+            columns = tf.gather(tf.cast(self.co_watch.neighbours, tf.int64), rated)
+            strengths = tf.gather(tf.convert_to_tensor(self.co_watch.strengths), rated)
+            weight = tf.reduce_sum(tf.where(columns == target[:, None], strengths, 0.0), 1)
+            shares = (self.co_watch_weight * weight
+                      * recency_weights_ops(ages, self.half_life))
+            return owner, rated, shares
 
         @tf.function(input_signature=[tf.TensorSpec([None], tf.int64),
                                       tf.TensorSpec([None, None], tf.int64),
@@ -133,6 +238,9 @@ def recent_module(recent_ratings, history_attention, catalog_scores, weight: flo
             to the branch's part), each ``(batch, length)``."""
             now = tf.fill(tf.shape(rows), tf.constant(-1, tf.int64))
             window = merge_recent(*self.recent_ratings([rows, now]), recent, self.length)
+            if self.history_attention is None:
+                zeros = tf.zeros(tf.shape(window[1]), tf.float32)
+                return tf.cast(window[0], tf.int32), zeros, zeros
             terms, weights = self.history_attention.contributions(*window)
             vectors = tf.gather(tf.cast(self.catalog_scores.item_vectors(), tf.float32), items)
             shares = self.weight * tf.reduce_sum(terms * vectors[:, None, :], axis=-1)
