@@ -20,7 +20,7 @@ timestamp. Its signatures, all batched (shape ``[None]`` inputs):
     rating), equal to ``Recommender.recommend``; rows asking for
     fewer than ``max(k)`` movies (or with fewer candidates) are padded with movie_id -1
     and rating 0.
-``recommend_recent`` (models with a sequence branch, e.g. the default hybrid)
+``recommend_recent`` (models whose lists read single movies: the default hybrid)
     As ``recommend``, plus ``recent_movie_ids`` (int64 ``[batch, None]``, padded with
     -1): movies each user rated since training, oldest first. They join the user's
     recent history (no retraining; unknown movies are ignored) and are left out of the
