@@ -528,7 +528,7 @@ class RecentRatings(layers.Layer):
 
 @keras.saving.register_keras_serializable(package="kerasrec")
 class CoWatch(layers.Layer):
-    """EASE^R item-item weights, each movie's ``pool`` strongest, read with recency.
+    """EASE^R item-item weights, the strongest kept in CSR form, read with recency.
 
     Not trained by gradient: the weights are EASE's closed form, set once
     (:func:`~kerasrec.models.hybrid.co_watch.fit_co_watch`). Called with a flat list of
@@ -538,38 +538,51 @@ class CoWatch(layers.Layer):
 
     Args:
         n_items: Item index range.
-        pool: Weights kept per movie.
+        n_weights: Weights kept.
         **kwargs: Layer arguments.
 
-    Call: ``layer(rows, items, ages, n_rows, half_life)`` -> ``(n_rows, n_items)``.
+    Call: ``layer(rows, items, ages, n_rows=, half_life=)`` -> ``(n_rows, n_items)``.
     """
 
-    def __init__(self, n_items: int, pool: int, **kwargs):
+    def __init__(self, n_items: int, n_weights: int, **kwargs):
         super().__init__(**kwargs)
-        self.n_items, self.pool = int(n_items), int(pool)
+        self.n_items, self.n_weights = int(n_items), int(n_weights)
 
     def build(self, input_shape=None):
         fixed = dict(trainable=False, initializer="zeros")
-        self.neighbours = self.add_weight(shape=(self.n_items, self.pool), dtype="int32",
-                                          name="neighbours", **fixed)
-        self.strengths = self.add_weight(shape=(self.n_items, self.pool), name="strengths",
-                                         **fixed)
+        self.offsets = self.add_weight(shape=(self.n_items + 1,), dtype="int64",
+                                       name="offsets", **fixed)
+        self.columns = self.add_weight(shape=(self.n_weights,), dtype="int32",
+                                       name="columns", **fixed)
+        self.strengths = self.add_weight(shape=(self.n_weights,), name="strengths", **fixed)
 
-    def set_weights_from(self, neighbours: np.ndarray, strengths: np.ndarray) -> None:
+    def set_weights_from(self, offsets: np.ndarray, columns: np.ndarray,
+                         strengths: np.ndarray) -> None:
         """Store :func:`~kerasrec.models.hybrid.co_watch.fit_co_watch`'s output."""
-        self.neighbours.assign(np.asarray(neighbours, np.int32))
+        self.offsets.assign(np.asarray(offsets, np.int64))
+        self.columns.assign(np.asarray(columns, np.int32))
         self.strengths.assign(np.asarray(strengths, np.float32))
 
-    def call(self, rows, items, ages, n_rows, half_life):
+    def csr(self):
+        """The weights as tensors: ``(offsets, columns, strengths)``."""
         import tensorflow as tf
 
+        return tuple(tf.convert_to_tensor(w) for w in (self.offsets, self.columns,
+                                                       self.strengths))
+
+    def weight_of(self, items, targets):
+        """``B[items[k], targets[k]]`` (0 where not kept)."""
+        from kerasrec.models.hybrid.co_watch import co_watch_weight_tf
+
+        return co_watch_weight_tf(items, targets, *self.csr())
+
+    def call(self, rows, items, ages, n_rows, half_life):
         from kerasrec.models.hybrid.co_watch import co_watch_scores_tf
 
-        return co_watch_scores_tf(rows, items, ages, tf.convert_to_tensor(self.neighbours),
-                                  tf.convert_to_tensor(self.strengths), half_life, n_rows)
+        return co_watch_scores_tf(rows, items, ages, *self.csr(), half_life, n_rows)
 
     def get_config(self):
-        return {**super().get_config(), "n_items": self.n_items, "pool": self.pool}
+        return {**super().get_config(), "n_items": self.n_items, "n_weights": self.n_weights}
 
 
 @keras.saving.register_keras_serializable(package="kerasrec")

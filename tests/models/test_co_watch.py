@@ -17,8 +17,8 @@ from kerasrec import metrics  # noqa: E402
 from kerasrec.models.baselines import rated_matrix  # noqa: E402
 from kerasrec.models.ease import ease_weights, strongest  # noqa: E402
 from kerasrec.models.hybrid.co_watch import (co_watch_scores, co_watch_scores_tf,  # noqa: E402
-                                             fit_co_watch, recency_weights,
-                                             recency_weights_ops)
+                                             co_watch_weight_tf, fit_co_watch,
+                                             recency_weights, recency_weights_ops)
 from kerasrec.models.hybrid.recent import (sorted_history, whole_history,  # noqa: E402
                                            whole_history_ops)
 from kerasrec.training import TrainConfig  # noqa: E402
@@ -73,25 +73,33 @@ def test_whole_history_in_tensorflow_equals_numpy_and_is_strictly_before():
 
 def test_co_watch_scores_in_tensorflow_equal_numpy():
     users, items, times = _ratings(1)
-    neighbours, weights = fit_co_watch(users, items, 60, l2=10.0, pool=8, max_items=1000)
+    weights = fit_co_watch(users, items, 60, l2=10.0, n_weights=400, max_items=1000)
     keys, sorted_items, _ = sorted_history(users, items, times, np.zeros(len(users)))
     q = np.arange(0, 42)
     rows, positions, ages = whole_history(keys, q, np.full(len(q), -1))
     for half_life in (0.0, 3.0):
-        expected = co_watch_scores(rows, sorted_items[positions], ages, neighbours, weights,
-                                   half_life, len(q))
-        got = np.asarray(co_watch_scores_tf(rows, sorted_items[positions], ages, neighbours,
-                                            weights, half_life, len(q)))
+        expected = co_watch_scores(rows, sorted_items[positions], ages, weights, half_life,
+                                   len(q))
+        got = np.asarray(co_watch_scores_tf(rows, sorted_items[positions], ages, *weights,
+                                            half_life, len(q)))
         np.testing.assert_allclose(got, expected, rtol=1e-5, atol=1e-6)
         assert np.abs(expected).sum() > 0
+    # Single weights, looked up in TensorFlow, are the CSR matrix's entries.
+    offsets, columns, strengths = weights
+    dense = np.zeros((60, 60), np.float32)
+    for j in range(60):
+        dense[j, columns[offsets[j]:offsets[j + 1]]] = strengths[offsets[j]:offsets[j + 1]]
+    j, i = np.meshgrid(np.arange(60), np.arange(60))
+    np.testing.assert_array_equal(np.asarray(co_watch_weight_tf(j.ravel(), i.ravel(), *weights)),
+                                  dense[j.ravel(), i.ravel()])
 
 
-def test_unpruned_co_watch_is_ease():
+def test_co_watch_keeping_every_weight_is_ease():
     users, items, _ = _ratings(2)
     n_items = 60
-    neighbours, weights = fit_co_watch(users, items, n_items, l2=20.0, pool=n_items,
-                                       max_items=10 ** 6)
-    scores = co_watch_scores(users, items, np.zeros(len(users)), neighbours, weights, 0.0,
+    weights = fit_co_watch(users, items, n_items, l2=20.0, n_weights=n_items ** 2,
+                           max_items=10 ** 6)
+    scores = co_watch_scores(users, items, np.zeros(len(users)), weights, 0.0,
                              users.max() + 1)
     covered = np.unique(items)
     column = np.full(n_items, -1)
@@ -104,17 +112,18 @@ def test_unpruned_co_watch_is_ease():
 
 def test_pruning_keeps_the_strongest_weights_and_max_items_the_most_rated():
     weights = np.array([[0.0, 0.5, -0.9, 0.1], [0.3, 0.0, 0.2, -0.25]], np.float32)
-    columns, values = strongest(weights, 2)
-    assert [sorted(r) for r in columns.tolist()] == [[1, 2], [0, 3]]
-    np.testing.assert_array_equal(values, np.take_along_axis(weights, columns, 1))
-    padded_columns, padded = strongest(weights, 6)
-    assert padded.shape == (2, 6) and (padded[:, 4:] == 0).all()
+    kept = strongest(weights, 3).toarray()
+    np.testing.assert_array_equal(kept, np.array([[0, 0.5, -0.9, 0], [0.3, 0, 0, 0]], np.float32))
+    assert strongest(weights, 100).nnz == 6  # zeros are not kept
     # Only the 3 most rated movies get weights when max_items is 3.
     users = np.array([1, 2, 3, 1, 2, 1, 4, 4, 5])
     items = np.array([1, 1, 1, 2, 2, 3, 3, 4, 5])
-    neighbours, strengths = fit_co_watch(users, items, 6, l2=1.0, pool=4, max_items=3)
-    assert set(np.flatnonzero(np.abs(strengths).sum(1))) <= {1, 2, 3}
-    assert set(neighbours[strengths != 0].tolist()) <= {1, 2, 3}
+    offsets, columns, strengths = fit_co_watch(users, items, 6, l2=1.0, n_weights=20,
+                                               max_items=3)
+    rows = np.repeat(np.arange(6), np.diff(offsets))
+    assert set(rows.tolist()) <= {1, 2, 3} and len(rows) == offsets[-1] > 0
+    assert set(columns[:offsets[-1]].tolist()) <= {1, 2, 3}
+    assert not strengths[offsets[-1]:].any()
 
 
 @pytest.fixture(scope="module")

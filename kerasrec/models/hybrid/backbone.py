@@ -207,7 +207,8 @@ class HybridBackbone(keras.Model):
             if c.co_watch:
                 # (G) co-watch: EASE's closed-form item-item weights over the user's
                 # whole history, read where lists are ranked; outside the trained graph.
-                self.co_watch = CoWatch(n_items, c.co_watch_pool, name="co_watch")
+                self.co_watch = CoWatch(n_items, c.co_watch_pool * min(
+                    n_items, c.co_watch_max_items), name="co_watch")
                 self.co_watch.build()
                 if self.recent_ratings is None:
                     self.recent_ratings = RecentRatings(n_pairs, c.history_length,

@@ -4,8 +4,9 @@ EASE^R (Steck, 2019; :mod:`kerasrec.models.ease`) learns in closed form how much
 having rated movie ``j`` says about rating movie ``i`` (``B[j, i]``, from who rated
 what; zero diagonal). It makes the best lists of the models compared here, and it
 sees what the retrieval softmax's 128-dimensional vectors cannot: the full
-items x items structure. The hybrid keeps each movie's ``pool`` strongest weights
-(by magnitude: negative weights matter) and scores a user by the sum of the rows of
+items x items structure. The hybrid keeps the strongest weights (by magnitude:
+negative weights matter), ``pool`` per movie on average, in CSR form — popular movies,
+which sit in many histories, keep more — and scores a user by the sum of the rows of
 the movies they rated, each weighted by how recent it is::
 
     co_watch(u, i) = sum_j 0.5 ** (age_j / half_life) * B[j, i]
@@ -49,15 +50,15 @@ def recency_weights_ops(ages, half_life):
                     tf.ones_like(ages))
 
 
-def co_watch_scores(rows, items, ages, neighbours: np.ndarray, weights: np.ndarray,
-                    half_life: float, n_rows: int) -> np.ndarray:
+def co_watch_scores(rows, items, ages, weights, half_life: float, n_rows: int) -> np.ndarray:
     """Each row's co-watch score for every movie, in NumPy (a sparse product).
 
     Args:
         rows: Row (user) of each rated movie, ``0 <= rows < n_rows``.
         items: Item indices of the rated movies.
         ages: Ratings the row's user made after each one.
-        neighbours, weights: ``(n_items, pool)``: each movie's strongest EASE weights.
+        weights: ``(offsets, columns, strengths)``: the kept EASE weights in CSR form
+            (:func:`fit_co_watch`).
         half_life: Of the recency weights (0: none).
         n_rows: Rows of the result.
 
@@ -66,33 +67,55 @@ def co_watch_scores(rows, items, ages, neighbours: np.ndarray, weights: np.ndarr
     """
     import scipy.sparse as sp
 
-    n_items, pool = neighbours.shape
+    offsets, columns, strengths = (np.asarray(a) for a in weights)
+    n_items = len(offsets) - 1
+    used = int(offsets[-1])
     rated = sp.csr_matrix((recency_weights(ages, half_life),
                            (np.asarray(rows, np.int64), np.asarray(items, np.int64))),
                           shape=(n_rows, n_items))
-    ease = sp.csr_matrix((weights.ravel(), neighbours.ravel().astype(np.int64),
-                          np.arange(0, n_items * pool + 1, pool)), shape=(n_items, n_items))
+    ease = sp.csr_matrix((strengths[:used], columns[:used], offsets), shape=(n_items, n_items))
     return np.asarray((rated @ ease).toarray(), np.float32)
 
 
-def co_watch_scores_tf(rows, items, ages, neighbours, weights, half_life, n_rows):
+def _entries_tf(items, offsets):
+    """The CSR entries of each rated movie's row: ``(entry positions, owner index)``."""
+    import tensorflow as tf
+
+    items = tf.cast(items, tf.int64)
+    starts, ends = tf.gather(offsets, items), tf.gather(offsets, items + 1)
+    owner = tf.repeat(tf.range(tf.size(items, out_type=tf.int64)), ends - starts)
+    return tf.ragged.range(starts, ends).flat_values, owner
+
+
+def co_watch_scores_tf(rows, items, ages, offsets, columns, strengths, half_life, n_rows):
     """:func:`co_watch_scores` in TensorFlow (one segment sum), for the layer."""
     import tensorflow as tf
 
-    n_items = tf.shape(neighbours, out_type=tf.int64)[0]
+    n_items = tf.size(offsets, out_type=tf.int64) - 1
     n_rows = tf.cast(n_rows, tf.int64)
-    scale = recency_weights_ops(ages, half_life)
-    columns = tf.cast(tf.gather(neighbours, items), tf.int64)
-    values = tf.gather(weights, items) * scale[:, None]
-    cells = tf.cast(rows, tf.int64)[:, None] * n_items + columns
-    flat = tf.math.unsorted_segment_sum(tf.reshape(values, [-1]), tf.reshape(cells, [-1]),
-                                        n_rows * n_items)
+    positions, owner = _entries_tf(items, offsets)
+    scale = tf.gather(recency_weights_ops(ages, half_life), owner)
+    values = tf.gather(strengths, positions) * scale
+    cells = (tf.gather(tf.cast(rows, tf.int64), owner) * n_items
+             + tf.cast(tf.gather(columns, positions), tf.int64))
+    flat = tf.math.unsorted_segment_sum(values, cells, n_rows * n_items)
     return tf.reshape(flat, tf.stack([n_rows, n_items]))
 
 
-def fit_co_watch(users, items, n_items: int, l2: float, pool: int,
-                 max_items: int) -> Tuple[np.ndarray, np.ndarray]:
-    """Each movie's ``pool`` strongest EASE^R weights, from who rated what.
+def co_watch_weight_tf(items, targets, offsets, columns, strengths):
+    """``B[items[k], targets[k]]`` for each k (0 where the weight was not kept)."""
+    import tensorflow as tf
+
+    positions, owner = _entries_tf(items, offsets)
+    hit = tf.cast(tf.gather(columns, positions), tf.int64) == tf.gather(
+        tf.cast(targets, tf.int64), owner)
+    return tf.math.unsorted_segment_sum(
+        tf.where(hit, tf.gather(strengths, positions), 0.0), owner, tf.size(items))
+
+
+def fit_co_watch(users, items, n_items: int, l2: float, n_weights: int,
+                 max_items: int) -> Tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The ``n_weights`` strongest EASE^R weights, from who rated what, in CSR form.
 
     The Gram matrix covers the ``max_items`` most rated movies (cost: their square in
     memory, their cube in time); the others, and index 0, get no weights.
@@ -101,31 +124,36 @@ def fit_co_watch(users, items, n_items: int, l2: float, pool: int,
         users, items: Embedding indices of the training ratings.
         n_items: Item index range.
         l2: EASE's regularisation.
-        pool: Weights kept per movie.
+        n_weights: Weights kept (the arrays' length; unused entries are zero).
         max_items: Most movies in the Gram matrix.
 
     Returns:
-        ``(neighbours, weights)``, ``(n_items, pool)`` int32 / float32.
+        ``(offsets, columns, strengths)``: int64 ``(n_items + 1,)``, int32 and float32
+        ``(n_weights,)``; row ``j``'s weights are entries ``offsets[j]:offsets[j + 1]``.
     """
     from kerasrec.models.baselines import rated_matrix
     from kerasrec.models.ease import ease_weights, strongest
 
     users, items = np.asarray(users, np.int64), np.asarray(items, np.int64)
-    neighbours = np.zeros((n_items, pool), np.int32)
-    values = np.zeros((n_items, pool), np.float32)
+    offsets = np.zeros(n_items + 1, np.int64)
+    columns = np.zeros(n_weights, np.int32)
+    strengths = np.zeros(n_weights, np.float32)
     counts = np.bincount(items, minlength=n_items)
     counts[0] = 0
     covered = np.flatnonzero(counts)
     if len(covered) > max_items:
         covered = np.sort(np.argsort(-counts, kind="stable")[:max_items])
-    if len(covered) < 2:
-        return neighbours, values
+    if len(covered) < 2 or n_weights < 1:
+        return offsets, columns, strengths
     column = np.full(n_items, -1, np.int64)
     column[covered] = np.arange(len(covered))
     keep = column[items] >= 0
     rated = rated_matrix(users[keep], column[items[keep]],
                          (int(users.max(initial=0)) + 1, len(covered)))
-    columns, strengths = strongest(ease_weights(rated, l2), pool)
-    neighbours[covered] = covered[columns]
-    values[covered] = strengths
-    return neighbours, values
+    kept = strongest(ease_weights(rated, l2), n_weights).tocoo()
+    rows, cols = covered[kept.row], covered[kept.col]
+    order = np.lexsort((cols, rows))
+    used = len(order)
+    offsets[1:] = np.cumsum(np.bincount(rows, minlength=n_items))
+    columns[:used], strengths[:used] = cols[order], kept.data[order]
+    return offsets, columns, strengths

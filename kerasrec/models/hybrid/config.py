@@ -79,7 +79,8 @@ class HybridConfig:
             chosen on validation data. A part of the retrieval tower, so off when
             ``retrieval`` is.
         co_watch_l2: EASE's regularisation.
-        co_watch_pool: Weights kept per movie (the strongest by magnitude).
+        co_watch_pool: Weights kept per movie on average: the strongest by magnitude
+            over the whole matrix, so popular movies keep more.
         co_watch_max_items: Most movies in the EASE Gram matrix (the most rated; its
             memory grows with their square, its time with their cube).
     """

@@ -150,7 +150,7 @@ class Hybrid(KerasRatingModel):
             c = self.config
             backbone.co_watch.set_weights_from(*fit_co_watch(
                 x["user_id"], x["item_id"], pipeline.n_items, c.co_watch_l2,
-                c.co_watch_pool, c.co_watch_max_items))
+                backbone.co_watch.n_weights, c.co_watch_max_items))
         self.chosen = {"relevance_blend": backbone.relevance_blend,
                        "recent_weight": backbone.recent_weight,
                        "co_watch_weight": backbone.co_watch_weight,
@@ -268,13 +268,13 @@ class Hybrid(KerasRatingModel):
         if len(half_lives):
             c = self.config
             ease = fit_co_watch(x["user_id"][fit_idx], x["item_id"][fit_idx], b.n_items,
-                                c.co_watch_l2, c.co_watch_pool, c.co_watch_max_items)
+                                c.co_watch_l2, b.co_watch.n_weights, c.co_watch_max_items)
             owner, positions, ages = whole_history(keys, users, now)
 
             def co_watch(half_life: float, chunk: slice) -> np.ndarray:
                 mine = (owner >= chunk.start) & (owner < chunk.start + len(users[chunk]))
                 return co_watch_scores(owner[mine] - chunk.start, items[positions[mine]],
-                                       ages[mine], *ease, half_life, len(users[chunk]))
+                                       ages[mine], ease, half_life, len(users[chunk]))
         return history.astype(np.float32), recent, co_watch
 
     def _catalog_block(self, users: np.ndarray, n_items: int) -> dict:
@@ -402,9 +402,9 @@ class Hybrid(KerasRatingModel):
             stars = self.score(block)
         co_watch = np.zeros(len(items))
         if b.co_watch is not None and b.co_watch_weight:
-            for lo in range(0, len(users), 128):
-                mine = (inverse >= lo) & (inverse < lo + 128)
-                table = b.co_watch_scores(users[lo:lo + 128])
+            for lo in range(0, len(users), 64):
+                mine = (inverse >= lo) & (inverse < lo + 64)
+                table = b.co_watch_scores(users[lo:lo + 64])
                 co_watch[mine] = b.co_watch_weight * table[inverse[mine] - lo, items[mine]]
         return pd.DataFrame({
             "popularity": np.asarray(b.catalog_scores.item_bias.numpy(), np.float64)[items],
@@ -428,8 +428,10 @@ class Hybrid(KerasRatingModel):
             queries = self._queries(users[lo:lo + chunk])
             mine = (inverse >= lo) & (inverse < lo + chunk)
             scores = queries @ vectors.T + bias
-            if co_watch:
-                scores += np.float32(b.co_watch_weight) * b.co_watch_scores(users[lo:lo + chunk])
+            if co_watch:  # 64 users at a time: a long history has many weights
+                for sub in range(lo, min(lo + chunk, len(users)), 64):
+                    scores[sub - lo:sub - lo + 64] += np.float32(b.co_watch_weight) * (
+                        b.co_watch_scores(users[sub:min(sub + 64, lo + chunk)]))
             out[mine] = scores[inverse[mine] - lo, items[mine]]
         return out
 

@@ -220,10 +220,7 @@ def recent_module(recent_ratings, history_attention, catalog_scores, weight: flo
             _, (owner, rated, ages) = self._co_watch_history(rows, recent)
             if self.co_watch is None:
                 return owner[:0], rated[:0], tf.zeros([0], tf.float32)
-            target = tf.gather(items, owner)
-            columns = tf.gather(tf.cast(self.co_watch.neighbours, tf.int64), rated)
-            strengths = tf.gather(tf.convert_to_tensor(self.co_watch.strengths), rated)
-            weight = tf.reduce_sum(tf.where(columns == target[:, None], strengths, 0.0), 1)
+            weight = self.co_watch.weight_of(rated, tf.gather(items, owner))
             shares = (self.co_watch_weight * weight
                       * recency_weights_ops(ages, self.half_life))
             return owner, rated, shares
