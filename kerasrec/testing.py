@@ -199,6 +199,24 @@ def check_explanations_add_up(f: Fitted, tmp_path: Path) -> None:
             if column < table.n_movies:
                 expected = table.relevance[user_row, column]
                 assert abs(parts.sum() - expected) < 1e-4, (row, parts.sum(), expected)
+    if rec.model_.supports("recent"):
+        # With recent movies: the module's parts sum to its shift, the explained parts
+        # to the shifted relevance, and "because" to the parts it explains.
+        recent = [int(m) for m in f.train["movieId"].unique()[:2]]
+        items = rec.pipeline_.item_index(np.asarray(recent)).astype(np.int64)[None, :]
+        module = rec.model_.recent_module()
+        for row in pairs.itertuples():
+            rows = rec.pipeline_.user_index([row.userId]).astype(np.int64)
+            shift = np.asarray(module(rows, items))[0]
+            split = {k: np.asarray(v)[0] for k, v in module.parts(rows, items).items()}
+            np.testing.assert_allclose(sum(split.values()), shift, atol=1e-4)
+            column = rec.pipeline_.item_index([row.movieId])[0]
+            before = rec.explain_relevance(row.userId, row.movieId)
+            after = rec.explain_relevance(row.userId, row.movieId, recent=recent)
+            assert abs(after.sum() - before.sum() - shift[column]) < 1e-3, (row, shift[column])
+            because = rec.because(row.userId, row.movieId, recent=recent)
+            explained = sum(after[name] for name in split)
+            assert abs(because["share"].sum() - explained) < 1e-3, (row, explained)
 
 
 CHECKS = (check_beats_the_global_mean, check_cold_start_never_raises,

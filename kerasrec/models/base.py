@@ -312,7 +312,14 @@ class RecModel:
         know, ignored). It returns ``(batch, n_items)`` float32: how much each item's
         :meth:`relevance` rises when those movies join the user's history. The same
         module runs in Python (``Recommender.recommend(recent=...)``) and in the
-        SavedModel's ``recommend_recent`` signature."""
+        SavedModel's ``recommend_recent`` signature.
+
+        The module also has ``parts(rows, recent)``: the same rise as a dict keyed by
+        :meth:`explain_relevance`'s column names (summing to the call), and, for
+        ``Recommender.because``, ``explain(rows, recent, items)`` (the recent window's
+        item indices, attention weights and shares, each ``(batch, length)``) and
+        ``explain_co_watch(rows, recent, items)`` (flat row, rated item and share of
+        every rated movie); either may be empty."""
         self.unsupported("recent")
 
     def additive_terms(self):

@@ -119,7 +119,7 @@ class HybridConfig:
     history_dim: int = 64
     history_heads: int = 2
     co_watch: bool = True
-    co_watch_l2: float = 400.0
+    co_watch_l2: float = 200.0
     co_watch_pool: int = 400
     co_watch_max_items: int = 10_000
 
