@@ -42,7 +42,12 @@ VARIANTS = {
     "no_co_watch": {"co_watch": False},
     "no_co_watch_no_history_attention": {"co_watch": False, "history_attention": False},
     "retrieval_dim_64": {"retrieval_dim": 64},
+    "co_watch_l2_400": {"co_watch_l2": 400.0},
+    "patience_3": {"train": {"patience": 3}},
     "in_batch_negatives": {"retrieval_negatives": "in_batch"},
+    # Training settings (TrainConfig fields) go under "train".
+    "catch_up": {"train": {"catch_up": True}},
+    "no_catch_up": {"train": {"catch_up": False}},
     "retrieval_weight_0.2": {"retrieval_weight": 0.2},
     "retrieval_weight_0.01": {"retrieval_weight": 0.01},
     "no_retrieval": {"retrieval": False},
@@ -77,10 +82,11 @@ def main(argv=None) -> int:
     for name in args.only:
         start = time.perf_counter()
         # The fit's own cut (best epoch, blend weights) is made the same way.
+        options = dict(VARIANTS[name])
         train_config = Hybrid.train_config(
-            seed=args.seed, validation_cut="temporal" if args.split == "temporal" else None)
-        rec = kr.Recommender("hybrid", seed=args.seed, verbose=0, train=train_config,
-                             **VARIANTS[name])
+            seed=args.seed, validation_cut="temporal" if args.split == "temporal" else None,
+            **options.pop("train", {}))
+        rec = kr.Recommender("hybrid", seed=args.seed, verbose=0, train=train_config, **options)
         rec.fit(data.with_ratings(fit_part))
         seconds = time.perf_counter() - start
         stars = rec.predict(val)

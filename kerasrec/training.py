@@ -33,6 +33,11 @@ class TrainConfig:
             set; ``kerasrec train --split temporal`` uses it). Choose the way the model
             will be judged: settings that help predict a random held-out rating differ
             from those that help predict what a user does next.
+        catch_up: After the best epoch is restored (and, for the hybrid, the list
+            weights chosen), one more pass over the held-out validation rows at the
+            learning rate training ended with, so the model learns from them too; with
+            a temporal cut these are each user's latest ratings, the most like what
+            comes next.
         patience: Epochs without validation improvement before stopping.
         min_delta: Smallest *relative* improvement that counts (1e-4: the monitored
             value must fall by more than 0.01%). Without it, gains of a millionth after
@@ -55,6 +60,7 @@ class TrainConfig:
     optimizer: str = "adam"
     validation_fraction: float = 0.1
     validation_cut: str = "random"
+    catch_up: bool = False
     patience: int = 3
     min_delta: float = 1e-4
     lr_patience: int = 1
@@ -273,12 +279,14 @@ def fit(model, inputs: Arrays, target: np.ndarray, *, config: Optional[TrainConf
     c = config or TrainConfig()
     keras.utils.set_random_seed(c.seed)
     x = model_inputs(model, inputs)
+    held_out = None  # (all targets, held-out rows), for catch_up
     if validation is None and c.validation_fraction:
         n = len(next(iter(_named(target).values())))
         train_idx, val_idx = (validation_rows(inputs, c.validation_fraction, c.seed,
                                               c.validation_cut)
                               if "user_id" in inputs and len(inputs["user_id"]) == n
                               else validation_cut(n, c.validation_fraction, c.seed))
+        held_out = (target, val_idx)
         validation = ({k: v[val_idx] for k, v in x.items()}, _rows(target, val_idx))
         x, target = {k: v[train_idx] for k, v in x.items()}, _rows(target, train_idx)
     if not model.compiled:
@@ -321,7 +329,28 @@ def fit(model, inputs: Arrays, target: np.ndarray, *, config: Optional[TrainConf
         raise TrainingError(f"training diverged: the loss became {value} in epoch {epoch}; lower "
                             f"the learning rate (now {c.learning_rate:g}) or check the inputs "
                             "for NaN")
+    if c.catch_up and held_out is not None:
+        catch_up(model, inputs, held_out[0], held_out[1], c)
     return history
+
+
+def catch_up(model, inputs: Arrays, target, rows: np.ndarray, config: TrainConfig) -> None:
+    """One pass over the training ``rows`` held out for validation (``TrainConfig.catch_up``),
+    at the optimizer's current learning rate, so the model learns from them too.
+
+    Args:
+        model: The trained, compiled Keras model.
+        inputs: Training inputs by name, as given to :func:`fit`.
+        target: Training targets (an array, or a dict by output name), all rows.
+        rows: The held-out rows (:func:`validation_rows`).
+        config: Training settings (``batch_size``, ``seed``, ``verbose``).
+    """
+    if not len(rows):
+        return
+    x = {k: v[rows] for k, v in model_inputs(model, inputs).items()}
+    data = make_dataset(x, _rows(target, rows), batch_size=config.batch_size, shuffle=True,
+                        seed=config.seed)
+    model.fit(data, epochs=1, verbose=config.verbose, shuffle=False)
 
 
 def relative_early_stopping(monitor: str, patience: int, min_delta: float):

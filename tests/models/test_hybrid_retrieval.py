@@ -147,3 +147,15 @@ def test_the_retrieval_tower_holds_the_genre_table_with_or_without_the_sequence(
             prepared["pipeline"], prepared["x"], HybridConfig(neighbours=(), history_attention=on))
         np.testing.assert_array_equal(backbone.catalog_scores.feature_table.numpy(), table)
         assert (backbone.history_attention is not None) is on
+
+
+def test_catch_up_comes_after_the_list_weights_are_chosen(sample_split):
+    """The catch-up pass learns from the rows the weights were chosen on, so it must
+    come after the choice: the same weights are chosen with it, and the model moves."""
+    train, test = sample_split
+    fitted = {on: kr.Recommender(train=TrainConfig(epochs=2, verbose=0, catch_up=on)).fit(train)
+              for on in (False, True)}
+    keys = ("relevance_blend", "recent_weight", "co_watch_weight", "co_watch_half_life")
+    assert ([fitted[True].model_.chosen[k] for k in keys]
+            == [fitted[False].model_.chosen[k] for k in keys])
+    assert not np.allclose(fitted[True].predict(test), fitted[False].predict(test))
