@@ -135,6 +135,29 @@ def drifting_tastes(seed=0, n_users=150, n_movies=120, groups=6):
     return kr.MovieData.from_frames(products, ratings)
 
 
+def drift_fits(switch: str, train_config, **options):
+    """:func:`drifting_tastes` with each user's latest quarter held out, and the hybrid
+    fitted with option ``switch`` on and off (``options`` alike):
+    ``(data, train, test, {on: Recommender})``."""
+    data = drifting_tastes()
+    train, test = kr.temporal_split(data.ratings, 0.25)
+    fitted = {on: kr.Recommender(train=train_config, **{switch: on}, **options).fit(
+        data.with_ratings(train)) for on in (True, False)}
+    return data, train, test, fitted
+
+
+def watched_recall(train: pd.DataFrame, test: pd.DataFrame, fitted) -> tuple:
+    """Watched recall@10 of each fitted model's lists (a dict like ``fitted``) and of
+    :func:`popular_lists`, over the test users seen in training."""
+    from kerasrec import metrics
+
+    users = np.intersect1d(test["userId"], train["userId"])
+    reference = metrics.topn_score(popular_lists(train, users), test, train, ks=(10,))
+    return ({on: metrics.topn_score(rec.recommend_many(users, k=10), test, train,
+                                    ks=(10,))["watched_recall@10"]
+             for on, rec in fitted.items()}, reference["watched_recall@10"])
+
+
 def popular_lists(train: pd.DataFrame, users, k: int = 10) -> pd.DataFrame:
     """The reference lists: each user's ``k`` most rated movies they have not rated."""
     ranked = train["movieId"].value_counts().index

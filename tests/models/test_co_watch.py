@@ -13,7 +13,6 @@ import pandas as pd  # noqa: E402
 import pytest  # noqa: E402
 
 import kerasrec as kr  # noqa: E402
-from kerasrec import metrics  # noqa: E402
 from kerasrec.models.baselines import rated_matrix  # noqa: E402
 from kerasrec.models.ease import ease_weights, strongest  # noqa: E402
 from kerasrec.models.hybrid.co_watch import (co_watch_scores, co_watch_scores_tf,  # noqa: E402
@@ -22,7 +21,7 @@ from kerasrec.models.hybrid.co_watch import (co_watch_scores, co_watch_scores_tf
 from kerasrec.models.hybrid.recent import (sorted_history, whole_history,  # noqa: E402
                                            whole_history_ops)
 from kerasrec.training import TrainConfig  # noqa: E402
-from tests.conftest import drifting_tastes, popular_lists  # noqa: E402
+from tests.conftest import drift_fits, watched_recall  # noqa: E402
 
 FAST = TrainConfig(epochs=15, batch_size=64, learning_rate=5e-3, verbose=0,
                    validation_cut="temporal")
@@ -128,25 +127,17 @@ def test_pruning_keeps_the_strongest_weights_and_max_items_the_most_rated():
 
 @pytest.fixture(scope="module")
 def drift():
-    data = drifting_tastes()
-    train, test = kr.temporal_split(data.ratings, 0.25)
-    fitted = {on: kr.Recommender(train=FAST, co_watch=on, history_attention=False,
-                                 retrieval_weight=0.5, neighbours=()).fit(data.with_ratings(train))
-              for on in (True, False)}
-    return data, train, test, fitted
+    return drift_fits("co_watch", FAST, history_attention=False, retrieval_weight=0.5,
+                      neighbours=())
 
 
 def test_co_watch_with_recency_learns_a_drifting_taste(drift):
-    data, train, test, fitted = drift
-    users = np.intersect1d(test["userId"], train["userId"])
-    reference = metrics.topn_score(popular_lists(train, users), test, train, ks=(10,))
-    recall = {on: metrics.topn_score(rec.recommend_many(users, k=10), test, train,
-                                     ks=(10,))["watched_recall@10"]
-              for on, rec in fitted.items()}
+    _, train, test, fitted = drift
+    recall, popular = watched_recall(train, test, fitted)
     chosen = fitted[True].model_.chosen
     assert chosen["co_watch_weight"] > 0 and chosen["co_watch_half_life"] > 0, chosen
     assert recall[True] > 1.3 * recall[False], recall
-    assert recall[True] > 2 * reference["watched_recall@10"], (recall, reference)
+    assert recall[True] > 2 * popular, (recall, popular)
 
 
 def test_recent_movies_move_the_list_through_co_watch(drift):

@@ -12,13 +12,12 @@ import pandas as pd  # noqa: E402
 import pytest  # noqa: E402
 
 import kerasrec as kr  # noqa: E402
-from kerasrec import metrics  # noqa: E402
 from kerasrec.errors import ArgumentError, CapabilityError  # noqa: E402
 from kerasrec.models.hybrid.recent import (history_keys, merge_recent,  # noqa: E402
                                            moment_keys, recent_window, recent_window_ops,
                                            sorted_history)
 from kerasrec.training import TrainConfig  # noqa: E402
-from tests.conftest import drifting_tastes, popular_lists  # noqa: E402
+from tests.conftest import drift_fits, watched_recall  # noqa: E402
 
 # Judged on what users do next, so its settings are chosen on each user's latest ratings.
 FAST = TrainConfig(epochs=15, batch_size=64, learning_rate=5e-3, verbose=0,
@@ -116,25 +115,17 @@ def test_later_ratings_never_change_an_earlier_window(prepared):
 
 @pytest.fixture(scope="module")
 def drift():
-    data = drifting_tastes()
-    train, test = kr.temporal_split(data.ratings, 0.25)
     # Without the co-watch part, which reads recency too (tests/models/test_co_watch.py).
-    fitted = {on: kr.Recommender(train=FAST, history_attention=on, retrieval_weight=0.5,
-                                 neighbours=(), co_watch=False).fit(data.with_ratings(train))
-              for on in (True, False)}
-    return data, train, test, fitted
+    return drift_fits("history_attention", FAST, retrieval_weight=0.5, neighbours=(),
+                      co_watch=False)
 
 
 def test_the_sequence_branch_learns_a_drifting_taste_the_bag_of_movies_does_not(drift):
-    data, train, test, fitted = drift
-    users = np.intersect1d(test["userId"], train["userId"])
-    reference = metrics.topn_score(popular_lists(train, users), test, train, ks=(10,))
-    recall = {on: metrics.topn_score(rec.recommend_many(users, k=10), test, train,
-                                     ks=(10,))["watched_recall@10"]
-              for on, rec in fitted.items()}
+    _, train, test, fitted = drift
+    recall, popular = watched_recall(train, test, fitted)
     assert recall[True] > 1.3 * recall[False], recall
     assert fitted[True].model_.backbone.recent_weight > 0  # chosen on the temporal cut
-    assert recall[True] > 2 * reference["watched_recall@10"], (recall, reference)
+    assert recall[True] > 2 * popular, (recall, popular)
 
 
 def test_recent_movies_move_the_list_towards_their_group(drift):

@@ -277,17 +277,17 @@ class Hybrid(KerasRatingModel):
             window = (np.where(valid, items[positions], 0).astype(np.int32),
                       np.where(valid, ratings[positions], 0.0).astype(np.float32), valid)
             recent = np.asarray(b.history_attention(*window, training=False), np.float32)
-        co_watch = None
-        if len(half_lives):
-            c = self.config
-            ease = fit_co_watch(x["user_id"][fit_idx], x["item_id"][fit_idx], b.n_items,
-                                c.co_watch_l2, b.co_watch.n_weights, c.co_watch_max_items)
-            owner, positions, ages = whole_history(keys, users, now)
+        if not len(half_lives):
+            return history.astype(np.float32), recent, None
+        c = self.config
+        ease = fit_co_watch(x["user_id"][fit_idx], x["item_id"][fit_idx], b.n_items,
+                            c.co_watch_l2, b.co_watch.n_weights, c.co_watch_max_items)
+        owner, positions, ages = whole_history(keys, users, now)
 
-            def co_watch(half_life: float, chunk: slice) -> np.ndarray:
-                mine = (owner >= chunk.start) & (owner < chunk.start + len(users[chunk]))
-                return co_watch_scores(owner[mine] - chunk.start, items[positions[mine]],
-                                       ages[mine], ease, half_life, len(users[chunk]))
+        def co_watch(half_life: float, chunk: slice) -> np.ndarray:
+            mine = (owner >= chunk.start) & (owner < chunk.start + len(users[chunk]))
+            return co_watch_scores(owner[mine] - chunk.start, items[positions[mine]],
+                                   ages[mine], ease, half_life, len(users[chunk]))
         return history.astype(np.float32), recent, co_watch
 
     def _catalog_block(self, users: np.ndarray, n_items: int) -> dict:
