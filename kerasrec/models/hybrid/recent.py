@@ -159,21 +159,24 @@ def recent_module(recent_ratings, history_attention, catalog_scores, weight: flo
             self.co_watch_weight = tf.constant(float(co_watch_weight), tf.float32)
             self.half_life = tf.constant(float(half_life), tf.float32)
 
-        def _co_watch_history(self, rows, recent):
-            """Each row's whole history now, then with ``recent`` appended as its latest
-            ratings (oldest first: the last gets age 0, every stored rating ages by
-            their count): two flat ``(owner, items, ages)``."""
-            now = tf.fill(tf.shape(rows), tf.constant(-1, tf.int64))
-            owner, items, ages = self.recent_ratings.whole(rows, now)
-            items = tf.cast(items, tf.int64)
+        def _appended(self, recent):
+            """``recent`` as the latest ratings, oldest first (the last gets age 0),
+            flat ``(row, item, age)``, and how many each row has."""
             valid = recent > 0
             count = tf.reduce_sum(tf.cast(valid, tf.int64), axis=1)
-            new_ages = count[:, None] - tf.cumsum(tf.cast(valid, tf.int64), axis=1)
+            ages = count[:, None] - tf.cumsum(tf.cast(valid, tf.int64), axis=1)
             where = tf.where(valid)
-            after = (tf.concat([owner, where[:, 0]], 0),
-                     tf.concat([items, tf.gather_nd(recent, where)], 0),
-                     tf.concat([ages + tf.gather(count, owner), tf.gather_nd(new_ages, where)], 0))
-            return (owner, items, ages), after
+            return (where[:, 0], tf.gather_nd(recent, where), tf.gather_nd(ages, where)), count
+
+        def _history_with(self, rows, recent):
+            """Each row's whole history with ``recent`` appended (every stored rating
+            ages by their count), flat: ``(owner, items, ages)``."""
+            now = tf.fill(tf.shape(rows), tf.constant(-1, tf.int64))
+            owner, items, ages = self.recent_ratings.whole(rows, now)
+            (new_rows, new_items, new_ages), count = self._appended(recent)
+            return (tf.concat([owner, new_rows], 0),
+                    tf.concat([tf.cast(items, tf.int64), new_items], 0),
+                    tf.concat([ages + tf.gather(count, owner), new_ages], 0))
 
         @tf.function(input_signature=[tf.TensorSpec([None], tf.int64),
                                       tf.TensorSpec([None, None], tf.int64)],
@@ -198,13 +201,8 @@ def recent_module(recent_ratings, history_attention, catalog_scores, weight: flo
                 # weight scaled by 0.5 ** (count / half_life) (they all age by the count):
                 # one pass over the history instead of two; none without decay.
                 n = tf.size(rows)
-                valid = recent > 0
-                count = tf.reduce_sum(tf.cast(valid, tf.int64), axis=1)
-                new_ages = count[:, None] - tf.cumsum(tf.cast(valid, tf.int64), axis=1)
-                where = tf.where(valid)
-                shift = self.co_watch(where[:, 0], tf.gather_nd(recent, where),
-                                      tf.gather_nd(new_ages, where), n_rows=n,
-                                      half_life=self.half_life)
+                appended, count = self._appended(recent)
+                shift = self.co_watch(*appended, n_rows=n, half_life=self.half_life)
                 if half_life:
                     now = tf.fill(tf.shape(rows), tf.constant(-1, tf.int64))
                     before = self.co_watch(*self.recent_ratings.whole(rows, now), n_rows=n,
@@ -230,7 +228,7 @@ def recent_module(recent_ratings, history_attention, catalog_scores, weight: flo
             """Each rated movie's share of the co-watch part of ``items`` (one per row),
             ``recent`` appended: flat ``(owner, movie indices, shares)``; a row's shares
             sum to its co-watch part."""
-            _, (owner, rated, ages) = self._co_watch_history(rows, recent)
+            owner, rated, ages = self._history_with(rows, recent)
             if self.co_watch is None:
                 return owner[:0], rated[:0], tf.zeros([0], tf.float32)
             weight = self.co_watch.weight_of(rated, tf.gather(items, owner))
