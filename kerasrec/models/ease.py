@@ -51,7 +51,7 @@ def strongest(weights: np.ndarray, budget: int) -> sp.csr_matrix:
     popular movies, which sit in many users' histories, keep more of their weights.
     On MovieLens latest-small, 400 weights per movie kept this way lose 0.6% of EASE's
     recall@10 on the random split and 0.3% on the temporal one; 400 per row lose 3.2%
-    and 3.6%.
+    and 3.6% (``python benchmarks/co_watch.py``).
     """
     # A threshold found by an in-place partition of one copy, then a mask: no index
     # array the size of the matrix (8 bytes a weight) is ever made.

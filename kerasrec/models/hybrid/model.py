@@ -226,9 +226,11 @@ class Hybrid(KerasRatingModel):
             parts.append((history[chunk] @ vectors.T + bias, recent[chunk] @ vectors.T,
                           self.score(block).reshape(-1, n_items).astype(np.float32)))
         # The co-watch half-life: the one whose lists alone recall most.
+        by_half_life = {h: [co_watch(h, chunk) for chunk in chunks] for h in half_lives}
         half_life = max(half_lives, key=lambda h: np.mean(np.concatenate(
-            [recall(co_watch(h, chunk), chunk) for chunk in chunks]))) if half_lives else 0.0
-        co = [co_watch(half_life, chunk) if half_lives else 0.0 for chunk in chunks]
+            [recall(scores, chunk) for scores, chunk in zip(by_half_life[h], chunks)]))
+        ) if half_lives else 0.0
+        co = by_half_life[half_life] if half_lives else [0.0] * len(chunks)
         # One unit of co-watch weight spreads the scores as much as the retrieval's.
         unit = 0.0
         if half_lives:
