@@ -43,6 +43,9 @@ VARIANTS = {
     "no_co_watch_no_history_attention": {"co_watch": False, "history_attention": False},
     "retrieval_dim_64": {"retrieval_dim": 64},
     "co_watch_l2_400": {"co_watch_l2": 400.0},
+    "patience_2": {"train": {"patience": 2}},
+    "batch_1024": {"train": {"batch_size": 1024}},
+    "batch_1024_lr_4e-3": {"train": {"batch_size": 1024, "learning_rate": 4e-3}},
     "patience_3": {"train": {"patience": 3}},
     "in_batch_negatives": {"retrieval_negatives": "in_batch"},
     # Training settings (TrainConfig fields) go under "train".

@@ -316,8 +316,9 @@ class Recommender:
 
         For the hybrid: ``popularity`` (how often the movie is chosen at all),
         ``history`` (the movies the user rated, pooled), ``recent`` (the sequence branch
-        reading the user's last movies, ``recent`` ones included), ``co_watch`` (EASE's
-        item-item weights over the user's movies, recent ones weighing more) and
+        reading the user's last movies, ``recent`` ones included), ``co_watch`` (the
+        co-watch weights — EASE^R's and what people rate next — over the user's movies,
+        recent ones weighing more) and
         ``stars`` (the predicted stars times the blend weight chosen on validation).
         They add up to what :meth:`recommend` ranks by, exactly.
 

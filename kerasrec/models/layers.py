@@ -528,9 +528,10 @@ class RecentRatings(layers.Layer):
 
 @keras.saving.register_keras_serializable(package="kerasrec")
 class CoWatch(layers.Layer):
-    """EASE^R item-item weights, the strongest kept in CSR form, read with recency.
+    """Co-watch item-item weights, the strongest kept in CSR form, read with recency.
 
-    Not trained by gradient: the weights are EASE's closed form, set once
+    Not trained by gradient: the weights are closed forms (EASE^R's plus the "after"
+    weights of :mod:`~kerasrec.models.hybrid.co_watch`), set once
     (:func:`~kerasrec.models.hybrid.co_watch.fit_co_watch`). Called with a flat list of
     rated movies, the user row of each and their ages (ratings since), it returns each
     row's score for every movie, ``sum_j 0.5 ** (age_j / half_life) * B[j, :]``

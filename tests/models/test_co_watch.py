@@ -16,8 +16,9 @@ import kerasrec as kr  # noqa: E402
 from kerasrec.models.baselines import rated_matrix  # noqa: E402
 from kerasrec.models.ease import ease_weights, strongest  # noqa: E402
 from kerasrec.models.hybrid.co_watch import (co_watch_scores, co_watch_scores_tf,  # noqa: E402
-                                             co_watch_weight_tf, fit_co_watch,
-                                             recency_weights, recency_weights_ops)
+                                             co_watch_weight_tf, co_watch_weights,
+                                             fit_co_watch, recency_weights,
+                                             recency_weights_ops, transition_weights)
 from kerasrec.models.hybrid.recent import (sorted_history, whole_history,  # noqa: E402
                                            whole_history_ops)
 from kerasrec.training import TrainConfig  # noqa: E402
@@ -123,6 +124,78 @@ def test_pruning_keeps_the_strongest_weights_and_max_items_the_most_rated():
     assert set(rows.tolist()) <= {1, 2, 3} and len(rows) == offsets[-1] > 0
     assert set(columns[:offsets[-1]].tolist()) <= {1, 2, 3}
     assert not strengths[offsets[-1]:].any()
+
+
+def test_after_weights_are_the_least_squares_fit_of_what_comes_next():
+    """Built by hand, one user and one rating at a time: the input is the ``window``
+    ratings before (the k-th before last weighted 0.5 ** (k / (window / 2))), the
+    target the ``window`` ratings from this one on; uncovered movies keep their place."""
+    users, items, times = _ratings(3, n=300, n_users=12, n_items=15)
+    columns = np.where(items % 7 == 0, -1, items)  # some movies uncovered
+    n, window, l2 = 15, 3, 2.0
+    got = transition_weights(users, columns, times, n, l2, window)
+    order = np.lexsort((np.arange(len(users)), times, users))
+    before, upcoming = [], []
+    for user in np.unique(users):
+        seq = columns[order][users[order] == user]
+        for p in range(1, len(seq)):
+            s, t = np.zeros(n), np.zeros(n)
+            for k in range(1, window + 1):
+                if p - k >= 0 and seq[p - k] >= 0:
+                    s[seq[p - k]] += 0.5 ** ((k - 1) / (window / 2))
+            for k in range(window):
+                if p + k < len(seq) and seq[p + k] >= 0:
+                    t[seq[p + k]] += 1.0
+            before.append(s)
+            upcoming.append(t)
+    S, T = np.array(before), np.array(upcoming)
+    expected = np.linalg.solve(S.T @ S + l2 * np.eye(n), S.T @ T)
+    np.fill_diagonal(expected, 0.0)
+    np.testing.assert_allclose(got, expected, rtol=1e-3, atol=1e-5)
+    assert np.abs(got).sum() > 0
+
+
+def test_after_weights_point_forward_in_time_and_ease_does_not():
+    """Everyone rates movie 1 and, right after it, movie 2: what comes next after 1 is
+    2, not the other way round; EASE^R's weights have no direction."""
+    rng = np.random.default_rng(4)
+    users, items, times = [], [], []
+    for user in range(1, 81):
+        others = rng.choice(np.arange(3, 30), 8, replace=False)
+        at = rng.integers(0, 7)
+        seq = np.insert(others, at, [1, 2])
+        users += [user] * len(seq)
+        items += seq.tolist()
+        times += (np.arange(len(seq)) * 60).tolist()
+    covered, together, after = co_watch_weights(
+        np.array(users), np.array(items), 30, l2=5.0, max_items=1000,
+        timestamps=np.array(times), window=3)
+    one, two = np.searchsorted(covered, [1, 2])
+    assert after[one, two] > 0.3 and after[one, two] > 5 * abs(after[two, one]), after[[one, two]]
+    assert together[one, two] == pytest.approx(together[two, one], rel=0.2)
+    # With min_ratings, movies rated fewer times are not covered.
+    rare = np.bincount(items, minlength=30) < 30
+    covered, *_ = co_watch_weights(np.array(users), np.array(items), 30, l2=5.0,
+                                   max_items=1000, min_ratings=30)
+    assert 1 in covered and not set(covered) & set(np.flatnonzero(rare))
+
+
+def test_fit_co_watch_adds_the_after_weights_at_their_weight():
+    users, items, times = _ratings(5, n=500, n_users=30, n_items=25)
+    dense = {}
+    for after_weight in (0.0, 0.7):
+        offsets, columns, strengths = fit_co_watch(
+            users, items, 25, 3.0, 25 ** 2, 1000, timestamps=times, window=4,
+            after_weight=after_weight)
+        dense[after_weight] = np.zeros((25, 25), np.float32)
+        for j in range(25):
+            dense[after_weight][j, columns[offsets[j]:offsets[j + 1]]] = \
+                strengths[offsets[j]:offsets[j + 1]]
+    covered, together, after = co_watch_weights(users, items, 25, 3.0, 1000,
+                                                timestamps=times, window=4)
+    grid = np.ix_(covered, covered)
+    np.testing.assert_allclose(dense[0.0][grid], together, atol=1e-6)
+    np.testing.assert_allclose(dense[0.7][grid], together + 0.7 * after, atol=1e-6)
 
 
 @pytest.fixture(scope="module")

@@ -35,12 +35,14 @@ def test_retrieval_learns_who_watches_what():
 
 def test_the_blend_weights_are_chosen_on_validation_not_test(sample_split):
     rec = kr.Recommender(train=TrainConfig(epochs=2, verbose=0)).fit(sample_split[0])
-    tried = rec.model_.chosen["val_recall@10_by_blend_recent_co_watch_half_life"]
+    chosen = rec.model_.chosen
+    tried = chosen["val_recall@10_by_blend_recent_co_watch_half_life_after"]
     assert len(tried) >= 9 and not any(k.startswith("val_recall") for k in rec.history_)
     best = [float(v) for v in max(tried, key=tried.get).split(",")]
     backbone = rec.model_.backbone
     assert [backbone.relevance_blend, backbone.recent_weight, backbone.co_watch_weight,
-            backbone.co_watch_half_life] == pytest.approx(best, rel=1e-5)
+            backbone.co_watch_half_life, chosen["co_watch_after_weight"]
+            ] == pytest.approx(best, rel=1e-5)
     assert rec.model_.chosen["validation_cut"] == "random"
 
 
@@ -51,7 +53,9 @@ def test_the_validation_queries_never_hold_a_held_out_movie(sample_split):
     from kerasrec import training
 
     train = sample_split[0]
-    rec = kr.Recommender(train=TrainConfig(epochs=1, verbose=0)).fit(train)
+    # co_watch_pool above the catalog's size: nothing pruned, so the EASE and "after"
+    # halves add up to what the model keeps.
+    rec = kr.Recommender(train=TrainConfig(epochs=1, verbose=0), co_watch_pool=1000).fit(train)
     model, x = rec.model_, rec.pipeline_.transform(train.ratings)
     fit_idx, val_idx = training.validation_rows(x, 0.1, 0, "temporal")
     users = np.unique(x["user_id"])[:20]
@@ -61,14 +65,17 @@ def test_the_validation_queries_never_hold_a_held_out_movie(sample_split):
     np.testing.assert_allclose(all_history, model._query_parts(users)[0], atol=1e-5)
     np.testing.assert_allclose(all_recent, model._query_parts(users)[1], atol=1e-5)
     rows = slice(0, len(users))
-    for half_life in (0.0, 5.0):  # EASE refitted on every rating is what the model keeps
-        np.testing.assert_allclose(all_co_watch(half_life, rows),
+    after_weight = model.chosen["co_watch_after_weight"]
+    for half_life in (0.0, 5.0):  # refitted on every rating, they are what the model keeps
+        together, after = all_co_watch(half_life, rows)
+        np.testing.assert_allclose(together + after_weight * after,
                                    model.backbone.co_watch_scores(users, half_life),
                                    rtol=1e-4, atol=1e-5)
     held_users = np.isin(users, x["user_id"][val_idx])
     assert held_users.any()
     assert not np.allclose(history[held_users], all_history[held_users])
-    assert not np.allclose(co_watch(0.0, rows)[held_users], all_co_watch(0.0, rows)[held_users])
+    for fit_part, every in zip(co_watch(0.0, rows), all_co_watch(0.0, rows)):
+        assert not np.allclose(fit_part[held_users], every[held_users])
 
 
 def test_a_temporal_validation_cut_holds_out_each_users_latest_ratings():

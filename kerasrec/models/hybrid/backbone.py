@@ -205,8 +205,9 @@ class HybridBackbone(keras.Model):
                                                              residual=recent)
             self.retrieval_query = whole  # for candidates the user has not rated
             if c.co_watch:
-                # (G) co-watch: EASE's closed-form item-item weights over the user's
-                # whole history, read where lists are ranked; outside the trained graph.
+                # (G) co-watch: closed-form item-item weights (EASE^R's and "after")
+                # over the user's whole history, read where lists are ranked; outside
+                # the trained graph.
                 self.co_watch = CoWatch(n_items, c.co_watch_pool * min(
                     n_items, c.co_watch_max_items), name="co_watch")
                 self.co_watch.build()

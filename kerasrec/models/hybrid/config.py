@@ -73,12 +73,18 @@ class HybridConfig:
             query of the one retrieval softmax).
         history_dim: Width of its encoding.
         history_heads: Its attention heads.
-        co_watch: Add EASE^R's item-item weights (closed form, from who rated what) to
-            what lists rank by, each rated movie weighted by how recent it is
-            (:mod:`kerasrec.models.hybrid.co_watch`); the weight and the half-life are
-            chosen on validation data. A part of the retrieval tower, so off when
-            ``retrieval`` is.
-        co_watch_l2: EASE's regularisation.
+        co_watch: Add item-item weights fitted in closed form from who rated what
+            (EASE^R's, plus what people rate next) to what lists rank by, each rated
+            movie weighted by how recent it is (:mod:`kerasrec.models.hybrid.co_watch`);
+            the weight, the half-life and the share of the "next" weights are chosen on
+            validation data. A part of the retrieval tower, so off when ``retrieval``
+            is.
+        co_watch_l2: The weights' ridge regularisation.
+        co_watch_window: Ratings before and after each rating that the "next" weights
+            link (0: EASE^R's weights alone).
+        co_watch_min_ratings: Fewest training ratings of a movie with co-watch weights
+            (movies rated once or twice are rarely what comes next; leaving them out
+            makes the fit about 5x faster on MovieLens latest-small).
         co_watch_pool: Weights kept per movie on average: the strongest by magnitude
             over the whole matrix, so popular movies keep more.
         co_watch_max_items: Most movies in the EASE Gram matrix (the most rated; its
@@ -122,6 +128,8 @@ class HybridConfig:
     co_watch_l2: float = 200.0
     co_watch_pool: int = 400
     co_watch_max_items: int = 10_000
+    co_watch_window: int = 10
+    co_watch_min_ratings: int = 3
 
     def __post_init__(self) -> None:
         from kerasrec.errors import ArgumentError
@@ -140,9 +148,11 @@ class HybridConfig:
         if not self.co_watch_l2 > 0:
             raise ArgumentError(f"co_watch_l2 must be positive, got {self.co_watch_l2}")
         for name in ("history_length", "history_dim", "history_heads", "co_watch_pool",
-                     "co_watch_max_items"):
+                     "co_watch_max_items", "co_watch_min_ratings"):
             if int(getattr(self, name)) < 1:
                 raise ArgumentError(f"{name} must be at least 1, got {getattr(self, name)}")
+        if int(self.co_watch_window) < 0:
+            raise ArgumentError(f"co_watch_window must be 0 or more, got {self.co_watch_window}")
         if self.retrieval_negatives not in ("auto", "catalog", "in_batch"):
             raise ArgumentError(f"retrieval_negatives must be 'auto', 'catalog' or 'in_batch', "
                                 f"got {self.retrieval_negatives!r}")
