@@ -208,14 +208,17 @@ def transition_weights(users, columns, timestamps, n_columns: int, l2: float,
 
     from kerasrec.models.hybrid.recent import history_keys
 
+    n = len(users)
+    if not n:
+        return np.zeros((n_columns, n_columns), np.float32)
     order = np.argsort(history_keys(users, timestamps), kind="stable")
     users, columns = np.asarray(users, np.int64)[order], np.asarray(columns, np.int64)[order]
-    n = len(users)
     at = np.arange(n)
-    starts = np.r_[True, users[1:] != users[:-1]] if n else np.zeros(0, bool)
-    first = np.maximum.accumulate(np.where(starts, at, 0)) if n else at
-    ends = np.r_[users[1:] != users[:-1], True] if n else np.zeros(0, bool)
-    last = np.minimum.accumulate(np.where(ends, at, n)[::-1])[::-1] if n else at
+    # Each rating's user's first and last position in the time-ordered ratings.
+    new_user = np.r_[True, users[1:] != users[:-1]]
+    first = np.maximum.accumulate(np.where(new_user, at, 0))
+    user_ends = np.r_[users[1:] != users[:-1], True]
+    last = np.minimum.accumulate(np.where(user_ends, at, n)[::-1])[::-1]
 
     def links(offsets, weights):
         rows, cols, values = [], [], []

@@ -205,7 +205,7 @@ class Hybrid(KerasRatingModel):
             recall}``.
         """
         from kerasrec import training
-        from kerasrec.models.hybrid.co_watch import AFTER_WEIGHTS, HALF_LIVES
+        from kerasrec.models.hybrid.co_watch import HALF_LIVES
 
         fit_idx, val_idx = training.validation_rows(x, config.validation_fraction or 0.1,
                                                     config.seed, config.validation_cut)
@@ -239,23 +239,7 @@ class Hybrid(KerasRatingModel):
         chunks = [slice(lo, lo + 50) for lo in range(0, len(users), 50)]
         parts = [(history[chunk] @ vectors.T + bias, recent[chunk] @ vectors.T)
                  for chunk in chunks]  # (base, sequence) per chunk of 50 users x catalog
-        # The co-watch half-life and share of "after" weights: those whose lists alone
-        # recall most.
-        half_life, after, co = 0.0, 0.0, [0.0] * len(chunks)
-        best = -1.0
-        for h in half_lives:
-            pairs = [co_watch(h, chunk) for chunk in chunks]  # (together, after) each
-            unit_after = 0.0
-            if pairs[0][1] is not None:
-                spread = np.std(np.concatenate([a.ravel() for _, a in pairs]))
-                unit_after = float(np.std(np.concatenate([t.ravel() for t, _ in pairs]))
-                                   / spread) if spread > 0 else 0.0
-            for a in (AFTER_WEIGHTS if unit_after else (0.0,)):
-                combined = [t + a * unit_after * n if a else t for t, n in pairs]
-                found = np.mean(np.concatenate([recall(scores, chunk) for scores, chunk
-                                                in zip(combined, chunks)]))
-                if found > best:
-                    best, half_life, after, co = found, h, a * unit_after, combined
+        half_life, after, co = _choose_co_watch(co_watch, half_lives, chunks, recall)
         # One unit of co-watch weight spreads the scores as much as the retrieval's.
         unit = 0.0
         if half_lives:
@@ -442,8 +426,9 @@ class Hybrid(KerasRatingModel):
         """What lists rank by: the retrieval score ``q_u . v_i + b_i`` (the logit of the
         softmax over the catalog that learned which movies each user chooses), plus
         ``co_watch_weight`` x the co-watch score (closed-form item-item weights, EASE^R's
-        and what people rate next, over the user's movies, recent ones weighing more) and ``relevance_blend`` x the
-        predicted stars, weights chosen on validation data."""
+        and what people rate next, over the user's movies, recent ones weighing more)
+        and ``relevance_blend`` x the predicted stars, weights chosen on validation
+        data."""
         if self.backbone.catalog_scores is None:
             self.unsupported("relevance")
         blend = self.backbone.relevance_blend
@@ -579,3 +564,38 @@ class Hybrid(KerasRatingModel):
                                     * head["session_bias"][0])
             terms.session_hours = layer.session_hours
         return terms
+
+
+def _choose_co_watch(co_watch, half_lives, chunks, recall):
+    """Step 1 of :meth:`Hybrid._choose_relevance`: the co-watch half-life and weight of
+    the "after" weights whose lists alone recall most on validation.
+
+    Args:
+        co_watch: ``(half_life, chunk) -> (together, after)`` scores (``after`` None
+            without them), from :meth:`Hybrid._fit_part_queries`.
+        half_lives: Half-lives to try (empty without the co-watch part).
+        chunks: Row slices of the validation users.
+        recall: ``(scores, chunk) -> per-user recall``.
+
+    Returns:
+        ``(half_life, after_weight, scores per chunk)``; without the part, zeros.
+    """
+    from kerasrec.models.hybrid.co_watch import AFTER_WEIGHTS
+
+    def spread(arrays) -> float:
+        return float(np.std(np.concatenate([a.ravel() for a in arrays])))
+
+    best, chosen = -1.0, (0.0, 0.0, [0.0] * len(chunks))
+    for h in half_lives:
+        pairs = [co_watch(h, chunk) for chunk in chunks]
+        together = [t for t, _ in pairs]
+        after = [a for _, a in pairs]
+        # One unit of after weight spreads their scores as much as EASE's.
+        unit = (spread(together) / spread(after)
+                if after[0] is not None and spread(after) > 0 else 0.0)
+        for a in (AFTER_WEIGHTS if unit else (0.0,)):
+            scores = [t + a * unit * n for t, n in zip(together, after)] if a else together
+            found = np.mean(np.concatenate([recall(c, chunk) for c, chunk in zip(scores, chunks)]))
+            if found > best:
+                best, chosen = found, (h, a * unit, scores)
+    return chosen
