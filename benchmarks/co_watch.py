@@ -89,26 +89,23 @@ def pruning(split: str) -> dict:
             f"top {POOL} of each row": recall(rated @ rows, train, test, users, items)}
 
 
+def history(frame: pd.DataFrame, users, items):
+    """Each user's rated movies with their ages (ratings since), for co_watch_scores."""
+    u, i = users.get_indexer(frame["userId"]), items.get_indexer(frame["movieId"])
+    keys, sorted_items, _ = sorted_history(u, i, frame["timestamp"], np.zeros(len(u)))
+    owner, positions, ages = whole_history(keys, np.arange(len(users)),
+                                           np.full(len(users), -1))
+    return owner, sorted_items[positions], ages
+
+
 def recency() -> dict:
     ratings = kr.load_ratings(SPLITS / "movies_temporal80_train.csv")
     fit, held = kr.temporal_split(ratings, 0.1)
     users, items, u, i = indices(fit)
     weights = fit_co_watch(u, i, len(items), L2, POOL * len(items), 10 ** 6)
-    keys, sorted_items, _ = sorted_history(u, i, fit["timestamp"], np.zeros(len(u)))
-    owner, positions, ages = whole_history(keys, np.arange(len(users)),
-                                           np.full(len(users), -1))
-    return {f"half-life {h:g}": recall(co_watch_scores(owner, sorted_items[positions], ages,
-                                                       weights, h, len(users)),
+    rated = history(fit, users, items)
+    return {f"half-life {h:g}": recall(co_watch_scores(*rated, weights, h, len(users)),
                                        fit, held, users, items) for h in (0.0, 5.0, 20.0)}
-
-
-def _lists_scores(fit: pd.DataFrame, users, items, weights, half_life: float) -> np.ndarray:
-    u, i = users.get_indexer(fit["userId"]), items.get_indexer(fit["movieId"])
-    keys, sorted_items, _ = sorted_history(u, i, fit["timestamp"], np.zeros(len(u)))
-    owner, positions, ages = whole_history(keys, np.arange(len(users)),
-                                           np.full(len(users), -1))
-    return co_watch_scores(owner, sorted_items[positions], ages, weights, half_life,
-                           len(users))
 
 
 def after_weights(split: str, min_ratings: int, window: int = 10) -> dict:
@@ -126,13 +123,15 @@ def after_weights(split: str, min_ratings: int, window: int = 10) -> dict:
     seconds = time.perf_counter() - start
     sparse = [sparse_co_watch(covered, w, len(items), budget) for w in (together, after)]
     tried = {}
+    rated = history(fit, users, items)
     for h in HALF_LIVES:
-        alone, next_ = (_lists_scores(fit, users, items, w, h) for w in sparse)
+        alone, next_ = (co_watch_scores(*rated, w, h, len(users)) for w in sparse)
         unit = float(np.std(alone) / np.std(next_))
         for a in AFTER_WEIGHTS:
             tried[(h, a * unit)] = recall(alone + a * unit * next_, fit, held, users, items)
     result = {"fit seconds (validation part, both weights)": round(seconds, 1)}
     users, items, u, i = indices(train)
+    rated = history(train, users, items)
     for name, keys in (("EASE^R alone", [k for k in tried if k[1] == 0]),
                        ("with after weights", list(tried))):
         h, a = max(keys, key=tried.get)
@@ -141,7 +140,7 @@ def after_weights(split: str, min_ratings: int, window: int = 10) -> dict:
                                window=window, after_weight=a)
         result[name] = {"half_life": h, "after_weight": round(a, 4),
                         "validation recall@10": tried[(h, a)],
-                        "test recall@10": recall(_lists_scores(train, users, items, weights, h),
+                        "test recall@10": recall(co_watch_scores(*rated, weights, h, len(users)),
                                                  train, test, users, items)}
     return result
 

@@ -140,9 +140,9 @@ def co_watch_weights(users, items, n_items: int, l2: float, max_items: int,
       target the ``window`` ratings from ``p`` on; ``after = (S'S + l2 I)^-1 S'T``
       (the transition half of Choi et al.'s SLIST, 2021). People rate in sittings,
       and what someone watches next follows what they watched last more closely than
-      their whole history does: on a temporal validation cut of MovieLens
-      latest-small it recalls 13% more than EASE^R read with the same recency weights
-      (``python benchmarks/co_watch.py``).
+      their whole history does: added to EASE^R's, on MovieLens latest-small, they
+      lift the part's recall@10 from 0.151 to 0.178 on a temporal validation cut and
+      from 0.136 to 0.164 on the temporal test (``python benchmarks/co_watch.py``).
 
     Args:
         users, items: Embedding indices of the training ratings.

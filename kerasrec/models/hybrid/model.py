@@ -101,8 +101,10 @@ class Hybrid(KerasRatingModel):
         (every rated movie a positive; in-batch negatives for large catalogs) and the
         sequence branch's own softmax, on one loss: rating MSE + ``retrieval_weight`` x
         each cross-entropy; the best validation epoch of that loss is kept. Then the
-        weights of the stars and of the sequence branch in what lists rank by are chosen
-        on the same validation cut (:meth:`_choose_relevance`)."""
+        weights of the stars, the sequence branch and the co-watch part in what lists
+        rank by are chosen on the same validation cut (:meth:`_choose_relevance`), a
+        catch-up pass trains on that cut (``TrainConfig.catch_up``) and the co-watch
+        weights are refitted on every rating."""
         if self.config.retrieval_negatives == "auto":
             large = pipeline.n_items - 1 > RETRIEVAL_SOFTMAX_LIMIT
             self.config = dataclasses.replace(
