@@ -1,11 +1,14 @@
 """Latency and throughput of the exported SavedModel, loaded in a fresh process.
 
 Usage:
-    python benchmarks/serving.py [--run RUN_DIR] [--calls 500] [--pairs 100000]
+    python benchmarks/serving.py [--run RUN_DIR | --data FILE] [--calls 500] [--pairs 100000]
+                                 [--score-table auto|yes|no] [--save DIR]
 
 Fits the default hybrid on the real ``data_movies.xlsx`` (the bundled sample when it
 is missing), or loads a saved Recommender / run directory given by ``--run``, and
-exports it with ``kerasrec.export.export_saved_model``. For reference it also builds a
+exports it with ``kerasrec.export.export_saved_model`` (``--score-table no``: the two
+stages in the graph, no users x movies table; ``--save`` keeps the fitted Recommender
+for ``--run``). For reference it also builds a
 plain Keras biased-MF model (user/item embeddings and biases, the same sizes) and
 exports it with ``model.export()``. Then a fresh Python process that imports only
 TensorFlow loads both and times, after warm-up:
@@ -125,6 +128,8 @@ def main(argv=None) -> int:
     parser.add_argument("--calls", type=int, default=500)
     parser.add_argument("--pairs", type=int, default=100_000)
     parser.add_argument("--validation-cut", choices=("random", "temporal"), default="temporal")
+    parser.add_argument("--score-table", choices=("auto", "yes", "no"), default="auto")
+    parser.add_argument("--save", default=None, help="save the fitted Recommender here")
     args = parser.parse_args(argv)
     from _common import REAL_XLSX, emit
 
@@ -146,10 +151,13 @@ def main(argv=None) -> int:
             validation_cut=args.validation_cut))
         rec.fit(kr.load_movies(path) if path else kr.load_sample())
         source = str(path or "bundled sample")
+        if args.save:
+            rec.save(args.save)
     prepare_seconds = time.perf_counter() - start
     with tempfile.TemporaryDirectory() as tmp:
         start = time.perf_counter()
-        hybrid_dir = export_saved_model(rec, Path(tmp) / "hybrid")
+        hybrid_dir = export_saved_model(rec, Path(tmp) / "hybrid", score_table={
+            "auto": None, "yes": True, "no": False}[args.score_table])
         export_seconds = time.perf_counter() - start
         mf = build_mf(rec.pipeline_.n_users, len(rec.catalog_.movies) + 1)
         mf.export(os.path.join(tmp, "mf"), verbose=False)
@@ -161,6 +169,7 @@ def main(argv=None) -> int:
                                str(ids)], capture_output=True, text=True, check=True)
     result = json.loads(done.stdout.strip().splitlines()[-1])
     emit({"data": source, "model": rec.model, "catalog": len(rec.catalog_.movies),
+          "users": len(rec.pipeline_.user_vocabulary_), "score_table": args.score_table,
           "fit_or_load_seconds": round(prepare_seconds, 1),
           "export_seconds": round(export_seconds, 1), **result})
     return 0

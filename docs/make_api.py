@@ -30,6 +30,7 @@ SECTIONS = [
     ("kerasrec.models.base", ["model_names", "model_class", "model_table", "register",
                               "RecModel"]),
     ("kerasrec.training", ["TrainConfig", "fit", "make_dataset", "predict"]),
+    ("kerasrec.rerank", ["rerank", "rerank_tf", "best_columns"]),
     ("kerasrec.recommend", ["Recommender"]),
     ("kerasrec.catalog", ["Filters", "Catalog"]),
     ("kerasrec.search", ["grid_search", "SearchResult"]),

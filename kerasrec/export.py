@@ -34,17 +34,20 @@ timestamp. Its signatures, all batched (shape ``[None]`` inputs):
 
 from __future__ import annotations
 
+import functools
 import os
 import re
 from pathlib import Path
 from typing import Optional, Union
 
 import numpy as np
+import pandas as pd
 
 from kerasrec._io import atomic_path
 from kerasrec.catalog import global_mean_pairs_tf
 from kerasrec.errors import ArtifactError, CapabilityError
 from kerasrec.features.context import context_features_tf, utc_offsets
+from kerasrec.rerank import CANDIDATES, rerank_tf
 
 SIGNATURES = ("serving_default", "recommend", "recommend_recent", "similar_items")
 
@@ -58,7 +61,8 @@ def next_version(directory: Union[str, Path]) -> int:
 
 
 def export_saved_model(recommender, directory: Union[str, Path],
-                       version: Optional[int] = None) -> Path:
+                       version: Optional[int] = None,
+                       score_table: Optional[bool] = None) -> Path:
     """Write ``recommender`` as a SavedModel into ``directory/<version>/``.
 
     Args:
@@ -66,18 +70,34 @@ def export_saved_model(recommender, directory: Union[str, Path],
             table (see :mod:`kerasrec.scoring`).
         directory: The model base path TensorFlow Serving is given.
         version: The version number; by default one more than the largest present.
+        score_table: Serve from the users x movies score table (True), or from the
+            model's two stages in the graph (False: models with the ``retrieval``
+            capability, e.g. the default hybrid; any number of users and movies).
+            By default the table where it fits (fastest), else the two stages. Both
+            give ``Recommender.recommend``'s lists.
 
     Returns:
         The version folder written.
 
     Raises:
-        CapabilityError: If the model has no score table (a sigmoid hybrid, or a
-            catalog too large).
+        CapabilityError: If the model has neither a score table that fits (a sigmoid
+            hybrid, or too many users x movies) nor two stages, or ``score_table``
+            asks for what it lacks.
         ArtifactError: If the version exists already or the folder cannot be written.
     """
     import keras
 
-    table = recommender.score_table()
+    from kerasrec import scoring
+
+    model = recommender.model_
+    problem = scoring.table_problem(model, recommender.pipeline_, recommender.catalog_)
+    two_stage = model.supports("retrieval")
+    if score_table is None:
+        score_table = not problem or not two_stage
+    if not score_table and not two_stage:
+        model.unsupported("retrieval")
+    if score_table and problem:
+        raise CapabilityError(f"no score table: {problem}")
     version = next_version(directory) if version is None else int(version)
     if version < 1:
         raise ArtifactError(f"version must be a positive integer, got {version}")
@@ -85,11 +105,22 @@ def export_saved_model(recommender, directory: Union[str, Path],
     if target.exists():
         raise ArtifactError(f"'{target}' exists; TensorFlow Serving versions are immutable, "
                             "choose another version")
-    model = recommender.model_
-    recent = (model.recent_module(), recommender.pipeline_) if (
-        table.relevance is not None and model.supports("recent")) else None
-    tables = ServingTables(table, recommender.catalog_, recommender.pipeline_.config.timezone,
-                           recommender.pipeline_.config.daytime_hours, recent)
+    pipeline, catalog = recommender.pipeline_, recommender.catalog_
+    candidates = recommender.candidates
+    if score_table:
+        table = recommender.score_table()
+        recent = (model.recent_module(), pipeline) if (
+            table.relevance is not None and model.supports("recent")) else None
+        tables = ServingTables(table, catalog, pipeline.config.timezone,
+                               pipeline.config.daytime_hours, recent, candidates)
+    else:
+        recent = (model.recent_module(), pipeline) if model.supports("recent") else None
+        reference = pd.DataFrame({"userId": [0], "movieId": [0]})
+        cold = scoring.pair_stars(model, pipeline, catalog, np.zeros(1, np.int64),
+                                  np.arange(len(catalog.movie_ids))[None, :], reference)[0]
+        tables = _retrieval_serving_class()(
+            model, pipeline, catalog, pipeline.config.timezone, pipeline.config.daytime_hours,
+            recent, candidates, scoring.item_vector_table(model, pipeline, catalog), cold)
     archive = keras.export.ExportArchive()
     archive.track(tables)
     spec = _specs()
@@ -108,7 +139,7 @@ def export_saved_model(recommender, directory: Union[str, Path],
                               spec("daytime", "float32"), spec("weekend", "float32"),
                               spec("timestamp", "int64"), spec("k", "int64"),
                               spec("exclude_seen", "bool")])
-    if table.item_vectors is not None:
+    if tables.has_vectors:
         archive.add_endpoint("similar_items", tables.similar_items,
                              [spec("movie_id", "int64"), spec("k", "int64")])
     with atomic_path(target, directory=True) as tmp:
@@ -122,12 +153,33 @@ def _specs():
     return lambda name, dtype, shape=(None,): tf.TensorSpec(shape, getattr(tf, dtype), name=name)
 
 
+@functools.lru_cache(maxsize=None)
 def _serving_tables_class():
     import tensorflow as tf
 
     class _ServingTables(tf.Module):
-        def __init__(self, table, catalog, timezone: str, daytime_hours, recent=None) -> None:
+        def __init__(self, table, catalog, timezone: str, daytime_hours, recent=None,
+                     candidates: int = CANDIDATES) -> None:
             super().__init__(name="kerasrec_serving")
+            self._shared(table.user_ids, table.movie_ids, catalog, table.rating_range,
+                         table.terms, timezone, daytime_hours, recent, candidates,
+                         table.item_vectors)
+            fixed = dict(trainable=False)
+            self.stars = tf.Variable(table.stars.astype(np.float32), **fixed, name="stars")
+            self.slope = tf.Variable(table.slope.astype(np.float32), **fixed, name="slope")
+            self.item_known = tf.Variable(table.item_known.astype(bool), **fixed,
+                                          name="item_known")
+            self.seen = tf.Variable(catalog.seen_matrix().toarray(), **fixed, name="seen")
+            self.has_relevance = table.relevance is not None
+            self.stars_weight = float(table.stars_weight or 0.0)
+            if self.has_relevance:
+                self.relevance = tf.Variable(table.relevance.astype(np.float32), **fixed,
+                                             name="relevance")
+
+        def _shared(self, users, movies, catalog, rating_range, terms, timezone: str,
+                    daytime_hours, recent, candidates: int, item_vectors) -> None:
+            """What every export holds: the id tables, the catalog's candidate rules,
+            the context terms and time zone, and the recent-history module."""
             i64 = tf.int64
             self.recent = None
             if recent is not None:
@@ -140,10 +192,10 @@ def _serving_tables_class():
                         tf.constant(items, i64), tf.constant(np.arange(1, len(items) + 1), i64)),
                     default_value=0)
                 self.column_items = tf.Variable(
-                    pipeline.item_index(np.asarray(table.movie_ids, np.int64)).astype(np.int64),
+                    pipeline.item_index(np.asarray(movies, np.int64)).astype(np.int64),
                     trainable=False, name="column_items")
-            users = np.asarray(table.user_ids, np.int64)
-            movies = np.asarray(table.movie_ids, np.int64)
+            users = np.asarray(users, np.int64)
+            movies = np.asarray(movies, np.int64)
             self.n_movies = len(movies)
             self.user_rows = tf.lookup.StaticHashTable(
                 tf.lookup.KeyValueTensorInitializer(
@@ -155,26 +207,18 @@ def _serving_tables_class():
                 default_value=len(movies))
             fixed = dict(trainable=False)
             self.movie_ids = tf.Variable(movies, **fixed, name="movie_ids")
-            self.stars = tf.Variable(table.stars.astype(np.float32), **fixed, name="stars")
-            self.slope = tf.Variable(table.slope.astype(np.float32), **fixed, name="slope")
-            self.item_known = tf.Variable(table.item_known.astype(bool), **fixed,
-                                          name="item_known")
             self.n_ratings = tf.Variable(catalog.n_ratings, **fixed, name="n_ratings")
-            self.seen = tf.Variable(catalog.seen_matrix().toarray(), **fixed, name="seen")
             self.popular_min = catalog.popular_min
-            self.rating_range = tuple(float(v) for v in table.rating_range)
-            self.terms = table.terms.serving_module() if table.terms is not None else None
+            self.rating_range = tuple(float(v) for v in rating_range)
+            self.terms = terms.serving_module() if terms is not None else None
             starts, offsets = utc_offsets(timezone)
             self.offset_starts = tf.Variable(starts, **fixed, name="offset_starts")
             self.offsets = tf.Variable(offsets, **fixed, name="offsets")
             self.daytime_hours = tuple(int(h) for h in daytime_hours)
-            self.has_relevance = table.relevance is not None
-            if self.has_relevance:
-                self.relevance = tf.Variable(table.relevance.astype(np.float32), **fixed,
-                                             name="relevance")
-            self.has_vectors = table.item_vectors is not None
+            self.candidates = int(candidates)
+            self.has_vectors = item_vectors is not None
             if self.has_vectors:
-                self.item_vectors = tf.Variable(table.item_vectors.astype(np.float32), **fixed,
+                self.item_vectors = tf.Variable(item_vectors.astype(np.float32), **fixed,
                                                 name="item_vectors")
 
         # --- pieces ----------------------------------------------------------------
@@ -233,13 +277,15 @@ def _serving_tables_class():
             if shift is not None:
                 # With recent movies every user is ranked by relevance (Recommender.recommend).
                 allowed &= ~watched
-                ranking = tf.gather(self.relevance, rows) + shift
+                known = tf.ones_like(known)
+                first = tf.gather(self.relevance, rows) + shift
             else:
-                # Known users are ranked by relevance where the model has it (ScoreTable.ranking).
-                ranking = (tf.where(known, tf.gather(self.relevance, rows), scores)
-                           if self.has_relevance else scores)
-            return self._top(ranking, allowed, k, "rating",
-                             lambda v: tf.clip_by_value(v, *self.rating_range), scores)
+                # Known users are ranked by relevance where the model has it (ScoreTable.top).
+                first = (tf.where(known, tf.gather(self.relevance, rows), scores)
+                         if self.has_relevance else scores)
+            weight = tf.where(known, self.stars_weight, 0.0) if self.has_relevance else 0.0
+            return self._ranked(first, allowed, k, weight,
+                                lambda pool: tf.gather(scores, pool, batch_dims=1))
 
         def similar_items(self, movie_id, k):
             columns = self.movie_columns.lookup(movie_id)
@@ -251,6 +297,17 @@ def _serving_tables_class():
             itself = tf.one_hot(columns, self.n_movies, on_value=True, off_value=False)
             values = tf.where(inside[:, None], similarity, 0.0)
             return self._top(scores, ~itself, k, "similarity", None, values)
+
+        def _ranked(self, first, allowed, k, weight, stars_of):
+            """The two-stage lists (:func:`kerasrec.rerank.rerank_tf`), padded with -1
+            past each row's ``k``; ``stars_of(columns)`` gives their stars."""
+            width = tf.minimum(tf.reduce_max(tf.concat([k, [0]], 0)), self.n_movies)
+            columns, valid = rerank_tf(first, allowed, stars_of, tf.cast(width, tf.int32),
+                                       1.0, weight, self.candidates)
+            valid &= tf.range(width)[None, :] < k[:, None]
+            stars = tf.clip_by_value(stars_of(columns), *self.rating_range)
+            return {"movie_id": tf.where(valid, tf.gather(self.movie_ids, columns), -1),
+                    "rating": tf.where(valid, stars, 0.0)}
 
         def _top(self, scores, allowed, k, name, transform, values=None):
             """Top ``max(k)`` allowed columns per row, padded with -1 past each row's k."""
@@ -267,7 +324,103 @@ def _serving_tables_class():
     return _ServingTables
 
 
-def ServingTables(table, catalog, timezone: str = "UTC", daytime_hours=(6, 20), recent=None):
+@functools.lru_cache(maxsize=None)
+def _retrieval_serving_class():
+    import tensorflow as tf
+
+    class _RetrievalServing(_serving_tables_class()):
+        """The export without a users x movies table: the model's two stages in the
+        graph (:meth:`RecModel.retrieval_module`), the seen movies as sparse rows."""
+
+        def __init__(self, model, pipeline, catalog, timezone: str, daytime_hours,
+                     recent=None, candidates: int = CANDIDATES, item_vectors=None,
+                     cold=None) -> None:
+            from kerasrec.scoring import additive_terms
+
+            tf.Module.__init__(self, name="kerasrec_serving")
+            self._shared(pipeline.user_vocabulary_, catalog.movie_ids, catalog,
+                         pipeline.config.rating_range, additive_terms(model), timezone,
+                         daytime_hours, recent, candidates, item_vectors)
+            self.module = model.retrieval_module()
+            self.stars_weight = float(self.module.stars_weight)
+            movies = catalog.movie_ids
+            outside = int(max(movies.max(initial=0), pipeline.item_vocabulary_.max(initial=0)) + 1)
+            columns = np.append(movies, outside)  # the last: a movie outside the catalog
+            fixed = dict(trainable=False)
+            items = pipeline.item_index(columns).astype(np.int64)
+            self.items = tf.Variable(items, **fixed, name="column_item_index")
+            self.features = tf.Variable(pipeline.item_features(columns).astype(np.float32),
+                                        **fixed, name="column_features")
+            zero = pipeline.to_stars(np.zeros(len(columns)), columns)
+            self.zero = tf.Variable(zero.astype(np.float32), **fixed, name="zero")
+            self.slope = tf.Variable((pipeline.to_stars(np.ones(len(columns)), columns) - zero)
+                                     .astype(np.float32), **fixed, name="slope")
+            self.item_known = tf.Variable(items > 0, **fixed, name="item_known")
+            self.global_mean = float(catalog.global_mean)
+            seen = catalog.seen_matrix()
+            self.seen_offsets = tf.Variable(seen.indptr.astype(np.int64), **fixed,
+                                            name="seen_offsets")
+            self.seen_columns = tf.Variable(seen.indices.astype(np.int64), **fixed,
+                                            name="seen_columns")
+            self.cold = tf.Variable(np.asarray(cold, np.float32), **fixed, name="cold_stars")
+
+        def _pair_stars(self, rows, columns, context, timestamp):
+            """Unclipped stars of each row's user for ``columns`` ``(n, C)``."""
+            width = tf.shape(columns)[1]
+            flat_rows = tf.repeat(rows, width)
+            flat = tf.reshape(columns, [-1])
+            score = self.module.score(flat_rows, tf.gather(self.items, flat),
+                                      tf.gather(self.features, flat),
+                                      tf.repeat(context, width, axis=0),
+                                      tf.repeat(timestamp, width))
+            stars = tf.gather(self.zero, flat) + tf.gather(self.slope, flat) * score
+            stars = tf.where(global_mean_pairs_tf(flat_rows, tf.gather(self.item_known, flat)),
+                             self.global_mean, stars)
+            return tf.reshape(stars, tf.shape(columns))
+
+        def serve(self, user_id, movie_id, daytime, weekend, timestamp):
+            rows, columns = self.user_rows.lookup(user_id), self.movie_columns.lookup(movie_id)
+            stars = self._pair_stars(rows, columns[:, None],
+                                     self._context(daytime, weekend, timestamp), timestamp)
+            return {"rating": tf.clip_by_value(stars[:, 0], *self.rating_range)}
+
+        def _seen(self, rows):
+            """``(batch, movies)`` booleans from the sparse seen rows."""
+            ranges = tf.ragged.range(tf.gather(self.seen_offsets, rows),
+                                     tf.gather(self.seen_offsets, rows + 1))
+            where = tf.stack([ranges.value_rowids(),
+                              tf.gather(self.seen_columns, ranges.flat_values)], 1)
+            return tf.scatter_nd(where, tf.ones(tf.shape(where)[:1], tf.int32),
+                                 tf.stack([tf.size(rows, out_type=tf.int64),
+                                           tf.constant(self.n_movies, tf.int64)])) > 0
+
+        def _recommend(self, rows, daytime, weekend, timestamp, k, exclude_seen, shift=None,
+                       watched=None):
+            context = self._context(daytime, weekend, timestamp)
+            # Users unseen in training: the stars of user row 0 (one row for all).
+            cold = tf.broadcast_to(self.cold[None, :], [tf.size(rows), self.n_movies])
+            if self.terms is not None:
+                terms = self.terms(rows, context, timestamp)
+                cold += tf.where(self.item_known[None, :self.n_movies],
+                                 self.slope[None, :self.n_movies] * terms[:, None], 0.0)
+            known = rows[:, None] != 0
+            allowed = tf.where(known, self.n_ratings[None, :] >= 1,
+                               self.n_ratings[None, :] >= self.popular_min)
+            allowed &= ~(self._seen(rows) & (exclude_seen & (rows != 0))[:, None])
+            first = tf.gather(self.module(rows), self.items[:self.n_movies], axis=1)
+            if shift is not None:
+                allowed &= ~watched
+                known = tf.ones_like(known)
+                first += shift
+            first = tf.where(known, first, cold)
+            return self._ranked(first, allowed, k, tf.where(known, self.stars_weight, 0.0),
+                                lambda pool: self._pair_stars(rows, pool, context, timestamp))
+
+    return _RetrievalServing
+
+
+def ServingTables(table, catalog, timezone: str = "UTC", daytime_hours=(6, 20), recent=None,
+                  candidates: int = CANDIDATES):
     """The ``tf.Module`` behind the export: a score table, the catalog's candidates and
     cold-start rules, and the serving functions. ``recent``: ``(model.recent_module(),
     pipeline)`` for the ``recommend_recent`` signature, or None.
@@ -277,4 +430,4 @@ def ServingTables(table, catalog, timezone: str = "UTC", daytime_hours=(6, 20), 
     """
     if table.stars.shape[1] != len(table.movie_ids) + 1:
         raise CapabilityError("the score table's columns do not match its movie ids")
-    return _serving_tables_class()(table, catalog, timezone, daytime_hours, recent)
+    return _serving_tables_class()(table, catalog, timezone, daytime_hours, recent, candidates)

@@ -28,6 +28,7 @@ from kerasrec.errors import ArgumentError, NotFittedError, UnknownMovieError
 from kerasrec.features.context import with_context
 from kerasrec.features.pipeline import FeaturePipeline
 from kerasrec.models.base import DEFAULT_MODEL, model_class
+from kerasrec.rerank import CANDIDATES, rerank
 
 
 
@@ -46,6 +47,10 @@ class Recommender:
             ``Progbar``): 0 silent, 1 bars, 2 a line per epoch; ``"auto"`` is 1 in a
             terminal, 2 in Jupyter and 0 otherwise (scripts piped to files, tests).
             An explicit ``train`` keeps its own ``verbose`` for the fit.
+        candidates: Movies per user whose stars a two-stage model predicts to rerank
+            its first stage (:mod:`kerasrec.rerank`; the default hybrid): more is
+            closer to ranking the whole catalog by relevance, fewer is faster. The
+            SavedModel export keeps it.
         **config: Model options, e.g. ``mlp=False`` or ``mf_dim=64`` for the hybrid,
             ``k=20`` for ``item_knn``.
 
@@ -64,10 +69,10 @@ class Recommender:
 
     def __init__(self, model: str = DEFAULT_MODEL, *, seed: int = 0, timezone: str = "UTC",
                  rating_scaling: str = "minmax", train=None, verbose="auto",
-                 **config: Any) -> None:
+                 candidates: int = CANDIDATES, **config: Any) -> None:
         self.model, self.seed, self.timezone = model, seed, timezone
         self.rating_scaling, self.train, self.config = rating_scaling, train, config
-        self.verbose = verbose
+        self.verbose, self.candidates = verbose, _check_candidates(candidates)
 
     def __repr__(self) -> str:
         options = "".join(f", {k}={v!r}" for k, v in self.config.items())
@@ -76,7 +81,7 @@ class Recommender:
 
     # --- scikit-learn parameters ---------------------------------------------------------
 
-    _PARAMS = ("model", "seed", "timezone", "rating_scaling", "train", "verbose")
+    _PARAMS = ("model", "seed", "timezone", "rating_scaling", "train", "verbose", "candidates")
 
     def get_params(self, deep: bool = True) -> Dict[str, Any]:
         """The constructor arguments, model options included (scikit-learn's protocol,
@@ -487,24 +492,41 @@ class Recommender:
         movies = catalog.movie_ids[candidates]
         table = self._table_if_any()
         by_relevance = rank_by == "relevance" and (row > 0 or shift is not None)
+        weight, stars = 0.0, None
         if table is not None:
             stars = table.users_scores(np.array([row]), self.pipeline_.context(frame),
-                                       self.pipeline_.timestamps(frame), clip=False)
-            ranking = (table.relevance[row][candidates] if by_relevance
-                       else stars[0][candidates])
-            stars = stars[0][candidates]
+                                       self.pipeline_.timestamps(frame), clip=False)[0]
+            stars = stars[candidates]
+            first = table.relevance[row][candidates] if by_relevance else stars
+            weight = (table.stars_weight or 0.0) if by_relevance else 0.0
+        elif by_relevance and self.model_.supports("retrieval"):
+            # Two stages, no table: the first for every candidate, stars for the best.
+            module = self.model_.retrieval_module()
+            items = self.pipeline_.item_index(movies).astype(np.int64)
+            first = np.asarray(module(np.array([row], np.int64)))[0][items]
+            weight = module.stars_weight
         else:
             pairs = frame.drop(columns="movieId").merge(pd.DataFrame({"movieId": movies}),
                                                         how="cross")
             block = self._block(pairs)
             stars = scoring.predict_block(self.model_, catalog, block)
-            ranking = self.model_.relevance(block, stars) if by_relevance else stars
+            first = self.model_.relevance(block, stars) if by_relevance else stars
         if shift is not None:
-            ranking = ranking + shift[self.pipeline_.item_index(movies)]
-        top = scoring.top_k(ranking, movies, k)
+            first = first + shift[self.pipeline_.item_index(movies)]
+
+        def stars_of(columns: np.ndarray) -> np.ndarray:
+            if stars is not None:
+                return stars[columns]
+            return scoring.pair_stars(self.model_, self.pipeline_, catalog,
+                                      np.array([row]), candidates[columns], frame)
+
+        top, valid = rerank(first[None, :], np.ones((1, len(movies)), bool), stars_of, k,
+                            stars_weight=weight, candidates=self.candidates)
+        top = top[valid]
         out = catalog.describe(movies[top])
         out.insert(0, "rank", np.arange(1, len(top) + 1))
-        out["predicted_rating"] = np.clip(stars[top], *self.pipeline_.config.rating_range)
+        out["predicted_rating"] = np.clip(stars_of(top[None, :])[0],
+                                          *self.pipeline_.config.rating_range)
         return out
 
     def _rank_by(self, rank_by: Optional[str]) -> str:
@@ -554,14 +576,20 @@ class Recommender:
         if not len(users):
             return pd.DataFrame(columns=["userId", "rank", "movieId", "title", "year", "genres",
                                          "predicted_rating"])
-        if table is None:
+        frame = with_context(pd.DataFrame({"userId": [0], "movieId": [0]}), context)
+        rows = self.pipeline_.user_index(users).astype(np.int64)
+        if table is not None:
+            out = scoring.top_lists(table, self.catalog_, rows, k,
+                                    self.pipeline_.context(frame)[0],
+                                    int(self.pipeline_.timestamps(frame)[0]), rank_by, filters,
+                                    candidates=self.candidates)
+        elif rank_by == "relevance" and self.model_.supports("retrieval"):
+            out = scoring.live_lists(self.model_, self.pipeline_, self.catalog_, rows, k, frame,
+                                     filters, candidates=self.candidates)
+        else:
             lists = pd.concat([self._recommend(u, k, context, filters, rank_by).assign(userId=u)
                                for u in users], ignore_index=True)
             return lists[["userId", *lists.columns[:-1]]]
-        frame = with_context(pd.DataFrame({"userId": [0], "movieId": [0]}), context)
-        rows = self.pipeline_.user_index(users).astype(np.int64)
-        out = scoring.top_lists(table, self.catalog_, rows, k, self.pipeline_.context(frame)[0],
-                                int(self.pipeline_.timestamps(frame)[0]), rank_by, filters)
         out.insert(0, "userId", users[out.pop("row_position").to_numpy()])
         described = self.catalog_.describe(out["movieId"].to_numpy()).drop(columns="movieId")
         out = pd.concat([out.drop(columns="predicted_rating"), described,
@@ -695,6 +723,13 @@ def _recent_ids(recent) -> np.ndarray:
     except (TypeError, ValueError, OverflowError):
         raise ArgumentError(f"recent must be a list of movieIds (whole numbers), got "
                             f"{recent!r}") from None
+
+
+def _check_candidates(candidates) -> int:
+    if isinstance(candidates, bool) or not isinstance(candidates, (int, np.integer)) \
+            or candidates < 1:
+        raise ArgumentError(f"candidates must be a positive whole number, got {candidates!r}")
+    return int(candidates)
 
 
 def _check_k(k) -> None:

@@ -21,6 +21,7 @@ from kerasrec.catalog import Catalog
 from kerasrec.errors import ArgumentError, ArtifactError
 from kerasrec.features.pipeline import FeaturePipeline
 from kerasrec.models.base import model_class
+from kerasrec.rerank import CANDIDATES
 
 FORMAT = "kerasrec.Recommender"
 #: 1: kerasrec 0.1 (pickled baselines, no checksums), no longer read. 2: this layout.
@@ -45,7 +46,7 @@ def save_recommender(rec, path: Union[str, Path]) -> Path:
             rec._table.save(tmp / SCORES_FILE)
         write_manifest(tmp, MANIFEST, FORMAT, FORMAT_VERSION, {
             "model": rec.model, "seed": rec.seed, "timezone": rec.timezone,
-            "rating_scaling": rec.rating_scaling,
+            "rating_scaling": rec.rating_scaling, "candidates": rec.candidates,
             "train": rec.train.to_config() if rec.train is not None else None,
             "config": rec.config, "history": rec.model_.history, "chosen": rec.model_.chosen})
     return path
@@ -84,7 +85,8 @@ def load_recommender(path: Union[str, Path], cls=None):
         _check_kinds(meta)
         train = TrainConfig.from_config(meta["train"]) if meta["train"] is not None else None
         rec = cls(meta["model"], seed=meta["seed"], timezone=meta["timezone"],
-                  rating_scaling=meta["rating_scaling"], train=train, **meta["config"])
+                  rating_scaling=meta["rating_scaling"], train=train,
+                  candidates=meta.get("candidates", CANDIDATES), **meta["config"])
         model = model_class(rec.model)(**rec.config)
         rec.pipeline_ = FeaturePipeline.load(path / PIPELINE_FILE)
         rec.catalog_ = Catalog.load(path, rec.pipeline_)

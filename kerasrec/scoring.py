@@ -31,6 +31,7 @@ import pandas as pd
 
 from kerasrec.catalog import global_mean_pairs
 from kerasrec.errors import CapabilityError
+from kerasrec.rerank import CANDIDATES, rerank
 
 SCORE_TABLE_LIMIT = 2 ** 25
 """Largest table (users x catalog movies) kept: 128 MiB of float32 scores."""
@@ -75,8 +76,12 @@ class ScoreTable:
             the table: it is read from the model's weights (a loaded table gets a
             :class:`LazyTerms` that does so when a context first needs it).
         item_vectors: (M, d) unit-length learned movie vectors for similar items, or None.
-        relevance: (U + 1, M) float32 :meth:`RecModel.relevance` of every user for every
-            catalog movie (what lists rank known users by), or None.
+        relevance: (U + 1, M) float32: what lists rank known users by, or None. For
+            a model with two stages (``RecModel.retrieval_module``) it is the first
+            stage, and ``stars_weight`` x the stars is added on the best
+            ``candidates`` (:mod:`kerasrec.rerank`); otherwise it is
+            :meth:`RecModel.relevance` itself.
+        stars_weight: The two-stage models' weight of the stars, else None.
     """
 
     user_ids: np.ndarray
@@ -88,6 +93,7 @@ class ScoreTable:
     terms: Any = None
     item_vectors: Optional[np.ndarray] = None
     relevance: Optional[np.ndarray] = None
+    stars_weight: Optional[float] = None
 
     @property
     def n_movies(self) -> int:
@@ -126,12 +132,27 @@ class ScoreTable:
             stars += np.where(applies, self.slope[None, :self.n_movies] * shift[:, None], 0.0)
         return np.clip(stars, *self.rating_range) if clip else stars
 
-    def ranking(self, rows: np.ndarray, stars: np.ndarray, rank_by: str) -> np.ndarray:
-        """What lists rank by: relevance for known users where the model has it, else
-        the (unclipped) stars. ``stars``: :meth:`users_scores` of ``rows``."""
-        if rank_by != "relevance" or self.relevance is None:
-            return stars
-        return np.where(rows[:, None] > 0, self.relevance[rows], stars)
+    def top(self, rows: np.ndarray, stars: np.ndarray, allowed: np.ndarray, k: int,
+            rank_by: str, candidates: int = CANDIDATES) -> Tuple[np.ndarray, np.ndarray]:
+        """Each row's list (:func:`kerasrec.rerank.rerank`): by relevance for known
+        users where the model has it, else by the (unclipped) stars.
+
+        Args:
+            stars: :meth:`users_scores` of ``rows`` (``clip=False``).
+            allowed: ``(len(rows), n_movies)`` what may be listed.
+
+        Returns:
+            ``(columns, valid)``, each ``(len(rows), min(k, n_movies))``.
+        """
+        weight = 0.0
+        first = stars
+        if rank_by == "relevance" and self.relevance is not None:
+            known = rows[:, None] > 0
+            first = np.where(known, self.relevance[rows], stars)
+            if self.stars_weight is not None:
+                weight = np.where(known, self.stars_weight, 0.0)
+        return rerank(first, allowed, lambda pool: np.take_along_axis(stars, pool, axis=1),
+                      k, 1.0, weight, candidates)
 
     def save(self, path: Union[str, Path]) -> None:
         """Write the table to one ``.npz`` file (the caller makes it atomic)."""
@@ -157,6 +178,8 @@ class ScoreTable:
             raise ArtifactError(f"'{path}' is not a score table of this model; delete it and "
                                 "it is rebuilt")
         values["rating_range"] = tuple(float(v) for v in values["rating_range"])
+        if "stars_weight" in values:
+            values["stars_weight"] = float(values["stars_weight"])
         return cls(**values, terms=terms)
 
 
@@ -234,6 +257,9 @@ def build_table(model, pipeline, catalog, verbose: int = 0) -> ScoreTable:
     stars = np.empty((len(row_users), len(columns)), np.float32)
     ranks = model.supports("relevance")
     relevance = np.empty((len(row_users), len(movies)), np.float32) if ranks else None
+    # Two-stage models store their first stage: lists add the stars on the candidates.
+    module = model.retrieval_module() if model.supports("retrieval") else None
+    movie_items = pipeline.item_index(movies).astype(np.int64)
     chunk = max(1, 2 ** 19 // len(columns))
     bar = None
     if verbose:
@@ -249,7 +275,10 @@ def build_table(model, pipeline, catalog, verbose: int = 0) -> ScoreTable:
         shape = (len(block_users), len(columns))
         values = predict_block(model, catalog, block)
         stars[lo:lo + len(block_users)] = values.reshape(shape)
-        if ranks:
+        if module is not None:
+            rows = np.arange(lo, lo + len(block_users), dtype=np.int64)
+            relevance[lo:lo + len(block_users)] = np.asarray(module(rows))[:, movie_items]
+        elif ranks:
             relevance[lo:lo + len(block_users)] = model.relevance(block, values).reshape(
                 shape)[:, :-1]
         if bar is not None:
@@ -260,21 +289,31 @@ def build_table(model, pipeline, catalog, verbose: int = 0) -> ScoreTable:
                        slope=slope.astype(np.float32),
                        item_known=pipeline.item_index(columns) > 0,
                        rating_range=tuple(float(v) for v in pipeline.config.rating_range),
-                       terms=additive_terms(model), relevance=relevance)
-    if model.supports("item_vectors"):
-        vectors = model.item_vectors(make_block(pipeline, model, pd.DataFrame(
-            {"userId": 0, "movieId": movies})) | {"item_features": pipeline.item_features(movies)})
-        norms = np.linalg.norm(vectors, axis=1, keepdims=True)
-        table.item_vectors = (vectors / np.where(norms > 0, norms, 1.0)).astype(np.float32)
+                       terms=additive_terms(model), relevance=relevance,
+                       stars_weight=None if module is None else float(module.stars_weight))
+    table.item_vectors = item_vector_table(model, pipeline, catalog)
     return table
 
 
+def item_vector_table(model, pipeline, catalog) -> Optional[np.ndarray]:
+    """``(M, d)`` unit-length vectors of the catalog's movies (for similar items), or
+    None for a model without item vectors."""
+    if not model.supports("item_vectors"):
+        return None
+    movies = catalog.movie_ids
+    vectors = model.item_vectors(make_block(pipeline, model, pd.DataFrame(
+        {"userId": 0, "movieId": movies})) | {"item_features": pipeline.item_features(movies)})
+    norms = np.linalg.norm(vectors, axis=1, keepdims=True)
+    return (vectors / np.where(norms > 0, norms, 1.0)).astype(np.float32)
+
+
 def top_lists(table: ScoreTable, catalog, rows: np.ndarray, k: int, flags, timestamp: int,
-              rank_by: str, filters=None, chunk: int = 512) -> pd.DataFrame:
+              rank_by: str, filters=None, chunk: int = 512,
+              candidates: int = CANDIDATES) -> pd.DataFrame:
     """Top-``k`` lists of many users from the table, vectorized ``chunk`` users at a time.
 
-    Ranks as ``Recommender.recommend`` does (``table.ranking``, ties by the smaller
-    movieId) over ``catalog.allowed`` candidates under ``filters`` (a
+    Ranks as ``Recommender.recommend`` does (:meth:`ScoreTable.top`, ties by the
+    smaller movieId) over ``catalog.allowed`` candidates under ``filters`` (a
     :class:`~kerasrec.catalog.Filters`); one context for every user.
 
     Returns:
@@ -283,25 +322,77 @@ def top_lists(table: ScoreTable, catalog, rows: np.ndarray, k: int, flags, times
     from kerasrec.catalog import Filters
 
     filters = filters or Filters()
-    movies, parts = catalog.movie_ids, []
+    parts = []
     for lo in range(0, len(rows), chunk):
         block = rows[lo:lo + chunk]
         stars = table.users_scores(block, np.tile(np.asarray(flags, np.float64), (len(block), 1)),
                                    np.full(len(block), timestamp, np.int64), clip=False)
-        scores = table.ranking(block, stars, rank_by).astype(np.float64)
-        scores[~catalog.allowed(block, filters)] = -np.inf
-        width = min(k, scores.shape[1])
-        best = np.argpartition(-scores, width - 1, axis=1)[:, :width]
-        picked = np.take_along_axis(scores, best, axis=1)
-        order = np.lexsort((movies[best], -picked), axis=1)
-        best, picked = (np.take_along_axis(a, order, axis=1) for a in (best, picked))
-        keep = np.isfinite(picked)
-        parts.append(pd.DataFrame({
-            "row_position": np.repeat(np.arange(lo, lo + len(block)), width)[keep.ravel()],
-            "rank": np.tile(np.arange(1, width + 1), len(block))[keep.ravel()],
-            "movieId": movies[best][keep],
-            "predicted_rating": np.take_along_axis(stars, best, axis=1)[keep]}))
+        best, keep = table.top(block, stars, catalog.allowed(block, filters), k, rank_by,
+                               candidates)
+        parts.append(list_frame(catalog, lo, best, keep, np.take_along_axis(stars, best, axis=1)))
     return pd.concat(parts, ignore_index=True)
+
+
+def list_frame(catalog, first_position: int, columns: np.ndarray, valid: np.ndarray,
+               stars: np.ndarray) -> pd.DataFrame:
+    """Lists as rows: row_position, rank, movieId, predicted_rating (unclipped)."""
+    n, width = columns.shape
+    keep = valid.ravel()
+    return pd.DataFrame({
+        "row_position": np.repeat(np.arange(first_position, first_position + n), width)[keep],
+        "rank": np.tile(np.arange(1, width + 1), n)[keep],
+        "movieId": catalog.movie_ids[columns][valid],
+        "predicted_rating": stars[valid]})
+
+
+def live_lists(model, pipeline, catalog, rows: np.ndarray, k: int, context: pd.DataFrame,
+               filters=None, chunk: int = 256, candidates: int = CANDIDATES) -> pd.DataFrame:
+    """:func:`top_lists` by relevance without a table, for a two-stage model: its
+    first stage for the whole catalog (``chunk`` users at a time), then the model's
+    stars for each user's best ``candidates`` alone. Users unseen in training are
+    ranked by stars over the whole catalog (their stars do not depend on them: one
+    row for all).
+
+    Args:
+        context: A one-row frame with the moment's columns (``with_context``).
+    """
+    from kerasrec.catalog import Filters
+
+    filters = filters or Filters()
+    module = model.retrieval_module()
+    movie_items = pipeline.item_index(catalog.movie_ids).astype(np.int64)
+    parts = []
+    cold = None
+    for lo in range(0, len(rows), chunk):
+        block = np.asarray(rows[lo:lo + chunk], np.int64)
+        allowed = catalog.allowed(block, filters)
+        first = np.asarray(module(block), np.float64)[:, movie_items]
+        weight = np.where(block > 0, module.stars_weight, 0.0)[:, None]
+        if (block == 0).any():
+            if cold is None:
+                cold = pair_stars(model, pipeline, catalog, np.zeros(1, np.int64),
+                                  np.arange(len(movie_items))[None, :], context)[0]
+            first[block == 0] = cold
+        best, keep = rerank(first, allowed, lambda pool: pair_stars(
+            model, pipeline, catalog, block, pool, context), k, module.first_weight, weight,
+            candidates)
+        stars = pair_stars(model, pipeline, catalog, block, best, context)
+        parts.append(list_frame(catalog, lo, best, keep, stars))
+    return pd.concat(parts, ignore_index=True)
+
+
+def pair_stars(model, pipeline, catalog, rows: np.ndarray, columns: np.ndarray,
+               context: pd.DataFrame) -> np.ndarray:
+    """Unclipped stars of user indices ``rows`` for catalog ``columns`` ``(n, C)``, at
+    the moment ``context`` describes (cold-start rules included)."""
+    vocabulary = np.asarray(pipeline.user_vocabulary_, np.int64)
+    users = np.append(vocabulary.max(initial=0) + 1, vocabulary)[rows]  # row 0: unseen
+    pairs = pd.DataFrame({"userId": np.repeat(users, columns.shape[1]),
+                          "movieId": catalog.movie_ids[columns].ravel()})
+    for name in context.columns.drop(["userId", "movieId"], errors="ignore"):
+        pairs[name] = context[name].iloc[0]
+    return predict_block(model, catalog, make_block(pipeline, model, pairs)).reshape(
+        columns.shape)
 
 
 def top_k(scores: np.ndarray, ids: np.ndarray, k: int) -> np.ndarray:

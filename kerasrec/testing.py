@@ -196,8 +196,9 @@ def check_explanations_add_up(f: Fitted, tmp_path: Path) -> None:
         for row in pairs.itertuples():
             parts = rec.explain_relevance(row.userId, row.movieId)
             user_row, column = table.rows([row.userId])[0], table.columns([row.movieId])[0]
-            if column < table.n_movies:
-                expected = table.relevance[user_row, column]
+            if column < table.n_movies:  # a two-stage table: first stage + stars
+                expected = (table.relevance[user_row, column]
+                            + (table.stars_weight or 0.0) * table.stars[user_row, column])
                 assert abs(parts.sum() - expected) < 1e-4, (row, parts.sum(), expected)
     if rec.model_.supports("recent"):
         # With recent movies: the module's parts sum to its shift, the explained parts
@@ -219,7 +220,51 @@ def check_explanations_add_up(f: Fitted, tmp_path: Path) -> None:
             assert abs(because["share"].sum() - explained) < 1e-3, (row, explained)
 
 
+def check_two_stages_rank_as_relevance(f: Fitted, tmp_path: Path) -> None:
+    """A two-stage model's stages add up to its relevance, and its lists are the same
+    from the score table, without it, and from a SavedModel without it."""
+    from kerasrec import scoring
+
+    rec = f.rec
+    if not rec.model_.supports("retrieval"):
+        return
+    module = rec.model_.retrieval_module()
+    pairs = _pairs(f, n=40)
+    block = scoring.make_block(rec.pipeline_, rec.model_, pairs)
+    known = block["user_id"] > 0
+    stars = rec.model_.score(block)
+    first = np.asarray(module(block["user_id"].astype(np.int64)))[
+        np.arange(len(stars)), block["item_id"]]
+    np.testing.assert_allclose((module.first_weight * first + module.stars_weight * stars)[known],
+                               rec.model_.relevance(block, stars)[known], atol=1e-4)
+    users = [int(u) for u in f.train["userId"].unique()[:5]] + [UNKNOWN_USER]
+    with_table = rec.recommend_many(users, k=5)
+    table, rec._table = rec._table, None
+    original = scoring.table_problem
+    try:
+        scoring.table_problem = lambda *args: "a table is not allowed in this check"
+        without = rec.recommend_many(users, k=5)
+        single = rec.recommend(users[0], k=5)
+    finally:
+        scoring.table_problem, rec._table = original, table
+    assert with_table["movieId"].tolist() == without["movieId"].tolist()
+    assert single["movieId"].tolist() == without["movieId"].tolist()[:5]
+
+    import tensorflow as tf
+
+    from kerasrec.export import export_saved_model
+
+    served = tf.saved_model.load(str(export_saved_model(rec, tmp_path / "two_stages",
+                                                        score_table=False)))
+    n = len(users)
+    top = served.signatures["recommend"](
+        user_id=tf.constant(users, tf.int64), daytime=tf.zeros(n), weekend=tf.zeros(n),
+        timestamp=tf.constant([-1] * n, tf.int64), k=tf.constant([5] * n, tf.int64),
+        exclude_seen=tf.constant([True] * n))
+    assert top["movie_id"].numpy().ravel().tolist() == with_table["movieId"].tolist()
+
+
 CHECKS = (check_beats_the_global_mean, check_cold_start_never_raises,
           check_save_load_round_trip, check_table_equals_direct_scoring,
           check_export_equals_predict, check_unsupported_capabilities_raise,
-          check_explanations_add_up)
+          check_explanations_add_up, check_two_stages_rank_as_relevance)

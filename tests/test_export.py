@@ -94,8 +94,44 @@ def _same_ranking(movies, ratings, expected_movies, expected_ratings):
             assert i + 1 < len(ratings) and abs(expected_ratings[i] - expected_ratings[i + 1]) < 1e-5
 
 
+@pytest.fixture(scope="module")
+def exported_two_stages(hybrid, tmp_path_factory):
+    """The same hybrid exported without its users x movies table."""
+    return export_saved_model(hybrid, tmp_path_factory.mktemp("served") / "movies",
+                              score_table=False)
+
+
 def test_fresh_tensorflow_process_gets_the_recommender_answers(hybrid, sample_split, exported,
                                                                tmp_path):
+    _check_client(hybrid, sample_split, exported, tmp_path)
+
+
+def test_two_stage_export_gets_the_same_answers_without_the_table(
+        hybrid, sample_split, exported_two_stages, tmp_path):
+    """Retrieve, then rerank, in the graph: the same answers as Recommender."""
+    _check_client(hybrid, sample_split, exported_two_stages, tmp_path)
+
+
+def test_two_stage_export_allocates_nothing_users_by_movies(hybrid, exported_two_stages,
+                                                           exported):
+    """No stored array is users x movies or movies x movies (the table export holds the
+    former, which is how the check can fail); the sparse co-watch weights and seen
+    movies are flat arrays."""
+    import tensorflow as tf
+
+    n_users, n_movies = len(hybrid.pipeline_.user_vocabulary_), len(hybrid.catalog_.movies)
+
+    def dense(path):
+        stored = tf.train.list_variables(str(Path(path) / "variables" / "variables"))
+        return [(name, shape) for name, shape in stored if len(shape) == 2 and (
+            (shape[0] >= n_users and shape[1] >= n_movies // 2)
+            or min(shape) >= n_movies // 2)]
+
+    assert dense(exported), "the table export holds users x movies"
+    assert dense(exported_two_stages) == []
+
+
+def _check_client(hybrid, sample_split, exported, tmp_path):
     pairs, stamps, flags, users, requests = _requests(hybrid, sample_split)
     out = _run_client(exported, requests, tmp_path)
     assert out["kerasrec_imported"] is False

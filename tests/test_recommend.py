@@ -330,7 +330,7 @@ def test_get_params_set_params_and_sklearn_clone():
     rec = kr.Recommender("mf", seed=3, dim=8, train=FAST)
     params = rec.get_params()
     assert params == {"model": "mf", "seed": 3, "timezone": "UTC", "rating_scaling": "minmax",
-                      "train": FAST, "verbose": "auto", "dim": 8}
+                      "train": FAST, "verbose": "auto", "candidates": 200, "dim": 8}
     twin = clone(rec)
     assert twin is not rec and twin.get_params()["dim"] == 8 and twin.train == FAST
     assert twin.set_params(dim=16, seed=5) is twin
@@ -480,3 +480,14 @@ def test_a_saved_recommender_answers_from_its_table_without_tensorflow(rec, spli
     assert near == rec.similar_items(movie, k=5)["movieId"].tolist()
     context = {"daytime": 0, "weekend": 1}
     assert weekend == rec.recommend(user, k=5, context=context)["movieId"].tolist()
+
+
+def test_candidates_is_a_checked_setting_kept_by_save_and_clone(tmp_path):
+    from sklearn.base import clone
+
+    for bad in (0, -3, 2.5, True, "200"):
+        with pytest.raises(kr.ArgumentError, match="candidates"):
+            kr.Recommender(candidates=bad)
+    rec = kr.Recommender("mf", dim=4, candidates=50, train=FAST).fit(kr.load_sample())
+    assert clone(rec).candidates == 50
+    assert kr.Recommender.load(rec.save(tmp_path / "saved")).candidates == 50

@@ -88,8 +88,9 @@ def test_table_round_trip(hybrid, tmp_path):
     # the terms are not stored: they come from the model's weights
     assert set(np.load(tmp_path / "t.npz").files) == {
         "user_ids", "movie_ids", "stars", "slope", "item_known", "rating_range", "item_vectors",
-        "relevance"}
+        "relevance", "stars_weight"}
     np.testing.assert_array_equal(back.relevance, table.relevance)
+    assert back.stars_weight == table.stars_weight is not None  # the hybrid: two stages
     (tmp_path / "bad.npz").write_bytes(b"not an npz")
     with pytest.raises(Exception):
         scoring.ScoreTable.load(tmp_path / "bad.npz")

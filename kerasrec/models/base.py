@@ -21,7 +21,9 @@ how likely a user is to choose a movie, as opposed to the stars they would give 
 :meth:`RecModel.explain_relevance` (its exact parts) and
 :meth:`RecModel.additive_terms` (context and session parts outside the score table, in
 NumPy and TensorFlow) and :meth:`RecModel.recent_module` (how relevance changes when a
-user's recent movies are given at recommendation time).
+user's recent movies are given at recommendation time) and
+:meth:`RecModel.retrieval_module` (what lists rank by, split into a first stage over
+the whole catalog and the stars of its best candidates: :mod:`kerasrec.rerank`).
 :meth:`RecModel.supports` tells which a model has.
 
 Importing this module does not import TensorFlow; nor does importing a model's file:
@@ -50,6 +52,7 @@ CAPABILITIES = {
     "relevance": "relevance",
     "recent": "recent_module",
     "explain_relevance": "explain_relevance",
+    "retrieval": "retrieval_module",
 }
 
 _REGISTRY: Dict[str, Type["RecModel"]] = {}
@@ -321,6 +324,25 @@ class RecModel:
         ``explain_co_watch(rows, recent, items)`` (flat row, rated item and share of
         every rated movie); either may be empty."""
         self.unsupported("recent")
+
+    def retrieval_module(self):
+        """A ``tf.Module`` that splits :meth:`relevance` into two stages
+        (:mod:`kerasrec.rerank`), so lists need no users x movies table:
+
+        * ``module(rows)``: ``rows`` int64 user indices ``(batch,)`` ->
+          ``(batch, n_items)`` float32 first-stage scores of every item index, a
+          matrix product cheap enough for the whole catalog;
+        * ``module.score(users, items, item_features, context, timestamp)``: int64
+          ``(n,)``, int64 ``(n,)``, float32 ``(n, n_features)``, float32 ``(n, 2)``,
+          int64 ``(n,)`` -> ``(n,)`` the rating model's scores in target units
+          (``pipeline.to_stars`` maps them to :meth:`score`'s stars);
+        * ``first_weight``, ``stars_weight``: :meth:`relevance` is
+          ``first_weight * first + stars_weight * stars`` for every pair of a user
+          seen in training (``kerasrec.testing`` checks it); ``n_features``.
+
+        The same module runs in Python (``Recommender.recommend``) and inside the
+        SavedModel's ``recommend``."""
+        self.unsupported("retrieval")
 
     def additive_terms(self):
         """The parts of the score that depend on context and session, kept out of the

@@ -131,10 +131,12 @@ class HistoryFactors(layers.Layer):
             on the pooled vectors.
     """
 
-    def __init__(self, n_users: int, n_items: int, n_pairs: int, dim: int, **kwargs):
+    def __init__(self, n_users: int, n_items: int, n_pairs: int, dim: int,
+                 sorted_pairs: bool = False, **kwargs):
         super().__init__(**kwargs)
         self.n_users, self.n_items, self.n_pairs, self.dim = (
             int(n_users), int(n_items), int(n_pairs), int(dim))
+        self.sorted_pairs = bool(sorted_pairs)
 
     def build(self, input_shape):
         self.item_factors = self.add_weight(
@@ -150,23 +152,51 @@ class HistoryFactors(layers.Layer):
     def set_history(self, users: np.ndarray, items: np.ndarray) -> None:
         """Store the training pairs (embedding indices) the history is built from."""
         users = np.asarray(users, dtype="int32")
+        items = np.asarray(items, dtype="int32")
+        if self.sorted_pairs:  # each user's pairs one slice: see ``call``
+            order = np.argsort(users, kind="stable")
+            users, items = users[order], items[order]
         counts = np.bincount(users, minlength=self.n_users).astype("float32")
         self.pair_users.assign(users)
-        self.pair_items.assign(np.asarray(items, dtype="int32"))
+        self.pair_items.assign(items)
         self.pair_weights.assign(1.0 / np.sqrt(counts[users]))
 
-    def call(self, user):
+    def call(self, user, training=None):
+        # Training pools every user at once: one pass over the pairs per step, the
+        # cheapest while a batch's users hold most of them. Inference (validation,
+        # scoring, serving) pools only the users asked for, from their slice of the
+        # sorted pairs: a few hundred pairs for one user instead of every pair, the
+        # same sums.
+        if not training and self.sorted_pairs and self.n_pairs:
+            return self.pooled_of(user)
         contributions = ops.take(self.item_factors, self.pair_items, axis=0)
         contributions = contributions * ops.expand_dims(self.pair_weights, -1)
         pooled = ops.segment_sum(contributions, self.pair_users, num_segments=self.n_users)
         return ops.take(pooled, user, axis=0)
+
+    def pooled_of(self, user):
+        """The history vectors of ``user`` from their own pairs alone (sorted pairs)."""
+        import tensorflow as tf
+
+        user = tf.convert_to_tensor(user)
+        unique, index = tf.unique(tf.reshape(tf.cast(user, tf.int32), [-1]))
+        pair_users = tf.convert_to_tensor(self.pair_users)
+        positions = tf.ragged.range(tf.searchsorted(pair_users, unique, side="left"),
+                                    tf.searchsorted(pair_users, unique, side="right"))
+        flat = positions.flat_values
+        contributions = (tf.gather(self.item_factors, tf.gather(self.pair_items, flat))
+                         * tf.gather(self.pair_weights, flat)[:, None])
+        pooled = tf.math.unsorted_segment_sum(contributions, positions.value_rowids(),
+                                              tf.size(unique))
+        return tf.reshape(tf.gather(pooled, index),
+                          tf.concat([tf.shape(user), [self.dim]], 0))
 
     def compute_output_shape(self, input_shape):
         return (*input_shape, self.dim)
 
     def get_config(self):
         return {**super().get_config(), "n_users": self.n_users, "n_items": self.n_items,
-                "n_pairs": self.n_pairs, "dim": self.dim}
+                "n_pairs": self.n_pairs, "dim": self.dim, "sorted_pairs": self.sorted_pairs}
 
 
 @keras.saving.register_keras_serializable(package="kerasrec")
@@ -439,8 +469,8 @@ class LeaveOneOutHistory(HistoryFactors):
         counts = np.bincount(users, minlength=self.n_users).astype("float32")
         self.user_scale.assign(np.where(counts > 0, 1.0 / np.sqrt(np.maximum(counts, 1)), 0.0))
 
-    def call(self, user, item=None):
-        pooled = super().call(user)
+    def call(self, user, item=None, training=None):
+        pooled = super().call(user, training=training)
         if item is None or self.n_pairs == 0:
             return pooled
         key = ops.cast(user, "int64") * self.n_items + ops.cast(item, "int64")

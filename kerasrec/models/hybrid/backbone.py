@@ -102,8 +102,8 @@ class HybridBackbone(keras.Model):
             item_factors = self.mf_item_embedding(item)
             if c.user_history:
                 self.history_factors = HistoryFactors(
-                    n_users, n_items, n_pairs, c.mf_dim, activity_regularizer=l2_penalty(c.l2),
-                    name="user_history_factors")
+                    n_users, n_items, n_pairs, c.mf_dim, sorted_pairs=True,
+                    activity_regularizer=l2_penalty(c.l2), name="user_history_factors")
                 user_factors = layers.Add(name="user_factors")(
                     [user_factors, self.history_factors(user)])
             if c.feature_factors:
@@ -161,7 +161,8 @@ class HybridBackbone(keras.Model):
         if c.retrieval:
             # The pair's own movie is left out of the history it is scored with.
             self.retrieval_history = LeaveOneOutHistory(n_users, n_items, n_pairs,
-                                                        c.retrieval_dim, name="retrieval_history")
+                                                        c.retrieval_dim, sorted_pairs=True,
+                                                        name="retrieval_history")
             query, whole = self.retrieval_history(user, item), self.retrieval_history(user)
             if c.retrieval_user_ids:
                 self.retrieval_user_embedding = embedding(n_users, c.retrieval_dim,

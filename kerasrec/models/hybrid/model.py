@@ -74,6 +74,7 @@ class Hybrid(KerasRatingModel):
     def supports(self, capability: str) -> bool:
         c = self.config
         switched_on = {"relevance": c.retrieval, "explain_relevance": c.retrieval,
+                       "retrieval": c.retrieval,
                        "item_vectors": c.retrieval or c.mf or c.mlp,
                        "recent": self._reads_recent()}
         return switched_on.get(capability, True) and super().supports(capability)
@@ -81,6 +82,7 @@ class Hybrid(KerasRatingModel):
     def load_parts(self, folder, pipeline) -> None:
         super().load_parts(folder, pipeline)
         self._parts_call = self._query_model = self._recent_module = None
+        self._retrieval_module = None
         self.config = self.backbone.hybrid_config  # as trained ("auto" negatives resolved)
 
     def needs_item_features_for_fit(self) -> bool:
@@ -151,6 +153,7 @@ class Hybrid(KerasRatingModel):
                 values[0] = 0.0
                 weight.assign(values)
             self._parts_call = self._query_model = self._recent_module = None
+            self._retrieval_module = None
 
         zero_unseen()
         self.keras_model, self.pipeline = backbone, pipeline
@@ -543,6 +546,21 @@ class Hybrid(KerasRatingModel):
                 co_watch=b.co_watch if b.co_watch_weight else None,
                 co_watch_weight=b.co_watch_weight, half_life=b.co_watch_half_life)
         return self._recent_module
+
+    def retrieval_module(self):
+        """The two stages of :meth:`relevance` (retrieval score and co-watch part for
+        the whole catalog; the stars for the candidates), on the model's own layers:
+        see :mod:`kerasrec.models.hybrid.retrieve`. Built once: the query of every
+        training user is computed then."""
+        if self.backbone.catalog_scores is None:
+            self.unsupported("retrieval")
+        if getattr(self, "_retrieval_module", None) is None:
+            from kerasrec.models.hybrid.retrieve import all_queries, retrieval_module
+
+            queries = all_queries(np.arange(self.backbone.n_users), self._queries)
+            self._retrieval_module = retrieval_module(self.backbone, queries, USER_PARTS,
+                                                      ITEM_PARTS)
+        return self._retrieval_module
 
     def additive_terms(self):
         from kerasrec.models.hybrid.terms import HybridTerms

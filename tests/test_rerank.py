@@ -1,0 +1,73 @@
+"""The two-stage ranking rule: NumPy and TensorFlow forms equal, ties by column."""
+
+from __future__ import annotations
+
+import os
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+import numpy as np  # noqa: E402
+import pytest  # noqa: E402
+
+from kerasrec.rerank import best_columns, rerank, rerank_tf  # noqa: E402
+
+
+def _case(seed: int, n: int = 7, m: int = 60):
+    rng = np.random.default_rng(seed)
+    first = rng.integers(0, 6, (n, m)).astype(np.float64)  # many ties
+    stars = rng.integers(1, 10, (n, m)).astype(np.float64) / 2
+    allowed = rng.random((n, m)) < 0.7
+    allowed[0, :3], allowed[0, 3:] = True, False  # a row with fewer allowed columns than k
+    return first, stars, allowed
+
+
+def test_best_columns_break_ties_by_the_smaller_column_and_put_forbidden_last():
+    scores = np.array([[1.0, 3.0, 3.0, -np.inf, 3.0, 0.0]])
+    assert best_columns(scores, 4).tolist() == [[1, 2, 4, 0]]
+    assert best_columns(scores, 6).tolist() == [[1, 2, 4, 0, 5, 3]]
+    rng = np.random.default_rng(0)
+    many = rng.integers(0, 3, (50, 40)).astype(float)
+    expected = np.lexsort((np.broadcast_to(np.arange(40), many.shape), -many), axis=1)[:, :7]
+    np.testing.assert_array_equal(best_columns(many, 7), expected)
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+@pytest.mark.parametrize("stars_weight", [0.0, 0.5, "rows"])
+def test_numpy_and_tensorflow_forms_are_equal(seed, stars_weight):
+    import tensorflow as tf
+
+    first, stars, allowed = _case(seed)
+    weight = (np.linspace(0, 1, len(first))[:, None] if stars_weight == "rows"
+              else stars_weight)
+    columns, valid = rerank(first, allowed, lambda c: np.take_along_axis(stars, c, 1), 5,
+                            1.0, weight, candidates=12)
+    got_columns, got_valid = rerank_tf(
+        tf.constant(first), tf.constant(allowed),
+        lambda c: tf.gather(tf.constant(stars, tf.float32), c, batch_dims=1),
+        tf.constant(5), 1.0, tf.constant(weight, tf.float32) if stars_weight == "rows" else weight,
+        candidates=12)
+    np.testing.assert_array_equal(got_valid.numpy(), valid)
+    np.testing.assert_array_equal(np.where(valid, got_columns.numpy(), -1),
+                                  np.where(valid, columns, -1))
+    assert valid[0].sum() == 3 and valid[1:].all()
+    assert np.take_along_axis(allowed, columns, 1)[valid].all()
+
+
+def test_without_stars_the_list_is_the_exact_top_of_the_first_stage():
+    first, stars, allowed = _case(3)
+    columns, valid = rerank(first, allowed, lambda c: 1 / 0, 4, candidates=4)
+    exact = best_columns(np.where(allowed, first, -np.inf), 4)
+    np.testing.assert_array_equal(np.where(valid, columns, -1),
+                                  np.where(np.take_along_axis(allowed, exact, 1), exact, -1))
+
+
+def test_with_every_candidate_it_is_the_exhaustive_ranking_and_fewer_can_differ():
+    first, stars, allowed = _case(4)
+    ranking = np.where(allowed, first + 2.0 * stars, -np.inf)
+    exhaustive = best_columns(ranking, 5)
+    every, _ = rerank(first, allowed, lambda c: np.take_along_axis(stars, c, 1), 5,
+                      stars_weight=2.0, candidates=first.shape[1])
+    np.testing.assert_array_equal(every[1:], exhaustive[1:])
+    few, _ = rerank(first, allowed, lambda c: np.take_along_axis(stars, c, 1), 5,
+                    stars_weight=2.0, candidates=5)
+    assert (few[1:] != exhaustive[1:]).any(), "the stars move movies from outside the top 5"
