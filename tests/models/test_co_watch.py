@@ -243,7 +243,9 @@ def test_relevance_parts_with_co_watch_add_up_to_the_ranking(drift):
             parts = rec.explain_relevance(user, movie)
             assert {"co_watch", "history", "popularity", "stars"} <= set(parts.index)
             assert parts["co_watch"] != 0
-            relevance = table.relevance[table.rows([user])[0], table.columns([movie])[0]]
+            row, column = table.rows([user])[0], table.columns([movie])[0]
+            # A two-stage table: the first stage, plus the weighted stars.
+            relevance = table.relevance[row, column] + table.stars_weight * table.stars[row, column]
             assert parts.sum() == pytest.approx(relevance, rel=1e-4, abs=1e-4)
             # "Because you watched": each rated movie's share, summing to the part.
             for recent in (None, [5, 11]):

@@ -189,8 +189,10 @@ def test_relevance_parts_and_because_you_watched_add_up(drift):
             assert because["share"].is_monotonic_decreasing
             if recent is None:
                 column = table.columns([movie])[0]
-                assert parts.sum() == pytest.approx(table.relevance[table.rows([user])[0],
-                                                                    column], abs=1e-4)
+                row = table.rows([user])[0]  # a two-stage table: first stage + stars
+                assert parts.sum() == pytest.approx(
+                    table.relevance[row, column] + table.stars_weight * table.stars[row, column],
+                    abs=1e-4)
             else:
                 assert set(recent) <= set(because["movieId"])
         if recent is not None:
