@@ -77,7 +77,7 @@ def main(argv=None) -> int:
     result = {"data": source, "users": len(rows), "stars_weight": table.stars_weight,
               "fit_or_load_seconds": round(fit_seconds, 1)}
     for c in args.candidates:
-        two_stage, _ = rerank(first, allowed, lambda pool: np.take_along_axis(stars, pool, 1),
+        two_stage, _, _ = rerank(first, allowed, lambda pool: np.take_along_axis(stars, pool, 1),
                               10, 1.0, table.stars_weight, c)
         held = [len(set(a) & set(b)) / 10 for a, b in zip(two_stage, exhaustive)]
         result[f"top10_overlap_at_{c}"] = round(float(np.mean(held)), 4)

@@ -302,10 +302,11 @@ def _serving_tables_class():
             """The two-stage lists (:func:`kerasrec.rerank.rerank_tf`), padded with -1
             past each row's ``k``; ``stars_of(columns)`` gives their stars."""
             width = tf.minimum(tf.reduce_max(tf.concat([k, [0]], 0)), self.n_movies)
-            columns, valid = rerank_tf(first, allowed, stars_of, tf.cast(width, tf.int32),
-                                       1.0, weight, self.candidates)
+            columns, valid, stars = rerank_tf(first, allowed, stars_of,
+                                              tf.cast(width, tf.int32), 1.0, weight,
+                                              self.candidates)
             valid &= tf.range(width)[None, :] < k[:, None]
-            stars = tf.clip_by_value(stars_of(columns), *self.rating_range)
+            stars = tf.clip_by_value(stars, *self.rating_range)
             return {"movie_id": tf.where(valid, tf.gather(self.movie_ids, columns), -1),
                     "rating": tf.where(valid, stars, 0.0)}
 

@@ -520,13 +520,11 @@ class Recommender:
             return scoring.pair_stars(self.model_, self.pipeline_, catalog,
                                       np.array([row]), candidates[columns], frame)
 
-        top, valid = rerank(first[None, :], np.ones((1, len(movies)), bool), stars_of, k,
-                            stars_weight=weight, candidates=self.candidates)
-        top = top[valid]
-        out = catalog.describe(movies[top])
-        out.insert(0, "rank", np.arange(1, len(top) + 1))
-        out["predicted_rating"] = np.clip(stars_of(top[None, :])[0],
-                                          *self.pipeline_.config.rating_range)
+        top, valid, listed = rerank(first[None, :], np.ones((1, len(movies)), bool), stars_of,
+                                    k, stars_weight=weight, candidates=self.candidates)
+        out = catalog.describe(movies[top[valid]])
+        out.insert(0, "rank", np.arange(1, int(valid.sum()) + 1))
+        out["predicted_rating"] = np.clip(listed[valid], *self.pipeline_.config.rating_range)
         return out
 
     def _rank_by(self, rank_by: Optional[str]) -> str:

@@ -59,38 +59,45 @@ def best_columns(scores: np.ndarray, width: int) -> np.ndarray:
 def rerank(first: np.ndarray, allowed: np.ndarray,
            stars_of: Callable[[np.ndarray], np.ndarray], k: int,
            first_weight: float = 1.0, stars_weight: float = 0.0,
-           candidates: int = CANDIDATES) -> Tuple[np.ndarray, np.ndarray]:
-    """The two-stage top ``k`` of each row.
+           candidates: int = CANDIDATES) -> Tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The two-stage top ``k`` of each row, and the stars of what it lists.
 
     Args:
         first: ``(n, M)`` first-stage scores.
         allowed: ``(n, M)`` booleans: what may be listed.
         stars_of: ``columns (n, C) -> (n, C)`` predicted stars of those columns (in
             the rows' order; a column past a row's allowed ones may get any value).
+            Called once: for the candidates when the stars weigh, else for the list.
         k: List length.
         first_weight, stars_weight: The ranking's weights: numbers, or ``(n, 1)``
             arrays, one per row.
         candidates: Columns per row kept by the first stage (at least ``k``).
 
     Returns:
-        ``(columns, valid)``, both ``(n, min(k, M))``: each row's list, best first, and
-        which entries are real (rows with fewer allowed columns end in invalid ones).
+        ``(columns, valid, stars)``, each ``(n, min(k, M))``: each row's list, best
+        first, which entries are real (rows with fewer allowed columns end in invalid
+        ones) and their stars.
 
     Example:
         >>> rerank(np.array([[3., 2., 1.]]), np.ones((1, 3), bool),
         ...        lambda c: np.array([[0., 5.]])[:, :c.shape[1]], k=1, stars_weight=1.0,
         ...        candidates=2)
-        (array([[1]]), array([[ True]]))
+        (array([[1]]), array([[ True]]), array([[5.]]))
     """
     first = np.where(allowed, np.asarray(first, np.float64), -np.inf)
     pool = np.sort(best_columns(first, max(int(candidates), int(k))), axis=1)
     kept = np.take_along_axis(first, pool, axis=1)  # in column order: ties go to the smaller
     real = np.isfinite(kept)
     ranking = first_weight * np.where(real, kept, 0.0)
+    stars = None
     if np.any(stars_weight):  # a number, or one per row (n, 1)
-        ranking = ranking + stars_weight * np.asarray(stars_of(pool), np.float64)
+        stars = np.asarray(stars_of(pool), np.float64)
+        ranking = ranking + stars_weight * stars
     order = best_columns(np.where(real, ranking, -np.inf), min(int(k), first.shape[1]))
-    return np.take_along_axis(pool, order, axis=1), np.take_along_axis(real, order, axis=1)
+    columns = np.take_along_axis(pool, order, axis=1)
+    stars = (np.take_along_axis(stars, order, axis=1) if stars is not None
+             else np.asarray(stars_of(columns), np.float64))
+    return columns, np.take_along_axis(real, order, axis=1), stars
 
 
 def rerank_tf(first, allowed, stars_of, k, first_weight: float = 1.0,
@@ -99,7 +106,8 @@ def rerank_tf(first, allowed, stars_of, k, first_weight: float = 1.0,
     ``stars_of(columns int64 (n, C)) -> (n, C)``, ``k`` a scalar int32 tensor.
 
     Returns:
-        ``(columns, valid)`` as int64 and bool ``(n, min(k, M))`` tensors.
+        ``(columns, valid, stars)`` as int64, bool and float32 ``(n, min(k, M))``
+        tensors.
     """
     import tensorflow as tf
 
@@ -109,11 +117,18 @@ def rerank_tf(first, allowed, stars_of, k, first_weight: float = 1.0,
     pool = tf.cast(pool, tf.int64)
     real = kept > -np.inf
     ranking = first_weight * tf.where(real, kept, 0.0)
+    stars = None
     if not isinstance(stars_weight, (int, float)) or stars_weight:
-        ranking += stars_weight * tf.cast(stars_of(pool), tf.float32)
+        stars = tf.cast(stars_of(pool), tf.float32)
+        ranking += stars_weight * stars
     ranking = tf.where(real, ranking, -np.inf)
     # top_k breaks ties by position; the pool is not in column order, so sort it first.
     order = tf.argsort(pool, axis=1, stable=True)
     pool, ranking, real = (tf.gather(t, order, batch_dims=1) for t in (pool, ranking, real))
     _, best = tf.math.top_k(ranking, tf.minimum(k, width))
-    return tf.gather(pool, best, batch_dims=1), tf.gather(real, best, batch_dims=1)
+    columns = tf.gather(pool, best, batch_dims=1)
+    if stars is None:
+        stars = tf.cast(stars_of(columns), tf.float32)
+    else:
+        stars = tf.gather(tf.gather(stars, order, batch_dims=1), best, batch_dims=1)
+    return columns, tf.gather(real, best, batch_dims=1), stars

@@ -142,7 +142,7 @@ class ScoreTable:
             allowed: ``(len(rows), n_movies)`` what may be listed.
 
         Returns:
-            ``(columns, valid)``, each ``(len(rows), min(k, n_movies))``.
+            ``(columns, valid, stars)``, each ``(len(rows), min(k, n_movies))``.
         """
         weight = 0.0
         first = stars
@@ -327,9 +327,8 @@ def top_lists(table: ScoreTable, catalog, rows: np.ndarray, k: int, flags, times
         block = rows[lo:lo + chunk]
         stars = table.users_scores(block, np.tile(np.asarray(flags, np.float64), (len(block), 1)),
                                    np.full(len(block), timestamp, np.int64), clip=False)
-        best, keep = table.top(block, stars, catalog.allowed(block, filters), k, rank_by,
-                               candidates)
-        parts.append(list_frame(catalog, lo, best, keep, np.take_along_axis(stars, best, axis=1)))
+        parts.append(list_frame(catalog, lo, *table.top(
+            block, stars, catalog.allowed(block, filters), k, rank_by, candidates)))
     return pd.concat(parts, ignore_index=True)
 
 
@@ -373,11 +372,10 @@ def live_lists(model, pipeline, catalog, rows: np.ndarray, k: int, context: pd.D
                 cold = pair_stars(model, pipeline, catalog, np.zeros(1, np.int64),
                                   np.arange(len(movie_items))[None, :], context)[0]
             first[block == 0] = cold
-        best, keep = rerank(first, allowed, lambda pool: pair_stars(
-            model, pipeline, catalog, block, pool, context), k, module.first_weight, weight,
-            candidates)
-        stars = pair_stars(model, pipeline, catalog, block, best, context)
-        parts.append(list_frame(catalog, lo, best, keep, stars))
+        parts.append(list_frame(catalog, lo, *rerank(
+            first, allowed, lambda pool: pair_stars(model, pipeline, catalog, block, pool,
+                                                    context),
+            k, module.first_weight, weight, candidates)))
     return pd.concat(parts, ignore_index=True)
 
 
@@ -393,21 +391,6 @@ def pair_stars(model, pipeline, catalog, rows: np.ndarray, columns: np.ndarray,
         pairs[name] = context[name].iloc[0]
     return predict_block(model, catalog, make_block(pipeline, model, pairs)).reshape(
         columns.shape)
-
-
-def top_k(scores: np.ndarray, ids: np.ndarray, k: int) -> np.ndarray:
-    """Positions of the ``k`` highest scores, ties broken by the smaller id."""
-    k = min(k, len(scores))
-    if k <= 0:
-        return np.zeros(0, np.int64)
-    if k < len(scores):
-        # Everything scoring at least the k-th best, so ties at the cut stay in play.
-        cut = np.partition(scores, len(scores) - k)[len(scores) - k]
-        keep = np.flatnonzero(scores >= cut)
-    else:
-        keep = np.arange(len(scores))
-    order = np.lexsort((ids[keep], -scores[keep]))[:k]
-    return keep[order]
 
 
 def table_cells(n_users: int, n_movies: int) -> int:

@@ -39,9 +39,9 @@ def test_numpy_and_tensorflow_forms_are_equal(seed, stars_weight):
     first, stars, allowed = _case(seed)
     weight = (np.linspace(0, 1, len(first))[:, None] if stars_weight == "rows"
               else stars_weight)
-    columns, valid = rerank(first, allowed, lambda c: np.take_along_axis(stars, c, 1), 5,
-                            1.0, weight, candidates=12)
-    got_columns, got_valid = rerank_tf(
+    columns, valid, listed = rerank(first, allowed, lambda c: np.take_along_axis(stars, c, 1),
+                                    5, 1.0, weight, candidates=12)
+    got_columns, got_valid, got_listed = rerank_tf(
         tf.constant(first), tf.constant(allowed),
         lambda c: tf.gather(tf.constant(stars, tf.float32), c, batch_dims=1),
         tf.constant(5), 1.0, tf.constant(weight, tf.float32) if stars_weight == "rows" else weight,
@@ -49,13 +49,24 @@ def test_numpy_and_tensorflow_forms_are_equal(seed, stars_weight):
     np.testing.assert_array_equal(got_valid.numpy(), valid)
     np.testing.assert_array_equal(np.where(valid, got_columns.numpy(), -1),
                                   np.where(valid, columns, -1))
+    # The stars returned are those of the listed movies, in both forms.
+    np.testing.assert_allclose(listed[valid], np.take_along_axis(stars, columns, 1)[valid])
+    np.testing.assert_allclose(got_listed.numpy()[valid], listed[valid])
     assert valid[0].sum() == 3 and valid[1:].all()
     assert np.take_along_axis(allowed, columns, 1)[valid].all()
 
 
 def test_without_stars_the_list_is_the_exact_top_of_the_first_stage():
     first, stars, allowed = _case(3)
-    columns, valid = rerank(first, allowed, lambda c: 1 / 0, 4, candidates=4)
+    asked = []
+
+    def stars_of(columns):
+        asked.append(columns)
+        return np.take_along_axis(stars, columns, 1)
+
+    columns, valid, listed = rerank(first, allowed, stars_of, 4, candidates=50)
+    # Stars unweighted are predicted for the list alone, not the 50 candidates.
+    assert len(asked) == 1 and asked[0] is columns and listed.shape == (len(first), 4)
     exact = best_columns(np.where(allowed, first, -np.inf), 4)
     np.testing.assert_array_equal(np.where(valid, columns, -1),
                                   np.where(np.take_along_axis(allowed, exact, 1), exact, -1))
@@ -65,9 +76,9 @@ def test_with_every_candidate_it_is_the_exhaustive_ranking_and_fewer_can_differ(
     first, stars, allowed = _case(4)
     ranking = np.where(allowed, first + 2.0 * stars, -np.inf)
     exhaustive = best_columns(ranking, 5)
-    every, _ = rerank(first, allowed, lambda c: np.take_along_axis(stars, c, 1), 5,
+    every, _, _ = rerank(first, allowed, lambda c: np.take_along_axis(stars, c, 1), 5,
                       stars_weight=2.0, candidates=first.shape[1])
     np.testing.assert_array_equal(every[1:], exhaustive[1:])
-    few, _ = rerank(first, allowed, lambda c: np.take_along_axis(stars, c, 1), 5,
+    few, _, _ = rerank(first, allowed, lambda c: np.take_along_axis(stars, c, 1), 5,
                     stars_weight=2.0, candidates=5)
     assert (few[1:] != exhaustive[1:]).any(), "the stars move movies from outside the top 5"

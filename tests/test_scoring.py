@@ -70,14 +70,6 @@ def test_recommend_ranks_by_the_unclipped_score(hybrid, sample_split):
                                atol=1e-5)
 
 
-def test_top_k_breaks_ties_by_the_smaller_id():
-    scores = np.array([1.0, 3.0, 3.0, 2.0, 3.0])
-    ids = np.array([40, 30, 10, 20, 50])
-    assert ids[scoring.top_k(scores, ids, 2)].tolist() == [10, 30]
-    assert ids[scoring.top_k(scores, ids, 9)].tolist() == [10, 30, 50, 20, 40]
-    assert scoring.top_k(scores, ids, 0).size == 0
-
-
 def test_table_round_trip(hybrid, tmp_path):
     table = hybrid.score_table()
     table.save(tmp_path / "t.npz")
