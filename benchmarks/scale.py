@@ -1,24 +1,32 @@
-"""Scale: generated MovieLens-25M-shaped data -> features -> one training epoch.
+"""Scale: generated MovieLens-25M-shaped data -> features -> one training epoch -> export.
 
 Usage:
-    python benchmarks/scale.py --rows 25000000 [--batch-size 16384] [--optimizer lazy_adam]
-                                               [--no-train]
+    python benchmarks/scale.py --rows 25000000 [--parts default|core] [--save DIR]
+                               [--batch-size 16384] [--optimizer lazy_adam] [--no-train]
 
 Streams ``--rows`` ratings in MovieLens-25M proportions (about 6.5 users and 2.4 movies
 per thousand ratings: 162k users and 59k movies at 25M) to Parquet with
 ``kerasrec.data.write_sample``; then, in a fresh process so its memory is its own,
-reads them back (``load_movies``: pyarrow, a chunk at a time), fits the feature
-pipeline and transforms the ratings to ids, context and scaled ratings (item features
-stay a table inside the model), and trains the four-branch hybrid for one epoch on
-99% of the ratings, scoring the held-out 1% in stars. The extensions that read every
-training rating at build time (neighbourhoods, SVD++ history, session biases) are
-switched off: the four branches and the biases remain.
+reads them back (``load_movies``: pyarrow, a chunk at a time) and fits the feature
+pipeline (load and feature seconds). Then, as a user would, it fits a
+``Recommender`` on 99% of the ratings for one epoch (``TrainConfig(epochs=1,
+batch_size=16384, optimizer="lazy_adam")``), scores the held-out 1% in stars and
+exports the SavedModel (``export_saved_model``: two stages, no users x movies
+table).
+
+``--parts default`` is the default hybrid: every part it keeps at this size
+(``kerasrec.models.hybrid.budget`` switches off, with a warning each, the parts whose
+measured cost is too high; the warnings are printed). ``--parts core`` is the
+article's four branches and the biases alone. ``--save DIR`` keeps the fitted
+Recommender, for ``benchmarks/serving.py --run DIR`` and ``benchmarks/rerank.py --run
+DIR``.
 
 Prints one JSON object as its last line: rows, users, movies, generate_seconds,
-load_seconds, feature_seconds (fit + transform), load_and_feature_seconds,
-peak_rss_mb (after features), batch_size, optimizer, epoch_seconds, rows_per_second,
-median_step_ms, slowest_step_seconds, epoch_loss, holdout_rmse and mean_rmse (stars; predicting the mean rating),
-peak_rss_train_mb.
+load_seconds, feature_seconds, peak_rss_mb (after features), parts_switched_off,
+build_seconds (from ``fit`` to the first step: features of the training rows, the
+neighbour search, sessions), neighbour_search_seconds, epoch_seconds, rows_per_second,
+median_step_ms, slowest_step_seconds, holdout_rmse and mean_rmse (stars; predicting the
+mean rating), export_seconds, export_mb, peak_rss_train_mb (the whole run).
 """
 
 from __future__ import annotations
@@ -36,8 +44,9 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _common import emit, peak_rss_mb  # noqa: E402
 
-SCALE_HYBRID = dict(ids_only=True, neighbours=(), user_history=False, session_bias=False,
-                    retrieval=False)
+#: The article's four branches and the biases alone (``--parts core``).
+CORE_HYBRID = dict(ids_only=True, neighbours=(), user_history=False, session_bias=False,
+                   retrieval=False)
 
 
 def shape(rows: int) -> tuple:
@@ -54,7 +63,9 @@ def generate(rows: int, folder: Path) -> float:
 
 
 def measure(folder: str, batch_size: int, optimizer: str, learning_rate: float,
-            train: bool) -> dict:
+            train: bool, parts: str = "default", save=None) -> dict:
+    import warnings
+
     import numpy as np
 
     import kerasrec as kr
@@ -63,49 +74,65 @@ def measure(folder: str, batch_size: int, optimizer: str, learning_rate: float,
     data = kr.load_movies(folder)
     loaded = time.perf_counter()
     pipeline = kr.FeaturePipeline().fit(data)
-    x = pipeline.transform(data.ratings, item_features=False)
     done = time.perf_counter()
-    result = {"rows": len(x["user_id"]), "users": pipeline.n_users - 1,
+    result = {"rows": len(data.ratings), "users": pipeline.n_users - 1,
               "movies": pipeline.n_items - 1, "load_seconds": round(loaded - start, 2),
               "feature_seconds": round(done - loaded, 2),
               "load_and_feature_seconds": round(done - start, 2),
               "peak_rss_mb": round(peak_rss_mb(), 1)}
-    movies = data.ratings["movieId"].to_numpy()
-    stars = data.ratings["rating"].to_numpy()
-    del data
     if not train:
         return result
-    from kerasrec.models import build_model
-    from kerasrec.optimizers import get_optimizer
-    from kerasrec.training import make_dataset, model_inputs, predict, validation_cut
+    from kerasrec.errors import ScaleWarning
+    from kerasrec.export import export_saved_model
+    from kerasrec.training import TrainConfig
 
-    fit_rows, held = validation_cut(len(stars), 0.01, seed=0)
-    model = build_model("hybrid", pipeline, x, seed=0, **SCALE_HYBRID)
-    model.compile(optimizer=get_optimizer(optimizer, learning_rate), loss="mse")
-    inputs = {k: v[fit_rows] for k, v in model_inputs(model, x).items()}
-    dataset = make_dataset(inputs, x["rating"][fit_rows], batch_size=batch_size, shuffle=True)
-    # The first steps trace the graph; time one full epoch after a short warm-up.
-    model.fit(dataset.take(3), epochs=1, verbose=0)
+    fit, held = kr.random_split(data.ratings, 0.01, seed=0)
+    data = data.with_ratings(fit)
     steps = _StepTimes()
-    start = time.perf_counter()
-    history = model.fit(dataset, epochs=1, verbose=0, callbacks=[steps])
-    seconds = time.perf_counter() - start
-    gaps = np.diff([start, *steps.ends])
-    predicted = pipeline.to_stars(predict(model, {k: v[held] for k, v in x.items()}),
-                                  movies[held])
-    mean = stars[fit_rows].mean()
-    result.update({"batch_size": batch_size, "optimizer": optimizer,
-                   "learning_rate": learning_rate, "epoch_seconds": round(seconds, 1),
-                   "rows_per_second": round(len(fit_rows) / seconds),
-                   # TensorFlow sometimes stalls for seconds at an epoch's first step.
-                   "median_step_ms": round(float(np.median(gaps)) * 1000, 1),
-                   "slowest_step_seconds": round(float(gaps.max()), 2),
-                   "epoch_loss": round(float(history.history["loss"][-1]), 4),
-                   # the MSE of predicting the mean: what one epoch must beat
-                   "target_variance": round(float(x["rating"].var()), 4),
-                   "holdout_rmse": round(float(np.sqrt(np.mean((predicted - stars[held]) ** 2))), 4),
-                   "mean_rmse": round(float(np.sqrt(np.mean((mean - stars[held]) ** 2))), 4),
-                   "peak_rss_train_mb": round(peak_rss_mb(), 1)})
+    config = TrainConfig(epochs=1, batch_size=batch_size, optimizer=optimizer,
+                         learning_rate=learning_rate, validation_fraction=0.0, verbose=0,
+                         callbacks=[steps])
+    options = CORE_HYBRID if parts == "core" else {}
+    rec = kr.Recommender("hybrid", train=config, seed=0, **options)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", ScaleWarning)
+        start = time.perf_counter()
+        rec.fit(data)
+        fitted = time.perf_counter()
+    switched = [str(w.message) for w in caught if issubclass(w.category, ScaleWarning)]
+    for message in switched:
+        print(message, file=sys.stderr, flush=True)
+    del data
+    gaps = np.diff([steps.begin, *steps.ends])
+    predicted = rec.predict(held)
+    stars = held["rating"].to_numpy()
+    mean = fit["rating"].mean()
+    start_export = time.perf_counter()
+    with tempfile.TemporaryDirectory() as tmp:
+        exported = export_saved_model(rec, Path(tmp) / "served")
+        export_seconds = time.perf_counter() - start_export
+        export_mb = sum(f.stat().st_size for f in exported.rglob("*") if f.is_file()) / 2 ** 20
+    if save:
+        rec.save(save)
+    c = rec.model_.config
+    result.update({
+        "parts": parts, "parts_switched_off": switched,
+        "parts_on": {"neighbours": list(c.neighbours), "user_history": c.user_history,
+                     "session_bias": c.session_bias, "retrieval": c.retrieval,
+                     "mlp": c.mlp, "item_features": c.item_features, "context": c.context},
+        "batch_size": batch_size, "optimizer": optimizer, "learning_rate": learning_rate,
+        "build_seconds": round(steps.begin - start, 1),
+        "neighbour_search_seconds": round(getattr(rec.model_.backbone, "build_timings", {}).get("neighbours", 0.0), 1),
+        "epoch_seconds": round(steps.end - steps.begin, 1),
+        "fit_seconds": round(fitted - start, 1),
+        "rows_per_second": round(len(fit) / (steps.end - steps.begin)),
+        # TensorFlow sometimes stalls for seconds at an epoch's first step.
+        "median_step_ms": round(float(np.median(gaps)) * 1000, 1),
+        "slowest_step_seconds": round(float(gaps.max()), 2),
+        "holdout_rmse": round(float(np.sqrt(np.mean((predicted - stars) ** 2))), 4),
+        "mean_rmse": round(float(np.sqrt(np.mean((mean - stars) ** 2))), 4),
+        "export_seconds": round(export_seconds, 1), "export_mb": round(export_mb, 1),
+        "peak_rss_train_mb": round(peak_rss_mb(), 1)})
     return result
 
 
@@ -113,14 +140,22 @@ def _StepTimes():
     import keras
 
     class StepTimes(keras.callbacks.Callback):
-        """When each training step ended."""
+        """When training began, each step ended and training ended."""
 
         def __init__(self) -> None:
             super().__init__()
             self.ends = []
+            self.begin = self.end = None
+
+        def on_train_begin(self, logs=None) -> None:
+            self.begin = time.perf_counter()
 
         def on_train_batch_end(self, batch, logs=None) -> None:
             self.ends.append(time.perf_counter())
+
+        def on_train_end(self, logs=None) -> None:
+            if self.end is None:  # the first fit is the epoch; later ones are not
+                self.end = time.perf_counter()
 
     return StepTimes()
 
@@ -133,21 +168,24 @@ def main(argv=None) -> int:
     parser.add_argument("--optimizer", choices=("adam", "lazy_adam"), default="lazy_adam")
     parser.add_argument("--learning-rate", type=float, default=4e-3)
     parser.add_argument("--no-train", action="store_true")
+    parser.add_argument("--parts", choices=("default", "core"), default="default")
+    parser.add_argument("--save", default=None, help="keep the fitted Recommender here")
     parser.add_argument("--data", help=argparse.SUPPRESS)  # child process: measure only
     args = parser.parse_args(argv)
     if args.data:
         emit(measure(args.data, args.batch_size, args.optimizer, args.learning_rate,
-                     not args.no_train))
+                     not args.no_train, args.parts, args.save))
         return 0
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp) / "ratings"
         generate_seconds = generate(args.rows, folder)
         command = [sys.executable, __file__, "--data", str(folder), "--batch-size",
                    str(args.batch_size), "--optimizer", args.optimizer, "--learning-rate",
-                   str(args.learning_rate)] + (["--no-train"] if args.no_train else [])
-        done = subprocess.run(command, capture_output=True, text=True)
+                   str(args.learning_rate), "--parts", args.parts] + (
+                       ["--no-train"] if args.no_train else []) + (
+                       ["--save", str(Path(args.save).resolve())] if args.save else [])
+        done = subprocess.run(command, stdout=subprocess.PIPE, text=True)
         if done.returncode != 0:
-            sys.stderr.write(done.stderr[-3000:])
             return done.returncode
     result = json.loads(done.stdout.strip().splitlines()[-1])
     emit({"generate_seconds": round(generate_seconds, 1), **result})

@@ -30,7 +30,8 @@ SECTIONS = [
     ("kerasrec.models.base", ["model_names", "model_class", "model_table", "register",
                               "RecModel"]),
     ("kerasrec.training", ["TrainConfig", "fit", "make_dataset", "predict"]),
-    ("kerasrec.rerank", ["rerank", "rerank_tf", "best_columns"]),
+    ("kerasrec.rerank", ["rerank", "rerank_tf", "best_columns", "row_stars_weights"]),
+    ("kerasrec.models.hybrid.budget", ["within_budget", "PartLimit"]),
     ("kerasrec.recommend", ["Recommender"]),
     ("kerasrec.catalog", ["Filters", "Catalog"]),
     ("kerasrec.search", ["grid_search", "SearchResult"]),
@@ -46,7 +47,7 @@ SECTIONS = [
     ("kerasrec.errors", ["KerasRecError", "DataError", "ArgumentError", "ArtifactError",
                          "PipelineError", "CapabilityError", "UnknownMovieError",
                          "NotFittedError", "TrainingError", "MissingDependencyError",
-                         "DataWarning"]),
+                         "DataWarning", "ScaleWarning"]),
 ]
 
 

@@ -77,6 +77,11 @@ class DataWarning(UserWarning):
     Windows-1252); the message names the file and the line."""
 
 
+class ScaleWarning(UserWarning):
+    """A part of a model was switched off because the data is too large for it; the
+    message names the part, its measured cost and how to keep it."""
+
+
 class ArgumentError(KerasRecError, ValueError):
     """A function was called with an argument it cannot use (e.g. ``k=0``)."""
 

@@ -47,7 +47,7 @@ from kerasrec._io import atomic_path
 from kerasrec.catalog import global_mean_pairs_tf
 from kerasrec.errors import ArtifactError, CapabilityError
 from kerasrec.features.context import context_features_tf, utc_offsets
-from kerasrec.rerank import CANDIDATES, rerank_tf
+from kerasrec.rerank import CANDIDATES, rerank_tf, row_stars_weights_tf
 
 SIGNATURES = ("serving_default", "recommend", "recommend_recent", "similar_items")
 
@@ -298,12 +298,12 @@ def _serving_tables_class():
             values = tf.where(inside[:, None], similarity, 0.0)
             return self._top(scores, ~itself, k, "similarity", None, values)
 
-        def _ranked(self, first, allowed, k, weight, stars_of):
+        def _ranked(self, first, allowed, k, weight, stars_of, first_weight: float = 1.0):
             """The two-stage lists (:func:`kerasrec.rerank.rerank_tf`), padded with -1
             past each row's ``k``; ``stars_of(columns)`` gives their stars."""
             width = tf.minimum(tf.reduce_max(tf.concat([k, [0]], 0)), self.n_movies)
             columns, valid, stars = rerank_tf(first, allowed, stars_of,
-                                              tf.cast(width, tf.int32), 1.0, weight,
+                                              tf.cast(width, tf.int32), first_weight, weight,
                                               self.candidates)
             valid &= tf.range(width)[None, :] < k[:, None]
             stars = tf.clip_by_value(stars, *self.rating_range)
@@ -414,8 +414,10 @@ def _retrieval_serving_class():
                 known = tf.ones_like(known)
                 first += shift
             first = tf.where(known, first, cold)
-            return self._ranked(first, allowed, k, tf.where(known, self.stars_weight, 0.0),
-                                lambda pool: self._pair_stars(rows, pool, context, timestamp))
+            weight = row_stars_weights_tf(known, self.module.first_weight, self.stars_weight)
+            return self._ranked(first, allowed, k, weight,
+                                lambda pool: self._pair_stars(rows, pool, context, timestamp),
+                                self.module.first_weight)
 
     return _RetrievalServing
 

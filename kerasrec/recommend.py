@@ -492,19 +492,23 @@ class Recommender:
         movies = catalog.movie_ids[candidates]
         table = self._table_if_any()
         by_relevance = rank_by == "relevance" and (row > 0 or shift is not None)
-        weight, stars = 0.0, None
+        weight, first_weight, stars = 0.0, 1.0, None
+        # Two stages without a table: relevance for anyone with a first stage; stars for
+        # users seen in training (unseen ones share one row of stars, scored whole).
+        module = (scoring.two_stages(self.model_, rank_by)
+                  if table is None and (by_relevance or (rank_by == "rating" and row > 0))
+                  else None)
         if table is not None:
             stars = table.users_scores(np.array([row]), self.pipeline_.context(frame),
                                        self.pipeline_.timestamps(frame), clip=False)[0]
             stars = stars[candidates]
             first = table.relevance[row][candidates] if by_relevance else stars
             weight = (table.stars_weight or 0.0) if by_relevance else 0.0
-        elif by_relevance and self.model_.supports("retrieval"):
+        elif module is not None:
             # Two stages, no table: the first for every candidate, stars for the best.
-            module = self.model_.retrieval_module()
             items = self.pipeline_.item_index(movies).astype(np.int64)
             first = np.asarray(module(np.array([row], np.int64)))[0][items]
-            weight = module.stars_weight
+            weight, first_weight = module.stars_weight, module.first_weight
         else:
             pairs = frame.drop(columns="movieId").merge(pd.DataFrame({"movieId": movies}),
                                                         how="cross")
@@ -521,7 +525,7 @@ class Recommender:
                                       np.array([row]), candidates[columns], frame)
 
         top, valid, listed = rerank(first[None, :], np.ones((1, len(movies)), bool), stars_of,
-                                    k, stars_weight=weight, candidates=self.candidates)
+                                    k, first_weight, weight, candidates=self.candidates)
         out = catalog.describe(movies[top[valid]])
         out.insert(0, "rank", np.arange(1, int(valid.sum()) + 1))
         out["predicted_rating"] = np.clip(listed[valid], *self.pipeline_.config.rating_range)
@@ -581,9 +585,9 @@ class Recommender:
                                     self.pipeline_.context(frame)[0],
                                     int(self.pipeline_.timestamps(frame)[0]), rank_by, filters,
                                     candidates=self.candidates)
-        elif rank_by == "relevance" and self.model_.supports("retrieval"):
+        elif scoring.two_stages(self.model_, rank_by) is not None:
             out = scoring.live_lists(self.model_, self.pipeline_, self.catalog_, rows, k, frame,
-                                     filters, candidates=self.candidates)
+                                     filters, candidates=self.candidates, rank_by=rank_by)
         else:
             lists = pd.concat([self._recommend(u, k, context, filters, rank_by).assign(userId=u)
                                for u in users], ignore_index=True)

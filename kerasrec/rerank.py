@@ -17,6 +17,14 @@ smaller movieId: the catalog is sorted), in both stages, in both forms.
 exact top ``k`` of the first stage; otherwise it equals the exhaustive ranking
 whenever the exhaustive top ``k`` lies within the first stage's top ``candidates``
 (``benchmarks/rerank.py`` measures how often).
+
+Two kinds of first stage share the rule. A model that ranks by relevance
+(``first_weight`` 1) ranks by the first stage plus weighted stars; a model that ranks
+by its stars uses the first stage only to choose the candidates (``first_weight`` 0,
+``stars_weight`` 1: the hybrid without its retrieval tower, whose first stage is its
+factorized part). Users unseen in training have no first stage: they get their
+stars, which are the same for all of them, as the first stage, and
+:func:`row_stars_weights` gives their rows the weight that ranks by those stars.
 """
 
 from __future__ import annotations
@@ -54,6 +62,28 @@ def best_columns(scores: np.ndarray, width: int) -> np.ndarray:
     values = np.take_along_axis(scores, picked, axis=1)
     order = np.lexsort((picked, -values), axis=1)
     return np.take_along_axis(picked, order, axis=1).astype(np.int64)
+
+
+def row_stars_weights(known: np.ndarray, first_weight: float, stars_weight: float
+                      ) -> np.ndarray:
+    """Each row's weight of the stars, ``(n, 1)``: ``stars_weight`` for users seen in
+    training; for the others, whose first stage is their stars, 0 where the first
+    stage weighs and 1 where it does not, so they rank by stars either way.
+
+    Example:
+        >>> row_stars_weights(np.array([True, False]), 1.0, 0.5).ravel().tolist()
+        [0.5, 0.0]
+    """
+    return np.where(np.asarray(known, bool), float(stars_weight),
+                    0.0 if first_weight else 1.0).reshape(-1, 1)
+
+
+def row_stars_weights_tf(known, first_weight: float, stars_weight: float):
+    """:func:`row_stars_weights` in TensorFlow: ``known`` a ``(n, 1)`` or ``(n,)`` bool
+    tensor; returns float32 of its shape."""
+    import tensorflow as tf
+
+    return tf.where(known, float(stars_weight), 0.0 if first_weight else 1.0)
 
 
 def rerank(first: np.ndarray, allowed: np.ndarray,

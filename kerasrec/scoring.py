@@ -31,7 +31,7 @@ import pandas as pd
 
 from kerasrec.catalog import global_mean_pairs
 from kerasrec.errors import CapabilityError
-from kerasrec.rerank import CANDIDATES, rerank
+from kerasrec.rerank import CANDIDATES, rerank, row_stars_weights
 
 SCORE_TABLE_LIMIT = 2 ** 25
 """Largest table (users x catalog movies) kept: 128 MiB of float32 scores."""
@@ -221,6 +221,15 @@ def _ids(values) -> np.ndarray:
             from None
 
 
+def two_stages(model, rank_by: str):
+    """The model's two-stage module (:meth:`RecModel.retrieval_module`) when it ranks
+    lists by ``rank_by`` (``"relevance"`` or ``"rating"``), else None."""
+    if not model.supports("retrieval"):
+        return None
+    module = model.retrieval_module()
+    return module if module.rank_by == rank_by else None
+
+
 def table_problem(model, pipeline, catalog) -> Optional[str]:
     """Why ``model`` has no score table, or None if it can have one."""
     if not model.tabulate:
@@ -258,7 +267,8 @@ def build_table(model, pipeline, catalog, verbose: int = 0) -> ScoreTable:
     ranks = model.supports("relevance")
     relevance = np.empty((len(row_users), len(movies)), np.float32) if ranks else None
     # Two-stage models store their first stage: lists add the stars on the candidates.
-    module = model.retrieval_module() if model.supports("retrieval") else None
+    # (A model ranked by stars keeps them whole: where the table fits, it ranks exactly.)
+    module = two_stages(model, "relevance") if ranks else None
     movie_items = pipeline.item_index(movies).astype(np.int64)
     chunk = max(1, 2 ** 19 // len(columns))
     bar = None
@@ -345,12 +355,13 @@ def list_frame(catalog, first_position: int, columns: np.ndarray, valid: np.ndar
 
 
 def live_lists(model, pipeline, catalog, rows: np.ndarray, k: int, context: pd.DataFrame,
-               filters=None, chunk: int = 256, candidates: int = CANDIDATES) -> pd.DataFrame:
-    """:func:`top_lists` by relevance without a table, for a two-stage model: its
-    first stage for the whole catalog (``chunk`` users at a time), then the model's
-    stars for each user's best ``candidates`` alone. Users unseen in training are
-    ranked by stars over the whole catalog (their stars do not depend on them: one
-    row for all).
+               filters=None, chunk: int = 256, candidates: int = CANDIDATES,
+               rank_by: str = "relevance") -> pd.DataFrame:
+    """:func:`top_lists` without a table, for a model with two stages that rank by
+    ``rank_by``: its first stage for the whole catalog (``chunk`` users at a time),
+    then the model's stars for each user's best ``candidates`` alone. Users unseen in
+    training are ranked by stars over the whole catalog (their stars do not depend on
+    them: one row for all).
 
     Args:
         context: A one-row frame with the moment's columns (``with_context``).
@@ -358,7 +369,7 @@ def live_lists(model, pipeline, catalog, rows: np.ndarray, k: int, context: pd.D
     from kerasrec.catalog import Filters
 
     filters = filters or Filters()
-    module = model.retrieval_module()
+    module = two_stages(model, rank_by)
     movie_items = pipeline.item_index(catalog.movie_ids).astype(np.int64)
     parts = []
     cold = None
@@ -366,7 +377,7 @@ def live_lists(model, pipeline, catalog, rows: np.ndarray, k: int, context: pd.D
         block = np.asarray(rows[lo:lo + chunk], np.int64)
         allowed = catalog.allowed(block, filters)
         first = np.asarray(module(block), np.float64)[:, movie_items]
-        weight = np.where(block > 0, module.stars_weight, 0.0)[:, None]
+        weight = row_stars_weights(block > 0, module.first_weight, module.stars_weight)
         if (block == 0).any():
             if cold is None:
                 cold = pair_stars(model, pipeline, catalog, np.zeros(1, np.int64),

@@ -221,8 +221,13 @@ def check_explanations_add_up(f: Fitted, tmp_path: Path) -> None:
 
 
 def check_two_stages_rank_as_relevance(f: Fitted, tmp_path: Path) -> None:
-    """A two-stage model's stages add up to its relevance, and its lists are the same
-    from the score table, without it, and from a SavedModel without it."""
+    """A two-stage model's stages add up to what its lists rank by, and its lists are
+    the same from the score table, without it, and from a SavedModel without it.
+
+    A model ranked by relevance stores its first stage in the table, so the lists
+    agree at any candidate count; one ranked by stars keeps the stars whole in the
+    table (exact), so the lists are compared with every movie a candidate, and its
+    second stage must be its stars."""
     from kerasrec import scoring
 
     rec = f.rec
@@ -235,27 +240,40 @@ def check_two_stages_rank_as_relevance(f: Fitted, tmp_path: Path) -> None:
     stars = rec.model_.score(block)
     first = np.asarray(module(block["user_id"].astype(np.int64)))[
         np.arange(len(stars)), block["item_id"]]
+    if module.rank_by == "relevance":
+        ranked = rec.model_.relevance(block, stars)
+    else:
+        assert module.rank_by == "rating" and module.first_weight == 0, module.rank_by
+        ranked = stars
     np.testing.assert_allclose((module.first_weight * first + module.stars_weight * stars)[known],
-                               rec.model_.relevance(block, stars)[known], atol=1e-4)
+                               ranked[known], atol=1e-4)
     users = [int(u) for u in f.train["userId"].unique()[:5]] + [UNKNOWN_USER]
-    with_table = rec.recommend_many(users, k=5)
-    table, rec._table = rec._table, None
-    original = scoring.table_problem
+    saved_candidates = rec.candidates
+    if module.rank_by == "rating":
+        rec.candidates = len(rec.catalog_.movie_ids)
     try:
-        scoring.table_problem = lambda *args: "a table is not allowed in this check"
-        without = rec.recommend_many(users, k=5)
-        single = rec.recommend(users[0], k=5)
+        with_table = rec.recommend_many(users, k=5)
+        table, rec._table = rec._table, None
+        original = scoring.table_problem
+        try:
+            scoring.table_problem = lambda *args: "a table is not allowed in this check"
+            without = rec.recommend_many(users, k=5)
+            single = rec.recommend(users[0], k=5)
+        finally:
+            scoring.table_problem, rec._table = original, table
+        assert with_table["movieId"].tolist() == without["movieId"].tolist()
+        assert single["movieId"].tolist() == without["movieId"].tolist()[:5]
+        np.testing.assert_allclose(without["predicted_rating"], with_table["predicted_rating"],
+                                   atol=1e-4)
+
+        import tensorflow as tf
+
+        from kerasrec.export import export_saved_model
+
+        served = tf.saved_model.load(str(export_saved_model(rec, tmp_path / "two_stages",
+                                                            score_table=False)))
     finally:
-        scoring.table_problem, rec._table = original, table
-    assert with_table["movieId"].tolist() == without["movieId"].tolist()
-    assert single["movieId"].tolist() == without["movieId"].tolist()[:5]
-
-    import tensorflow as tf
-
-    from kerasrec.export import export_saved_model
-
-    served = tf.saved_model.load(str(export_saved_model(rec, tmp_path / "two_stages",
-                                                        score_table=False)))
+        rec.candidates = saved_candidates
     n = len(users)
     top = served.signatures["recommend"](
         user_id=tf.constant(users, tf.int64), daytime=tf.zeros(n), weekend=tf.zeros(n),

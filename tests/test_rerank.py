@@ -9,7 +9,8 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 import numpy as np  # noqa: E402
 import pytest  # noqa: E402
 
-from kerasrec.rerank import best_columns, rerank, rerank_tf  # noqa: E402
+from kerasrec.rerank import (best_columns, rerank, rerank_tf, row_stars_weights,  # noqa: E402
+                             row_stars_weights_tf)
 
 
 def _case(seed: int, n: int = 7, m: int = 60):
@@ -82,3 +83,36 @@ def test_with_every_candidate_it_is_the_exhaustive_ranking_and_fewer_can_differ(
     few, _, _ = rerank(first, allowed, lambda c: np.take_along_axis(stars, c, 1), 5,
                     stars_weight=2.0, candidates=5)
     assert (few[1:] != exhaustive[1:]).any(), "the stars move movies from outside the top 5"
+
+
+@pytest.mark.parametrize("first_weight,stars_weight", [(1.0, 0.0), (1.0, 0.5), (0.0, 1.0)])
+def test_row_stars_weights_are_equal_in_both_forms(first_weight, stars_weight):
+    import tensorflow as tf
+
+    known = np.array([True, False, True, False])
+    weights = row_stars_weights(known, first_weight, stars_weight)
+    got = row_stars_weights_tf(tf.constant(known[:, None]), first_weight, stars_weight)
+    np.testing.assert_array_equal(got.numpy(), weights)
+    assert weights[0, 0] == stars_weight
+    # Unseen users rank by the stars given as their first stage, whichever weighs.
+    assert weights[1, 0] == (0.0 if first_weight else 1.0)
+
+
+def test_a_stars_ranked_model_uses_the_first_stage_only_to_choose_candidates():
+    first, stars, allowed = _case(5)
+    known = np.arange(len(first)) != 2
+    first[2] = stars[2]  # an unseen user: the stars are the first stage
+    weight = row_stars_weights(known, 0.0, 1.0)
+    columns, valid, listed = rerank(first, allowed, lambda c: np.take_along_axis(stars, c, 1),
+                                    5, 0.0, weight, candidates=first.shape[1])
+    exhaustive = best_columns(np.where(allowed, stars, -np.inf), 5)
+    np.testing.assert_array_equal(np.where(valid, columns, -1),
+                                  np.where(np.take_along_axis(allowed, exhaustive, 1),
+                                           exhaustive, -1))
+    np.testing.assert_allclose(listed[valid], np.take_along_axis(stars, columns, 1)[valid])
+    # With fewer candidates, known users' lists hold only what the first stage chose.
+    few, valid, _ = rerank(first, allowed, lambda c: np.take_along_axis(stars, c, 1), 5,
+                           0.0, weight, candidates=6)
+    pool = best_columns(np.where(allowed, first, -np.inf), 6)
+    for row in np.flatnonzero(known):
+        assert set(few[row][valid[row]]) <= set(pool[row])

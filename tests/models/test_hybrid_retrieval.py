@@ -166,3 +166,44 @@ def test_catch_up_comes_after_the_list_weights_are_chosen(sample_split):
     assert ([fitted[True].model_.chosen[k] for k in keys]
             == [fitted[False].model_.chosen[k] for k in keys])
     assert not np.allclose(fitted[True].predict(test), fitted[False].predict(test))
+
+
+def test_without_the_tower_the_factorized_part_chooses_candidates_ranked_by_stars(
+        sample, tmp_path):
+    """retrieval=False: lists rank by stars, and two stages still need no table: the
+    MF share of the rating head chooses the candidates (the contract check holds the
+    lists equal with every movie a candidate; here a few hundred keep most of them)."""
+    from kerasrec import scoring
+    from kerasrec.rerank import best_columns
+    from kerasrec.testing import Fitted, check_two_stages_rank_as_relevance
+
+    train, test = kr.random_split(sample.ratings, 0.2, seed=0)
+    rec = kr.Recommender(train=TrainConfig(epochs=3, batch_size=256, learning_rate=3e-3,
+                                           verbose=0), retrieval=False, seed=0)
+    rec.fit(sample.with_ratings(train))
+    module = rec.model_.retrieval_module()
+    assert (module.rank_by, module.first_weight, module.stars_weight) == ("rating", 0.0, 1.0)
+    check_two_stages_rank_as_relevance(Fitted(rec, train, test), tmp_path)
+
+    rows = np.arange(1, rec.pipeline_.n_users, dtype=np.int64)
+    table = rec.score_table()
+    columns = rec.pipeline_.item_index(rec.catalog_.movie_ids)
+    allowed = rec.catalog_.allowed(rows)
+    stars = np.where(allowed, table.stars[rows][:, :-1], -np.inf)
+    first = np.where(allowed, np.asarray(module(rows))[:, columns], -np.inf)
+    exact = best_columns(stars, 10)
+    pool = best_columns(first, 100)
+    found = np.mean([np.isin(e, p).mean() for e, p in zip(exact, pool)])
+    shuffled = np.mean([np.isin(e, p).mean() for e, p in zip(exact, pool[::-1])])
+    # The first stage finds the best movies by stars far more often than another
+    # user's candidates do (the catalog's popular movies are in everyone's pool).
+    assert found > 0.95 and found > shuffled + 0.3, (found, shuffled)
+    import pandas as pd
+
+    live = scoring.live_lists(rec.model_, rec.pipeline_, rec.catalog_, rows, 10,
+                              pd.DataFrame({"userId": [0], "movieId": [0]}),
+                              rank_by="rating", candidates=100)
+    listed = rec.catalog_.movie_ids[exact]
+    overlap = np.mean([np.isin(group["movieId"], listed[position]).mean()
+                       for position, group in live.groupby("row_position")])
+    assert overlap > 0.95, overlap

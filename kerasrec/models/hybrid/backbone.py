@@ -314,7 +314,7 @@ class HybridBackbone(keras.Model):
     def from_training(cls, pipeline, train_inputs: Mapping[str, np.ndarray],
                       config: Optional[HybridConfig] = None, global_mean: Optional[float] = None,
                       target_range: Tuple[float, float] = (0.0, 1.0),
-                      name: str = "hybrid") -> "HybridBackbone":
+                      name: str = "hybrid", verbose: int = 0) -> "HybridBackbone":
         """Build the hybrid for ``pipeline``'s vocabularies and store what it needs from
         the training ratings (history, neighbours, sessions, the item feature table).
 
@@ -325,6 +325,8 @@ class HybridBackbone(keras.Model):
             global_mean: Initial output bias; defaults to the mean training target.
             target_range: Range of the targets, for the sigmoid output.
             name: Model name.
+            verbose: Keras verbosity of the neighbour search's progress bar (1 in a
+                terminal: a bar per side; 0 silent).
         """
         c = config or HybridConfig()
         users, items = train_inputs["user_id"], train_inputs["item_id"]
@@ -333,9 +335,14 @@ class HybridBackbone(keras.Model):
             global_mean = float(np.mean(train_inputs["rating"]))
         sessions = (training_sessions(users, train_inputs.get("timestamp", np.full(len(users), -1)),
                                       c.session_hours) if c.session_bias_on else np.zeros(0))
+        import time
+
+        started = time.perf_counter()
         neighbours = {side: neighbourhood_data(users, items, train_inputs["rating"], n_users,
-                                               n_items, side, c.neighbour_pool)
+                                               n_items, side, c.neighbour_pool,
+                                               progress=_progress(f"{side} neighbours", verbose))
                       for side in c.neighbours}
+        searched = time.perf_counter() - started
         model = cls(n_users, n_items, len(pipeline.feature_names), len(pipeline.context_names),
                     config=c, n_pairs=len(users), n_sessions=len(sessions),
                     neighbour_pools={s: d["neighbours"].shape[1] for s, d in neighbours.items()},
@@ -357,12 +364,30 @@ class HybridBackbone(keras.Model):
             model.neighbourhoods[side].set_neighbourhood(**data)
         if model.session_bias is not None and len(sessions):
             model.session_bias.set_sessions(sessions)
+        model.build_timings = {"neighbours": searched}  # seconds; not saved
         return model
+
+
+def _progress(what: str, verbose: int):
+    """``progress(done, total)`` drawing a Keras ``Progbar`` (None when silent)."""
+    if not verbose:
+        return None
+    import keras
+
+    bar = {}
+
+    def progress(done: int, total: int) -> None:
+        if "bar" not in bar:
+            print(f"{what}: searching {total:,} rows", flush=True)
+            bar["bar"] = keras.utils.Progbar(total, verbose=verbose, unit_name="row")
+        bar["bar"].update(done)
+
+    return progress
 
 
 def neighbourhood_data(users: np.ndarray, items: np.ndarray, ratings: np.ndarray, n_users: int,
                        n_items: int, side: str = "item", pool: int = 100,
-                       support_shrinkage: float = 100.0) -> dict:
+                       support_shrinkage: float = 100.0, progress=None) -> dict:
     """What a :class:`Neighbourhood` layer needs, from the training ratings.
 
     Residuals are ratings minus the shrunk baseline ``mu + b_u + b_i``. Similarity is
@@ -381,6 +406,7 @@ def neighbourhood_data(users: np.ndarray, items: np.ndarray, ratings: np.ndarray
         side: ``"item"`` or ``"user"`` neighbours.
         pool: Neighbours kept per movie (user).
         support_shrinkage: Common-user count at which similarity is halved.
+        progress: ``progress(done, total)`` during the neighbour search.
 
     Returns:
         Keyword arguments of :meth:`Neighbourhood.set_neighbourhood`.
@@ -397,10 +423,11 @@ def neighbourhood_data(users: np.ndarray, items: np.ndarray, ratings: np.ndarray
     rated = sp.csr_matrix((np.ones(len(users), np.float32), (anchors, others)),
                           shape=(n_anchors, n_others))
     rated.data[:] = 1.0  # duplicates would have summed
-    neighbours, similarity = nearest_rows(rated, min(2 * pool, n_anchors - 1))
-    row = np.repeat(np.arange(n_anchors), neighbours.shape[1])
-    support = np.asarray(rated[row].multiply(rated[neighbours.ravel()]).sum(axis=1))
-    support = support.reshape(similarity.shape)
+    neighbours, similarity = nearest_rows(rated, min(2 * pool, n_anchors - 1),
+                                          progress=progress)
+    # Who rated both, from the cosine of binary rows: n_ab / sqrt(n_a n_b).
+    counts = np.diff(rated.indptr).astype(np.float64)
+    support = np.rint(similarity * np.sqrt(counts[:, None] * counts[neighbours]))
     similarity = similarity * support / (support + support_shrinkage)
     best = np.argsort(-similarity, axis=1, kind="stable")[:, :pool]
     return {"neighbours": np.take_along_axis(neighbours, best, axis=1),

@@ -89,6 +89,11 @@ class HybridConfig:
             over the whole matrix, so popular movies keep more.
         co_watch_max_items: Most movies in the EASE Gram matrix (the most rated; its
             memory grows with their square, its time with their cube).
+        scale_parts: On more training ratings than a part can afford, switch it off
+            before training with a :class:`~kerasrec.errors.ScaleWarning` that says why
+            (:mod:`kerasrec.models.hybrid.budget`: the SVD++ history and the retrieval
+            tower above 500,000 ratings, the user neighbourhood above 5M). False keeps every
+            part as set.
     """
 
     mf: bool = True
@@ -130,6 +135,7 @@ class HybridConfig:
     co_watch_max_items: int = 10_000
     co_watch_window: int = 10
     co_watch_min_ratings: int = 3
+    scale_parts: bool = True
 
     def __post_init__(self) -> None:
         from kerasrec.errors import ArgumentError

@@ -74,7 +74,7 @@ class Hybrid(KerasRatingModel):
     def supports(self, capability: str) -> bool:
         c = self.config
         switched_on = {"relevance": c.retrieval, "explain_relevance": c.retrieval,
-                       "retrieval": c.retrieval,
+                       "retrieval": c.retrieval or c.mf,
                        "item_vectors": c.retrieval or c.mf or c.mlp,
                        "recent": self._reads_recent()}
         return switched_on.get(capability, True) and super().supports(capability)
@@ -91,8 +91,22 @@ class Hybrid(KerasRatingModel):
     def build(self, pipeline, train_inputs: Block, seed: int):
         from kerasrec.models.hybrid.backbone import HybridBackbone
 
+        self._fit_to_data(len(train_inputs["user_id"]))
         return HybridBackbone.from_training(pipeline, train_inputs, self.config,
-                                            target_range=target_range(pipeline))
+                                            target_range=target_range(pipeline),
+                                            verbose=getattr(self, "build_verbose", 0))
+
+    def _fit_to_data(self, n_ratings: int) -> None:
+        """Switch off, with a warning each, the parts too costly for ``n_ratings``
+        (:func:`~kerasrec.models.hybrid.budget.within_budget`)."""
+        import warnings
+
+        from kerasrec.errors import ScaleWarning
+        from kerasrec.models.hybrid.budget import within_budget
+
+        self.config, messages = within_budget(self.config, n_ratings)
+        for message in messages:
+            warnings.warn(message, ScaleWarning, stacklevel=3)
 
     @property
     def backbone(self):
@@ -107,6 +121,9 @@ class Hybrid(KerasRatingModel):
         rank by are chosen on the same validation cut (:meth:`_choose_relevance`), a
         catch-up pass trains on that cut (``TrainConfig.catch_up``) and the co-watch
         weights are refitted on every rating."""
+        self._retrieval_module = None  # built from the weights this fit leaves
+        self._fit_to_data(len(ratings))
+        self.build_verbose = (train or self.train_config(seed=seed)).verbose
         if self.config.retrieval_negatives == "auto":
             large = pipeline.n_items - 1 > RETRIEVAL_SOFTMAX_LIMIT
             self.config = dataclasses.replace(
@@ -548,18 +565,25 @@ class Hybrid(KerasRatingModel):
         return self._recent_module
 
     def retrieval_module(self):
-        """The two stages of :meth:`relevance` (retrieval score and co-watch part for
-        the whole catalog; the stars for the candidates), on the model's own layers:
-        see :mod:`kerasrec.models.hybrid.retrieve`. Built once: the query of every
-        training user is computed then."""
-        if self.backbone.catalog_scores is None:
+        """The two stages of what lists rank by, on the model's own layers (see
+        :mod:`kerasrec.models.hybrid.retrieve`). With the retrieval tower: the
+        retrieval score and co-watch part for the whole catalog, the weighted stars for
+        the candidates (:meth:`relevance`). Without it (lists rank by stars): the
+        rating head's factorized share chooses the candidates, whose stars rank them.
+        Built once: the query of every training user is computed then."""
+        b = self.backbone
+        if b.catalog_scores is None and b.mf_dot is None:
             self.unsupported("retrieval")
         if getattr(self, "_retrieval_module", None) is None:
-            from kerasrec.models.hybrid.retrieve import all_queries, retrieval_module
+            from kerasrec.models.hybrid import retrieve
 
-            queries = all_queries(np.arange(self.backbone.n_users), self._queries)
-            self._retrieval_module = retrieval_module(self.backbone, queries, USER_PARTS,
-                                                      ITEM_PARTS)
+            users = np.arange(b.n_users)
+            if b.catalog_scores is not None:
+                stage = retrieve.retrieval_stage(b, retrieve.all_queries(users, self._queries))
+            else:
+                stage = retrieve.factor_stage(b, users, self.pipeline.item_feature_table())
+            self._retrieval_module = retrieve.retrieval_module(b, stage, USER_PARTS,
+                                                               ITEM_PARTS)
         return self._retrieval_module
 
     def additive_terms(self):
