@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from kerasrec.models.hybrid.sessions import session_keys, session_keys_ops, training_sessions
+from kerasrec.models.hybrid.sessions import (find_sessions, find_sessions_tf, session_keys,
+                                             session_keys_ops, training_sessions, user_offsets)
 from kerasrec.models.hybrid.terms import HybridTerms
 
 
@@ -22,6 +23,27 @@ def test_session_keys_in_keras_ops_equal_numpy():
         np.testing.assert_array_equal(np.asarray(session_keys_ops(users, stamps, hours)),
                                       session_keys(users, stamps, hours))
     assert (session_keys(users, stamps, 6.0)[stamps < 0] == -1).all()
+
+
+def test_session_lookup_in_tensorflow_equals_numpy_with_and_without_user_ranges():
+    import tensorflow as tf
+
+    users, stamps = _random_pairs()
+    sorted_keys = training_sessions(users[:700], stamps[:700], 6.0)  # users 0..49, some absent
+    queries = session_keys(users, stamps, 6.0)  # known, unknown and undated (-1) sessions
+    position, found = find_sessions(sorted_keys, queries)
+    assert found.any() and not found.all() and not found[queries < 0].any()
+    np.testing.assert_array_equal(sorted_keys[position[found]], queries[found])
+    offsets = user_offsets(sorted_keys, 60)
+    lower, upper = offsets[users], offsets[users + 1]
+    for bounds in ((), (lower, upper)):
+        got_position, got_found = find_sessions_tf(tf.constant(sorted_keys), queries, *bounds)
+        np.testing.assert_array_equal(got_found.numpy(), found)
+        np.testing.assert_array_equal(got_position.numpy()[found], position[found])
+    # A user's range holds exactly that user's keys.
+    for user in (0, 7, 55):
+        np.testing.assert_array_equal(sorted_keys[offsets[user]:offsets[user + 1]] // 2 ** 32,
+                                      user)
 
 
 def test_terms_shift_in_tensorflow_equals_numpy():

@@ -37,14 +37,16 @@ NEIGHBOURS = np.array([[-1, -1], [2, 3], [1, 3], [1, 2]])
 SIMILARITY = np.array([[0, 0], [0.5, 0.5], [0.5, 0.5], [0.6, 0.2]], "float32")
 
 
-@pytest.fixture(params=[True, False], ids=["dense", "hashed"])
+@pytest.fixture(params=[(True, 1), (False, 1), (False, 3)],
+                ids=["dense", "hashed", "hashed-in-3-shards"])
 def dense(request):
     return request.param
 
 
 def _neighbourhood(dense, side="item", learn=True):
+    dense, shards = dense
     layer = Neighbourhood(n_users=4, n_items=4, n_pairs=len(USERS), side=side, pool=2,
-                          shrinkage=1.0, learn_weights=learn, dense=dense)
+                          shrinkage=1.0, learn_weights=learn, dense=dense, shards=shards)
     _, call = _run(layer, np.zeros(1, "int32"), np.zeros(1, "int32"))
     layer.set_neighbourhood(NEIGHBOURS, SIMILARITY, USERS, ITEMS, RESID)
     return layer, call
@@ -95,11 +97,12 @@ def test_neighbourhood_data_uses_who_rated_not_the_rating():
     assert abs(a["residuals"].mean()) < 0.05
 
 
-def test_session_bias_only_for_known_sessions():
+@pytest.mark.parametrize("n_users", [0, 5], ids=["all-keys", "own-keys"])
+def test_session_bias_only_for_known_sessions(n_users):
     hour = 3600
     users = np.array([1, 1, 2])
     stamps = np.array([10 * hour, 11 * hour, 10 * hour])
-    layer = SessionBias(n_sessions=2, session_hours=6)
+    layer = SessionBias(n_sessions=2, session_hours=6, n_users=n_users)
     _, call = _run(layer, np.zeros(1, "int32"), np.zeros(1, "int64"))
     keys = training_sessions(np.append(users, 3), np.append(stamps, -1), 6)
     assert len(keys) == 2  # 10 h and 11 h share a window; no time, no session
@@ -114,7 +117,6 @@ def test_session_bias_only_for_known_sessions():
         layer.set_sessions(keys[:1])
 
 
-@pytest.mark.parametrize("dense", [True, False], ids=["dense", "hashed"])
 def test_neighbourhood_round_trips_through_a_keras_file(tmp_path, dense):
     layer, call = _neighbourhood(dense)
     layer.interpolation.assign(np.arange(8, dtype="float32").reshape(4, 2) / 10)
@@ -122,6 +124,10 @@ def test_neighbourhood_round_trips_through_a_keras_file(tmp_path, dense):
     u, i = keras.Input((), dtype="int32"), keras.Input((), dtype="int32")
     model = keras.Model([u, i], layer([u, i]))
     model.save(tmp_path / "n.keras")
+    # The residuals are stored as weights, never as a text vocabulary of every key.
+    import zipfile
+    assert not [n for n in zipfile.ZipFile(tmp_path / "n.keras").namelist()
+                if n.startswith("assets")]
     loaded = keras.saving.load_model(tmp_path / "n.keras")
     np.testing.assert_allclose(np.asarray(loaded([users, items])), call(users, items))
 

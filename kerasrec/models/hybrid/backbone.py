@@ -26,6 +26,10 @@ from kerasrec.models.layers import (CatalogScores, CoWatch, HistoryAttention, Hi
                                     SessionBias, bias, embedding, id_input, l2_penalty,
                                     output_head)
 
+#: Hash tables a neighbourhood's residuals are split into (lookups run at once, one a
+#: core; :class:`~kerasrec.models.layers.Neighbourhood`).
+LOOKUP_SHARDS = 2
+
 
 @keras.saving.register_keras_serializable(package="kerasrec")
 class HybridBackbone(keras.Model):
@@ -147,6 +151,7 @@ class HybridBackbone(keras.Model):
             layer = Neighbourhood(n_users, n_items, n_pairs, side=side, pool=pools[side],
                                   learn_weights=c.neighbour_weights,
                                   dense=n_users * n_items <= c.dense_residuals_limit,
+                                  shards=LOOKUP_SHARDS,
                                   name=f"{side}_neighbourhood")
             self.neighbourhoods[side] = layer
             layout.append((f"{side}_neighbours", layer([user, item])))
@@ -223,6 +228,7 @@ class HybridBackbone(keras.Model):
             layout += [("user_bias", self.user_bias(user)), ("item_bias", self.item_bias(item))]
             if c.session_bias:
                 self.session_bias = SessionBias(max(n_sessions, 1), c.session_hours,
+                                                n_users=n_users,
                                                 activity_regularizer=l2_penalty(c.l2),
                                                 name="session_bias")
                 layout.append(("session_bias", self.session_bias([user, timestamp])))

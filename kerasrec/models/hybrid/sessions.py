@@ -5,6 +5,12 @@ A session is a ``session_hours`` window of Unix time; its key is
 to no session. The rule exists in NumPy (:func:`session_keys`, for the score table
 and the training data) and in Keras ops (:func:`session_keys_ops`, inside the model
 and the SavedModel) side by side; ``tests/models/test_hybrid.py`` holds them equal.
+
+So does the lookup of a key among the sorted training sessions
+(:func:`find_sessions`, :func:`find_sessions_tf`). Inside the model it searches only
+the user's own sessions (``user_offsets``): a search over all of MovieLens-25M's
+generated 24.6M sessions took 12 of each 95 ms training step, most of it cache
+misses deep in the sorted keys.
 """
 
 from __future__ import annotations
@@ -42,3 +48,45 @@ def training_sessions(users, timestamps, session_hours: float) -> np.ndarray:
     """The sorted, distinct session keys of training ratings (undated ones excluded)."""
     keys = session_keys(users, timestamps, session_hours)
     return np.unique(keys[keys >= 0])
+
+
+def user_offsets(sorted_keys: np.ndarray, n_users: int) -> np.ndarray:
+    """Where each user's sessions begin among ``sorted_keys``: ``(n_users + 1,)`` int64,
+    user ``u``'s keys being ``sorted_keys[offsets[u]:offsets[u + 1]]``."""
+    starts = np.arange(n_users + 1, dtype=np.int64) * USER_SHIFT
+    return np.searchsorted(np.asarray(sorted_keys, np.int64), starts).astype(np.int64)
+
+
+def find_sessions(sorted_keys: np.ndarray, keys: np.ndarray):
+    """``(position, found)`` of each session key among the sorted training keys; a key
+    not there (or -1) has ``found`` False and a position that is a valid index."""
+    sorted_keys, keys = np.asarray(sorted_keys, np.int64), np.asarray(keys, np.int64)
+    if not len(sorted_keys):
+        return np.zeros(len(keys), np.int64), np.zeros(len(keys), bool)
+    position = np.minimum(np.searchsorted(sorted_keys, keys), len(sorted_keys) - 1)
+    return position, (sorted_keys[position] == keys) & (keys >= 0)
+
+
+def find_sessions_tf(sorted_keys, keys, lower=None, upper=None):
+    """:func:`find_sessions` in TensorFlow. With ``lower``/``upper`` (each key's user's
+    range, from :func:`user_offsets`), a binary search of that range alone, all keys
+    at once; without, one search over every key. ``sorted_keys`` may be a variable:
+    it is read a row at a time, never whole."""
+    import keras
+    import tensorflow as tf
+
+    keys = tf.cast(keys, tf.int64)
+    table = sorted_keys.value if isinstance(sorted_keys, keras.Variable) else sorted_keys
+    n = tf.shape(table, out_type=tf.int64)[0]
+    if lower is None:
+        position = tf.searchsorted(tf.convert_to_tensor(table), keys, out_type=tf.int64)
+    else:
+        def narrow(lo, hi):
+            mid = (lo + hi) // 2
+            right = (lo < hi) & (tf.gather(table, tf.minimum(mid, n - 1)) < keys)
+            return tf.where(right, mid + 1, lo), tf.where(right | (lo >= hi), hi, mid)
+
+        position, _ = tf.while_loop(lambda lo, hi: tf.reduce_any(lo < hi), narrow,
+                                    (tf.cast(lower, tf.int64), tf.cast(upper, tf.int64)))
+    position = tf.minimum(position, tf.maximum(n - 1, 0))
+    return position, (tf.gather(table, position) == keys) & (keys >= 0)

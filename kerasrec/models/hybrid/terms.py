@@ -15,7 +15,8 @@ from typing import Dict, Optional
 
 import numpy as np
 
-from kerasrec.models.hybrid.sessions import session_keys, session_keys_ops
+from kerasrec.models.hybrid.sessions import (find_sessions, find_sessions_tf, session_keys,
+                                             session_keys_ops)
 
 
 @dataclass
@@ -49,10 +50,8 @@ class HybridTerms:
                                 + self.context_bias, 0.0)
             shift += (hidden - np.maximum(self.context_bias, 0.0)) @ self.context_head
         if self.has_sessions:
-            keys = session_keys(rows, timestamps, self.session_hours)
-            position = np.minimum(np.searchsorted(self.session_keys, keys),
-                                  len(self.session_keys) - 1)
-            found = (self.session_keys[position] == keys) & (keys >= 0)
+            position, found = find_sessions(
+                self.session_keys, session_keys(rows, timestamps, self.session_hours))
             shift += np.where(found, self.session_values[position], 0.0)
         return shift
 
@@ -80,11 +79,8 @@ class HybridTerms:
                     hidden = tf.nn.relu(tf.matmul(flags, self.kernel) + self.bias)
                     shift += tf.matmul(hidden - tf.nn.relu(self.bias)[None, :], self.head)[:, 0]
                 if terms.has_sessions:
-                    keys = session_keys_ops(rows, timestamps, terms.session_hours)
-                    n = tf.shape(self.keys, out_type=tf.int64)[0]
-                    position = tf.minimum(tf.searchsorted(self.keys, keys, out_type=tf.int64),
-                                          n - 1)
-                    found = (tf.gather(self.keys, position) == keys) & (keys >= 0)
+                    position, found = find_sessions_tf(
+                        self.keys, session_keys_ops(rows, timestamps, terms.session_hours))
                     shift += tf.where(found, tf.gather(self.values, position), 0.0)
                 return shift
 
