@@ -274,3 +274,25 @@ def test_serving_soak_no_errors_and_flat_memory(hybrid, exported):
     result = run_soak(exported, soak_ids(hybrid), calls=4000)
     assert result["errors"] == 0, result["first_errors"]
     assert result["growth_mb"] < 25, result["rss_trace_mb"]
+
+
+def test_hashed_neighbourhood_trains_reloads_and_serves_as_the_dense_one(sample_split,
+                                                                          tmp_path):
+    """Above ``dense_residuals_limit`` the neighbourhood keeps its residuals in hash
+    tables rebuilt from plain weights on load: trained alike, it predicts what the dense
+    table predicts; a saved Recommender reloads to its predictions, and a fresh
+    TensorFlow process gets its answers."""
+    from kerasrec.training import TrainConfig
+
+    train, test = sample_split
+    fast = TrainConfig(epochs=2, batch_size=256, learning_rate=3e-3, verbose=0)
+    dense = kr.Recommender(train=fast, seed=3).fit(train)
+    hashed = kr.Recommender(train=fast, seed=3, dense_residuals_limit=0).fit(train)
+    layer = hashed.model_.backbone.neighbourhoods["item"]
+    assert not layer.dense and layer.shards == 2
+    assert dense.model_.backbone.neighbourhoods["item"].dense
+    np.testing.assert_allclose(hashed.predict(test), dense.predict(test), atol=1e-4)
+    loaded = kr.Recommender.load(hashed.save(tmp_path / "rec"))
+    np.testing.assert_allclose(loaded.predict(test), hashed.predict(test), atol=1e-6)
+    _check_client(hashed, sample_split,
+                  export_saved_model(hashed, tmp_path / "served", score_table=False), tmp_path)

@@ -279,9 +279,7 @@ class Neighbourhood(layers.Layer):
                                              name="pair_keys", **fixed)
             self.pair_residuals = self.add_weight(shape=(self.n_pairs,),
                                                   name="pair_residuals", **fixed)
-            self.built_lookup_from_weights = False  # empty tables until set or loaded
-            self._build_lookup()
-            self.built_lookup_from_weights = True
+            self._build_lookup(np.zeros(0, np.int64), np.zeros(0, np.float32))  # until set
         if self.learn_weights:
             self.interpolation = self.add_weight(shape=(n_anchors, self.pool),
                                                  name="interpolation", initializer="zeros",
@@ -303,17 +301,13 @@ class Neighbourhood(layers.Layer):
         else:
             self.pair_keys.assign(keys)
             self.pair_residuals.assign(residuals)
-            self._build_lookup()
+            self._build_lookup(keys, residuals)
 
-    def _build_lookup(self) -> None:
-        """The key -> residual hash tables, one per shard, from the ``pair_keys`` and
-        ``pair_residuals`` weights (called when they are built, set or loaded)."""
+    def _build_lookup(self, keys: np.ndarray, residuals: np.ndarray) -> None:
+        """The key -> residual hash tables, one per shard (the ``pair_keys`` and
+        ``pair_residuals`` weights, when they are set or loaded)."""
         import tensorflow as tf
 
-        keys, residuals = np.zeros(0, np.int64), np.zeros(0, np.float32)
-        if self.built_lookup_from_weights:
-            keys = np.asarray(self.pair_keys.numpy())
-            residuals = np.asarray(self.pair_residuals.numpy())
         shard = self._shard_of(keys // self.n_items if self.side == "item"
                                else keys % self.n_items)
         self.residual_lookups = []
@@ -345,7 +339,8 @@ class Neighbourhood(layers.Layer):
     def load_own_variables(self, store):
         super().load_own_variables(store)
         if not self.dense:
-            self._build_lookup()
+            self._build_lookup(np.asarray(self.pair_keys.numpy()),
+                               np.asarray(self.pair_residuals.numpy()))
 
     def call(self, inputs):
         user, item = inputs
@@ -357,7 +352,7 @@ class Neighbourhood(layers.Layer):
         padded = wide < 0
         if self.dense:
             residual = gather_rows(self.residual_table, ops.where(padded, 0, keys))
-        else:  # negative keys are never in the table
+        else:  # pads ask for key -1: not rated
             residual = self._lookup(ops.where(padded, -1, keys), user if self.side == "item"
                                     else item)
         rated = ops.logical_not(ops.logical_or(padded, ops.isnan(residual)))
