@@ -8,9 +8,9 @@ and the SavedModel) side by side; ``tests/models/test_hybrid.py`` holds them equ
 
 So does the lookup of a key among the sorted training sessions
 (:func:`find_sessions`, :func:`find_sessions_tf`). Inside the model it searches only
-the user's own sessions (``user_offsets``): a search over all of MovieLens-25M's
-generated 24.6M sessions took 12 of each 95 ms training step, most of it cache
-misses deep in the sorted keys.
+the user's own sessions (``user_offsets``): among 25M sessions (the generated
+MovieLens-25M data makes nearly every rating its own) a batch of 16,384 keys takes
+22.2 ms to find among all keys, 3.6 ms among each user's (``benchmarks/lookups.py``).
 """
 
 from __future__ import annotations
