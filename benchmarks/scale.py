@@ -3,6 +3,7 @@
 Usage:
     python benchmarks/scale.py --rows 25000000 [--parts default|core] [--save DIR]
                                [--batch-size 16384] [--optimizer lazy_adam] [--no-train]
+                               [--set FIELD=VALUE ...]
 
 Streams ``--rows`` ratings in MovieLens-25M proportions (about 6.5 users and 2.4 movies
 per thousand ratings: 162k users and 59k movies at 25M) to Parquet with
@@ -19,7 +20,8 @@ table).
 measured cost is too high; the warnings are printed). ``--parts core`` is the
 article's four branches and the biases alone. ``--save DIR`` keeps the fitted
 Recommender, for ``benchmarks/serving.py --run DIR`` and ``benchmarks/rerank.py --run
-DIR``.
+DIR``. ``--set neighbour_pool=50`` (repeatable) sets a ``HybridConfig`` field, to
+compare a setting at scale.
 
 Prints one JSON object as its last line: rows, users, movies, generate_seconds,
 load_seconds, feature_seconds, peak_rss_mb (after features), parts_switched_off,
@@ -63,7 +65,7 @@ def generate(rows: int, folder: Path) -> float:
 
 
 def measure(folder: str, batch_size: int, optimizer: str, learning_rate: float,
-            train: bool, parts: str = "default", save=None) -> dict:
+            train: bool, parts: str = "default", save=None, settings=None) -> dict:
     import warnings
 
     import numpy as np
@@ -92,7 +94,7 @@ def measure(folder: str, batch_size: int, optimizer: str, learning_rate: float,
     config = TrainConfig(epochs=1, batch_size=batch_size, optimizer=optimizer,
                          learning_rate=learning_rate, validation_fraction=0.0, verbose=0,
                          callbacks=[steps])
-    options = CORE_HYBRID if parts == "core" else {}
+    options = {**(CORE_HYBRID if parts == "core" else {}), **(settings or {})}
     rec = kr.Recommender("hybrid", train=config, seed=0, **options)
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always", ScaleWarning)
@@ -116,7 +118,7 @@ def measure(folder: str, batch_size: int, optimizer: str, learning_rate: float,
         rec.save(save)
     c = rec.model_.config
     result.update({
-        "parts": parts, "parts_switched_off": switched,
+        "parts": parts, "settings": settings or {}, "parts_switched_off": switched,
         "parts_on": {"neighbours": list(c.neighbours), "user_history": c.user_history,
                      "session_bias": c.session_bias, "retrieval": c.retrieval,
                      "mlp": c.mlp, "item_features": c.item_features, "context": c.context},
@@ -170,11 +172,20 @@ def main(argv=None) -> int:
     parser.add_argument("--no-train", action="store_true")
     parser.add_argument("--parts", choices=("default", "core"), default="default")
     parser.add_argument("--save", default=None, help="keep the fitted Recommender here")
+    parser.add_argument("--set", action="append", default=[], metavar="FIELD=VALUE",
+                        help="a HybridConfig field, e.g. neighbour_pool=50 (a JSON value)")
     parser.add_argument("--data", help=argparse.SUPPRESS)  # child process: measure only
     args = parser.parse_args(argv)
+    settings = {}
+    for item in args.set:
+        field, _, value = item.partition("=")
+        try:
+            settings[field] = json.loads(value)
+        except json.JSONDecodeError:
+            settings[field] = value
     if args.data:
         emit(measure(args.data, args.batch_size, args.optimizer, args.learning_rate,
-                     not args.no_train, args.parts, args.save))
+                     not args.no_train, args.parts, args.save, settings))
         return 0
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp) / "ratings"
@@ -183,7 +194,8 @@ def main(argv=None) -> int:
                    str(args.batch_size), "--optimizer", args.optimizer, "--learning-rate",
                    str(args.learning_rate), "--parts", args.parts] + (
                        ["--no-train"] if args.no_train else []) + (
-                       ["--save", str(Path(args.save).resolve())] if args.save else [])
+                       ["--save", str(Path(args.save).resolve())] if args.save else []) + [
+                       f"--set={item}" for item in args.set]
         done = subprocess.run(command, stdout=subprocess.PIPE, text=True)
         if done.returncode != 0:
             return done.returncode

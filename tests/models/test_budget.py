@@ -21,8 +21,17 @@ def test_large_data_switches_off_the_costly_parts_and_says_which():
     assert (config.user_history, config.retrieval, config.neighbours, config.ids_only) == (
         False, False, ("item",), True)
     assert config.mlp and config.session_bias and config.item_features  # the rest stays
-    assert len(notes) == 4 and all("scale_parts=False" in n for n in notes)
+    assert config.neighbour_pool == 50  # narrowed, not switched off
+    assert len(notes) == 5 and all("scale_parts=False" in n for n in notes)
     assert any("SVD++" in n and "25,000,000" in n for n in notes)
+    assert any(n.startswith("hybrid: narrowed the movies' neighbour pool") for n in notes)
+
+
+def test_a_capped_setting_is_never_raised():
+    config, notes = budget.within_budget(HybridConfig(neighbour_pool=30), 25_000_000)
+    assert config.neighbour_pool == 30 and not any("neighbour pool" in n for n in notes)
+    config, notes = budget.within_budget(HybridConfig(), 3_000_000)
+    assert config.neighbour_pool == 100 and not any("neighbour pool" in n for n in notes)
 
 
 def test_small_data_parts_already_off_and_scale_parts_false_are_left_alone():

@@ -40,6 +40,8 @@ def test_session_lookup_in_tensorflow_equals_numpy_with_and_without_user_ranges(
         got_position, got_found = find_sessions_tf(tf.constant(sorted_keys), queries, *bounds)
         np.testing.assert_array_equal(got_found.numpy(), found)
         np.testing.assert_array_equal(got_position.numpy()[found], position[found])
+        undated = queries < 0  # position 0, as NumPy's search gives
+        np.testing.assert_array_equal(got_position.numpy()[undated], position[undated])
     # A user's range holds exactly that user's keys.
     for user in (0, 7, 55):
         np.testing.assert_array_equal(sorted_keys[offsets[user]:offsets[user + 1]] // 2 ** 32,
@@ -55,6 +57,9 @@ def test_terms_shift_in_tensorflow_equals_numpy():
     terms = HybridTerms(context_kernel=rng.normal(size=(2, 4)), context_bias=rng.normal(size=4),
                         context_head=rng.normal(size=4), session_keys=sessions,
                         session_values=rng.normal(size=len(sessions)), session_hours=6.0)
+    # Users past the last one with sessions (and user 0, unknown) have none.
+    users = np.append(users, [70, 0, 49])
+    stamps = np.append(stamps, [stamps[0], stamps[1], stamps[2]])
     flags = rng.integers(0, 2, (len(users), 2)).astype(np.float32)
     expected = terms.shift(users, flags, stamps)
     got = terms.serving_module()(tf.constant(users, tf.int64), tf.constant(flags),
@@ -63,3 +68,34 @@ def test_terms_shift_in_tensorflow_equals_numpy():
     assert np.count_nonzero(expected != terms.shift(users, np.zeros_like(flags), stamps))
     back = HybridTerms.from_arrays(terms.to_arrays())
     np.testing.assert_allclose(back.shift(users, flags, stamps), expected)
+
+
+def _dense_reads(function, variable):
+    """Ops of a traced ``function`` that read ``variable`` whole (anything but a gather
+    or a loop passing it on)."""
+    graph = function.graph
+    handles = [inner for outer, inner in graph.captures if outer is variable.handle]
+    return [op.type for inner in handles for op in inner.consumers()
+            if op.type not in ("ResourceGather", "While", "StatelessWhile")]
+
+
+def test_session_search_gathers_from_the_keys_and_never_reads_them_whole():
+    # Once a variable is gathered from, TensorFlow copies it on every whole read: at
+    # 25M sessions that copy made one served recommendation 8 ms slower.
+    import tensorflow as tf
+
+    from kerasrec.models.layers import SessionBias
+
+    users, stamps = _random_pairs()
+    sessions = training_sessions(users, stamps, 6.0)
+    terms = HybridTerms(session_keys=sessions, session_values=np.ones(len(sessions)))
+    module = terms.serving_module()
+    spec = tf.TensorSpec([None], tf.int64)
+    traced = tf.function(module.__call__).get_concrete_function(
+        spec, tf.TensorSpec([None, 2], tf.float32), spec)
+    assert _dense_reads(traced, module.keys) == []
+    layer = SessionBias(n_sessions=len(sessions), session_hours=6.0, n_users=50)
+    layer.build([(None,), (None,)])
+    layer.set_sessions(sessions)
+    traced = tf.function(lambda u, t: layer([u, t])).get_concrete_function(spec, spec)
+    assert _dense_reads(traced, layer.session_keys.value) == []

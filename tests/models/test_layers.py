@@ -76,6 +76,17 @@ def test_a_pair_never_sees_its_own_rating(dense):
     np.testing.assert_array_equal(out, [[0.0], [0.0]])
 
 
+def test_pads_are_never_matched_even_where_their_key_names_a_rated_pair(dense):
+    layer, call = _neighbourhood(dense)
+    # Item 0's neighbours are pads. Give them weight: for user 2 a pad's key
+    # (2 * n_items - 1) is user 1's rated (1, 3), which must still count for nothing.
+    layer.similarity.assign(np.array([[0.7, 0.7], [0.5, 0.5], [0.5, 0.5], [0.6, 0.2]],
+                                     "float32"))
+    layer.interpolation.assign(np.array([[1.0, 1.0], [0, 0], [0, 0], [0, 0]], "float32"))
+    out = call(np.array([2, 1], "int32"), np.array([0, 0], "int32"))
+    np.testing.assert_array_equal(out, np.zeros((2, 2)))
+
+
 def test_user_neighbourhood_looks_at_neighbouring_users_on_the_item(dense):
     layer, call = _neighbourhood(dense, side="user", learn=False)
     # user 3's neighbours are users 1 (0.6) and 2 (0.2); on item 1 they left 0.5 and 2.0

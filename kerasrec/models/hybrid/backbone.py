@@ -22,9 +22,8 @@ from kerasrec.models.hybrid.config import HybridConfig
 from kerasrec.models.hybrid.sessions import training_sessions
 from kerasrec.models.layers import (CatalogScores, CoWatch, HistoryAttention, HistoryFactors,
                                     InBatchCorrection, LeaveOneOutHistory, Neighbourhood,
-                                    RecentRatings,
-                                    SessionBias, bias, embedding, id_input, l2_penalty,
-                                    output_head)
+                                    RecentRatings, RowDot, SessionBias, bias, embedding,
+                                    id_input, l2_penalty, output_head)
 
 #: Hash tables a neighbourhood's residuals are split into (lookups run at once, one a
 #: core; :class:`~kerasrec.models.layers.Neighbourhood`).
@@ -115,7 +114,7 @@ class HybridBackbone(keras.Model):
                                                          name="item_feature_factors")
                 item_factors = layers.Add(name="item_factors")(
                     [item_factors, self.item_feature_factors(features)])
-            self.mf_dot = layers.Dot(axes=1, normalize=c.similarity == "cosine", name="mf_dot")
+            self.mf_dot = RowDot(normalize=c.similarity == "cosine", name="mf_dot")
             layout.append(("mf", self.mf_dot([user_factors, item_factors])))
         # (B) an MLP over concatenated embeddings.
         self.mlp_hidden: List[layers.Layer] = []

@@ -10,13 +10,18 @@ naming each part, what it was measured to cost and how to keep it
 training milliseconds per step beside the article's four branches, on 1M and 5M
 generated ratings). The hybrid's default batch of 512 makes the pooled parts dearer
 still: their cost is per step, and there are 32 times more steps.
+
+One setting is narrowed rather than switched off: the movies' neighbour pool. Every
+pair scored looks up that many (user, neighbour) residuals in a hash table, the
+largest cost of a served pair at 25M ratings (``benchmarks/scale.py --set
+neighbour_pool=50`` against the default, then ``benchmarks/serving.py --run``).
 """
 
 from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass
-from typing import List, Mapping, Tuple
+from typing import List, Mapping, Optional, Tuple
 
 from kerasrec.models.hybrid.config import HybridConfig
 
@@ -28,21 +33,34 @@ class PartLimit:
     Attributes:
         part: Its name in messages.
         max_ratings: Most training ratings it is kept on for.
-        off: The config fields that switch it off (``neighbours``: the sides to drop).
+        off: The config fields that switch it off (``neighbours``: the sides to drop;
+            a number: a cap, never raising a smaller setting).
         reason: Its measured cost, for the message.
+        action: What the message says is done to it.
+        source: The benchmarks that measured it.
+        needs: A config field without which the part is absent anyway (a setting of
+            it), or None.
     """
 
     part: str
     max_ratings: int
     off: Mapping[str, object]
     reason: str
+    action: str = "switched off the"
+    source: str = "benchmarks/scale_parts.py"
+    needs: Optional[str] = None
 
     def switched_off(self, config: HybridConfig) -> HybridConfig:
         """``config`` without the part (itself when the part is off already)."""
+        if self.needs and not getattr(config, self.needs):
+            return config
         changes = dict(self.off)
         if "neighbours" in changes:
             changes["neighbours"] = tuple(s for s in config.neighbours
                                           if s not in changes["neighbours"])
+        for field, value in changes.items():
+            if isinstance(value, int) and not isinstance(value, bool):
+                changes[field] = min(getattr(config, field), value)
         if all(getattr(config, k) == v for k, v in changes.items()):
             return config
         return dataclasses.replace(config, **changes)
@@ -67,6 +85,13 @@ LIMITS: Tuple[PartLimit, ...] = (
               "its search multiplies every pair of users who rated a movie in common: at "
               "5M ratings 17 s to build against 8 s for the movies' side; at 25M it makes 3.8e10 "
               "multiplications, 4.5 times the movies' search (39 s)"),
+    PartLimit("movies' neighbour pool (neighbour_pool) to 50", 5_000_000, {"neighbour_pool": 50},
+              "every pair scored looks up each neighbour's residual in a hash table of "
+              "every training rating: at 25M ratings a served pair costs 1.34 us with 100 "
+              "neighbours and 0.92 us with 50 (747k and 1.08M pairs/s), an epoch 106 s and "
+              "90 s, for held-out RMSE 0.6536 and 0.6546", action="narrowed the",
+              source="benchmarks/scale.py --set neighbour_pool=100, benchmarks/serving.py",
+              needs="neighbours"),
 )
 
 
@@ -83,7 +108,9 @@ def within_budget(config: HybridConfig, n_ratings: int) -> Tuple[HybridConfig, L
     Example:
         >>> config, notes = within_budget(HybridConfig(), 25_000_000)
         >>> config.user_history, config.retrieval, config.neighbours, len(notes)
-        (False, False, ('item',), 4)
+        (False, False, ('item',), 5)
+        >>> config.neighbour_pool
+        50
     """
     if not config.scale_parts:
         return config, []
@@ -93,7 +120,7 @@ def within_budget(config: HybridConfig, n_ratings: int) -> Tuple[HybridConfig, L
         if n_ratings > limit.max_ratings and smaller != config:
             config = smaller
             messages.append(
-                f"hybrid: switched off the {limit.part} for {n_ratings:,} training ratings "
+                f"hybrid: {limit.action} {limit.part} for {n_ratings:,} training ratings "
                 f"(its limit is {limit.max_ratings:,}): {limit.reason} "
-                "(benchmarks/scale_parts.py). Pass scale_parts=False to keep it.")
+                f"({limit.source}). Pass scale_parts=False to keep it.")
     return config, messages

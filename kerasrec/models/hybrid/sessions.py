@@ -77,7 +77,10 @@ def find_sessions_tf(sorted_keys, keys, lower=None, upper=None):
 
     keys = tf.cast(keys, tf.int64)
     table = sorted_keys.value if isinstance(sorted_keys, keras.Variable) else sorted_keys
-    n = tf.shape(table, out_type=tf.int64)[0]
+    # A variable's length is static: reading it for tf.shape would copy the whole
+    # variable once gathers have put it in copy-on-read mode (8 ms at 25M keys).
+    n = (tf.constant(table.shape[0], tf.int64) if table.shape[0] is not None
+         else tf.shape(table, out_type=tf.int64)[0])
     if lower is None:
         position = tf.searchsorted(tf.convert_to_tensor(table), keys, out_type=tf.int64)
     else:
@@ -86,7 +89,12 @@ def find_sessions_tf(sorted_keys, keys, lower=None, upper=None):
             right = (lo < hi) & (tf.gather(table, tf.minimum(mid, n - 1)) < keys)
             return tf.where(right, mid + 1, lo), tf.where(right | (lo >= hi), hi, mid)
 
+        # Undated keys (-1) have no session: an empty range at 0 ends their search at
+        # once and reads the first key (cached) instead of one far away in memory.
+        dated = keys >= 0
+        lower = tf.where(dated, tf.cast(lower, tf.int64), 0)
+        upper = tf.where(dated, tf.cast(upper, tf.int64), 0)
         position, _ = tf.while_loop(lambda lo, hi: tf.reduce_any(lo < hi), narrow,
-                                    (tf.cast(lower, tf.int64), tf.cast(upper, tf.int64)))
+                                    (lower, upper))
     position = tf.minimum(position, tf.maximum(n - 1, 0))
     return position, (tf.gather(table, position) == keys) & (keys >= 0)

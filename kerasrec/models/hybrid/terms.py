@@ -15,8 +15,8 @@ from typing import Dict, Optional
 
 import numpy as np
 
-from kerasrec.models.hybrid.sessions import (find_sessions, find_sessions_tf, session_keys,
-                                             session_keys_ops)
+from kerasrec.models.hybrid.sessions import (USER_SHIFT, find_sessions, find_sessions_tf,
+                                             session_keys, session_keys_ops, user_offsets)
 
 
 @dataclass
@@ -70,8 +70,13 @@ class HybridTerms:
                     self.bias = tf.Variable(terms.context_bias.astype(np.float32), **fixed)
                     self.head = tf.Variable(terms.context_head.astype(np.float32)[:, None], **fixed)
                 if terms.has_sessions:
-                    self.keys = tf.Variable(terms.session_keys.astype(np.int64), **fixed)
+                    keys = terms.session_keys.astype(np.int64)
+                    self.keys = tf.Variable(keys, **fixed)
                     self.values = tf.Variable(terms.session_values.astype(np.float32), **fixed)
+                    # Each user's own sessions are searched (as in the model): a search
+                    # of every key would read the whole key variable on each call.
+                    self.n_users = int(keys[-1] // USER_SHIFT) + 1
+                    self.offsets = tf.Variable(user_offsets(keys, self.n_users), **fixed)
 
             def __call__(self, rows, flags, timestamps):
                 shift = tf.zeros(tf.shape(rows), tf.float32)
@@ -79,8 +84,12 @@ class HybridTerms:
                     hidden = tf.nn.relu(tf.matmul(flags, self.kernel) + self.bias)
                     shift += tf.matmul(hidden - tf.nn.relu(self.bias)[None, :], self.head)[:, 0]
                 if terms.has_sessions:
+                    rows = tf.cast(rows, tf.int64)
+                    bounds = (tf.gather(self.offsets, tf.minimum(rows, self.n_users)),
+                              tf.gather(self.offsets, tf.minimum(rows + 1, self.n_users)))
                     position, found = find_sessions_tf(
-                        self.keys, session_keys_ops(rows, timestamps, terms.session_hours))
+                        self.keys, session_keys_ops(rows, timestamps, terms.session_hours),
+                        *bounds)
                     shift += tf.where(found, tf.gather(self.values, position), 0.0)
                 return shift
 
