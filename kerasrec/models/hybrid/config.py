@@ -25,7 +25,8 @@ class HybridConfig:
             similar to this one, ``"user"`` the residuals of the most similar users
             on this movie; each as a fixed KNN estimate and a learned interpolation
             (needs ``neighbourhood``). An empty tuple switches the branch off.
-        neighbour_pool: Most similar movies (users) considered per movie (user).
+        neighbour_pool: Most similar movies (users) considered per movie (user); at
+            most 50 above 5M training ratings (:mod:`kerasrec.models.hybrid.budget`).
         neighbour_weights: Learn per-neighbour interpolation weights as well.
         dense_residuals_limit: Up to this many users x movies cells, the neighbourhood
             layers keep residuals in a dense table (fast); above it, in a hash table.
