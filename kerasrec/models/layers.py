@@ -96,8 +96,8 @@ def constant_table(ids: keras.KerasTensor, table: np.ndarray, name: str) -> kera
 class RowDot(layers.Layer):
     """Row-wise dot product of two ``(batch, d)`` tensors -> ``(batch, 1)``, optionally
     of their unit vectors (cosine). ``keras.layers.Dot(axes=1)`` gives the same values
-    through a batched matrix product of ``batch`` 1 x d by d x 1 products: 3.0 ms for
-    100,000 rows of 32 against 0.7 ms multiplied and summed (2 cores, TensorFlow).
+    through a batched matrix product of ``batch`` 1 x d by d x 1 products, about four
+    times slower than multiplying and summing (``benchmarks/lookups.py``).
 
     Example:
         >>> RowDot()([np.ones((2, 3)), np.full((2, 3), 2.0)]).numpy().tolist()

@@ -14,7 +14,7 @@ still: their cost is per step, and there are 32 times more steps.
 One setting is narrowed rather than switched off: the movies' neighbour pool. Every
 pair scored looks up that many (user, neighbour) residuals in a hash table, the
 largest cost of a served pair at 25M ratings (``benchmarks/scale.py --set
-neighbour_pool=50`` against the default, then ``benchmarks/serving.py --run``).
+neighbour_pool=100`` against the default, then ``benchmarks/serving.py --run``).
 """
 
 from __future__ import annotations
