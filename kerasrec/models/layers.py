@@ -741,10 +741,6 @@ class HistoryAttention(layers.Layer):
         heads: Attention heads.
         output_dim: Width of the output (the retrieval vectors').
         dropout: Dropout inside the attention.
-        blocks: Encoder blocks (attention, residual, normalization), one after another.
-        feed_forward: Follow each block's attention with a position-wise two-layer
-            network (``2 * dim`` wide, ReLU), residual and normalization: the
-            Transformer encoder block.
         **kwargs: Layer arguments.
 
     Call: ``layer(items, ratings, valid)`` -> ``(batch, output_dim)``; rows without a
@@ -752,13 +748,11 @@ class HistoryAttention(layers.Layer):
     """
 
     def __init__(self, n_items: int, length: int, dim: int = 64, heads: int = 2,
-                 output_dim: int = 64, dropout: float = 0.1, blocks: int = 1,
-                 feed_forward: bool = False, **kwargs):
+                 output_dim: int = 64, dropout: float = 0.1, **kwargs):
         super().__init__(**kwargs)
         self.n_items, self.length, self.dim, self.heads = (int(n_items), int(length),
                                                            int(dim), int(heads))
         self.output_dim, self.dropout = int(output_dim), float(dropout)
-        self.blocks, self.feed_forward = max(1, int(blocks)), bool(feed_forward)
         self.item_embedding = Embedding(self.n_items, self.dim, name="item_embedding",
                                         embeddings_initializer=keras.initializers.RandomNormal(
                                             0.0, 0.05))
@@ -769,20 +763,6 @@ class HistoryAttention(layers.Layer):
             self.heads, max(self.dim // self.heads, 1), dropout=self.dropout,
             name="self_attention")
         self.norm = layers.LayerNormalization(name="norm")
-        # Blocks after the first (whose layers keep their names, so models saved
-        # with one block load unchanged).
-        self.more_attention = [layers.MultiHeadAttention(
-            self.heads, max(self.dim // self.heads, 1), dropout=self.dropout,
-            name=f"self_attention_{b}") for b in range(1, self.blocks)]
-        self.more_norms = [layers.LayerNormalization(name=f"norm_{b}")
-                           for b in range(1, self.blocks)]
-        self.ffn_hidden, self.ffn_out, self.ffn_norms = [], [], []
-        if self.feed_forward:
-            for b in range(self.blocks):
-                self.ffn_hidden.append(layers.Dense(2 * self.dim, activation="relu",
-                                                    name=f"ffn_hidden_{b}"))
-                self.ffn_out.append(layers.Dense(self.dim, name=f"ffn_out_{b}"))
-                self.ffn_norms.append(layers.LayerNormalization(name=f"ffn_norm_{b}"))
         self.pool_score = layers.Dense(1, name="pool_score")
         self.projection = layers.Dense(self.output_dim, use_bias=False, name="projection")
 
@@ -791,13 +771,8 @@ class HistoryAttention(layers.Layer):
         self.item_embedding.build(batch)
         self.position_embedding.build((self.length,))
         self.rating_projection.build((*batch, 1))
-        for attention in (self.self_attention, *self.more_attention):
-            attention.build((*batch, self.dim), (*batch, self.dim))
-        for norm in (self.norm, *self.more_norms, *self.ffn_norms):
-            norm.build((*batch, self.dim))
-        for hidden, out in zip(self.ffn_hidden, self.ffn_out):
-            hidden.build((*batch, self.dim))
-            out.build((*batch, 2 * self.dim))
+        self.self_attention.build((*batch, self.dim), (*batch, self.dim))
+        self.norm.build((*batch, self.dim))
         self.pool_score.build((*batch, self.dim))
         self.projection.build((None, self.dim))
 
@@ -809,12 +784,8 @@ class HistoryAttention(layers.Layer):
              + self.rating_projection(ops.expand_dims(ops.cast(ratings, self.compute_dtype), -1))
              + ops.expand_dims(self.position_embedding(positions), 0))
         mask = ops.logical_and(ops.expand_dims(valid, 1), ops.expand_dims(valid, 2))
-        h = x
-        for b, (attention, norm) in enumerate(zip((self.self_attention, *self.more_attention),
-                                                  (self.norm, *self.more_norms))):
-            h = norm(h + attention(h, h, attention_mask=mask, training=training))
-            if self.feed_forward:
-                h = self.ffn_norms[b](h + self.ffn_out[b](self.ffn_hidden[b](h)))
+        attended = self.self_attention(x, x, attention_mask=mask, training=training)
+        h = self.norm(x + attended)
         weight = ops.cast(valid, h.dtype)
         logits = ops.where(valid, ops.squeeze(self.pool_score(h), -1), -1e9)
         a = ops.softmax(logits, axis=-1) * weight
@@ -837,8 +808,7 @@ class HistoryAttention(layers.Layer):
     def get_config(self):
         return {**super().get_config(), "n_items": self.n_items, "length": self.length,
                 "dim": self.dim, "heads": self.heads, "output_dim": self.output_dim,
-                "dropout": self.dropout, "blocks": self.blocks,
-                "feed_forward": self.feed_forward}
+                "dropout": self.dropout}
 
 
 @keras.saving.register_keras_serializable(package="kerasrec")

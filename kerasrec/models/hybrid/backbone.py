@@ -190,8 +190,7 @@ class HybridBackbone(keras.Model):
                                                     name="recent_ratings")
                 self.history_attention = HistoryAttention(
                     n_items, c.history_length, c.history_dim, c.history_heads,
-                    output_dim=c.retrieval_dim, blocks=c.history_blocks,
-                    feed_forward=c.history_feed_forward, name="history_attention")
+                    output_dim=c.retrieval_dim, name="history_attention")
                 recent = self.history_attention(*self.recent_ratings([user, timestamp]))
             joint = recent is not None and c.history_training == "joint"
             trained = layers.Add(name="retrieval_query")([query, recent]) if joint else query

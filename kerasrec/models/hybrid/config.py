@@ -74,9 +74,6 @@ class HybridConfig:
             query of the one retrieval softmax).
         history_dim: Width of its encoding.
         history_heads: Its attention heads.
-        history_blocks: Its encoder blocks, one after another.
-        history_feed_forward: Give each block a position-wise feed-forward network
-            (the Transformer encoder block).
         co_watch: Add item-item weights fitted in closed form from who rated what
             (EASE^R's, plus what people rate next) to what lists rank by, each rated
             movie weighted by how recent it is (:mod:`kerasrec.models.hybrid.co_watch`);
@@ -133,8 +130,6 @@ class HybridConfig:
     history_training: str = "residual"
     history_dim: int = 64
     history_heads: int = 2
-    history_blocks: int = 1
-    history_feed_forward: bool = False
     co_watch: bool = True
     co_watch_l2: float = 200.0
     co_watch_pool: int = 400
@@ -159,8 +154,7 @@ class HybridConfig:
             raise ArgumentError(f"similarity must be 'dot' or 'cosine', got {self.similarity!r}")
         if not self.co_watch_l2 > 0:
             raise ArgumentError(f"co_watch_l2 must be positive, got {self.co_watch_l2}")
-        for name in ("history_length", "history_dim", "history_heads", "history_blocks",
-                     "co_watch_pool",
+        for name in ("history_length", "history_dim", "history_heads", "co_watch_pool",
                      "co_watch_max_items", "co_watch_min_ratings"):
             if int(getattr(self, name)) < 1:
                 raise ArgumentError(f"{name} must be at least 1, got {getattr(self, name)}")
