@@ -187,3 +187,18 @@ def test_leave_one_out_history_leaves_out_only_the_pairs_own_movie():
     np.testing.assert_allclose(got[2], 0.0, atol=1e-6)  # user 2's only movie, left out
     np.testing.assert_allclose(got[3], 0.0, atol=1e-6)  # an unseen user has no history
     np.testing.assert_allclose(np.asarray(layer(np.array([1])))[0], whole_1, rtol=1e-6)
+
+
+@pytest.mark.parametrize("normalize", [False, True])
+def test_row_dot_equals_keras_dot_and_round_trips(normalize):
+    from kerasrec.models.layers import RowDot
+
+    rng = np.random.default_rng(4)
+    left, right = (rng.normal(size=(6, 5)).astype("float32") for _ in "lr")
+    expected = np.asarray(keras.layers.Dot(axes=1, normalize=normalize)([left, right]))
+    layer = RowDot(normalize=normalize)
+    got = np.asarray(layer([left, right]))
+    assert got.shape == (6, 1)
+    np.testing.assert_allclose(got, expected, rtol=1e-5, atol=1e-6)
+    again = RowDot.from_config(layer.get_config())
+    np.testing.assert_allclose(np.asarray(again([left, right])), got)
