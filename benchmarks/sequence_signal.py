@@ -1,0 +1,129 @@
+"""How much of what comes next each part of the hybrid's lists knows, on a temporal cut.
+
+Usage:
+    python benchmarks/sequence_signal.py [--seed 0]
+
+Uses only ../shared/data/splits/movies_temporal80_train.csv: each user's latest 10% is
+held out (as ``hybrid_ablation.py --split temporal`` does), the default hybrid is fitted
+on the rest, and each held-out user's top 10 over the whole catalog (movies rated in
+training excluded) is ranked by one part of what lists rank by at a time:
+
+* ``pooled``: the retrieval tower's pooled history, ``q_u . v_i + b_i``;
+* ``recent``: the sequence branch's vector alone, ``r_u . v_i + b_i``;
+* ``pooled + recent``: the two as lists add them (``recent_weight``);
+* ``co-watch``: the co-watch part alone (EASE^R's and the "after" weights, each rated
+  movie weighted by ``0.5 ** (age / half_life)``);
+* the sums, and the lists ``Recommender.recommend_many`` makes (which rerank by stars).
+
+Then the co-watch part alone with other weights per rated movie, to see whether a
+learned weighting over the recent movies (what the sequence branch's attention could
+add) has room: other half-lives, the movie's rating (liked movies weigh more), and
+coherence (movies like the user's recent ones weigh more: ``exp(lam * cos(v_j,
+recent centroid))``). Prints watched recall@10 per line and a JSON object of every
+figure last.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from pathlib import Path
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _common import REAL_XLSX, SPLITS, emit, missing_real_data  # noqa: E402
+
+import numpy as np  # noqa: E402
+import pandas as pd  # noqa: E402
+import scipy.sparse as sp  # noqa: E402
+
+import kerasrec as kr  # noqa: E402
+from kerasrec import metrics  # noqa: E402
+from kerasrec.models.hybrid import Hybrid  # noqa: E402
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--seed", type=int, default=0)
+    args = parser.parse_args(argv)
+    if missing_real_data():
+        return 2
+    data = kr.load_movies(REAL_XLSX)
+    train = kr.load_ratings(SPLITS / "movies_temporal80_train.csv")
+    fit, val = kr.temporal_split(train, 0.1)
+    users = np.intersect1d(val["userId"].unique(), fit["userId"].unique())
+    rec = kr.Recommender("hybrid", seed=args.seed, verbose=0, train=Hybrid.train_config(
+        seed=args.seed, validation_cut="temporal"))
+    rec.fit(data.with_ratings(fit))
+    b, pipeline = rec.model_.backbone, rec.model_.pipeline
+    rows = pipeline.user_index(users)
+
+    # Each user's training ratings, oldest first, with their age (ratings since).
+    mine = fit[fit["userId"].isin(users)].sort_values(["userId", "timestamp"], kind="stable")
+    owner = pd.Index(users).get_indexer(mine["userId"])
+    rated = pipeline.item_index(mine["movieId"].to_numpy())
+    stars = mine["rating"].to_numpy(np.float64)
+    counts = np.bincount(owner, minlength=len(users))
+    ages = np.repeat(np.cumsum(counts), counts) - 1 - np.arange(len(owner))
+    seen = np.zeros((len(users), pipeline.n_items), bool)
+    seen[owner, rated] = True
+    seen[:, 0] = True
+    movies = np.append(-1, pipeline.item_vocabulary_)
+
+    def recall(scores: np.ndarray) -> float:
+        top = np.argpartition(-np.where(seen, -np.inf, scores), 10, axis=1)[:, :10]
+        lists = pd.DataFrame({"userId": np.repeat(users, 10),
+                              "rank": np.tile(np.arange(1, 11), len(users)),
+                              "movieId": movies[top].ravel()})
+        return round(metrics.topn_score(lists, val, fit, ks=(10,))["watched_recall@10"], 4)
+
+    vectors = np.asarray(b.catalog_scores.item_vectors(), np.float32)
+    bias = np.asarray(b.catalog_scores.item_bias.numpy(), np.float32)
+    pooled = np.asarray(b.query_model()(rows.astype(np.int32)), np.float32)
+    recent = b.recent_vectors(rows)
+    co_watch = b.co_watch_weight * b.co_watch_scores(rows)
+    neural = (pooled + b.recent_weight * recent) @ vectors.T + bias
+    parts = {"pooled": pooled @ vectors.T + bias, "recent": recent @ vectors.T + bias,
+             "pooled + recent": neural, "co-watch": co_watch,
+             "pooled + co-watch": pooled @ vectors.T + bias + co_watch,
+             "pooled + recent + co-watch": neural + co_watch}
+    result = {"chosen": {k: v for k, v in rec.model_.chosen.items() if not k.startswith("val_")},
+              "parts": {}, "co_watch_weighting": {}}
+    for name, scores in parts.items():
+        result["parts"][name] = recall(scores)
+        print(f"{name:34s} watched recall@10 {result['parts'][name]:.4f}", flush=True)
+    lists = rec.recommend_many(users, k=10)
+    result["parts"]["lists (with the stars)"] = round(
+        metrics.topn_score(lists, val, fit, ks=(10,))["watched_recall@10"], 4)
+    print(f"{'lists (with the stars)':34s} watched recall@10 "
+          f"{result['parts']['lists (with the stars)']:.4f}", flush=True)
+
+    offsets, columns, strengths = (np.asarray(t) for t in b.co_watch.csr())
+    weights = sp.csr_matrix((strengths, columns, offsets),
+                            shape=(pipeline.n_items, pipeline.n_items))
+    unit = vectors / np.maximum(np.linalg.norm(vectors, axis=1, keepdims=True), 1e-9)
+    decay = 0.5 ** (ages / b.co_watch_half_life) if b.co_watch_half_life else np.ones(len(ages))
+    centroid = np.asarray(sp.csr_matrix((decay, (owner, rated)),
+                                        shape=seen.shape) @ unit)
+    centroid /= np.maximum(np.linalg.norm(centroid, axis=1, keepdims=True), 1e-9)
+    coherence = np.sum(unit[rated] * centroid[owner], axis=1)
+    variants = {f"half-life {h}": 0.5 ** (ages / h) for h in (3, 5, 8, 12)}
+    variants["half-life 5, x rating / 4"] = 0.5 ** (ages / 5) * stars / 4
+    variants["half-life 5, x (1 if rating >= 3.5 else 0.5)"] = (
+        0.5 ** (ages / 5) * np.where(stars >= 3.5, 1.0, 0.5))
+    for lam in (0.5, 1.0, 2.0, 4.0):
+        variants[f"half-life 5, x exp({lam:g} x coherence)"] = (
+            0.5 ** (ages / 5) * np.exp(lam * coherence))
+    for name, weight in variants.items():
+        per_user = sp.csr_matrix((weight, (owner, rated)), shape=seen.shape)
+        result["co_watch_weighting"][name] = recall(np.asarray((per_user @ weights).todense()))
+        print(f"co-watch alone, {name:44s} {result['co_watch_weighting'][name]:.4f}",
+              flush=True)
+    emit(result)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
