@@ -19,8 +19,8 @@ Then the co-watch part alone with other weights per rated movie, to see whether 
 learned weighting over the recent movies (what the sequence branch's attention could
 add) has room: other half-lives, the movie's rating (liked movies weigh more), and
 coherence (movies like the user's recent ones weigh more: ``exp(lam * cos(v_j,
-recent centroid))``). Prints watched recall@10 per line and a JSON object of every
-figure last.
+recent centroid))``), each times the half-life the fit chose. Prints watched
+recall@10 per line and a JSON object of every figure last.
 """
 
 from __future__ import annotations
@@ -103,19 +103,19 @@ def main(argv=None) -> int:
     offsets, columns, strengths = (np.asarray(t) for t in b.co_watch.csr())
     weights = sp.csr_matrix((strengths, columns, offsets),
                             shape=(pipeline.n_items, pipeline.n_items))
+    # The re-weightings multiply the decay the fit chose, so they are compared with it.
+    chosen = float(b.co_watch_half_life)
+    decay = 0.5 ** (ages / chosen) if chosen else np.ones(len(ages))
     unit = vectors / np.maximum(np.linalg.norm(vectors, axis=1, keepdims=True), 1e-9)
-    decay = 0.5 ** (ages / b.co_watch_half_life) if b.co_watch_half_life else np.ones(len(ages))
-    centroid = np.asarray(sp.csr_matrix((decay, (owner, rated)),
-                                        shape=seen.shape) @ unit)
+    centroid = np.asarray(sp.csr_matrix((decay, (owner, rated)), shape=seen.shape) @ unit)
     centroid /= np.maximum(np.linalg.norm(centroid, axis=1, keepdims=True), 1e-9)
     coherence = np.sum(unit[rated] * centroid[owner], axis=1)
     variants = {f"half-life {h}": 0.5 ** (ages / h) for h in (3, 5, 8, 12)}
-    variants["half-life 5, x rating / 4"] = 0.5 ** (ages / 5) * stars / 4
-    variants["half-life 5, x (1 if rating >= 3.5 else 0.5)"] = (
-        0.5 ** (ages / 5) * np.where(stars >= 3.5, 1.0, 0.5))
+    base = f"half-life {chosen:g}"
+    variants[f"{base}, x rating / 4"] = decay * stars / 4
+    variants[f"{base}, x (1 if rating >= 3.5 else 0.5)"] = decay * np.where(stars >= 3.5, 1.0, 0.5)
     for lam in (0.5, 1.0, 2.0, 4.0):
-        variants[f"half-life 5, x exp({lam:g} x coherence)"] = (
-            0.5 ** (ages / 5) * np.exp(lam * coherence))
+        variants[f"{base}, x exp({lam:g} x coherence)"] = decay * np.exp(lam * coherence)
     for name, weight in variants.items():
         per_user = sp.csr_matrix((weight, (owner, rated)), shape=seen.shape)
         result["co_watch_weighting"][name] = recall(np.asarray((per_user @ weights).todense()))
