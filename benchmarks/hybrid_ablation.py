@@ -39,6 +39,8 @@ VARIANTS = {
     "history_length_50": {"history_length": 50},
     "history_length_100": {"history_length": 100},
     "history_dim_128": {"history_dim": 128},
+    "sequence_tower": {"pooled_history": False},
+    "sequence_tower_rows_64": {"pooled_history": False, "history_rows": 64},
     "no_co_watch": {"co_watch": False},
     "no_co_watch_no_history_attention": {"co_watch": False, "history_attention": False},
     "retrieval_dim_64": {"retrieval_dim": 64},

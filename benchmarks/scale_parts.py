@@ -8,7 +8,10 @@ Generates ``--rows`` MovieLens-25M-shaped ratings (as ``benchmarks/scale.py``), 
 for the article's four branches with the biases (``core``) and for each part added to
 them alone (``session_bias``, ``item_neighbours``, ``user_neighbours``,
 ``user_history``, ``retrieval``: the tower with in-batch negatives, without its
-sequence branch and co-watch part) builds the backbone from the ratings (the build
+sequence branch and co-watch part; ``sequence``: the tower as the sequence branch alone,
+``pooled_history=False``, on 256 rows of each batch against each other's movies;
+``co_watch``: that tower plus the co-watch part, its closed-form fit timed with the
+build) builds the backbone from the ratings (the build
 seconds: neighbour search, sessions, stored pairs) and times ``--steps`` training
 steps after a warm-up. ``kerasrec.models.hybrid.budget`` quotes these figures for the
 parts it switches off on large data (``scale_parts``). Prints one JSON line per part;
@@ -35,6 +38,10 @@ PARTS = {
     "user_history": {"user_history": True},
     "retrieval": {"retrieval": True, "history_attention": False, "co_watch": False,
                   "retrieval_negatives": "in_batch"},
+    "sequence": {"retrieval": True, "pooled_history": False, "history_rows": 256,
+                 "co_watch": False, "retrieval_negatives": "in_batch"},
+    "co_watch": {"retrieval": True, "pooled_history": False, "history_rows": 256,
+                 "co_watch": True, "retrieval_negatives": "in_batch"},
 }
 
 
@@ -50,6 +57,14 @@ def cost(pipeline, x, part: str, steps: int, batch_size: int) -> dict:
     config = HybridConfig(**{**CORE_HYBRID, **PARTS[part], "scale_parts": False})
     start = time.perf_counter()
     backbone = HybridBackbone.from_training(pipeline, x, config)
+    if backbone.co_watch is not None:
+        from kerasrec.models.hybrid.co_watch import fit_co_watch
+
+        backbone.co_watch.set_weights_from(*fit_co_watch(
+            x["user_id"], x["item_id"], pipeline.n_items, config.co_watch_l2,
+            backbone.co_watch.n_weights, config.co_watch_max_items,
+            min_ratings=config.co_watch_min_ratings, timestamps=x["timestamp"],
+            window=config.co_watch_window, after_weight=1.0))
     build = time.perf_counter() - start
     optimizer = get_optimizer("lazy_adam", 4e-3)
     if config.retrieval:

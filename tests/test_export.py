@@ -167,16 +167,19 @@ def _check_client(hybrid, sample_split, exported, tmp_path):
     assert set(similar["movie_id"][2][:4]) <= set(most_rated.index[:10])
 
 
-def test_recommend_recent_in_a_fresh_process(tmp_path):
+@pytest.mark.parametrize("tower", [{}, {"pooled_history": False, "history_rows": 16}],
+                         ids=["pooled", "sequence-only"])
+def test_recommend_recent_in_a_fresh_process(tmp_path, tower):
     """A hybrid whose lists use its sequence branch (users whose taste drifts; weights
     chosen on each user's latest ratings) serves recommend_recent from TensorFlow alone,
-    equal to Recommender.recommend(user, recent=...)."""
+    equal to Recommender.recommend(user, recent=...); so does one whose user tower is
+    the sequence branch alone."""
     from kerasrec.training import TrainConfig
     from tests.conftest import drifting_tastes
 
     data = drifting_tastes()
     train, _ = kr.temporal_split(data.ratings, 0.25)
-    rec = kr.Recommender(neighbours=(), retrieval_weight=0.5, train=TrainConfig(
+    rec = kr.Recommender(neighbours=(), retrieval_weight=0.5, **tower, train=TrainConfig(
         epochs=15, batch_size=64, learning_rate=5e-3, verbose=0, validation_cut="temporal"))
     rec.fit(data.with_ratings(train))
     assert rec.model_.supports("recent")

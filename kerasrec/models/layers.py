@@ -600,15 +600,18 @@ class RecentRatings(layers.Layer):
     Args:
         n_pairs: Number of training ratings.
         length: Window length.
+        n_users: User index range: the layer keeps where each user's ratings start and
+            searches those alone, never reading every key (0: search every key, as
+            models saved before this argument did).
         **kwargs: Layer arguments.
 
     Call: ``layer([user, timestamp])`` -> ``(items, ratings, valid)``, each
     ``(batch, length)``, oldest first, left-padded (item 0, rating 0, valid False).
     """
 
-    def __init__(self, n_pairs: int, length: int, **kwargs):
+    def __init__(self, n_pairs: int, length: int, n_users: int = 0, **kwargs):
         super().__init__(**kwargs)
-        self.n_pairs, self.length = int(n_pairs), int(length)
+        self.n_pairs, self.length, self.n_users = int(n_pairs), int(length), int(n_users)
 
     def build(self, input_shape):
         fixed = dict(trainable=False, initializer="zeros")
@@ -616,10 +619,14 @@ class RecentRatings(layers.Layer):
         self.keys = self.add_weight(shape=(n,), dtype="int64", name="keys", **fixed)
         self.items = self.add_weight(shape=(n,), dtype="int32", name="items", **fixed)
         self.ratings = self.add_weight(shape=(n,), name="ratings", **fixed)
+        if self.n_users:
+            self.user_offsets = self.add_weight(shape=(self.n_users + 1,), dtype="int64",
+                                                name="user_offsets", **fixed)
 
     def set_history(self, users, items, timestamps, ratings) -> None:
         """Store the training ratings (embedding indices; ratings centred on the mean)."""
         from kerasrec.models.hybrid.recent import sorted_history
+        from kerasrec.models.hybrid.sessions import user_offsets
 
         keys, items, ratings = sorted_history(users, items, timestamps, ratings)
         if len(keys) != self.n_pairs:
@@ -628,6 +635,16 @@ class RecentRatings(layers.Layer):
             self.keys.assign(keys)
             self.items.assign(items)
             self.ratings.assign(ratings)
+        if self.n_users:
+            self.user_offsets.assign(user_offsets(keys, self.n_users))
+
+    def _bounds(self, users):
+        """Each user's range of stored ratings (None: search every key)."""
+        if not self.n_users:
+            return None
+        users = ops.clip(ops.cast(users, "int64"), 0, self.n_users - 1)
+        return (gather_rows(self.user_offsets, users),
+                gather_rows(self.user_offsets, users + 1))
 
     def call(self, inputs):
         from kerasrec.models.hybrid.recent import recent_window_ops
@@ -637,28 +654,29 @@ class RecentRatings(layers.Layer):
             shape = (ops.shape(user)[0], self.length)
             return (ops.zeros(shape, "int32"), ops.zeros(shape, self.compute_dtype),
                     ops.zeros(shape, "bool"))
-        positions, valid = recent_window_ops(self.keys, user, timestamp, self.length)
-        items = ops.where(valid, ops.take(self.items, positions, axis=0), 0)
-        ratings = ops.where(valid, ops.take(self.ratings, positions, axis=0), 0.0)
+        positions, valid = recent_window_ops(self.keys, user, timestamp, self.length,
+                                             self._bounds(user))
+        items = ops.where(valid, gather_rows(self.items, positions), 0)
+        ratings = ops.where(valid, gather_rows(self.ratings, positions), 0.0)
         return items, ratings, valid
 
     def whole(self, users, timestamps):
         """Every stored rating of each (user, time) made strictly before it, flat, in
         TensorFlow: ``(rows, items, ages)`` (see
         :func:`~kerasrec.models.hybrid.recent.whole_history`)."""
-        import tensorflow as tf
-
         from kerasrec.models.hybrid.recent import whole_history_ops
 
-        rows, positions, ages = whole_history_ops(self.keys, users, timestamps)
-        return rows, tf.gather(tf.convert_to_tensor(self.items), positions), ages
+        rows, positions, ages = whole_history_ops(self.keys, users, timestamps,
+                                                  self._bounds(users))
+        return rows, gather_rows(self.items, positions), ages
 
     def compute_output_shape(self, input_shape):
         shape = (input_shape[0][0], self.length)
         return shape, shape, shape
 
     def get_config(self):
-        return {**super().get_config(), "n_pairs": self.n_pairs, "length": self.length}
+        return {**super().get_config(), "n_pairs": self.n_pairs, "length": self.length,
+                "n_users": self.n_users}
 
 
 @keras.saving.register_keras_serializable(package="kerasrec")
@@ -812,6 +830,32 @@ class HistoryAttention(layers.Layer):
 
 
 @keras.saving.register_keras_serializable(package="kerasrec")
+class FirstRows(layers.Layer):
+    """The first ``rows`` rows of each input (all of a shorter batch): a part trained on
+    a sample of each shuffled batch costs the same per step whatever the batch size.
+
+    Args:
+        rows: Rows kept.
+        **kwargs: Layer arguments.
+
+    Call: ``layer([a, b, ...])`` -> ``[a[:rows], b[:rows], ...]``.
+    """
+
+    def __init__(self, rows: int, **kwargs):
+        super().__init__(**kwargs)
+        self.rows = int(rows)
+
+    def call(self, inputs):
+        return [t[:self.rows] for t in inputs]
+
+    def compute_output_spec(self, inputs):
+        return [keras.KerasTensor((None, *t.shape[1:]), dtype=t.dtype) for t in inputs]
+
+    def get_config(self):
+        return {**super().get_config(), "rows": self.rows}
+
+
+@keras.saving.register_keras_serializable(package="kerasrec")
 class InBatchCorrection(layers.Layer):
     """In-batch negatives for a catalog too large for a full softmax: each row's logits
     over the batch's own movies, corrected for how often a movie is sampled as a
@@ -876,3 +920,17 @@ class InBatchSoftmax(keras.losses.Loss):
     def call(self, y_true, y_pred):
         labels = ops.eye(ops.shape(y_pred)[0], dtype=y_pred.dtype)
         return keras.losses.categorical_crossentropy(labels, y_pred, from_logits=True)
+
+
+@keras.saving.register_keras_serializable(package="kerasrec")
+class FirstRowsSoftmax(keras.losses.Loss):
+    """Sparse softmax cross-entropy of logits over the catalog for the batch's first
+    rows (as many as ``y_pred`` has; every row when it has them all): ``y_true`` holds
+    the item index of every row of the batch."""
+
+    def __init__(self, name: str = "first_rows_softmax", **kwargs):
+        super().__init__(name=name, **kwargs)
+
+    def call(self, y_true, y_pred):
+        labels = ops.reshape(y_true, (-1,))[:ops.shape(y_pred)[0]]
+        return keras.losses.sparse_categorical_crossentropy(labels, y_pred, from_logits=True)

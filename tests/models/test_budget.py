@@ -27,6 +27,31 @@ def test_large_data_switches_off_the_costly_parts_and_says_which():
     assert any(n.startswith("hybrid: narrowed the movies' neighbour pool") for n in notes)
 
 
+def test_the_sequence_only_tower_is_kept_at_scale_and_its_co_watch_part_is_not():
+    config, notes = budget.within_budget(
+        HybridConfig(pooled_history=False, history_rows=256), 25_000_000)
+    assert config.retrieval and config.sequence_on and config.history_rows == 256
+    assert not config.co_watch and not config.co_watch_on
+    assert any(n.startswith("hybrid: switched off the co-watch part") for n in notes)
+    assert not any("retrieval tower" in n for n in notes)
+    # The pooled tower is switched off whole, so nothing is said of its co-watch part.
+    _, notes = budget.within_budget(HybridConfig(), 25_000_000)
+    assert any("pooled_history=False" in n for n in notes)
+    assert not any("switched off the co-watch" in n for n in notes)
+
+
+def test_the_sequence_only_tower_needs_its_branch_and_rows_need_it():
+    from kerasrec.errors import ArgumentError
+
+    with pytest.raises(ArgumentError, match="keep history_attention=True"):
+        HybridConfig(pooled_history=False, history_attention=False)
+    with pytest.raises(ArgumentError, match="pass pooled_history=False with it"):
+        HybridConfig(history_rows=64)
+    with pytest.raises(ArgumentError, match="history_rows must be 0"):
+        HybridConfig(pooled_history=False, history_rows=-1)
+    assert not HybridConfig(pooled_history=False, retrieval=False).sequence_on
+
+
 def test_a_capped_setting_is_never_raised():
     config, notes = budget.within_budget(HybridConfig(neighbour_pool=30), 25_000_000)
     assert config.neighbour_pool == 30 and not any("neighbour pool" in n for n in notes)

@@ -202,3 +202,20 @@ def test_row_dot_equals_keras_dot_and_round_trips(normalize):
     np.testing.assert_allclose(got, expected, rtol=1e-5, atol=1e-6)
     again = RowDot.from_config(layer.get_config())
     np.testing.assert_allclose(np.asarray(again([left, right])), got)
+
+
+def test_first_rows_keeps_the_first_rows_and_round_trips():
+    from kerasrec.models.layers import FirstRows, FirstRowsSoftmax
+
+    layer = FirstRows(3)
+    a, b = np.arange(10).reshape(5, 2), np.arange(5)
+    kept = [np.asarray(t) for t in layer([a, b])]
+    np.testing.assert_array_equal(kept[0], a[:3])
+    np.testing.assert_array_equal(kept[1], b[:3])
+    assert [len(np.asarray(t)) for t in layer([a[:2], b[:2]])] == [2, 2]  # a short batch
+    assert FirstRows.from_config(layer.get_config()).rows == 3
+    # The loss of the first rows' logits against every row's item equals Keras's on them.
+    logits = np.random.default_rng(0).normal(size=(3, 7)).astype("float32")
+    items = np.array([4, 1, 6, 2, 2])
+    expected = keras.losses.SparseCategoricalCrossentropy(from_logits=True)(items[:3], logits)
+    assert float(FirstRowsSoftmax()(items, logits)) == pytest.approx(float(expected), rel=1e-6)

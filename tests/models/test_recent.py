@@ -15,7 +15,8 @@ import kerasrec as kr  # noqa: E402
 from kerasrec.errors import ArgumentError, CapabilityError  # noqa: E402
 from kerasrec.models.hybrid.recent import (history_keys, merge_recent,  # noqa: E402
                                            moment_keys, recent_window, recent_window_ops,
-                                           sorted_history)
+                                           sorted_history, whole_history, whole_history_ops)
+from kerasrec.models.hybrid.sessions import user_offsets  # noqa: E402
 from kerasrec.training import TrainConfig  # noqa: E402
 from tests.conftest import drift_fits, watched_recall  # noqa: E402
 
@@ -39,11 +40,43 @@ def test_recent_window_in_keras_ops_equals_numpy():
     rng = np.random.default_rng(1)
     q_users = np.append(rng.integers(0, 32, 300), [0, 31])
     q_times = np.append(rng.choice([-1, 0, 999, 25_000, 10 ** 12], 300), [-1, -1])
+    offsets = user_offsets(keys, 32)
+    own = (offsets[q_users], offsets[q_users + 1])  # each user's keys alone
     for length in (1, 5, 40):
         positions, valid = recent_window(keys, q_users, q_times, length)
-        ops_positions, ops_valid = recent_window_ops(keys, q_users, q_times, length)
-        np.testing.assert_array_equal(positions, np.asarray(ops_positions))
-        np.testing.assert_array_equal(valid, np.asarray(ops_valid))
+        for bounds in (None, own):
+            ops_positions, ops_valid = recent_window_ops(keys, q_users, q_times, length, bounds)
+            np.testing.assert_array_equal(positions, np.asarray(ops_positions))
+            np.testing.assert_array_equal(valid, np.asarray(ops_valid))
+    expected = whole_history(keys, q_users, q_times)
+    for bounds in (None, own):
+        for a, b in zip(expected, whole_history_ops(keys, q_users, q_times, bounds)):
+            np.testing.assert_array_equal(a, np.asarray(b))
+    assert len(expected[0]) > 300  # the check can fail: users with many ratings
+
+
+@pytest.mark.parametrize("n_users", [0, 32], ids=["all-keys", "own-keys"])
+def test_the_layer_finds_the_same_windows_searching_all_keys_or_the_users_own(n_users):
+    from kerasrec.models.layers import RecentRatings
+
+    users, items, times = _history()
+    layer = RecentRatings(len(users), 6, n_users=n_users)
+    layer.build(None)
+    ratings = np.linspace(-1, 1, len(users))
+    layer.set_history(users, items, times, ratings)
+    keys, sorted_items, sorted_ratings = sorted_history(users, items, times, ratings)
+    q_users = np.array([0, 3, 7, 12, 29, 31, 7])
+    q_times = np.array([-1, 12_000, -1, 0, 30_000, -1, 10 ** 12])
+    positions, valid = recent_window(keys, q_users, q_times, 6)
+    got_items, got_ratings, got_valid = (np.asarray(a) for a in layer([q_users, q_times]))
+    np.testing.assert_array_equal(got_valid, valid)
+    np.testing.assert_array_equal(got_items, np.where(valid, sorted_items[positions], 0))
+    np.testing.assert_allclose(got_ratings, np.where(valid, sorted_ratings[positions], 0))
+    rows, whole_items, ages = (np.asarray(a) for a in layer.whole(q_users, q_times))
+    owner, at, expected_ages = whole_history(keys, q_users, q_times)
+    np.testing.assert_array_equal(rows, owner)
+    np.testing.assert_array_equal(whole_items, sorted_items[at])
+    np.testing.assert_array_equal(ages, expected_ages)
 
 
 def test_the_window_holds_the_last_ratings_strictly_before_the_moment():
@@ -118,6 +151,49 @@ def drift():
     # Without the co-watch part, which reads recency too (tests/models/test_co_watch.py).
     return drift_fits("history_attention", FAST, retrieval_weight=0.5, neighbours=(),
                       co_watch=False)
+
+
+@pytest.fixture(scope="module")
+def tower(drift):
+    """The sequence branch as the whole user tower (no pooled history), trained on 16
+    rows of each batch of 64."""
+    data, train, _, _ = drift
+    return kr.Recommender(train=FAST, retrieval_weight=0.5, neighbours=(), co_watch=False,
+                          pooled_history=False, history_rows=16).fit(data.with_ratings(train))
+
+
+def test_the_sequence_branch_alone_as_the_user_tower_learns_the_drift(drift, tower):
+    _, train, test, fitted = drift
+    recall, popular = watched_recall(train, test, {"tower": tower, "bag": fitted[False]})
+    assert recall["tower"] > 1.3 * recall["bag"], recall
+    assert recall["tower"] > 2 * popular, (recall, popular)
+    b = tower.model_.backbone
+    assert b.retrieval_history is None and b.query_model() is None
+    assert "retrieval" not in dict(b.branch_layout)  # the rating head reads no window
+    user = int(train["userId"].iloc[0])
+    movie = int(tower.recommend(user, k=1)["movieId"].iloc[0])
+    parts = tower.explain_relevance(user, movie)
+    assert parts["history"] == 0 and parts["recent"] != 0
+
+
+def test_the_tower_trains_on_the_first_history_rows_of_each_batch(tower):
+    model = tower.model_
+    training = model.backbone.training_model()
+    assert training.get_layer("history_rows").rows == 16
+    users = np.repeat(np.arange(1, 11), 4)
+    block = model._pairs_block(users, (users * 7) % (model.pipeline.n_items - 1) + 1)
+    out = training({t.name: block[t.name] for t in training.inputs}, training=False)
+    assert out["rating"].shape[0] == 40  # the stars of every row ...
+    assert tuple(out["retrieval"].shape) == (16, model.pipeline.n_items)  # ... its rows
+    short = {t.name: block[t.name][:5] for t in training.inputs}
+    assert training(short, training=False)["retrieval"].shape[0] == 5
+
+
+def test_the_tower_survives_save_and_load(tower, tmp_path):
+    loaded = kr.Recommender.load(tower.save(tmp_path / "rec"))
+    for user, recent in ((1, None), (2, [3, 9, 15]), (10 ** 6, [4, 10])):
+        assert (loaded.recommend(user, k=10, recent=recent)["movieId"].tolist()
+                == tower.recommend(user, k=10, recent=recent)["movieId"].tolist())
 
 
 def test_the_sequence_branch_learns_a_drifting_taste_the_bag_of_movies_does_not(drift):

@@ -20,7 +20,8 @@ from keras import layers
 
 from kerasrec.models.hybrid.config import HybridConfig
 from kerasrec.models.hybrid.sessions import training_sessions
-from kerasrec.models.layers import (CatalogScores, CoWatch, HistoryAttention, HistoryFactors,
+from kerasrec.models.layers import (CatalogScores, CoWatch, FirstRows, HistoryAttention,
+                                    HistoryFactors,
                                     InBatchCorrection, LeaveOneOutHistory, Neighbourhood,
                                     RecentRatings, RowDot, SessionBias, bias, embedding,
                                     id_input, l2_penalty, output_head)
@@ -160,55 +161,56 @@ class HybridBackbone(keras.Model):
             inputs.append(timestamp)
         # (E) retrieval: what the user will watch, scored against the whole catalog.
         self.retrieval_user_embedding = self.retrieval_history = self.catalog_scores = None
-        self.retrieval_logits = self.recent_logits = None
+        self.retrieval_logits = self.recent_logits = self.retrieval_query = None
         self.recent_ratings = self.history_attention = self.in_batch = self.co_watch = None
         if c.retrieval:
-            # The pair's own movie is left out of the history it is scored with.
-            self.retrieval_history = LeaveOneOutHistory(n_users, n_items, n_pairs,
-                                                        c.retrieval_dim, sorted_pairs=True,
-                                                        name="retrieval_history")
-            query, whole = self.retrieval_history(user, item), self.retrieval_history(user)
-            if c.retrieval_user_ids:
-                self.retrieval_user_embedding = embedding(n_users, c.retrieval_dim,
-                                                          "retrieval_user_embedding", 0.0)
-                user_vector = self.retrieval_user_embedding(user)
-                query = layers.Add(name="retrieval_user")([user_vector, query])
-                whole = layers.Add(name="retrieval_user_whole")([user_vector, whole])
             self.catalog_scores = CatalogScores(n_items, c.retrieval_dim, n_item_features,
                                                 name="catalog_scores")
-            layout.append(("retrieval", self.catalog_scores(query, item)))
-            recent = None
+            if c.retrieval_negatives == "in_batch":
+                self.in_batch = InBatchCorrection(n_items, name="in_batch_correction")
+            query = recent = None
+            if c.pooled_history:
+                # The pair's own movie is left out of the history it is scored with.
+                self.retrieval_history = LeaveOneOutHistory(n_users, n_items, n_pairs,
+                                                            c.retrieval_dim, sorted_pairs=True,
+                                                            name="retrieval_history")
+                query, whole = self.retrieval_history(user, item), self.retrieval_history(user)
+                if c.retrieval_user_ids:
+                    self.retrieval_user_embedding = embedding(n_users, c.retrieval_dim,
+                                                              "retrieval_user_embedding", 0.0)
+                    user_vector = self.retrieval_user_embedding(user)
+                    query = layers.Add(name="retrieval_user")([user_vector, query])
+                    whole = layers.Add(name="retrieval_user_whole")([user_vector, whole])
+                layout.append(("retrieval", self.catalog_scores(query, item)))
+                self.retrieval_query = whole  # for candidates the user has not rated
             if c.sequence_on:
                 # (F) the user's recent movies, strictly before the moment scored: a
                 # vector added to the retrieval query where lists are ranked, with a
                 # weight chosen on validation (recent_weight). history_training says how
-                # it learns: "residual", by a softmax of its own that cannot move the
-                # pooled-history scores (so they and the stars learn as without it);
-                # "shared", that softmax may move the movie vectors; "joint", in the
-                # one retrieval softmax.
+                # it learns beside the pooled history: "residual", by a softmax of its
+                # own that cannot move the pooled-history scores (so they and the stars
+                # learn as without it); "shared", that softmax may move the movie
+                # vectors; "joint", in the one retrieval softmax. Without the pooled
+                # history it is the user tower, trained on the first history_rows rows.
                 self.recent_ratings = RecentRatings(n_pairs, c.history_length,
-                                                    name="recent_ratings")
+                                                    n_users=n_users, name="recent_ratings")
                 self.history_attention = HistoryAttention(
                     n_items, c.history_length, c.history_dim, c.history_heads,
                     output_dim=c.retrieval_dim, name="history_attention")
-                recent = self.history_attention(*self.recent_ratings([user, timestamp]))
-            joint = recent is not None and c.history_training == "joint"
-            trained = layers.Add(name="retrieval_query")([query, recent]) if joint else query
-            if c.retrieval_negatives == "in_batch":
-                self.in_batch = InBatchCorrection(n_items, name="in_batch_correction")
-                self.retrieval_logits = self.in_batch(
-                    self.catalog_scores(trained, candidates=item), item)
+                rows = [user, timestamp, item]
+                if query is None and c.history_rows:
+                    rows = FirstRows(c.history_rows, name="history_rows")(rows)
+                recent = self.history_attention(*self.recent_ratings(rows[:2]))
+            if query is None:  # the sequence branch is the user tower
+                self.retrieval_logits = self._softmax_logits(recent, rows[2])
             else:
-                self.retrieval_logits = self.catalog_scores(trained)
-            if recent is not None and not joint:
-                frozen = c.history_training == "residual"
-                if self.in_batch is not None:
-                    self.recent_logits = self.in_batch(self.catalog_scores(
-                        query, candidates=item, frozen=frozen, residual=recent), item)
-                else:
-                    self.recent_logits = self.catalog_scores(query, frozen=frozen,
-                                                             residual=recent)
-            self.retrieval_query = whole  # for candidates the user has not rated
+                joint = recent is not None and c.history_training == "joint"
+                trained = layers.Add(name="retrieval_query")([query, recent]) if joint else query
+                self.retrieval_logits = self._softmax_logits(trained, item)
+                if recent is not None and not joint:
+                    self.recent_logits = self._softmax_logits(
+                        query, item, frozen=c.history_training == "residual",
+                        residual=recent)
             if c.co_watch:
                 # (G) co-watch: closed-form item-item weights (EASE^R's and "after")
                 # over the user's whole history, read where lists are ranked; outside
@@ -218,7 +220,7 @@ class HybridBackbone(keras.Model):
                 self.co_watch.build()
                 if self.recent_ratings is None:
                     self.recent_ratings = RecentRatings(n_pairs, c.history_length,
-                                                        name="recent_ratings")
+                                                        n_users=n_users, name="recent_ratings")
                     self.recent_ratings.build(None)
         self.user_bias = self.item_bias = self.session_bias = None
         if c.biases:
@@ -255,6 +257,14 @@ class HybridBackbone(keras.Model):
         self.branch_layout = [(name, int(t.shape[-1])) for name, t in layout]
         self._merged = merged
 
+    def _softmax_logits(self, query, item, **kwargs):
+        """The retrieval softmax's logits of the ``query`` rows (the batch's first, as
+        many as ``item`` has): over the catalog, or over those rows' movies with the
+        in-batch correction."""
+        if self.in_batch is None:
+            return self.catalog_scores(query, **kwargs)
+        return self.in_batch(self.catalog_scores(query, candidates=item, **kwargs), item)
+
     def get_config(self):
         config = asdict(self.hybrid_config)
         config["neighbours"], config["mlp_units"] = (list(config["neighbours"]),
@@ -289,7 +299,10 @@ class HybridBackbone(keras.Model):
 
     def query_model(self) -> keras.Model:
         """``user_id`` -> the pooled-history retrieval vector (the sequence branch's
-        residual is added by the caller: :meth:`recent_vectors`)."""
+        residual is added by the caller: :meth:`recent_vectors`); None when the sequence
+        branch is the user tower (``pooled_history=False``)."""
+        if self.retrieval_query is None:
+            return None
         return keras.Model(self.inputs[0], self.retrieval_query)
 
     def recent_vectors(self, users: np.ndarray) -> np.ndarray:
@@ -356,8 +369,9 @@ class HybridBackbone(keras.Model):
             model.item_feature_table.set_weights([pipeline.item_feature_table()])
         if model.history_factors is not None:
             model.history_factors.set_history(users, items)
-        if model.catalog_scores is not None:
+        if model.retrieval_history is not None:
             model.retrieval_history.set_history(users, items)
+        if model.catalog_scores is not None:
             model.catalog_scores.feature_table.assign(pipeline.item_feature_table())
         if model.in_batch is not None:
             model.in_batch.set_frequency(items)

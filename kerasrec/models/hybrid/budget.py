@@ -80,7 +80,14 @@ LIMITS: Tuple[PartLimit, ...] = (
               "its user vector pools every training rating of the batch's users at each "
               "step and its softmax scores each rating against the catalog: at 1M ratings "
               "4.1 s a step against 32 ms without it; lists then rank by stars, the MF "
-              "share of the rating choosing the candidates"),
+              "share of the rating choosing the candidates. pooled_history=False (with "
+              "history_rows=256) keeps the tower as the sequence branch alone, whose cost "
+              "per step is fixed", needs="pooled_history"),
+    PartLimit("co-watch part (co_watch)", 1_000_000, {"co_watch": False},
+              "its closed-form fit links each rating to the co_watch_window ratings before "
+              "and after it and inverts a Gram matrix of up to co_watch_max_items movies, "
+              "and a fit runs it twice (the validation choice, then every rating): 2.9 s "
+              "at 1M ratings, 39.7 s at 5M", needs="retrieval"),
     PartLimit("user neighbourhood (neighbours='user')", 5_000_000, {"neighbours": ("user",)},
               "its search multiplies every pair of users who rated a movie in common: at "
               "5M ratings 17 s to build against 8 s for the movies' side; at 25M it makes 3.8e10 "
@@ -111,6 +118,9 @@ def within_budget(config: HybridConfig, n_ratings: int) -> Tuple[HybridConfig, L
         (False, False, ('item',), 5)
         >>> config.neighbour_pool
         50
+        >>> config, _ = within_budget(HybridConfig(pooled_history=False), 25_000_000)
+        >>> config.retrieval, config.history_attention, config.co_watch
+        (True, True, False)
     """
     if not config.scale_parts:
         return config, []

@@ -61,6 +61,17 @@ class HybridConfig:
             :data:`~kerasrec.models.hybrid.model.RETRIEVAL_SOFTMAX_LIMIT` movies.
         retrieval_user_ids: Give the user tower a learned vector per user id besides
             the pooled history (off: users are what they watched, as in EASE).
+        pooled_history: The user tower pools every movie the user rated, and its pair
+            score is a part of the rating head. Off (with ``history_attention``): the
+            user tower is the sequence branch alone, read from a window of fixed
+            length, trained on ``history_rows`` rows of each batch and outside the
+            rating head, so its cost per step does not grow with the users' histories
+            and it scales to MovieLens 25M (the pooled tower stops at 500,000 ratings:
+            :mod:`kerasrec.models.hybrid.budget`).
+        history_rows: With ``pooled_history`` off, the rows of each batch (the first
+            ones; batches are shuffled) whose windows the sequence branch reads and
+            whose movies it learns to retrieve, against the catalog or, with in-batch
+            negatives, each other's movies; 0: every row.
         history_attention: The sequence branch: the user's last ``history_length``
             ratings made before the moment scored
             (:class:`~kerasrec.models.layers.RecentRatings`; never the rating itself),
@@ -125,6 +136,8 @@ class HybridConfig:
     retrieval_weight: float = 0.05
     retrieval_negatives: str = "auto"
     retrieval_user_ids: bool = False
+    pooled_history: bool = True
+    history_rows: int = 0
     history_attention: bool = True
     history_length: int = 20
     history_training: str = "residual"
@@ -158,6 +171,15 @@ class HybridConfig:
                      "co_watch_max_items", "co_watch_min_ratings"):
             if int(getattr(self, name)) < 1:
                 raise ArgumentError(f"{name} must be at least 1, got {getattr(self, name)}")
+        if int(self.history_rows) < 0:
+            raise ArgumentError(f"history_rows must be 0 (every row) or more, got "
+                                f"{self.history_rows}")
+        if self.retrieval and not self.pooled_history and not self.history_attention:
+            raise ArgumentError("pooled_history=False makes the sequence branch the user tower: "
+                                "keep history_attention=True, or pass retrieval=False")
+        if self.history_rows and self.pooled_history:
+            raise ArgumentError("history_rows samples the rows of the sequence-only user "
+                                "tower: pass pooled_history=False with it")
         if int(self.co_watch_window) < 0:
             raise ArgumentError(f"co_watch_window must be 0 or more, got {self.co_watch_window}")
         if self.retrieval_negatives not in ("auto", "catalog", "in_batch"):

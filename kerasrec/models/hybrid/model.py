@@ -135,7 +135,7 @@ class Hybrid(KerasRatingModel):
         from kerasrec import training
         from kerasrec.distribute import scope
         from kerasrec.models.keras_model import zero_unseen_rows
-        from kerasrec.models.layers import InBatchSoftmax
+        from kerasrec.models.layers import FirstRowsSoftmax, InBatchSoftmax
         from kerasrec.optimizers import get_optimizer
 
         config = train or self.train_config(seed=seed)
@@ -145,7 +145,7 @@ class Hybrid(KerasRatingModel):
             backbone = self.build(pipeline, x, seed)
             model = backbone.training_model()
             softmax = (InBatchSoftmax if self.config.retrieval_negatives == "in_batch"
-                       else lambda: keras.losses.SparseCategoricalCrossentropy(from_logits=True))
+                       else FirstRowsSoftmax)
             heads = ["retrieval"] + ["recent"] * (backbone.recent_logits is not None)
             model.compile(optimizer=get_optimizer(config.optimizer, config.learning_rate),
                           loss={"rating": "mse", **{h: softmax() for h in heads}},
@@ -315,11 +315,13 @@ class Hybrid(KerasRatingModel):
         mine = np.isin(x["user_id"][fit_idx], users)
         rows = fit_idx[mine]
         u, i = x["user_id"][rows].astype(np.int64), x["item_id"][rows].astype(np.int64)
-        counts = np.bincount(u, minlength=b.n_users).astype(np.float64)
-        factors = np.asarray(b.retrieval_history.item_factors.numpy(), np.float64)
-        pooled = np.zeros((b.n_users, factors.shape[1]))
-        np.add.at(pooled, u, factors[i] / np.sqrt(counts[u])[:, None])
-        history = pooled[users]
+        history = np.zeros((len(users), b.catalog_scores.dim))
+        if b.retrieval_history is not None:
+            counts = np.bincount(u, minlength=b.n_users).astype(np.float64)
+            factors = np.asarray(b.retrieval_history.item_factors.numpy(), np.float64)
+            pooled = np.zeros((b.n_users, factors.shape[1]))
+            np.add.at(pooled, u, factors[i] / np.sqrt(counts[u])[:, None])
+            history = pooled[users]
         if b.retrieval_user_embedding is not None:
             history += np.asarray(b.retrieval_user_embedding.embeddings.numpy())[users]
         timestamps = x.get("timestamp", np.full(len(x["user_id"]), -1))[rows]
@@ -528,7 +530,9 @@ class Hybrid(KerasRatingModel):
         if getattr(self, "_query_model", None) is None:
             self._query_model = b.query_model()  # built once: ms per Model
         users = np.asarray(users, np.int32)
-        history = np.asarray(self._query_model(users), np.float32)
+        history = (np.zeros((len(users), b.catalog_scores.dim), np.float32)
+                   if self._query_model is None
+                   else np.asarray(self._query_model(users), np.float32))
         if b.history_attention is None:
             return history, np.zeros_like(history)
         return history, b.recent_vectors(users)

@@ -5,9 +5,11 @@ ratings made strictly before that time (never the rating being scored, nor any r
 in the same second). A time of -1 means "now": the whole history. Ratings are stored
 sorted by the key ``user * 2**32 + timestamp``, so the window is one binary search
 away. The rule exists in NumPy (:func:`recent_window`, for the queries that choose the
-list weights on validation data) and in Keras ops (:func:`recent_window_ops`, inside the
+list weights on validation data) and in TensorFlow (:func:`recent_window_ops`, inside the
 model, ``recommend(recent=...)`` and the SavedModel) side by side;
-``tests/models/test_recent.py`` holds them equal.
+``tests/models/test_recent.py`` holds them equal. Inside the model the search runs
+within each user's own keys (``bounds``), as the session lookup does
+(:mod:`~kerasrec.models.hybrid.sessions`).
 """
 
 from __future__ import annotations
@@ -62,19 +64,34 @@ def recent_window(keys: np.ndarray, users, timestamps, length: int
     return np.where(valid, positions, 0), valid
 
 
-def recent_window_ops(keys, users, timestamps, length: int):
-    """:func:`recent_window` in Keras ops (a TensorFlow graph under the TF backend)."""
-    from keras import ops
+def _window_ends(keys, users, timestamps, bounds):
+    """Each (user, time)'s ``(start, end)`` in the sorted history, in TensorFlow: by
+    binary search over every key, or with ``bounds`` (each user's ``(lower, upper)``
+    range, :func:`~kerasrec.models.hybrid.sessions.user_offsets`) within the user's
+    own keys, which never reads the keys whole."""
+    import tensorflow as tf
 
-    users = ops.cast(users, "int64")
-    t = ops.cast(timestamps, "int64")
-    t = ops.where((t < 0) | (t > NOW), NOW, t)
-    end = ops.searchsorted(keys, users * USER_SHIFT + t, side="left")
-    start = ops.searchsorted(keys, users * USER_SHIFT, side="left")
-    positions = (ops.expand_dims(ops.cast(end, "int64"), -1) - length
-                 + ops.expand_dims(ops.arange(length, dtype="int64"), 0))
-    valid = positions >= ops.expand_dims(ops.cast(start, "int64"), -1)
-    return ops.where(valid, positions, 0), valid
+    from kerasrec.models.hybrid.sessions import lower_bound_tf
+
+    users = tf.cast(users, tf.int64)
+    t = tf.cast(timestamps, tf.int64)
+    moments = users * USER_SHIFT + tf.where((t < 0) | (t > NOW), tf.constant(NOW, tf.int64), t)
+    if bounds is None:
+        table = tf.convert_to_tensor(keys)
+        return (tf.searchsorted(table, users * USER_SHIFT, side="left", out_type=tf.int64),
+                tf.searchsorted(table, moments, side="left", out_type=tf.int64))
+    lower, upper = (tf.cast(b, tf.int64) for b in bounds)
+    return lower, lower_bound_tf(keys, moments, lower, upper)
+
+
+def recent_window_ops(keys, users, timestamps, length: int, bounds=None):
+    """:func:`recent_window` in TensorFlow; ``bounds``: see :func:`_window_ends`."""
+    import tensorflow as tf
+
+    start, end = _window_ends(keys, users, timestamps, bounds)
+    positions = end[:, None] - length + tf.range(length, dtype=tf.int64)[None, :]
+    valid = positions >= start[:, None]
+    return tf.where(valid, positions, tf.zeros_like(positions)), valid
 
 
 def whole_history(keys: np.ndarray, users, timestamps
@@ -96,17 +113,13 @@ def whole_history(keys: np.ndarray, users, timestamps
     return rows, positions, np.repeat(end, lengths) - 1 - positions
 
 
-def whole_history_ops(keys, users, timestamps):
-    """:func:`whole_history` in TensorFlow."""
+def whole_history_ops(keys, users, timestamps, bounds=None):
+    """:func:`whole_history` in TensorFlow; ``bounds``: see :func:`_window_ends`."""
     import tensorflow as tf
 
-    users = tf.cast(users, tf.int64)
-    t = tf.cast(timestamps, tf.int64)
-    t = tf.where((t < 0) | (t > NOW), tf.constant(NOW, tf.int64), t)
-    end = tf.searchsorted(keys, users * USER_SHIFT + t, side="left", out_type=tf.int64)
-    start = tf.searchsorted(keys, users * USER_SHIFT, side="left", out_type=tf.int64)
+    start, end = _window_ends(keys, users, timestamps, bounds)
     lengths = end - start
-    rows = tf.repeat(tf.range(tf.size(users, out_type=tf.int64)), lengths)
+    rows = tf.repeat(tf.range(tf.size(start, out_type=tf.int64)), lengths)
     positions = tf.ragged.range(start, end).flat_values
     return rows, positions, tf.repeat(end, lengths) - 1 - positions
 

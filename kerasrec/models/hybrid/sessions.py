@@ -67,34 +67,50 @@ def find_sessions(sorted_keys: np.ndarray, keys: np.ndarray):
     return position, (sorted_keys[position] == keys) & (keys >= 0)
 
 
-def find_sessions_tf(sorted_keys, keys, lower=None, upper=None):
-    """:func:`find_sessions` in TensorFlow. With ``lower``/``upper`` (each key's user's
-    range, from :func:`user_offsets`), a binary search of that range alone, all keys
-    at once; without, one search over every key. ``sorted_keys`` may be a variable:
-    it is read a row at a time, never whole."""
+def lower_bound_tf(sorted_keys, keys, lower, upper):
+    """For each key, the first position in ``[lower, upper)`` whose sorted key is not
+    below it (``upper`` if none): one binary search per key, all keys at once, in
+    TensorFlow. ``sorted_keys`` may be a variable: it is read a row at a time, never
+    whole (a whole read copies it once gathers have put it in copy-on-read mode, about
+    8 ms a step at 25M keys)."""
     import keras
     import tensorflow as tf
 
     keys = tf.cast(keys, tf.int64)
     table = sorted_keys.value if isinstance(sorted_keys, keras.Variable) else sorted_keys
-    # A variable's length is static: reading it for tf.shape would copy the whole
-    # variable once gathers have put it in copy-on-read mode (8 ms at 25M keys).
+    # A variable's length is static: reading it for tf.shape would copy it whole.
+    n = (tf.constant(table.shape[0], tf.int64) if table.shape[0] is not None
+         else tf.shape(table, out_type=tf.int64)[0])
+
+    def narrow(lo, hi):
+        mid = (lo + hi) // 2
+        right = (lo < hi) & (tf.gather(table, tf.clip_by_value(mid, 0, tf.maximum(n - 1, 0)))
+                             < keys)
+        return tf.where(right, mid + 1, lo), tf.where(right | (lo >= hi), hi, mid)
+
+    position, _ = tf.while_loop(lambda lo, hi: tf.reduce_any(lo < hi), narrow,
+                                (tf.cast(lower, tf.int64), tf.cast(upper, tf.int64)))
+    return position
+
+
+def find_sessions_tf(sorted_keys, keys, lower=None, upper=None):
+    """:func:`find_sessions` in TensorFlow. With ``lower``/``upper`` (each key's user's
+    range, from :func:`user_offsets`), a binary search of that range alone
+    (:func:`lower_bound_tf`); without, one search over every key."""
+    import keras
+    import tensorflow as tf
+
+    keys = tf.cast(keys, tf.int64)
+    table = sorted_keys.value if isinstance(sorted_keys, keras.Variable) else sorted_keys
     n = (tf.constant(table.shape[0], tf.int64) if table.shape[0] is not None
          else tf.shape(table, out_type=tf.int64)[0])
     if lower is None:
         position = tf.searchsorted(tf.convert_to_tensor(table), keys, out_type=tf.int64)
     else:
-        def narrow(lo, hi):
-            mid = (lo + hi) // 2
-            right = (lo < hi) & (tf.gather(table, tf.minimum(mid, n - 1)) < keys)
-            return tf.where(right, mid + 1, lo), tf.where(right | (lo >= hi), hi, mid)
-
         # Undated keys (-1) have no session: an empty range at 0 ends their search at
         # once and reads the first key (cached) instead of one far away in memory.
         dated = keys >= 0
-        lower = tf.where(dated, tf.cast(lower, tf.int64), 0)
-        upper = tf.where(dated, tf.cast(upper, tf.int64), 0)
-        position, _ = tf.while_loop(lambda lo, hi: tf.reduce_any(lo < hi), narrow,
-                                    (lower, upper))
+        position = lower_bound_tf(table, keys, tf.where(dated, tf.cast(lower, tf.int64), 0),
+                                  tf.where(dated, tf.cast(upper, tf.int64), 0))
     position = tf.minimum(position, tf.maximum(n - 1, 0))
     return position, (tf.gather(table, position) == keys) & (keys >= 0)
