@@ -17,9 +17,11 @@ training excluded) is ranked by one part of what lists rank by at a time:
 
 Then the co-watch part alone with other weights per rated movie, to see whether a
 learned weighting over the recent movies (what the sequence branch's attention could
-add) has room: other half-lives, the movie's rating (liked movies weigh more), and
+add) has room: other half-lives, the movie's rating (liked movies weigh more),
 coherence (movies like the user's recent ones weigh more: ``exp(lam * cos(v_j,
-recent centroid))``), each times the half-life the fit chose. Prints watched
+recent centroid))``) and time (movies rated within h hours of the user's latest weigh
+more: what a time-gap embedding could read), each times the half-life the fit chose;
+and half-lives in hours instead of ratings. Prints watched
 recall@10 per line and a JSON object of every figure last.
 """
 
@@ -116,6 +118,15 @@ def main(argv=None) -> int:
     variants[f"{base}, x (1 if rating >= 3.5 else 0.5)"] = decay * np.where(stars >= 3.5, 1.0, 0.5)
     for lam in (0.5, 1.0, 2.0, 4.0):
         variants[f"{base}, x exp({lam:g} x coherence)"] = decay * np.exp(lam * coherence)
+    # Time instead of count: hours before the user's latest rating (same sitting or not).
+    times = mine["timestamp"].to_numpy(np.int64)
+    latest = np.zeros(len(users), np.int64)
+    np.maximum.at(latest, owner, times)
+    hours = (latest[owner] - times) / 3600.0
+    for h in (1, 24, 168):
+        variants[f"{base}, x (1 if within {h} h of the latest else 0.3)"] = decay * np.where(
+            hours <= h, 1.0, 0.3)
+        variants[f"time half-life {h} h (no count decay)"] = 0.5 ** (hours / h)
     for name, weight in variants.items():
         per_user = sp.csr_matrix((weight, (owner, rated)), shape=seen.shape)
         result["co_watch_weighting"][name] = recall(np.asarray((per_user @ weights).todense()))
