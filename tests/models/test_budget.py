@@ -47,6 +47,8 @@ def test_the_sequence_only_tower_needs_its_branch_and_rows_need_it():
         HybridConfig(pooled_history=False, history_attention=False)
     with pytest.raises(ArgumentError, match="pass pooled_history=False with it"):
         HybridConfig(history_rows=64)
+    with pytest.raises(ArgumentError, match="it needs pooled_history=True"):
+        HybridConfig(pooled_history=False, retrieval_user_ids=True)
     with pytest.raises(ArgumentError, match="history_rows must be 0"):
         HybridConfig(pooled_history=False, history_rows=-1)
     assert not HybridConfig(pooled_history=False, retrieval=False).sequence_on

@@ -21,10 +21,9 @@ from keras import layers
 from kerasrec.models.hybrid.config import HybridConfig
 from kerasrec.models.hybrid.sessions import training_sessions
 from kerasrec.models.layers import (CatalogScores, CoWatch, FirstRows, HistoryAttention,
-                                    HistoryFactors,
-                                    InBatchCorrection, LeaveOneOutHistory, Neighbourhood,
-                                    RecentRatings, RowDot, SessionBias, bias, embedding,
-                                    id_input, l2_penalty, output_head)
+                                    HistoryFactors, InBatchCorrection, LeaveOneOutHistory,
+                                    Neighbourhood, RecentRatings, RowDot, SessionBias, bias,
+                                    embedding, id_input, l2_penalty, output_head)
 
 #: Hash tables a neighbourhood's residuals are split into (lookups run at once, one a
 #: core; :class:`~kerasrec.models.layers.Neighbourhood`).

@@ -177,6 +177,9 @@ class HybridConfig:
         if self.retrieval and not self.pooled_history and not self.history_attention:
             raise ArgumentError("pooled_history=False makes the sequence branch the user tower: "
                                 "keep history_attention=True, or pass retrieval=False")
+        if self.retrieval_user_ids and not self.pooled_history:
+            raise ArgumentError("retrieval_user_ids adds a vector per user to the pooled "
+                                "history: it needs pooled_history=True")
         if self.history_rows and self.pooled_history:
             raise ArgumentError("history_rows samples the rows of the sequence-only user "
                                 "tower: pass pooled_history=False with it")
