@@ -135,6 +135,9 @@ def measure(folder: str, batch_size: int, optimizer: str, learning_rate: float,
         "mean_rmse": round(float(np.sqrt(np.mean((mean - stars) ** 2))), 4),
         "export_seconds": round(export_seconds, 1), "export_mb": round(export_mb, 1),
         "peak_rss_train_mb": round(peak_rss_mb(), 1)})
+    # With a retrieval tower, what validation chose for the lists, and its recall@10
+    # for each choice tried (keys: blend, recent, co-watch, half-life, after weight).
+    result["list_weights_chosen"] = getattr(rec.model_, "chosen", {})
     return result
 
 

@@ -67,20 +67,29 @@ def find_sessions(sorted_keys: np.ndarray, keys: np.ndarray):
     return position, (sorted_keys[position] == keys) & (keys >= 0)
 
 
+def _key_table(sorted_keys):
+    """``(table, n)``: sorted keys readable a row at a time (a variable's handle, not a
+    copy) and their number, read from the static shape where there is one (reading
+    a variable for ``tf.shape`` would copy it whole)."""
+    import keras
+    import tensorflow as tf
+
+    table = sorted_keys.value if isinstance(sorted_keys, keras.Variable) else sorted_keys
+    n = (tf.constant(table.shape[0], tf.int64) if table.shape[0] is not None
+         else tf.shape(table, out_type=tf.int64)[0])
+    return table, n
+
+
 def lower_bound_tf(sorted_keys, keys, lower, upper):
     """For each key, the first position in ``[lower, upper)`` whose sorted key is not
     below it (``upper`` if none): one binary search per key, all keys at once, in
     TensorFlow. ``sorted_keys`` may be a variable: it is read a row at a time, never
     whole (a whole read copies it once gathers have put it in copy-on-read mode, about
     8 ms a step at 25M keys)."""
-    import keras
     import tensorflow as tf
 
     keys = tf.cast(keys, tf.int64)
-    table = sorted_keys.value if isinstance(sorted_keys, keras.Variable) else sorted_keys
-    # A variable's length is static: reading it for tf.shape would copy it whole.
-    n = (tf.constant(table.shape[0], tf.int64) if table.shape[0] is not None
-         else tf.shape(table, out_type=tf.int64)[0])
+    table, n = _key_table(sorted_keys)
 
     def narrow(lo, hi):
         mid = (lo + hi) // 2
@@ -97,13 +106,10 @@ def find_sessions_tf(sorted_keys, keys, lower=None, upper=None):
     """:func:`find_sessions` in TensorFlow. With ``lower``/``upper`` (each key's user's
     range, from :func:`user_offsets`), a binary search of that range alone
     (:func:`lower_bound_tf`); without, one search over every key."""
-    import keras
     import tensorflow as tf
 
     keys = tf.cast(keys, tf.int64)
-    table = sorted_keys.value if isinstance(sorted_keys, keras.Variable) else sorted_keys
-    n = (tf.constant(table.shape[0], tf.int64) if table.shape[0] is not None
-         else tf.shape(table, out_type=tf.int64)[0])
+    table, n = _key_table(sorted_keys)
     if lower is None:
         position = tf.searchsorted(tf.convert_to_tensor(table), keys, out_type=tf.int64)
     else:
