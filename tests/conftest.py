@@ -118,16 +118,17 @@ def taste_groups(seed=0, n_users=120, n_movies=80):
 
 def drifting_tastes(seed=0, n_users=150, n_movies=120, groups=6):
     """Each user watches 12 movies of one taste group, then 12 of another chosen at
-    random: what comes next follows the recent movies, not the whole history."""
+    random, an hour apart, starting on a day of one year: what comes next follows the
+    recent movies, not the whole history."""
     rng = np.random.default_rng(seed)
     rows = []
     for user in range(n_users):
         first, then = rng.choice(groups, 2, replace=False)
         picks = [rng.choice(np.flatnonzero(np.arange(n_movies) % groups == g), 12, replace=False)
                  for g in (first, then)]
+        start = 10 ** 9 + 86400 * int(rng.integers(0, 365))
         for t, movie in enumerate(np.concatenate(picks)):
-            rows.append((user + 1, movie + 1, float(rng.integers(2, 11)) / 2,
-                         10 ** 9 + 3600 * t))
+            rows.append((user + 1, movie + 1, float(rng.integers(2, 11)) / 2, start + 3600 * t))
     ratings = pd.DataFrame(rows, columns=["userId", "movieId", "rating", "timestamp"])
     products = pd.DataFrame({"movieId": np.arange(1, n_movies + 1),
                              "title": [f"Movie {m} (2000)" for m in range(1, n_movies + 1)],

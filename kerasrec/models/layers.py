@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Optional
+from typing import Optional, Sequence
 
 import keras
 import numpy as np
@@ -603,15 +603,24 @@ class RecentRatings(layers.Layer):
         n_users: User index range: the layer keeps where each user's ratings start and
             searches those alone, never reading every key (0: search every key, as
             models saved before this argument did).
+        era_edges: Inner edges of the eras (Unix seconds, increasing:
+            :func:`~kerasrec.models.hybrid.recent.era_edges`); with them the window also
+            says when each movie was rated, as its era
+            (:func:`~kerasrec.models.hybrid.recent.era_of`).
         **kwargs: Layer arguments.
 
     Call: ``layer([user, timestamp])`` -> ``(items, ratings, valid)``, each
-    ``(batch, length)``, oldest first, left-padded (item 0, rating 0, valid False).
+    ``(batch, length)``, oldest first, left-padded (item 0, rating 0, valid False), and
+    with ``era_edges`` each position's era (0 at padding) fourth.
     """
 
-    def __init__(self, n_pairs: int, length: int, n_users: int = 0, **kwargs):
+    def __init__(self, n_pairs: int, length: int, n_users: int = 0,
+                 era_edges: Sequence[int] = (), **kwargs):
         super().__init__(**kwargs)
         self.n_pairs, self.length, self.n_users = int(n_pairs), int(length), int(n_users)
+        self.era_edges = [int(e) for e in era_edges]
+        #: The era of "now" (a movie passed as recent): the latest; 0 without eras.
+        self.last_era = len(self.era_edges) + 1 if self.era_edges else 0
 
     def build(self, input_shape):
         fixed = dict(trainable=False, initializer="zeros")
@@ -652,13 +661,20 @@ class RecentRatings(layers.Layer):
         user, timestamp = inputs
         if self.n_pairs == 0:
             shape = (ops.shape(user)[0], self.length)
-            return (ops.zeros(shape, "int32"), ops.zeros(shape, self.compute_dtype),
-                    ops.zeros(shape, "bool"))
+            empty = (ops.zeros(shape, "int32"), ops.zeros(shape, self.compute_dtype),
+                     ops.zeros(shape, "bool"))
+            return empty + (ops.zeros(shape, "int32"),) if self.era_edges else empty
         positions, valid = recent_window_ops(self.keys, user, timestamp, self.length,
                                              self._bounds(user))
         items = ops.where(valid, gather_rows(self.items, positions), 0)
         ratings = ops.where(valid, gather_rows(self.ratings, positions), 0.0)
-        return items, ratings, valid
+        if not self.era_edges:
+            return items, ratings, valid
+        from kerasrec.models.hybrid.recent import era_of_ops
+        from kerasrec.models.hybrid.sessions import USER_SHIFT
+
+        times = gather_rows(self.keys, positions) % USER_SHIFT
+        return items, ratings, valid, ops.where(valid, era_of_ops(times, self.era_edges), 0)
 
     def whole(self, users, timestamps):
         """Every stored rating of each (user, time) made strictly before it, flat, in
@@ -672,11 +688,11 @@ class RecentRatings(layers.Layer):
 
     def compute_output_shape(self, input_shape):
         shape = (input_shape[0][0], self.length)
-        return shape, shape, shape
+        return (shape,) * (4 if self.era_edges else 3)
 
     def get_config(self):
         return {**super().get_config(), "n_pairs": self.n_pairs, "length": self.length,
-                "n_users": self.n_users}
+                "n_users": self.n_users, "era_edges": list(self.era_edges)}
 
 
 @keras.saving.register_keras_serializable(package="kerasrec")
@@ -744,7 +760,9 @@ class HistoryAttention(layers.Layer):
     """A user's recent movies, read by multi-head self-attention, as one vector.
 
     Each position is the movie's embedding plus its (centred) rating times a learned
-    vector plus a position embedding counted from the most recent; padding is masked.
+    vector plus a position embedding counted from the most recent, and with ``eras`` an
+    embedding of when it was rated (its era): what was watched around then, which the
+    order alone cannot tell; padding is masked.
     ``keras.layers.MultiHeadAttention`` with a residual and ``LayerNormalization``
     encodes the sequence; an attention pooling (a learned score per position, softmax
     over the real ones) weighs the positions, and a linear map without bias takes the
@@ -759,18 +777,23 @@ class HistoryAttention(layers.Layer):
         heads: Attention heads.
         output_dim: Width of the output (the retrieval vectors').
         dropout: Dropout inside the attention.
+        eras: Era index range (0 = undated; :class:`RecentRatings` with ``era_edges``
+            gives ``len(era_edges) + 2``); 0: no era embedding.
         **kwargs: Layer arguments.
 
-    Call: ``layer(items, ratings, valid)`` -> ``(batch, output_dim)``; rows without a
-    real position give zeros.
+    Call: ``layer(items, ratings, valid[, eras])`` -> ``(batch, output_dim)``; rows
+    without a real position give zeros.
     """
 
     def __init__(self, n_items: int, length: int, dim: int = 64, heads: int = 2,
-                 output_dim: int = 64, dropout: float = 0.1, **kwargs):
+                 output_dim: int = 64, dropout: float = 0.1, eras: int = 0, **kwargs):
         super().__init__(**kwargs)
         self.n_items, self.length, self.dim, self.heads = (int(n_items), int(length),
                                                            int(dim), int(heads))
-        self.output_dim, self.dropout = int(output_dim), float(dropout)
+        self.output_dim, self.dropout, self.eras = int(output_dim), float(dropout), int(eras)
+        self.era_embedding = (layers.Embedding(self.eras, self.dim, name="era_embedding",
+                                               embeddings_initializer="zeros")
+                              if self.eras else None)
         self.item_embedding = Embedding(self.n_items, self.dim, name="item_embedding",
                                         embeddings_initializer=keras.initializers.RandomNormal(
                                             0.0, 0.05))
@@ -784,23 +807,27 @@ class HistoryAttention(layers.Layer):
         self.pool_score = layers.Dense(1, name="pool_score")
         self.projection = layers.Dense(self.output_dim, use_bias=False, name="projection")
 
-    def build(self, items_shape, ratings_shape=None, valid_shape=None):
+    def build(self, items_shape, ratings_shape=None, valid_shape=None, eras_shape=None):
         batch = (None, self.length)
         self.item_embedding.build(batch)
         self.position_embedding.build((self.length,))
+        if self.era_embedding is not None:
+            self.era_embedding.build(batch)
         self.rating_projection.build((*batch, 1))
         self.self_attention.build((*batch, self.dim), (*batch, self.dim))
         self.norm.build((*batch, self.dim))
         self.pool_score.build((*batch, self.dim))
         self.projection.build((None, self.dim))
 
-    def encode(self, items, ratings, valid, training=None):
+    def encode(self, items, ratings, valid, eras=None, training=None):
         """Encoded positions ``(batch, length, dim)`` and pooling weights ``(batch, length)``."""
         valid = ops.cast(valid, "bool")
         positions = ops.arange(self.length)[::-1]  # 0 = most recent (the last column)
         x = (self.item_embedding(items)
              + self.rating_projection(ops.expand_dims(ops.cast(ratings, self.compute_dtype), -1))
              + ops.expand_dims(self.position_embedding(positions), 0))
+        if self.era_embedding is not None and eras is not None:
+            x = x + self.era_embedding(ops.clip(ops.cast(eras, "int32"), 0, self.eras - 1))
         mask = ops.logical_and(ops.expand_dims(valid, 1), ops.expand_dims(valid, 2))
         attended = self.self_attention(x, x, attention_mask=mask, training=training)
         h = self.norm(x + attended)
@@ -809,24 +836,25 @@ class HistoryAttention(layers.Layer):
         a = ops.softmax(logits, axis=-1) * weight
         return h, a
 
-    def call(self, items, ratings, valid, training=None):
-        h, a = self.encode(items, ratings, valid, training)
+    def call(self, items, ratings, valid, eras=None, training=None):
+        h, a = self.encode(items, ratings, valid, eras, training)
         return self.projection(ops.sum(h * ops.expand_dims(a, -1), axis=1))
 
-    def contributions(self, items, ratings, valid):
+    def contributions(self, items, ratings, valid, eras=None):
         """Each position's term of the output, ``a_j P h_j``: ``(batch, length, output_dim)``
         (zeros at padding), which sum over positions to :meth:`call`'s output, and the
         pooling weights ``a`` ``(batch, length)``."""
-        h, a = self.encode(items, ratings, valid, training=False)
+        h, a = self.encode(items, ratings, valid, eras, training=False)
         return self.projection(h) * ops.expand_dims(a, -1), a
 
-    def compute_output_shape(self, items_shape, ratings_shape=None, valid_shape=None):
+    def compute_output_shape(self, items_shape, ratings_shape=None, valid_shape=None,
+                             eras_shape=None):
         return (items_shape[0], self.output_dim)
 
     def get_config(self):
         return {**super().get_config(), "n_items": self.n_items, "length": self.length,
                 "dim": self.dim, "heads": self.heads, "output_dim": self.output_dim,
-                "dropout": self.dropout}
+                "dropout": self.dropout, "eras": self.eras}
 
 
 @keras.saving.register_keras_serializable(package="kerasrec")

@@ -12,13 +12,14 @@ session keys, the item feature table) are non-trainable weights, set once by
 from __future__ import annotations
 
 from dataclasses import asdict
-from typing import Dict, List, Mapping, Optional, Tuple
+from typing import Dict, List, Mapping, Optional, Sequence, Tuple
 
 import keras
 import numpy as np
 from keras import layers
 
 from kerasrec.models.hybrid.config import HybridConfig
+from kerasrec.models.hybrid.recent import era_edges as find_era_edges
 from kerasrec.models.hybrid.sessions import training_sessions
 from kerasrec.models.layers import (CatalogScores, CoWatch, FirstRows, HistoryAttention,
                                     HistoryFactors, InBatchCorrection, LeaveOneOutHistory,
@@ -53,6 +54,8 @@ class HybridBackbone(keras.Model):
             validation data after training).
         co_watch_half_life: Half-life, in ratings, of the co-watch part's recency
             weights (0: none; chosen on validation data).
+        era_edges: Inner edges of the sequence branch's eras (``history_eras``; from the
+            training times: :func:`~kerasrec.models.hybrid.recent.era_edges`).
         **kwargs: Model arguments (``name``, ``trainable``).
 
     Attributes:
@@ -77,7 +80,7 @@ class HybridBackbone(keras.Model):
                  neighbour_pools: Optional[Mapping[str, int]] = None, global_mean: float = 0.0,
                  target_range: Tuple[float, float] = (0.0, 1.0), relevance_blend: float = 0.0,
                  recent_weight: float = 1.0, co_watch_weight: float = 0.0,
-                 co_watch_half_life: float = 0.0, **kwargs):
+                 co_watch_half_life: float = 0.0, era_edges: Sequence[int] = (), **kwargs):
         c = config if isinstance(config, HybridConfig) else HybridConfig(**(config or {}))
         pools = dict(neighbour_pools or {})
         layout: List[Tuple[str, keras.KerasTensor]] = []
@@ -192,10 +195,12 @@ class HybridBackbone(keras.Model):
                 # vectors; "joint", in the one retrieval softmax. Without the pooled
                 # history it is the user tower, trained on the first history_rows rows.
                 self.recent_ratings = RecentRatings(n_pairs, c.history_length,
-                                                    n_users=n_users, name="recent_ratings")
+                                                    n_users=n_users, era_edges=era_edges,
+                                                    name="recent_ratings")
                 self.history_attention = HistoryAttention(
                     n_items, c.history_length, c.history_dim, c.history_heads,
-                    output_dim=c.retrieval_dim, name="history_attention")
+                    output_dim=c.retrieval_dim, name="history_attention",
+                    eras=len(era_edges) + 2 if len(era_edges) else 0)
                 rows = [user, timestamp, item]
                 if query is None and c.history_rows:
                     rows = FirstRows(c.history_rows, name="history_rows")(rows)
@@ -253,6 +258,7 @@ class HybridBackbone(keras.Model):
         self.recent_weight = float(recent_weight)
         self.co_watch_weight = float(co_watch_weight)
         self.co_watch_half_life = float(co_watch_half_life)
+        self.era_edges = [int(e) for e in era_edges]
         self.branch_layout = [(name, int(t.shape[-1])) for name, t in layout]
         self._merged = merged
 
@@ -275,7 +281,8 @@ class HybridBackbone(keras.Model):
                 "global_mean": self.global_mean, "target_range": list(self.target_range),
                 "relevance_blend": self.relevance_blend, "recent_weight": self.recent_weight,
                 "co_watch_weight": self.co_watch_weight,
-                "co_watch_half_life": self.co_watch_half_life}
+                "co_watch_half_life": self.co_watch_half_life,
+                "era_edges": list(self.era_edges)}
 
     @property
     def sigmoid_output(self) -> bool:
@@ -360,8 +367,10 @@ class HybridBackbone(keras.Model):
                                                progress=_progress(f"{side} neighbours", verbose))
                       for side in c.neighbours}
         searched = time.perf_counter() - started
+        eras = (find_era_edges(train_inputs.get("timestamp", np.zeros(0)), c.history_eras)
+                if c.sequence_on else ())
         model = cls(n_users, n_items, len(pipeline.feature_names), len(pipeline.context_names),
-                    config=c, n_pairs=len(users), n_sessions=len(sessions),
+                    config=c, n_pairs=len(users), n_sessions=len(sessions), era_edges=eras,
                     neighbour_pools={s: d["neighbours"].shape[1] for s, d in neighbours.items()},
                     global_mean=global_mean, target_range=target_range, name=name)
         if model.item_feature_table is not None:

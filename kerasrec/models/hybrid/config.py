@@ -85,6 +85,10 @@ class HybridConfig:
             query of the one retrieval softmax).
         history_dim: Width of its encoding.
         history_heads: Its attention heads.
+        history_eras: Each movie in the window is also marked with when it was rated:
+            one of this many eras, each holding about as many training ratings
+            (:func:`~kerasrec.models.hybrid.recent.era_edges`), so the branch can read
+            where in time the user is (what people watched then); 0: order alone.
         co_watch: Add item-item weights fitted in closed form from who rated what
             (EASE^R's, plus what people rate next) to what lists rank by, each rated
             movie weighted by how recent it is (:mod:`kerasrec.models.hybrid.co_watch`);
@@ -143,6 +147,7 @@ class HybridConfig:
     history_training: str = "residual"
     history_dim: int = 64
     history_heads: int = 2
+    history_eras: int = 32
     co_watch: bool = True
     co_watch_l2: float = 200.0
     co_watch_pool: int = 400
@@ -171,6 +176,9 @@ class HybridConfig:
                      "co_watch_max_items", "co_watch_min_ratings"):
             if int(getattr(self, name)) < 1:
                 raise ArgumentError(f"{name} must be at least 1, got {getattr(self, name)}")
+        if int(self.history_eras) < 0 or int(self.history_eras) == 1:
+            raise ArgumentError(f"history_eras must be 0 (off) or at least 2, got "
+                                f"{self.history_eras}")
         if int(self.history_rows) < 0:
             raise ArgumentError(f"history_rows must be 0 (every row) or more, got "
                                 f"{self.history_rows}")

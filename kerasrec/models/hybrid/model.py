@@ -308,8 +308,9 @@ class Hybrid(KerasRatingModel):
         """
         from kerasrec.models.hybrid.co_watch import (co_watch_scores, co_watch_weights,
                                                      sparse_co_watch)
-        from kerasrec.models.hybrid.recent import (recent_window, sorted_history,
+        from kerasrec.models.hybrid.recent import (era_of, recent_window, sorted_history,
                                                    whole_history)
+        from kerasrec.models.hybrid.sessions import USER_SHIFT
 
         b = self.backbone
         mine = np.isin(x["user_id"][fit_idx], users)
@@ -332,6 +333,9 @@ class Hybrid(KerasRatingModel):
             positions, valid = recent_window(keys, users, now, b.recent_ratings.length)
             window = (np.where(valid, items[positions], 0).astype(np.int32),
                       np.where(valid, ratings[positions], 0.0).astype(np.float32), valid)
+            if b.recent_ratings.era_edges:
+                times = keys[positions] % USER_SHIFT
+                window += (np.where(valid, era_of(times, b.recent_ratings.era_edges), 0),)
             recent = np.asarray(b.history_attention(*window, training=False), np.float32)
         if not len(half_lives):
             return history.astype(np.float32), recent, None

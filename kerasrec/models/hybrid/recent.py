@@ -47,6 +47,42 @@ def sorted_history(users, items, timestamps, ratings) -> Tuple[np.ndarray, np.nd
             np.asarray(ratings, np.float32)[order])
 
 
+def era_edges(timestamps, n: int) -> np.ndarray:
+    """Edges of ``n`` eras holding about as many dated training ratings each (quantiles
+    of their times), so a busy year gets finer eras than a quiet one.
+
+    Returns:
+        The ``n - 1`` inner edges (Unix seconds, increasing, without repeats); empty
+        when ``n < 2`` or nothing is dated.
+    """
+    t = np.asarray(timestamps, np.int64)
+    t = t[(t >= 0) & (t < NOW - 1)]
+    if n < 2 or not len(t):
+        return np.zeros(0, np.int64)
+    return np.unique(np.quantile(t, np.arange(1, n) / n, method="lower").astype(np.int64))
+
+
+def era_of(timestamps, edges) -> np.ndarray:
+    """Each rating time's era: ``1 +`` the number of edges at or before it; 0 when
+    undated (-1, or stored as undated: :func:`history_keys`). A movie passed as
+    ``recent`` is rated now: the last era, ``len(edges) + 1`` (:func:`merge_recent`)."""
+    t = np.asarray(timestamps, np.int64)
+    era = 1 + np.searchsorted(np.asarray(edges, np.int64), t, side="right")
+    return np.where((t < 0) | (t >= NOW - 1), 0, era).astype(np.int32)
+
+
+def era_of_ops(timestamps, edges):
+    """:func:`era_of` in TensorFlow (``edges`` a constant)."""
+    import tensorflow as tf
+
+    t = tf.cast(timestamps, tf.int64)
+    table = tf.constant(np.asarray(edges, np.int64))
+    flat = tf.reshape(t, [-1])
+    era = tf.reshape(1 + tf.searchsorted(table, flat, side="right", out_type=tf.int64),
+                     tf.shape(t))
+    return tf.cast(tf.where((t < 0) | (t >= NOW - 1), tf.zeros_like(era), era), tf.int32)
+
+
 def recent_window(keys: np.ndarray, users, timestamps, length: int
                   ) -> Tuple[np.ndarray, np.ndarray]:
     """Positions in the sorted history of each (user, time)'s last ``length`` ratings
@@ -124,24 +160,36 @@ def whole_history_ops(keys, users, timestamps, bounds=None):
     return rows, positions, tf.repeat(end, lengths) - 1 - positions
 
 
-def merge_recent(items, ratings, valid, recent, length: int):
+def merge_recent(window, recent, length: int, last_era: int = 0):
     """Append ``recent`` item indices (0 = none) to left-padded windows and keep the last
     ``length`` real positions, left-padded again; in TensorFlow.
 
+    Args:
+        window: ``(items, ratings, valid)`` or ``(items, ratings, valid, eras)``, as
+            :class:`~kerasrec.models.layers.RecentRatings` returns.
+        recent: ``(batch, n)`` item indices, oldest first.
+        length: Window length.
+        last_era: The era of "now", given to the appended movies (with eras).
+
     Returns:
-        ``(items, ratings, valid)`` of the new windows (the appended movies' ratings
-        are unknown: 0, the centred mean).
+        The new window, as ``window`` (the appended movies' ratings are unknown: 0,
+        the centred mean).
     """
     import tensorflow as tf
 
+    items, ratings, valid = window[:3]
     recent = tf.cast(recent, items.dtype)
-    items = tf.concat([items, recent], 1)
-    ratings = tf.concat([ratings, tf.zeros(tf.shape(recent), ratings.dtype)], 1)
-    valid = tf.concat([valid, recent > 0], 1)
+    appended = recent > 0
+    columns = [tf.concat([items, recent], 1),
+               tf.concat([ratings, tf.zeros(tf.shape(recent), ratings.dtype)], 1),
+               tf.concat([valid, appended], 1)]
+    if len(window) > 3:
+        eras = tf.where(appended, tf.constant(last_era, window[3].dtype),
+                        tf.zeros(tf.shape(recent), window[3].dtype))
+        columns.append(tf.concat([window[3], eras], 1))
     # A stable sort on validity moves padding to the left, keeping the order of the rest.
-    order = tf.argsort(tf.cast(valid, tf.int32), axis=1, stable=True)[:, -length:]
-    return (tf.gather(items, order, batch_dims=1), tf.gather(ratings, order, batch_dims=1),
-            tf.gather(valid, order, batch_dims=1))
+    order = tf.argsort(tf.cast(columns[2], tf.int32), axis=1, stable=True)[:, -length:]
+    return tuple(tf.gather(c, order, batch_dims=1) for c in columns)
 
 
 def recent_module(recent_ratings, history_attention, catalog_scores, weight: float = 1.0,
@@ -168,6 +216,7 @@ def recent_module(recent_ratings, history_attention, catalog_scores, weight: flo
             self.recent_ratings, self.history_attention = recent_ratings, history_attention
             self.catalog_scores, self.co_watch = catalog_scores, co_watch
             self.length = recent_ratings.length
+            self.last_era = recent_ratings.last_era
             self.weight = tf.constant(float(weight), tf.float32)
             self.co_watch_weight = tf.constant(float(co_watch_weight), tf.float32)
             self.half_life = tf.constant(float(half_life), tf.float32)
@@ -204,8 +253,8 @@ def recent_module(recent_ratings, history_attention, catalog_scores, weight: flo
                 now = tf.fill(tf.shape(rows), tf.constant(-1, tf.int64))
                 window = self.recent_ratings([rows, now])
                 before = self.history_attention(*window, training=False)
-                after = self.history_attention(*merge_recent(*window, recent, self.length),
-                                               training=False)
+                after = self.history_attention(
+                    *merge_recent(window, recent, self.length, self.last_era), training=False)
                 vectors = tf.cast(self.catalog_scores.item_vectors(), tf.float32)
                 out["recent"] = self.weight * tf.matmul(after - before, vectors,
                                                         transpose_b=True)
@@ -258,7 +307,8 @@ def recent_module(recent_ratings, history_attention, catalog_scores, weight: flo
             their pooling weights and their shares of the item's relevance (which sum
             to the branch's part), each ``(batch, length)``."""
             now = tf.fill(tf.shape(rows), tf.constant(-1, tf.int64))
-            window = merge_recent(*self.recent_ratings([rows, now]), recent, self.length)
+            window = merge_recent(self.recent_ratings([rows, now]), recent, self.length,
+                                  self.last_era)
             if self.history_attention is None:
                 zeros = tf.zeros(tf.shape(window[1]), tf.float32)
                 return tf.cast(window[0], tf.int32), zeros, zeros
