@@ -621,6 +621,9 @@ class RecentRatings(layers.Layer):
         self.era_edges = [int(e) for e in era_edges]
         #: The era of "now" (a movie passed as recent): the latest; 0 without eras.
         self.last_era = len(self.era_edges) + 1 if self.era_edges else 0
+        #: The era index range (0 undated, ..., ``last_era``) for
+        #: :class:`HistoryAttention`'s ``eras``; 0 without eras.
+        self.eras = self.last_era + 1 if self.era_edges else 0
 
     def build(self, input_shape):
         fixed = dict(trainable=False, initializer="zeros")
@@ -671,10 +674,9 @@ class RecentRatings(layers.Layer):
         if not self.era_edges:
             return items, ratings, valid
         from kerasrec.models.hybrid.recent import era_of_ops
-        from kerasrec.models.hybrid.sessions import USER_SHIFT
 
-        times = gather_rows(self.keys, positions) % USER_SHIFT
-        return items, ratings, valid, ops.where(valid, era_of_ops(times, self.era_edges), 0)
+        eras = era_of_ops(gather_rows(self.keys, positions), self.era_edges)
+        return items, ratings, valid, ops.where(valid, eras, 0)
 
     def whole(self, users, timestamps):
         """Every stored rating of each (user, time) made strictly before it, flat, in

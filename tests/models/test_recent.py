@@ -16,7 +16,7 @@ from kerasrec.errors import ArgumentError, CapabilityError  # noqa: E402
 from kerasrec.models.hybrid.recent import (era_edges, era_of, era_of_ops,  # noqa: E402
                                            history_keys, merge_recent, moment_keys, recent_window, recent_window_ops,
                                            sorted_history, whole_history, whole_history_ops)
-from kerasrec.models.hybrid.sessions import USER_SHIFT, user_offsets  # noqa: E402
+from kerasrec.models.hybrid.sessions import user_offsets  # noqa: E402
 from kerasrec.training import TrainConfig  # noqa: E402
 from tests.conftest import drift_fits, watched_recall  # noqa: E402
 
@@ -124,16 +124,20 @@ def test_eras_split_dated_times_evenly_and_the_tensorflow_rule_equals_numpy():
     rng = np.random.default_rng(3)
     # A busy late year and a quiet early decade: eras follow the ratings, not the calendar.
     times = np.concatenate([rng.integers(0, 10 ** 8, 200),
-                            rng.integers(10 ** 9, 10 ** 9 + 10 ** 7, 800), [-1, -1, NOW - 1]])
+                            rng.integers(10 ** 9, 10 ** 9 + 10 ** 7, 800), [-1, NOW, 10 ** 12]])
     edges = era_edges(times, 8)
     assert len(edges) == 7 and np.all(np.diff(edges) > 0)
-    counts = np.bincount(era_of(times, edges), minlength=9)
-    assert counts[0] == 3  # undated: -1, and what history_keys stores as undated
+    # Eras are read from the stored keys, whatever user they belong to.
+    keys = history_keys(rng.integers(0, 50, len(times)), times)
+    counts = np.bincount(era_of(keys, edges), minlength=9)
+    assert counts[0] == 3  # undated: -1, and times past "now"
     assert counts[1:].min() >= 100 and counts[1:].max() <= 150, counts
     assert np.sum(edges >= 10 ** 9) >= 5  # most eras inside the busy year
-    queries = np.concatenate([times, edges, edges - 1, [0, 10 ** 12, 7]]).reshape(-1, 2)
+    at_edges = history_keys(np.arange(3 * len(edges)) % 7,
+                            np.concatenate([edges, edges - 1, edges + 1]))
+    queries = np.concatenate([keys, at_edges]).reshape(-1, 2)  # a batch of windows
     np.testing.assert_array_equal(np.asarray(era_of_ops(queries, edges)), era_of(queries, edges))
-    assert era_of([edges[0] - 1, edges[0]], edges).tolist() == [1, 2]
+    assert era_of(history_keys([3, 3], [edges[0] - 1, edges[0]]), edges).tolist() == [1, 2]
     assert era_edges([-1, -1], 8).size == 0 and era_edges(times, 0).size == 0
     assert era_edges([5, 5, 5], 4).tolist() == [5]  # repeats collapse
 
@@ -152,8 +156,8 @@ def test_windows_carry_each_movies_era_and_the_layers_round_trip(tmp_path):
     q_users, q_times = np.array([3, 7, 12, 0]), np.array([30_000, -1, 10 ** 12, -1])
     positions, valid = recent_window(keys, q_users, q_times, 6)
     window = [np.asarray(a) for a in layer([q_users, q_times])]
-    assert len(window) == 4 and layer.last_era == len(edges) + 1
-    expected = np.where(valid, era_of(keys[positions] % USER_SHIFT, edges), 0)
+    assert len(window) == 4 and layer.last_era == len(edges) + 1 == layer.eras - 1
+    expected = np.where(valid, era_of(keys[positions], edges), 0)
     np.testing.assert_array_equal(window[3], expected)
     assert window[3][valid].max() <= len(edges) + 1  # never "now": that is recent's
     assert len(set(window[3][valid].tolist())) > 1  # the check can fail: several eras

@@ -199,8 +199,8 @@ class HybridBackbone(keras.Model):
                                                     name="recent_ratings")
                 self.history_attention = HistoryAttention(
                     n_items, c.history_length, c.history_dim, c.history_heads,
-                    output_dim=c.retrieval_dim, name="history_attention",
-                    eras=len(era_edges) + 2 if len(era_edges) else 0)
+                    output_dim=c.retrieval_dim, eras=self.recent_ratings.eras,
+                    name="history_attention")
                 rows = [user, timestamp, item]
                 if query is None and c.history_rows:
                     rows = FirstRows(c.history_rows, name="history_rows")(rows)

@@ -310,7 +310,6 @@ class Hybrid(KerasRatingModel):
                                                      sparse_co_watch)
         from kerasrec.models.hybrid.recent import (era_of, recent_window, sorted_history,
                                                    whole_history)
-        from kerasrec.models.hybrid.sessions import USER_SHIFT
 
         b = self.backbone
         mine = np.isin(x["user_id"][fit_idx], users)
@@ -334,8 +333,8 @@ class Hybrid(KerasRatingModel):
             window = (np.where(valid, items[positions], 0).astype(np.int32),
                       np.where(valid, ratings[positions], 0.0).astype(np.float32), valid)
             if b.recent_ratings.era_edges:
-                times = keys[positions] % USER_SHIFT
-                window += (np.where(valid, era_of(times, b.recent_ratings.era_edges), 0),)
+                window += (np.where(valid, era_of(keys[positions], b.recent_ratings.era_edges),
+                                    0),)
             recent = np.asarray(b.history_attention(*window, training=False), np.float32)
         if not len(half_lives):
             return history.astype(np.float32), recent, None

@@ -22,13 +22,15 @@ from kerasrec.models.hybrid.sessions import USER_SHIFT
 
 #: A moment at or past this second (or -1) is "now": after every stored rating.
 NOW = USER_SHIFT - 1
+#: The time an undated rating is stored with: after the dated ones, before "now".
+UNDATED = NOW - 1
 
 
 def history_keys(users, timestamps) -> np.ndarray:
     """Sort key of each stored (user index, Unix time); undated ratings (-1) sort after
     the dated ones, yet before "now"."""
     t = np.asarray(timestamps, np.int64)
-    t = np.where((t < 0) | (t >= NOW), NOW - 1, t)
+    t = np.where((t < 0) | (t >= NOW), UNDATED, t)
     return np.asarray(users, np.int64) * USER_SHIFT + t
 
 
@@ -56,31 +58,30 @@ def era_edges(timestamps, n: int) -> np.ndarray:
         when ``n < 2`` or nothing is dated.
     """
     t = np.asarray(timestamps, np.int64)
-    t = t[(t >= 0) & (t < NOW - 1)]
+    t = t[(t >= 0) & (t < UNDATED)]
     if n < 2 or not len(t):
         return np.zeros(0, np.int64)
     return np.unique(np.quantile(t, np.arange(1, n) / n, method="lower").astype(np.int64))
 
 
-def era_of(timestamps, edges) -> np.ndarray:
-    """Each rating time's era: ``1 +`` the number of edges at or before it; 0 when
-    undated (-1, or stored as undated: :func:`history_keys`). A movie passed as
-    ``recent`` is rated now: the last era, ``len(edges) + 1`` (:func:`merge_recent`)."""
-    t = np.asarray(timestamps, np.int64)
+def era_of(keys, edges) -> np.ndarray:
+    """Each stored rating's era, from its key (:func:`history_keys`): ``1 +`` the number
+    of edges at or before its time; 0 when undated. A movie passed as ``recent`` is
+    rated now: the last era, ``len(edges) + 1`` (:func:`merge_recent`)."""
+    t = np.asarray(keys, np.int64) % USER_SHIFT
     era = 1 + np.searchsorted(np.asarray(edges, np.int64), t, side="right")
-    return np.where((t < 0) | (t >= NOW - 1), 0, era).astype(np.int32)
+    return np.where(t >= UNDATED, 0, era).astype(np.int32)
 
 
-def era_of_ops(timestamps, edges):
+def era_of_ops(keys, edges):
     """:func:`era_of` in TensorFlow (``edges`` a constant)."""
     import tensorflow as tf
 
-    t = tf.cast(timestamps, tf.int64)
+    t = tf.math.floormod(tf.cast(keys, tf.int64), USER_SHIFT)
     table = tf.constant(np.asarray(edges, np.int64))
-    flat = tf.reshape(t, [-1])
-    era = tf.reshape(1 + tf.searchsorted(table, flat, side="right", out_type=tf.int64),
-                     tf.shape(t))
-    return tf.cast(tf.where((t < 0) | (t >= NOW - 1), tf.zeros_like(era), era), tf.int32)
+    era = tf.reshape(1 + tf.searchsorted(table, tf.reshape(t, [-1]), side="right",
+                                         out_type=tf.int64), tf.shape(t))
+    return tf.cast(tf.where(t >= UNDATED, tf.zeros_like(era), era), tf.int32)
 
 
 def recent_window(keys: np.ndarray, users, timestamps, length: int
@@ -184,8 +185,7 @@ def merge_recent(window, recent, length: int, last_era: int = 0):
                tf.concat([ratings, tf.zeros(tf.shape(recent), ratings.dtype)], 1),
                tf.concat([valid, appended], 1)]
     if len(window) > 3:
-        eras = tf.where(appended, tf.constant(last_era, window[3].dtype),
-                        tf.zeros(tf.shape(recent), window[3].dtype))
+        eras = tf.cast(appended, window[3].dtype) * last_era
         columns.append(tf.concat([window[3], eras], 1))
     # A stable sort on validity moves padding to the left, keeping the order of the rest.
     order = tf.argsort(tf.cast(columns[2], tf.int32), axis=1, stable=True)[:, -length:]
