@@ -45,6 +45,8 @@ VARIANTS = {
     "sequence_tower": {"pooled_history": False},
     "sequence_tower_rows_64": {"pooled_history": False, "history_rows": 64},
     "no_co_watch": {"co_watch": False},
+    "bag_of_movies": {"history_attention": False, "co_watch_recency": False,
+                      "co_watch_window": 0},
     "no_co_watch_no_history_attention": {"co_watch": False, "history_attention": False},
     "retrieval_dim_64": {"retrieval_dim": 64},
     "co_watch_l2_400": {"co_watch_l2": 400.0},

@@ -213,6 +213,17 @@ def test_co_watch_with_recency_learns_a_drifting_taste(drift):
     assert recall[True] > 2 * popular, (recall, popular)
 
 
+def test_co_watch_without_recency_counts_every_movie_alike(drift):
+    data, train, test, fitted = drift
+    bag = kr.Recommender(train=FAST, co_watch_recency=False, history_attention=False,
+                         retrieval_weight=0.5, neighbours=()).fit(data.with_ratings(train))
+    chosen = bag.model_.chosen
+    assert chosen["co_watch_half_life"] == 0.0 and chosen["co_watch_weight"] > 0, chosen
+    recall, _ = watched_recall(train, test, {"recency": fitted[True], "bag": bag})
+    # Tastes drift: without recency the part reads a user's old genre as much as the new.
+    assert recall["recency"] > 2 * recall["bag"], recall
+
+
 def test_recent_movies_move_the_list_through_co_watch(drift):
     data, train, _, fitted = drift
     rec = fitted[True]

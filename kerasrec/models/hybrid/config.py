@@ -95,6 +95,10 @@ class HybridConfig:
             the weight, the half-life and the share of the "next" weights are chosen on
             validation data. A part of the retrieval tower, so off when ``retrieval``
             is.
+        co_watch_recency: Weigh each rated movie by how recent it is, with a half-life
+            chosen on validation (:data:`~kerasrec.models.hybrid.co_watch.HALF_LIVES`).
+            Off: every rated movie counts the same (with ``co_watch_window=0`` and
+            without the sequence branch, users are bags of movies, as in EASE).
         co_watch_l2: The weights' ridge regularisation.
         co_watch_window: Ratings before and after each rating that the "next" weights
             link (0: EASE^R's weights alone).
@@ -149,6 +153,7 @@ class HybridConfig:
     history_heads: int = 2
     history_eras: int = 32
     co_watch: bool = True
+    co_watch_recency: bool = True
     co_watch_l2: float = 200.0
     co_watch_pool: int = 400
     co_watch_max_items: int = 10_000

@@ -238,7 +238,8 @@ class Hybrid(KerasRatingModel):
         max_users = min(max_users, max(100, 2 ** 24 // n_items))  # bounded memory
         users = np.random.default_rng(config.seed).permutation(users)[:max_users]
         weights = RECENT_WEIGHTS if self.backbone.history_attention is not None else (0.0,)
-        half_lives = HALF_LIVES if self.backbone.co_watch is not None else ()
+        half_lives = (() if self.backbone.co_watch is None
+                      else HALF_LIVES if self.config.co_watch_recency else (0.0,))
         if not len(users) or k < 1:
             return {(0.0, 1.0, 0.0, 0.0, 0.0): 0.0}
         history, recent, co_watch = self._fit_part_queries(users, x, fit_idx, half_lives)
