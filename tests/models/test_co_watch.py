@@ -198,10 +198,13 @@ def test_fit_co_watch_adds_the_after_weights_at_their_weight():
     np.testing.assert_allclose(dense[0.7][grid], together + 0.7 * after, atol=1e-6)
 
 
+# The co-watch part alone beside the pooled history: no sequence branch, no neighbours.
+DRIFT_OPTIONS = dict(history_attention=False, retrieval_weight=0.5, neighbours=())
+
+
 @pytest.fixture(scope="module")
 def drift():
-    return drift_fits("co_watch", FAST, history_attention=False, retrieval_weight=0.5,
-                      neighbours=())
+    return drift_fits("co_watch", FAST, **DRIFT_OPTIONS)
 
 
 def test_co_watch_with_recency_learns_a_drifting_taste(drift):
@@ -215,8 +218,8 @@ def test_co_watch_with_recency_learns_a_drifting_taste(drift):
 
 def test_co_watch_without_recency_counts_every_movie_alike(drift):
     data, train, test, fitted = drift
-    bag = kr.Recommender(train=FAST, co_watch_recency=False, history_attention=False,
-                         retrieval_weight=0.5, neighbours=()).fit(data.with_ratings(train))
+    bag = kr.Recommender(train=FAST, co_watch_recency=False, **DRIFT_OPTIONS).fit(
+        data.with_ratings(train))
     chosen = bag.model_.chosen
     assert chosen["co_watch_half_life"] == 0.0 and chosen["co_watch_weight"] > 0, chosen
     recall, _ = watched_recall(train, test, {"recency": fitted[True], "bag": bag})
