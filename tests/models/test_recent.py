@@ -14,7 +14,8 @@ import pytest  # noqa: E402
 import kerasrec as kr  # noqa: E402
 from kerasrec.errors import ArgumentError, CapabilityError  # noqa: E402
 from kerasrec.models.hybrid.recent import (era_edges, era_of, era_of_ops,  # noqa: E402
-                                           history_keys, merge_recent, moment_keys, recent_window, recent_window_ops,
+                                           history_keys, merge_recent, moment_keys,
+                                           recent_arrays, recent_window, recent_window_ops,
                                            sorted_history, whole_history, whole_history_ops)
 from kerasrec.models.hybrid.sessions import user_offsets  # noqa: E402
 from kerasrec.training import TrainConfig  # noqa: E402
@@ -151,14 +152,17 @@ def test_windows_carry_each_movies_era_and_the_layers_round_trip(tmp_path):
     edges = era_edges(times, 4)
     layer = RecentRatings(len(users), 6, n_users=32, era_edges=edges)
     layer.build(None)
-    layer.set_history(users, items, times, np.zeros(len(users)))
-    keys, _, _ = sorted_history(users, items, times, np.zeros(len(users)))
+    stars = np.random.default_rng(2).normal(size=len(users))
+    layer.set_history(users, items, times, stars)
+    keys, sorted_items, sorted_stars = sorted_history(users, items, times, stars)
     q_users, q_times = np.array([3, 7, 12, 0]), np.array([30_000, -1, 10 ** 12, -1])
-    positions, valid = recent_window(keys, q_users, q_times, 6)
     window = [np.asarray(a) for a in layer([q_users, q_times])]
     assert len(window) == 4 and layer.last_era == len(edges) + 1 == layer.eras - 1
-    expected = np.where(valid, era_of(keys[positions], edges), 0)
-    np.testing.assert_array_equal(window[3], expected)
+    # The layer's window is the NumPy rule's, eras included.
+    expected = recent_arrays(keys, sorted_items, sorted_stars, q_users, q_times, 6, edges)
+    for got, want in zip(window, expected):
+        np.testing.assert_allclose(got, want, rtol=1e-6)
+    valid = expected[2]
     assert window[3][valid].max() <= len(edges) + 1  # never "now": that is recent's
     assert len(set(window[3][valid].tolist())) > 1  # the check can fail: several eras
 

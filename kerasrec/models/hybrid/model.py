@@ -309,8 +309,7 @@ class Hybrid(KerasRatingModel):
         """
         from kerasrec.models.hybrid.co_watch import (co_watch_scores, co_watch_weights,
                                                      sparse_co_watch)
-        from kerasrec.models.hybrid.recent import (era_of, recent_window, sorted_history,
-                                                   whole_history)
+        from kerasrec.models.hybrid.recent import recent_arrays, sorted_history, whole_history
 
         b = self.backbone
         mine = np.isin(x["user_id"][fit_idx], users)
@@ -330,12 +329,8 @@ class Hybrid(KerasRatingModel):
         now = np.full(len(users), -1)
         recent = np.zeros_like(history, np.float32)
         if b.history_attention is not None:
-            positions, valid = recent_window(keys, users, now, b.recent_ratings.length)
-            window = (np.where(valid, items[positions], 0).astype(np.int32),
-                      np.where(valid, ratings[positions], 0.0).astype(np.float32), valid)
-            if b.recent_ratings.era_edges:
-                window += (np.where(valid, era_of(keys[positions], b.recent_ratings.era_edges),
-                                    0),)
+            window = recent_arrays(keys, items, ratings, users, now, b.recent_ratings.length,
+                                   b.recent_ratings.era_edges)
             recent = np.asarray(b.history_attention(*window, training=False), np.float32)
         if not len(half_lives):
             return history.astype(np.float32), recent, None

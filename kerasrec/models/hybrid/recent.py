@@ -101,6 +101,23 @@ def recent_window(keys: np.ndarray, users, timestamps, length: int
     return np.where(valid, positions, 0), valid
 
 
+def recent_arrays(keys, items, ratings, users, timestamps, length: int, edges=()
+                  ) -> tuple:
+    """What :class:`~kerasrec.models.layers.RecentRatings` returns, in NumPy: each
+    (user, time)'s window over the sorted history (:func:`sorted_history`).
+
+    Returns:
+        ``(items, ratings, valid)``, each ``(n, length)``, left-padded (0, 0.0, False),
+        and with ``edges`` each position's era (:func:`era_of`; 0 at padding) fourth.
+    """
+    positions, valid = recent_window(keys, users, timestamps, length)
+    window = (np.where(valid, items[positions], 0).astype(np.int32),
+              np.where(valid, ratings[positions], 0.0).astype(np.float32), valid)
+    if len(edges):
+        window += (np.where(valid, era_of(keys[positions], edges), 0).astype(np.int32),)
+    return window
+
+
 def _window_ends(keys, users, timestamps, bounds):
     """Each (user, time)'s ``(start, end)`` in the sorted history, in TensorFlow: by
     binary search over every key, or with ``bounds`` (each user's ``(lower, upper)``
