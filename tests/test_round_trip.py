@@ -53,6 +53,9 @@ def test_recommender_save_load(trained, tmp_path):
     assert np.abs(rebuilt.predict(test) - expected).max() <= TOLERANCE
 
 
+# Plain Keras brings the optimizer back without its slot variables (built on the next
+# step) and warns so on every load; kerasrec.load_keras silences the same warning.
+@pytest.mark.filterwarnings("ignore:Skipping variable loading for optimizer")
 def test_keras_file(trained, tmp_path):
     import keras
 
