@@ -8,7 +8,9 @@ training file cut as the split's test was; the test file is not read) and times 
 phases by wrapping the functions that run them: the training epochs
 (``training.fit``), the choice of list weights (``Hybrid._choose_relevance``; of it,
 the stars predicted to choose their blend, ``Hybrid.score``), the catch-up pass and
-the co-watch fits. Prints one JSON object last.
+the co-watch fits, and each epoch: its seconds and the wait before its first step
+(the time Keras takes to start the epoch's data, not training). Prints one JSON
+object last.
 """
 
 from __future__ import annotations
@@ -19,6 +21,8 @@ import os
 import sys
 import time
 from pathlib import Path
+
+import keras
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -52,6 +56,24 @@ def timed(seconds: collections.Counter) -> None:
         setattr(owner, name, wrapper)
 
 
+class EpochClock(keras.callbacks.Callback):
+    """Each epoch's seconds, and the seconds from its start to its first step."""
+
+    def __init__(self):
+        super().__init__()
+        self.epochs, self.waits = [], []
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self.start = time.perf_counter()
+
+    def on_train_batch_begin(self, batch, logs=None):
+        if batch == 0:
+            self.waits.append(round(time.perf_counter() - self.start, 2))
+
+    def on_epoch_end(self, epoch, logs=None):
+        self.epochs.append(round(time.perf_counter() - self.start, 1))
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--split", choices=("temporal", "random"), default="temporal")
@@ -63,8 +85,9 @@ def main(argv=None) -> int:
     train = kr.load_ratings(SPLITS / f"movies_{args.split}80_train.csv")
     seconds = collections.Counter()
     timed(seconds)
+    clock = EpochClock()
     config = model_class("hybrid").train_config(seed=args.seed, verbose=0,
-                                                validation_cut=args.split)
+                                                validation_cut=args.split, callbacks=[clock])
     start = time.perf_counter()
     rec = kr.Recommender("hybrid", seed=args.seed, train=config, verbose=0).fit(
         data.with_ratings(train))
@@ -72,6 +95,7 @@ def main(argv=None) -> int:
     result = {"split": args.split, "fit_seconds": round(total, 1),
               "epochs": len(rec.history_["loss"]),
               "seconds": {k: round(v, 1) for k, v in seconds.items()},
+              "epoch_seconds": clock.epochs, "wait_before_first_step": clock.waits,
               "chosen": {k: v for k, v in rec.model_.chosen.items() if not k.startswith("val_")}}
     for key, value in result.items():
         print(key, value, flush=True)

@@ -198,6 +198,12 @@ def make_dataset(inputs: Arrays, target: Optional[np.ndarray] = None, *, batch_s
     # Every worker builds the same dataset (same seed, so the same permutation), so
     # under a multi-worker strategy each takes its share of the batches.
     options.experimental_distribute.auto_shard_policy = tf.data.experimental.AutoShardPolicy.DATA
+    # tf.data's autotuner gains nothing here (a batch is a few gathers), and freeing
+    # an iterator it has tuned for a while stalls: 4-7 s at the start of each epoch
+    # after the first, when Keras drops the last epoch's iterator (the hybrid on
+    # MovieLens latest-small, benchmarks/hybrid_phases.py). Parallel calls then use
+    # as many threads as cores.
+    options.autotune.enabled = False
     data = batches.map(gather, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
     # flat_map hides the length; Keras needs it for progress bars and epoch ends.
     data = data.apply(tf.data.experimental.assert_cardinality(-(-n // batch_size)))
