@@ -18,15 +18,46 @@ def _run(layer, *arrays):
     return model, lambda *xs: np.asarray(model(list(xs) if len(xs) > 1 else xs[0]))
 
 
-def test_history_factors_pool_the_rated_items():
-    users, items = np.array([1, 1, 2]), np.array([1, 2, 2])
-    layer = HistoryFactors(n_users=3, n_items=3, n_pairs=3, dim=2)
-    _, call = _run(layer, np.zeros(1, "int32"))
+@pytest.mark.parametrize("training", [False, True], ids=["inference", "training"])
+@pytest.mark.parametrize("sorted_pairs", [False, True], ids=["all-users", "own-pairs"])
+def test_history_factors_pool_the_rated_items(sorted_pairs, training):
+    users, items = np.array([2, 1, 1]), np.array([2, 1, 2])
+    layer = HistoryFactors(n_users=3, n_items=3, n_pairs=3, dim=2, sorted_pairs=sorted_pairs)
+    layer.build(None)
     layer.set_history(users, items)
     y = np.array([[0, 0], [1, 2], [3, 5]], "float32")
     layer.item_factors.assign(y)
-    out = call(np.array([0, 1, 2], "int32"))
-    np.testing.assert_allclose(out, [[0, 0], (y[1] + y[2]) / np.sqrt(2), y[2]], rtol=1e-6)
+    out = np.asarray(layer(np.array([0, 1, 2, 1], "int32"), training=training))
+    both = (y[1] + y[2]) / np.sqrt(2)
+    np.testing.assert_allclose(out, [[0, 0], both, y[2], both], rtol=1e-6)
+
+
+def test_history_factors_sparse_product_equals_the_gather_and_sum(monkeypatch):
+    # Under TensorFlow every user is pooled by a sparse product; other backends
+    # gather each pair's factors and sum them by user. Values and gradients agree.
+    import tensorflow as tf
+
+    rng = np.random.default_rng(0)
+    cells = rng.choice(5 * 7, size=12, replace=False)
+    layer = HistoryFactors(n_users=5, n_items=7, n_pairs=12, dim=3)
+    layer.build(None)
+    layer.set_history(cells // 7, cells % 7)
+    layer.item_factors.assign(rng.normal(size=(7, 3)).astype("float32"))
+    user = np.array([0, 3, 3, 4, 1], "int32")
+    weights = rng.normal(size=(5, 3)).astype("float32")
+
+    def value_and_gradient():
+        with tf.GradientTape() as tape:
+            out = layer(user, training=True)
+            loss = tf.reduce_sum(out * weights)
+        return out.numpy(), tf.convert_to_tensor(tape.gradient(loss, layer.item_factors)).numpy()
+
+    sparse = value_and_gradient()
+    monkeypatch.setattr(keras.backend, "backend", lambda: "jax")
+    gathered = value_and_gradient()
+    assert np.abs(sparse[1]).max() > 0
+    for a, b in zip(sparse, gathered):
+        np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6)
 
 
 # Users 1..3, items 1..3. Item 3 is the anchor; its neighbours are items 1 and 2.
