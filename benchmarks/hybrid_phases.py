@@ -22,12 +22,11 @@ import sys
 import time
 from pathlib import Path
 
-import keras
-
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _common import REAL_XLSX, SPLITS, emit, missing_real_data  # noqa: E402
 
+import keras  # noqa: E402
 import kerasrec as kr  # noqa: E402
 from kerasrec import training  # noqa: E402
 from kerasrec.models import model_class  # noqa: E402

@@ -202,7 +202,7 @@ def make_dataset(inputs: Arrays, target: Optional[np.ndarray] = None, *, batch_s
     # an iterator it has tuned for a while stalls: 4-7 s at the start of each epoch
     # after the first, when Keras drops the last epoch's iterator (the hybrid on
     # MovieLens latest-small, benchmarks/hybrid_phases.py). Parallel calls then use
-    # as many threads as cores.
+    # as many threads as cores (at most 16).
     options.autotune.enabled = False
     data = batches.map(gather, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
     # flat_map hides the length; Keras needs it for progress bars and epoch ends.
