@@ -150,6 +150,48 @@ def drifting_tastes(seed=0, n_users=150, n_movies=120, groups=6):
     return kr.MovieData.from_frames(products, ratings)
 
 
+def drifting_scale(seed=0, n_users=150, n_movies=60, per_user=40):
+    """Each user rates ``per_user`` movies an hour apart, a day of one year; their stars
+    are the movie's quality plus an offset of the user's that jumps to a new value half
+    way through: the latest ratings show the scale a user rates on now, the whole
+    history does not."""
+    rng = np.random.default_rng(seed)
+    quality = rng.normal(0.0, 0.7, n_movies)
+    rows = []
+    for user in range(n_users):
+        offsets = rng.normal(0.0, 0.9, 2)
+        taste = rng.integers(0, 3)  # a third of the movies suits each user better
+        start = 10 ** 9 + 86400 * int(rng.integers(0, 365))
+        for t, movie in enumerate(rng.choice(n_movies, per_user, replace=False)):
+            stars = (3.0 + quality[movie] + 0.6 * (movie % 3 == taste)
+                     + offsets[int(t >= per_user // 2)] + rng.normal(0, 0.3))
+            rows.append((user + 1, movie + 1, float(np.clip(np.round(stars * 2) / 2, 0.5, 5.0)),
+                         start + 3600 * t))
+    ratings = pd.DataFrame(rows, columns=["userId", "movieId", "rating", "timestamp"])
+    catalog = n_movies + 5  # five movies nobody rated
+    products = pd.DataFrame({"movieId": np.arange(1, catalog + 1),
+                             "title": [f"Movie {m} (2000)" for m in range(1, catalog + 1)],
+                             "genres": "Drama"})
+    return kr.MovieData.from_frames(products, ratings)
+
+
+@pytest.fixture(scope="session")
+def scale_drift():
+    """:func:`drifting_scale` with each user's latest quarter held out, and a small
+    hybrid fitted with ``recent_stars`` on and off (settings chosen on each user's
+    latest ratings): ``(data, train, test, {on: Recommender})``."""
+    from kerasrec.training import TrainConfig
+
+    fast = TrainConfig(epochs=15, batch_size=64, learning_rate=5e-3, verbose=0,
+                       validation_cut="temporal")
+    data = drifting_scale()
+    train, test = kr.temporal_split(data.ratings, 0.25)
+    fitted = {on: kr.Recommender(train=fast, recent_stars=on, retrieval=False, neighbours=(),
+                                 mlp=False, seed=0).fit(data.with_ratings(train))
+              for on in (True, False)}
+    return data, train, test, fitted
+
+
 def drift_fits(switch: str, train_config, **options):
     """:func:`drifting_tastes` with each user's latest quarter held out, and the hybrid
     fitted with option ``switch`` on and off (``options`` alike):

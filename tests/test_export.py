@@ -131,7 +131,7 @@ def test_two_stage_export_allocates_nothing_users_by_movies(hybrid, exported_two
     assert dense(exported_two_stages) == []
 
 
-def _check_client(hybrid, sample_split, exported, tmp_path):
+def _check_client(hybrid, sample_split, exported, tmp_path, similar: bool = True):
     pairs, stamps, flags, users, requests = _requests(hybrid, sample_split)
     out = _run_client(exported, requests, tmp_path)
     assert out["kerasrec_imported"] is False
@@ -156,6 +156,8 @@ def _check_client(hybrid, sample_split, exported, tmp_path):
                       top["predicted_rating"].to_numpy())
         assert got["movie_id"][i][k:] == [-1] * (10 - k), "rows asking for fewer are padded"
 
+    if not similar:
+        return
     similar = out["similar_items"]
     for i, movie in enumerate(requests["similar_items"]["movie_id"][:2]):
         ref = hybrid.similar_items(movie, k=5)
@@ -299,3 +301,15 @@ def test_hashed_neighbourhood_trains_reloads_and_serves_as_the_dense_one(sample_
     np.testing.assert_allclose(loaded.predict(test), hashed.predict(test), atol=1e-6)
     _check_client(hashed, sample_split,
                   export_saved_model(hashed, tmp_path / "served", score_table=False), tmp_path)
+
+
+@pytest.mark.parametrize("score_table", [True, False], ids=["table", "two-stage"])
+def test_recent_residuals_serve_as_in_python(scale_drift, score_table, tmp_path):
+    """A hybrid whose stars read the user's recent residuals (``recent_stars``, a
+    weight chosen on validation) answers the same in a fresh process, at moments in
+    the past and now (its movie vectors learn little: not compared)."""
+    data, train, test, fitted = scale_drift
+    rec = fitted[True]
+    assert rec.model_.chosen["recent_stars_weight"] > 0
+    path = export_saved_model(rec, tmp_path / "served", score_table=score_table)
+    _check_client(rec, (data.with_ratings(train), test), path, tmp_path, similar=False)

@@ -714,6 +714,84 @@ class RecentRatings(layers.Layer):
 
 
 @keras.saving.register_keras_serializable(package="kerasrec")
+class RecentResiduals(layers.Layer):
+    """How far the model was off on each (user, time)'s last ``length`` training ratings
+    made strictly before it, shrunk: ``sum / (count + shrink)``
+    (:func:`~kerasrec.models.hybrid.recent.recent_residual_ops`).
+
+    A user's scale drifts, and the last few ratings show where it is now. The residuals
+    are the model's own errors on its training ratings, so they exist only once it is
+    trained: the layer is zero in training and until :meth:`set_residuals` fills it;
+    the head's weight on it and ``shrink`` are then chosen on validation data. The same
+    window rule as :class:`RecentRatings`: never the rating itself, nor a later one.
+
+    Args:
+        n_pairs: Number of training ratings.
+        length: Ratings read.
+        n_users: User index range (each user's own keys are searched).
+        **kwargs: Layer arguments.
+
+    Call: ``layer([user, timestamp])`` -> ``(batch, 1)``.
+    """
+
+    def __init__(self, n_pairs: int, length: int, n_users: int, **kwargs):
+        super().__init__(**kwargs)
+        self.n_pairs, self.length, self.n_users = int(n_pairs), int(length), int(n_users)
+
+    def build(self, input_shape=None):
+        fixed = dict(trainable=False, initializer="zeros")
+        n = max(self.n_pairs, 1)
+        self.keys = self.add_weight(shape=(n,), dtype="int64", name="keys", **fixed)
+        self.residuals = self.add_weight(shape=(n,), name="residuals", **fixed)
+        self.user_offsets = self.add_weight(shape=(self.n_users + 1,), dtype="int64",
+                                            name="user_offsets", **fixed)
+        self.shrink = self.add_weight(shape=(), name="shrink", trainable=False,
+                                      initializer=keras.initializers.Constant(1.0))
+
+    def set_residuals(self, users, timestamps, residuals, shrink: float = 1.0) -> None:
+        """Store each training rating's residual (target minus prediction, in target
+        units) by its (user index, time), and the shrinkage."""
+        from kerasrec.models.hybrid.recent import sorted_history
+        from kerasrec.models.hybrid.sessions import user_offsets
+
+        keys, _, values = sorted_history(users, np.zeros(len(users), np.int32), timestamps,
+                                         residuals)
+        if len(keys) != self.n_pairs:
+            raise ValueError(f"expected {self.n_pairs} ratings, got {len(keys)}")
+        if len(keys):
+            self.keys.assign(keys)
+            self.residuals.assign(values)
+        self.user_offsets.assign(user_offsets(keys, self.n_users))
+        self.shrink.assign(float(shrink))
+
+    def stored(self):
+        """``(keys, residuals, shrink)`` as NumPy arrays (for the NumPy rule)."""
+        return (np.asarray(self.keys.numpy(), np.int64)[:self.n_pairs],
+                np.asarray(self.residuals.numpy(), np.float32)[:self.n_pairs],
+                float(self.shrink.numpy()))
+
+    def call(self, inputs, training=False):
+        from kerasrec.models.hybrid.recent import recent_residual_ops
+
+        user, timestamp = inputs
+        if training or self.n_pairs == 0:  # filled after training: zero until then
+            return ops.zeros((ops.shape(user)[0], 1), self.compute_dtype)
+        users = ops.clip(ops.cast(user, "int64"), 0, self.n_users - 1)
+        bounds = (gather_rows(self.user_offsets, users),
+                  gather_rows(self.user_offsets, users + 1))
+        mean = recent_residual_ops(self.keys, self.residuals, user, timestamp, self.length,
+                                   self.shrink, bounds)
+        return ops.expand_dims(mean, -1)
+
+    def compute_output_shape(self, input_shape):
+        return (input_shape[0][0], 1)
+
+    def get_config(self):
+        return {**super().get_config(), "n_pairs": self.n_pairs, "length": self.length,
+                "n_users": self.n_users}
+
+
+@keras.saving.register_keras_serializable(package="kerasrec")
 class CoWatch(layers.Layer):
     """Co-watch item-item weights, the strongest kept in CSR form, read with recency.
 

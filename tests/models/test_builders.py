@@ -69,22 +69,28 @@ def test_switching_a_branch_off_removes_it(prepared, branch, gone, kept_inputs):
         assert [t.name for t in model.inputs] == kept_inputs
 
 
-def test_without_sessions_and_sequence_the_timestamp_input_goes(prepared):
+def test_without_sessions_sequence_and_recent_stars_the_timestamp_input_goes(prepared):
     model = build_model("hybrid", prepared["pipeline"], prepared["x"], session_bias=False,
-                        history_attention=False)
+                        history_attention=False, recent_stars=False)
     assert [t.name for t in model.inputs] == ["user_id", "item_id", "item_features", "context"]
     assert model.history_attention is None
     # The co-watch part reads the stored history outside the trained graph.
     assert model.co_watch is not None and model.recent_ratings is not None
     assert "co_watch" not in {layer.name for layer in model.layers}
     bare = build_model("hybrid", prepared["pipeline"], prepared["x"], session_bias=False,
-                       history_attention=False, co_watch=False)
+                       history_attention=False, co_watch=False, recent_stars=False)
     assert bare.co_watch is None and bare.recent_ratings is None
+    assert bare.recent_residuals is None
+    drift = build_model("hybrid", prepared["pipeline"], prepared["x"], session_bias=False,
+                        history_attention=False, co_watch=False)
+    assert [t.name for t in drift.inputs][-1] == "timestamp"
+    assert drift.branch_layout[-1] == ("recent_stars", 1)
 
 
 def test_features_only_hybrid_has_no_id_embeddings(prepared):
     model = build_model("hybrid", prepared["pipeline"], prepared["x"], mf=False, mlp=False,
-                        biases=False, neighbours=(), history_attention=False)
+                        biases=False, neighbours=(), history_attention=False,
+                        recent_stars=False)
     assert not [l for l in model.layers if isinstance(l, keras.layers.Embedding)]
     assert [t.name for t in model.inputs] == ["user_id", "item_id", "item_features", "context"]
 
@@ -103,7 +109,8 @@ def test_backbone_builds_from_sizes_alone(prepared):
         user_history=False, neighbours=(), session_bias=False))
     assert model.count_params() > 0
     assert [name for name, _ in model.branch_layout] == [
-        "mf", "mlp", "item_features", "context", "retrieval", "user_bias", "item_bias"]
+        "mf", "mlp", "item_features", "context", "retrieval", "user_bias", "item_bias",
+        "recent_stars"]
     assert model.mf_dot.name == "mf_dot" and model.context_dense.name == "context_dense"
     # config = constructor arguments: the same model again from its config
     again = HybridBackbone.from_config(model.get_config())

@@ -70,6 +70,29 @@ def test_terms_shift_in_tensorflow_equals_numpy():
     np.testing.assert_allclose(back.shift(users, flags, stamps), expected)
 
 
+def test_terms_shift_with_recent_residuals_in_tensorflow_equals_numpy():
+    import tensorflow as tf
+
+    from kerasrec.models.hybrid.recent import sorted_history
+
+    users, stamps = _random_pairs()
+    residuals = np.random.default_rng(2).normal(size=700).astype(np.float32)
+    keys, _, stored = sorted_history(users[:700], users[:700], stamps[:700], residuals)
+    terms = HybridTerms(recent_keys=keys, recent_residuals=stored,
+                        recent_values=np.array([5, 10.0, 0.8]))
+    users = np.append(users, [70, 0])  # past the last user with ratings; unknown
+    stamps = np.append(stamps, [stamps[0], stamps[1]])
+    flags = np.zeros((len(users), 2), np.float32)
+    expected = terms.shift(users, flags, stamps)
+    got = terms.serving_module()(tf.constant(users, tf.int64), tf.constant(flags),
+                                 tf.constant(stamps, tf.int64)).numpy()
+    np.testing.assert_allclose(got, expected, atol=1e-5)
+    assert np.count_nonzero(np.abs(expected) > 1e-3) > 100  # a moment in the past moves it
+    assert not expected[stamps == -1].any()  # now is the reference
+    back = HybridTerms.from_arrays(terms.to_arrays())
+    np.testing.assert_allclose(back.shift(users, flags, stamps), expected)
+
+
 def _dense_reads(function, variable):
     """Ops of a traced ``function`` that read ``variable`` whole (anything but a gather
     or a loop passing it on)."""

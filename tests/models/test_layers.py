@@ -8,7 +8,7 @@ import pytest
 
 from kerasrec.models import HistoryFactors, Neighbourhood, neighbourhood_data
 from kerasrec.models.hybrid.sessions import training_sessions
-from kerasrec.models.layers import SessionBias
+from kerasrec.models.layers import RecentResiduals, SessionBias
 
 
 def _run(layer, *arrays):
@@ -250,3 +250,26 @@ def test_first_rows_keeps_the_first_rows_and_round_trips():
     items = np.array([4, 1, 6, 2, 2])
     expected = keras.losses.SparseCategoricalCrossentropy(from_logits=True)(items[:3], logits)
     assert float(FirstRowsSoftmax()(items, logits)) == pytest.approx(float(expected), rel=1e-6)
+
+
+def test_recent_residuals_are_zero_in_training_and_the_shrunk_mean_of_the_past_after(tmp_path):
+    hour = 3600
+    users = np.array([1, 1, 1, 2, 1])
+    stamps = np.array([1, 2, 3, 1, 4]) * hour
+    residuals = np.array([0.4, -0.2, 0.6, 1.0, 0.8], "float32")
+    layer = RecentResiduals(n_pairs=5, length=2, n_users=4)
+    u, t = keras.Input((), dtype="int32"), keras.Input((), dtype="int64")
+    model = keras.Model([u, t], layer([u, t]))
+    query = [np.array([1, 1, 1, 2, 3], "int32"),
+             np.array([3 * hour, -1, hour, -1, -1], "int64")]
+    assert not np.asarray(model(query)).any()  # empty until filled
+    layer.set_residuals(users, stamps, residuals, shrink=1.0)
+    out = np.asarray(model(query)).ravel()
+    # before 3 h: 0.4, -0.2; now: 0.6, 0.8; before 1 h: none; user 2: 1.0; user 3: none
+    np.testing.assert_allclose(out, [0.2 / 3, 1.4 / 3, 0.0, 0.5, 0.0], rtol=1e-6)
+    assert not np.asarray(model(query, training=True)).any()  # fitted after training
+    model.save(tmp_path / "r.keras")
+    loaded = keras.saving.load_model(tmp_path / "r.keras")
+    np.testing.assert_allclose(np.asarray(loaded(query)).ravel(), out)
+    with pytest.raises(ValueError, match="expected 5 ratings"):
+        layer.set_residuals(users[:2], stamps[:2], residuals[:2])

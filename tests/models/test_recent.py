@@ -15,11 +15,12 @@ import kerasrec as kr  # noqa: E402
 from kerasrec.errors import ArgumentError, CapabilityError  # noqa: E402
 from kerasrec.models.hybrid.recent import (era_edges, era_of, era_of_ops,  # noqa: E402
                                            history_keys, merge_recent, moment_keys,
-                                           recent_arrays, recent_window, recent_window_ops,
-                                           sorted_history, whole_history, whole_history_ops)
+                                           recent_arrays, recent_residual, recent_residual_ops,
+                                           recent_window, recent_window_ops, sorted_history,
+                                           whole_history, whole_history_ops)
 from kerasrec.models.hybrid.sessions import user_offsets  # noqa: E402
 from kerasrec.training import TrainConfig  # noqa: E402
-from tests.conftest import drift_fits, watched_recall  # noqa: E402
+from tests.conftest import drift_fits, rmse, watched_recall  # noqa: E402
 
 # Judged on what users do next, so its settings are chosen on each user's latest ratings.
 FAST = TrainConfig(epochs=15, batch_size=64, learning_rate=5e-3, verbose=0,
@@ -54,6 +55,34 @@ def test_recent_window_in_keras_ops_equals_numpy():
         for a, b in zip(expected, whole_history_ops(keys, q_users, q_times, bounds)):
             np.testing.assert_array_equal(a, np.asarray(b))
     assert len(expected[0]) > 300  # the check can fail: users with many ratings
+
+
+def test_recent_residual_in_tensorflow_equals_numpy_and_reads_only_the_past():
+    users, items, times = _history()
+    residuals = np.random.default_rng(2).normal(size=len(users)).astype(np.float32)
+    keys, _, stored = sorted_history(users, items, times, residuals)
+    rng = np.random.default_rng(3)
+    q_users = np.append(rng.integers(0, 32, 300), [0, 31])
+    q_times = np.append(rng.choice([-1, 0, 999, 25_000, 10 ** 12], 300), [-1, -1])
+    offsets = user_offsets(keys, 32)
+    for length, shrink in ((1, 0.5), (10, 5.0), (40, 20.0)):
+        expected = recent_residual(keys, stored, q_users, q_times, length, shrink)
+        for bounds in (None, (offsets[q_users], offsets[q_users + 1])):
+            got = recent_residual_ops(keys, stored, q_users, q_times, length, shrink, bounds)
+            np.testing.assert_allclose(np.asarray(got), expected, rtol=1e-6, atol=1e-7)
+    # By hand: user 5's last three ratings strictly before 25,000, shrunk by 2.
+    mine = (users == 5) & (times >= 0) & (times < 25_000)
+    order = np.lexsort((np.arange(len(users))[mine], times[mine]))
+    by_hand = residuals[mine][order][-3:].sum() / (min(mine.sum(), 3) + 2.0)
+    np.testing.assert_allclose(recent_residual(keys, stored, [5], [25_000], 3, 2.0), [by_hand],
+                               rtol=1e-5)
+    # No leakage: what is rated at or after a moment never moves its value.
+    later = (keys % 2 ** 32) >= 25_000
+    moved = np.where(later, stored + 100.0, stored)
+    np.testing.assert_array_equal(recent_residual(keys, moved, q_users, np.full(302, 25_000), 10, 5.0),
+                                  recent_residual(keys, stored, q_users, np.full(302, 25_000), 10, 5.0))
+    # A user without ratings before the moment gets 0.
+    assert recent_residual(keys, stored, [0], [-1], 10, 5.0)[0] == 0.0
 
 
 @pytest.mark.parametrize("n_users", [0, 32], ids=["all-keys", "own-keys"])
@@ -378,3 +407,64 @@ def test_recent_says_why_when_validation_gave_the_branch_no_weight(drift):
     finally:
         model.backbone.recent_weight, model._recent_module = weight, None
     assert model.supports("recent")
+
+
+# --- the stars' drift: the model's recent residuals (recent_stars) ---------------------
+
+
+def test_recent_residuals_learn_a_scale_that_moved(scale_drift):
+    _, train, test, fitted = scale_drift
+    errors = {on: rmse(rec.predict(test), test["rating"]) for on, rec in fitted.items()}
+    mean = rmse(np.full(len(test), train["rating"].mean()), test["rating"])
+    chosen = fitted[True].model_.chosen
+    assert chosen["recent_stars_weight"] > 0, chosen
+    assert chosen["val_scaled_rmse_with_recent_stars"] < chosen[
+        "val_scaled_rmse_without_recent_stars"]
+    assert errors[True] < 0.9 * errors[False] < 0.9 * mean, (errors, mean)
+    assert "recent_stars_weight" not in fitted[False].model_.chosen
+
+
+def test_recent_residuals_read_only_ratings_before_the_moment(scale_drift):
+    from kerasrec import scoring
+
+    _, train, _, fitted = scale_drift
+    rec = fitted[True]
+
+    def stars(pairs):  # through the model itself, not the score table
+        block = scoring.make_block(rec.pipeline_, rec.model_, pairs)
+        return scoring.predict_block(rec.model_, rec.catalog_, block)
+
+    user = int(train["userId"].iloc[0])
+    mine = train[train["userId"] == user].sort_values("timestamp")
+    early = mine.iloc[[5]][["userId", "movieId", "timestamp"]].reset_index(drop=True)
+    late = early.assign(timestamp=int(mine["timestamp"].max()) + 60)
+    before, late_before = stars(early), stars(late)
+    layer = rec.model_.backbone.recent_residuals
+    keys, residuals, _ = layer.stored()
+    # The rating itself and every later one of the user (and of later users) move.
+    later = keys >= history_keys(rec.pipeline_.user_index([user]), early["timestamp"])[0]
+    layer.residuals.assign(np.where(later, residuals + 3.0, residuals))
+    try:
+        np.testing.assert_allclose(stars(early), before)
+        assert abs(float(stars(late)[0] - late_before[0])) > 0.05  # a later moment reads them
+    finally:
+        layer.residuals.assign(residuals)
+
+
+def test_recent_residuals_explain_save_and_serve_alike(scale_drift, tmp_path):
+    from kerasrec import scoring
+
+    _, train, test, fitted = scale_drift
+    rec = fitted[True]
+    pairs = pd.concat([test, train.sample(200, random_state=0)])[
+        ["userId", "movieId", "timestamp"]].reset_index(drop=True)
+    block = scoring.make_block(rec.pipeline_, rec.model_, pairs)
+    parts = rec.model_.explain(block)
+    assert parts["recent_stars"].abs().max() > 0.05
+    direct = scoring.predict_block(rec.model_, rec.catalog_, block,
+                                   clip=rec.pipeline_.config.rating_range)
+    np.testing.assert_allclose(rec.predict(pairs), direct, atol=1e-5)  # the score table
+    rec.save(tmp_path / "run")
+    back = kr.Recommender.load(tmp_path / "run")
+    np.testing.assert_allclose(back.predict(pairs), rec.predict(pairs), atol=1e-6)
+    assert back.model_.chosen["recent_stars_weight"] == rec.model_.chosen["recent_stars_weight"]

@@ -23,8 +23,9 @@ from kerasrec.models.hybrid.recent import era_edges as find_era_edges
 from kerasrec.models.hybrid.sessions import training_sessions
 from kerasrec.models.layers import (CatalogScores, CoWatch, FirstRows, HistoryAttention,
                                     HistoryFactors, InBatchCorrection, LeaveOneOutHistory,
-                                    Neighbourhood, RecentRatings, RowDot, SessionBias, bias,
-                                    embedding, id_input, l2_penalty, output_head)
+                                    Neighbourhood, RecentRatings, RecentResiduals, RowDot,
+                                    SessionBias, bias, embedding, id_input, l2_penalty,
+                                    output_head)
 
 #: Hash tables a neighbourhood's residuals are split into (lookups run at once, one a
 #: core; :class:`~kerasrec.models.layers.Neighbourhood`).
@@ -65,9 +66,10 @@ class HybridBackbone(keras.Model):
         Each branch's layers as attributes (``mf_dot``, ``mlp_hidden``,
         ``item_features_dense``, ``context_dense``, ``neighbourhoods``, ``user_bias``,
         ``item_bias``, ``session_bias``, ``catalog_scores``, ``recent_ratings``,
-        ``history_attention``, ``co_watch``); those switched off are None. The
-        ``co_watch`` layer is not in the rating graph: it is closed-form, read where
-        lists are ranked (with ``recent_ratings``, which it then always has).
+        ``history_attention``, ``co_watch``, ``recent_residuals``); those switched off
+        are None. The ``co_watch`` layer is not in the rating graph: it is closed-form,
+        read where lists are ranked (with ``recent_ratings``, which it then always
+        has). ``recent_residuals`` is zero until the fit fills it after training.
 
     Inputs: ``user_id``, ``item_id`` (int32 indices), ``item_features`` (unless
     ``ids_only``), ``context`` (if the context branch is on), ``timestamp`` (int64 Unix
@@ -237,6 +239,13 @@ class HybridBackbone(keras.Model):
                                                 activity_regularizer=l2_penalty(c.l2),
                                                 name="session_bias")
                 layout.append(("session_bias", self.session_bias([user, timestamp])))
+        # (H) the stars' drift: how far the model was off on the user's latest ratings,
+        # filled in after training; the head's weight on it is chosen on validation.
+        self.recent_residuals = None
+        if c.recent_stars:
+            self.recent_residuals = RecentResiduals(n_pairs, c.recent_stars_length,
+                                                    n_users=n_users, name="recent_residuals")
+            layout.append(("recent_stars", self.recent_residuals([user, timestamp])))
         if not layout:
             raise ValueError("switch on at least one branch of the hybrid")
         tensors = [t for _, t in layout]
@@ -261,6 +270,21 @@ class HybridBackbone(keras.Model):
         self.era_edges = [int(e) for e in era_edges]
         self.branch_layout = [(name, int(t.shape[-1])) for name, t in layout]
         self._merged = merged
+
+    def set_head_weight(self, part: str, weight: float) -> None:
+        """Set the rating head's weight on a one-column part (``recent_stars``, whose
+        weight is chosen on validation rather than trained)."""
+        offset = 0
+        for name, width in self.branch_layout:
+            if name == part:
+                if width != 1:
+                    raise ValueError(f"part {part!r} has {width} columns, not 1")
+                kernel, bias = self.rating_head.get_weights()
+                kernel[offset, 0] = weight
+                self.rating_head.set_weights([kernel, bias])
+                return
+            offset += width
+        raise ValueError(f"no part {part!r} in the rating head: {self.branch_layout}")
 
     def _softmax_logits(self, query, item, **kwargs):
         """The retrieval softmax's logits of the ``query`` rows (the batch's first, as
@@ -383,6 +407,10 @@ class HybridBackbone(keras.Model):
             model.catalog_scores.feature_table.assign(pipeline.item_feature_table())
         if model.in_batch is not None:
             model.in_batch.set_frequency(items)
+        if model.recent_residuals is not None:
+            model.recent_residuals.set_residuals(
+                users, train_inputs.get("timestamp", np.full(len(users), -1)),
+                np.zeros(len(users), np.float32))
         if model.recent_ratings is not None:
             model.recent_ratings.set_history(
                 users, items, train_inputs.get("timestamp", np.full(len(users), -1)),

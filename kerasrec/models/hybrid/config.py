@@ -20,6 +20,14 @@ class HybridConfig:
             ``timestamp`` input and ``sessions``); ratings outside the training
             sessions get none.
         session_hours: Session window length.
+        recent_stars: Add how far the model was off on the user's last
+            ``recent_stars_length`` ratings before the moment scored (its residuals
+            after training, their shrunk mean:
+            :class:`~kerasrec.models.layers.RecentResiduals`) to the stars, with a weight
+            and shrinkage chosen on validation data: a user's scale drifts, and their
+            latest ratings show where it is now. Fitted after training (the part is zero
+            in training), so it changes no list (a constant per user and moment).
+        recent_stars_length: Ratings ``recent_stars`` reads.
         neighbours: Koren's neighbourhood terms (:class:`Neighbourhood`), on the sides
             listed: ``"item"`` uses the user's baseline residuals on the movies most
             similar to this one, ``"user"`` the residuals of the most similar users
@@ -123,6 +131,8 @@ class HybridConfig:
     biases: bool = True
     session_bias: bool = True
     session_hours: float = 6.0
+    recent_stars: bool = True
+    recent_stars_length: int = 10
     neighbours: Sequence[str] = ("item", "user")
     neighbour_pool: int = 100
     neighbour_weights: bool = True
@@ -177,7 +187,7 @@ class HybridConfig:
             raise ArgumentError(f"similarity must be 'dot' or 'cosine', got {self.similarity!r}")
         if not self.co_watch_l2 > 0:
             raise ArgumentError(f"co_watch_l2 must be positive, got {self.co_watch_l2}")
-        for name in ("history_length", "history_dim", "history_heads", "co_watch_pool",
+        for name in ("history_length", "recent_stars_length", "history_dim", "history_heads", "co_watch_pool",
                      "co_watch_max_items", "co_watch_min_ratings"):
             if int(getattr(self, name)) < 1:
                 raise ArgumentError(f"{name} must be at least 1, got {getattr(self, name)}")
@@ -229,7 +239,7 @@ class HybridConfig:
     @property
     def needs_timestamp(self) -> bool:
         """Whether the model reads the ``timestamp`` input (sessions, recent history)."""
-        return self.session_bias_on or self.sequence_on
+        return self.session_bias_on or self.sequence_on or self.recent_stars
 
     @property
     def co_watch_on(self) -> bool:

@@ -4,7 +4,7 @@ the additive context/session terms, all read from the backbone's attributes."""
 from __future__ import annotations
 
 import dataclasses
-from typing import Dict, Tuple
+from typing import Dict, Optional, Tuple
 
 import numpy as np
 import pandas as pd
@@ -14,8 +14,6 @@ from kerasrec.models.base import Block, register
 from kerasrec.models.hybrid.config import HybridConfig
 from kerasrec.models.keras_model import KerasRatingModel, history_in_stars, target_range
 
-# Parts that use what the model learned about a user / a movie id. For a user (movie)
-# the model never saw in training these carry no information and are dropped.
 #: Most movies the retrieval softmax scores in full (a batch x movies matrix of logits);
 #: above it ``retrieval_negatives="auto"`` trains with in-batch negatives.
 RETRIEVAL_SOFTMAX_LIMIT = 20_000
@@ -29,7 +27,14 @@ CO_WATCH_WEIGHTS = (0.0, 0.5, 1.0, 2.0, 4.0)
 #: Movies per user whose stars are predicted to choose the stars' blend: the top of
 #: the lists without them.
 CANDIDATES = 200
-USER_PARTS = ("mf", "mlp", "item_neighbours", "user_neighbours", "user_bias", "session_bias")
+#: Weights of the recent residuals in the stars (``recent_stars``), and their shrinkage
+#: (pseudo-count of zero residuals), tried on validation.
+RECENT_STARS_WEIGHTS = (0.0, 0.25, 0.5, 0.75, 1.0, 1.5, 2.0)
+RECENT_STARS_SHRINKS = (5.0, 10.0, 20.0, 40.0)
+# Parts that use what the model learned about a user / a movie id. For a user (movie)
+# the model never saw in training these carry no information and are dropped.
+USER_PARTS = ("mf", "mlp", "item_neighbours", "user_neighbours", "user_bias", "session_bias",
+              "recent_stars")
 ITEM_PARTS = ("mlp", "item_neighbours", "user_neighbours", "item_bias")
 
 
@@ -129,7 +134,7 @@ class Hybrid(KerasRatingModel):
             self.config = dataclasses.replace(
                 self.config, retrieval_negatives="in_batch" if large else "catalog")
         if not self.config.retrieval:
-            return super().fit(pipeline, ratings, products, train, seed)
+            return self._fit_rating_head(pipeline, ratings, products, train, seed)
         import keras
 
         from kerasrec import training
@@ -176,12 +181,14 @@ class Hybrid(KerasRatingModel):
         self.keras_model, self.pipeline = backbone, pipeline
         self.history = history_in_stars(history.history, pipeline)
         tried = self._choose_relevance(x, config)
+        drift = self._choose_recent_stars(x, config)
         if config.catch_up and config.validation_fraction:
             _, held = training.validation_rows(x, config.validation_fraction, config.seed,
                                                config.validation_cut)
             with scope(config.strategy):
                 training.catch_up(model, x, targets, held, config)
             zero_unseen()
+        self._fill_recent_stars(x, *drift)
         (backbone.relevance_blend, backbone.recent_weight, backbone.co_watch_weight,
          backbone.co_watch_half_life, after) = max(tried, key=tried.get)
         if backbone.co_watch is not None:  # the choice made, the weights from every rating
@@ -198,10 +205,118 @@ class Hybrid(KerasRatingModel):
                        "co_watch_weight": backbone.co_watch_weight,
                        "co_watch_half_life": backbone.co_watch_half_life,
                        "co_watch_after_weight": after,
+                       **self._recent_stars_chosen(drift),
                        "validation_cut": config.validation_cut,
                        "val_recall@10_by_blend_recent_co_watch_half_life_after": {
                            ",".join(f"{v:g}" for v in key): r for key, r in tried.items()}}
         return self
+
+    def _fit_rating_head(self, pipeline, ratings, products, train, seed: int) -> "Hybrid":
+        """The fit without the retrieval tower: the rating head alone, then the recent
+        residuals' weight chosen on the validation cut before the catch-up pass."""
+        if not self.config.recent_stars:
+            return super().fit(pipeline, ratings, products, train, seed)
+        config = train or self.train_config(seed=seed)
+        super().fit(pipeline, ratings, products, dataclasses.replace(config, catch_up=False),
+                    seed)
+        x = pipeline.transform(ratings, item_features=self.needs_item_features_for_fit())
+        drift = self._choose_recent_stars(x, config)
+        self._catch_up(x, x["rating"], config)
+        self._fill_recent_stars(x, *drift)
+        self.chosen = {**self._recent_stars_chosen(drift),
+                       "validation_cut": config.validation_cut}
+        return self
+
+    def _catch_up(self, x, targets, config) -> None:
+        """:func:`kerasrec.training.catch_up` on the backbone, when the config asks."""
+        from kerasrec import training
+        from kerasrec.distribute import scope
+        from kerasrec.models.keras_model import zero_unseen_rows
+
+        if not (config.catch_up and config.validation_fraction):
+            return
+        _, held = training.validation_rows(x, config.validation_fraction, config.seed,
+                                           config.validation_cut)
+        with scope(config.strategy):
+            training.catch_up(self.backbone, x, targets, held, config)
+        zero_unseen_rows(self.backbone)
+        self._parts_call = None
+
+    def _head_outputs(self, x) -> Tuple[np.ndarray, np.ndarray]:
+        """The rating head's score (before a sigmoid) and output of every row of ``x``,
+        in target units (Keras' batched predict: memory grows with the rows alone)."""
+        from kerasrec import training
+
+        output = training.predict(self.backbone, x).astype(np.float64)
+        if not self.backbone.sigmoid_output:
+            return output, output
+        lo, hi = self.backbone.target_range
+        share = np.clip((output - lo) / (hi - lo), 1e-7, 1.0 - 1e-7)
+        return np.log(share / (1.0 - share)), output
+
+    def _choose_recent_stars(self, x, config
+                             ) -> Tuple[float, float, Optional[float], Optional[float]]:
+        """The weight and shrinkage of the recent residuals (``recent_stars``) whose
+        stars are closest on the validation cut, the part still zero: each validation
+        rating gets the shrunk mean residual of the user's last ratings before it among
+        the rows the fit trained on, as a rating after the training file gets from its
+        last ratings (:func:`~kerasrec.models.hybrid.recent.recent_residual`).
+
+        Returns:
+            ``(weight, shrink, validation RMSE without, with)`` in target units;
+            ``(0, 1, None, None)`` without the part or a validation cut.
+        """
+        from kerasrec import training
+        from kerasrec.models.hybrid.recent import recent_residual, sorted_history
+
+        layer = self.backbone.recent_residuals
+        if layer is None or not config.validation_fraction:
+            return 0.0, 1.0, None, None
+        fit_idx, val_idx = training.validation_rows(x, config.validation_fraction,
+                                                    config.seed, config.validation_cut)
+        if not len(val_idx) or not len(fit_idx):
+            return 0.0, 1.0, None, None
+        score, output = self._head_outputs(x)
+        target = np.asarray(x["rating"], np.float64)
+        u, t = x["user_id"], x.get("timestamp", np.full(len(target), -1, np.int64))
+        keys, _, residuals = sorted_history(u[fit_idx], np.zeros(len(fit_idx), np.int32),
+                                            t[fit_idx], target[fit_idx] - output[fit_idx])
+        head = self.backbone.output_rescaling() if self.backbone.sigmoid_output else None
+
+        def error(weight: float, drift: np.ndarray) -> float:
+            moved = score[val_idx] + weight * drift
+            if head is not None:
+                moved = head(1.0 / (1.0 + np.exp(-moved)))
+            return float(np.sqrt(np.mean((moved - target[val_idx]) ** 2)))
+
+        tried = {(w, s): error(w, recent_residual(keys, residuals, u[val_idx], t[val_idx],
+                                                  layer.length, s))
+                 for s in RECENT_STARS_SHRINKS for w in RECENT_STARS_WEIGHTS}
+        weight, shrink = min(tried, key=tried.get)
+        return weight, shrink, tried[(0.0, RECENT_STARS_SHRINKS[0])], tried[(weight, shrink)]
+
+    def _fill_recent_stars(self, x, weight: float, shrink: float, *_) -> None:
+        """Store the model's residual on every training rating in ``recent_residuals``
+        and give the part its chosen weight in the rating head."""
+        b = self.backbone
+        if b.recent_residuals is None:
+            return
+        _, output = self._head_outputs(x)  # the part is still zero here
+        u = x["user_id"]
+        b.recent_residuals.set_residuals(
+            u, x.get("timestamp", np.full(len(u), -1, np.int64)),
+            (np.asarray(x["rating"], np.float64) - output).astype(np.float32), shrink)
+        b.set_head_weight("recent_stars", weight)
+        self._parts_call = self._retrieval_module = None
+
+    def _recent_stars_chosen(self, drift) -> dict:
+        """What :meth:`_choose_recent_stars` chose, for ``chosen`` (empty without it)."""
+        if self.backbone.recent_residuals is None:
+            return {}
+        weight, shrink, before, after = drift
+        return {"recent_stars_weight": weight, "recent_stars_shrink": shrink,
+                "val_scaled_rmse_without_recent_stars": before,
+                "val_scaled_rmse_with_recent_stars": after}
 
     def _choose_relevance(self, x, config, max_users: int = 1000
                           ) -> Dict[Tuple[float, float, float, float, float], float]:
@@ -610,6 +725,10 @@ class Hybrid(KerasRatingModel):
             terms.session_values = (np.asarray(layer.session_bias.numpy(), np.float64)[:, 0]
                                     * head["session_bias"][0])
             terms.session_hours = layer.session_hours
+        if b.recent_residuals is not None and head["recent_stars"][0]:
+            layer = b.recent_residuals
+            terms.recent_keys, terms.recent_residuals, shrink = layer.stored()
+            terms.recent_values = np.array([layer.length, shrink, head["recent_stars"][0]])
         return terms
 
 

@@ -9,7 +9,9 @@ list weights on validation data) and in TensorFlow (:func:`recent_window_ops`, i
 model, ``recommend(recent=...)`` and the SavedModel) side by side;
 ``tests/models/test_recent.py`` holds them equal. Inside the model the search runs
 within each user's own keys (``bounds``), as the session lookup does
-(:mod:`~kerasrec.models.hybrid.sessions`).
+(:mod:`~kerasrec.models.hybrid.sessions`). The stars' ``recent_stars`` part reads the
+same window: the shrunk mean of the model's residuals on it (:func:`recent_residual`,
+:func:`recent_residual_ops`).
 """
 
 from __future__ import annotations
@@ -146,6 +148,42 @@ def recent_window_ops(keys, users, timestamps, length: int, bounds=None):
     positions = end[:, None] - length + tf.range(length, dtype=tf.int64)[None, :]
     valid = positions >= start[:, None]
     return tf.where(valid, positions, tf.zeros_like(positions)), valid
+
+
+def recent_residual(keys: np.ndarray, residuals: np.ndarray, users, timestamps,
+                    length: int, shrink: float) -> np.ndarray:
+    """How far a model was off on each (user, time)'s last ``length`` stored ratings
+    made strictly before it, shrunk towards 0: ``sum / (count + shrink)``.
+
+    People's scale drifts: someone who rated their last ten movies half a star above
+    what the model expected will likely go on doing so. The mean is shrunk so that a
+    user with one surprising rating moves little.
+
+    Args:
+        keys: The sorted history's keys (:func:`history_keys`).
+        residuals: Each stored rating's target minus the model's prediction, in key
+            order.
+        users, timestamps: The moments (user index, Unix seconds; -1 now).
+        length: Ratings read.
+        shrink: Pseudo-count of zero residuals.
+
+    Returns:
+        ``(n,)`` float32.
+    """
+    positions, valid = recent_window(keys, users, timestamps, length)
+    total = np.where(valid, np.asarray(residuals, np.float32)[positions], 0.0).sum(axis=1)
+    return (total / (valid.sum(axis=1) + np.float32(shrink))).astype(np.float32)
+
+
+def recent_residual_ops(keys, residuals, users, timestamps, length: int, shrink,
+                        bounds=None):
+    """:func:`recent_residual` in TensorFlow; ``bounds``: see :func:`_window_ends`."""
+    import tensorflow as tf
+
+    positions, valid = recent_window_ops(keys, users, timestamps, length, bounds)
+    values = tf.where(valid, tf.gather(residuals, positions), tf.zeros((), residuals.dtype))
+    count = tf.reduce_sum(tf.cast(valid, residuals.dtype), axis=1)
+    return tf.reduce_sum(values, axis=1) / (count + tf.cast(shrink, residuals.dtype))
 
 
 def whole_history(keys: np.ndarray, users, timestamps

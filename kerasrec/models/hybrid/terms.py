@@ -1,8 +1,10 @@
-"""The hybrid's additive context and session terms, in NumPy and in TensorFlow.
+"""The hybrid's additive context, session and recent-residual terms, in NumPy and in
+TensorFlow.
 
-The context branch ``relu(flags @ kernel + bias)`` and the per-session bias enter the
-linear ``rating`` head additively, so a score at any context is the score at the
-reference context (a weekday night, no session) plus :meth:`HybridTerms.shift`. The
+The context branch ``relu(flags @ kernel + bias)``, the per-session bias and the recent
+residuals (``recent_stars``) enter the linear ``rating`` head additively, so a score at
+any context is the score at the reference context (a weekday night, no session, now)
+plus :meth:`HybridTerms.shift`. The
 score table stores reference scores and adds the shift; the SavedModel runs the same
 shift from :meth:`HybridTerms.serving_module`. Both forms sit side by side here and
 ``tests/models/test_hybrid.py`` holds them equal.
@@ -15,6 +17,7 @@ from typing import Dict, Optional
 
 import numpy as np
 
+from kerasrec.models.hybrid.recent import recent_residual, recent_residual_ops
 from kerasrec.models.hybrid.sessions import (USER_SHIFT, find_sessions, find_sessions_tf,
                                              session_keys, session_keys_ops, user_offsets)
 
@@ -29,6 +32,9 @@ class HybridTerms:
         session_keys: Sorted keys of the training sessions, or None.
         session_values: Each session's bias times its head weight.
         session_hours: Session window length.
+        recent_keys, recent_residuals: The stored residuals of ``recent_stars`` by key
+            (:class:`~kerasrec.models.layers.RecentResiduals`), or None.
+        recent_values: ``(length, shrink, head weight)`` of that part.
     """
 
     context_kernel: Optional[np.ndarray] = None
@@ -37,10 +43,17 @@ class HybridTerms:
     session_keys: Optional[np.ndarray] = None
     session_values: Optional[np.ndarray] = None
     session_hours: float = 6.0
+    recent_keys: Optional[np.ndarray] = None
+    recent_residuals: Optional[np.ndarray] = None
+    recent_values: Optional[np.ndarray] = None
 
     @property
     def has_sessions(self) -> bool:
         return self.session_keys is not None and len(self.session_keys) > 0
+
+    @property
+    def has_recent(self) -> bool:
+        return self.recent_keys is not None and bool(self.recent_values[2])
 
     def shift(self, rows: np.ndarray, flags: np.ndarray, timestamps: np.ndarray) -> np.ndarray:
         """Score minus the reference-context score, per (user index, flags, time)."""
@@ -53,6 +66,12 @@ class HybridTerms:
             position, found = find_sessions(
                 self.session_keys, session_keys(rows, timestamps, self.session_hours))
             shift += np.where(found, self.session_values[position], 0.0)
+        if self.has_recent:
+            length, shrink, weight = self.recent_values
+            drift = [recent_residual(self.recent_keys, self.recent_residuals, rows, moments,
+                                     int(length), shrink)
+                     for moments in (timestamps, np.full(len(rows), -1))]
+            shift += weight * (drift[0].astype(np.float64) - drift[1])
         return shift
 
     def serving_module(self):
@@ -77,6 +96,14 @@ class HybridTerms:
                     # of every key would read the whole key variable on each call.
                     self.n_users = int(keys[-1] // USER_SHIFT) + 1
                     self.offsets = tf.Variable(user_offsets(keys, self.n_users), **fixed)
+                if terms.has_recent:
+                    keys = terms.recent_keys.astype(np.int64)
+                    self.recent_keys = tf.Variable(keys, **fixed)
+                    self.recent_residuals = tf.Variable(
+                        terms.recent_residuals.astype(np.float32), **fixed)
+                    self.recent_users = int(keys[-1] // USER_SHIFT) + 1 if len(keys) else 1
+                    self.recent_offsets = tf.Variable(user_offsets(keys, self.recent_users),
+                                                      **fixed)
 
             def __call__(self, rows, flags, timestamps):
                 shift = tf.zeros(tf.shape(rows), tf.float32)
@@ -91,6 +118,17 @@ class HybridTerms:
                         self.keys, session_keys_ops(rows, timestamps, terms.session_hours),
                         *bounds)
                     shift += tf.where(found, tf.gather(self.values, position), 0.0)
+                if terms.has_recent:
+                    length, shrink, weight = terms.recent_values
+                    rows = tf.cast(rows, tf.int64)
+                    bounds = (tf.gather(self.recent_offsets, tf.minimum(rows, self.recent_users)),
+                              tf.gather(self.recent_offsets,
+                                        tf.minimum(rows + 1, self.recent_users)))
+                    drift = [recent_residual_ops(self.recent_keys, self.recent_residuals, rows,
+                                                 moments, int(length), float(shrink), bounds)
+                             for moments in (timestamps, tf.fill(tf.shape(rows),
+                                                                 tf.constant(-1, tf.int64)))]
+                    shift += float(weight) * (drift[0] - drift[1])
                 return shift
 
         return _Shift()
@@ -107,5 +145,7 @@ class HybridTerms:
         """Inverse of :meth:`to_arrays`."""
         values = {name: arrays[name] for name in ("context_kernel", "context_bias",
                                                   "context_head", "session_keys",
-                                                  "session_values") if name in arrays}
+                                                  "session_values", "recent_keys",
+                                                  "recent_residuals", "recent_values")
+                  if name in arrays}
         return cls(**values, session_hours=float(arrays["session_hours"]))
