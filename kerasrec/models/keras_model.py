@@ -41,12 +41,17 @@ class KerasRatingModel(RecModel):
         return False
 
     def fit(self, pipeline, ratings, products, train=None, seed: int = 0) -> "KerasRatingModel":
+        self._train(pipeline, ratings, train or self.train_config(seed=seed), seed)
+        return self
+
+    def _train(self, pipeline, ratings, config, seed: int):
+        """Build and train the model on the rating loss; returns the transformed
+        ratings it trained on (for what a subclass fits after training)."""
         import keras
 
         from kerasrec import training
         from kerasrec.distribute import scope
 
-        config = train or self.train_config(seed=seed)
         x = pipeline.transform(ratings, item_features=self.needs_item_features_for_fit())
         with scope(config.strategy):
             keras.utils.set_random_seed(seed)
@@ -55,7 +60,7 @@ class KerasRatingModel(RecModel):
         zero_unseen_rows(model)
         self.keras_model, self.pipeline = model, pipeline
         self.history = history_in_stars(history.history, pipeline)
-        return self
+        return x
 
     def needs_item_features_for_fit(self) -> bool:
         """Whether training rows carry ``item_features`` (before the model exists)."""

@@ -187,8 +187,8 @@ class HybridConfig:
             raise ArgumentError(f"similarity must be 'dot' or 'cosine', got {self.similarity!r}")
         if not self.co_watch_l2 > 0:
             raise ArgumentError(f"co_watch_l2 must be positive, got {self.co_watch_l2}")
-        for name in ("history_length", "recent_stars_length", "history_dim", "history_heads", "co_watch_pool",
-                     "co_watch_max_items", "co_watch_min_ratings"):
+        for name in ("history_length", "recent_stars_length", "history_dim", "history_heads",
+                     "co_watch_pool", "co_watch_max_items", "co_watch_min_ratings"):
             if int(getattr(self, name)) < 1:
                 raise ArgumentError(f"{name} must be at least 1, got {getattr(self, name)}")
         if int(self.history_eras) < 0 or int(self.history_eras) == 1:

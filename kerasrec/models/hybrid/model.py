@@ -182,11 +182,7 @@ class Hybrid(KerasRatingModel):
         self.history = history_in_stars(history.history, pipeline)
         tried = self._choose_relevance(x, config)
         drift = self._choose_recent_stars(x, config)
-        if config.catch_up and config.validation_fraction:
-            _, held = training.validation_rows(x, config.validation_fraction, config.seed,
-                                               config.validation_cut)
-            with scope(config.strategy):
-                training.catch_up(model, x, targets, held, config)
+        if self._catch_up(model, x, targets, config):
             zero_unseen()
         self._fill_recent_stars(x, *drift)
         (backbone.relevance_blend, backbone.recent_weight, backbone.co_watch_weight,
@@ -214,33 +210,34 @@ class Hybrid(KerasRatingModel):
     def _fit_rating_head(self, pipeline, ratings, products, train, seed: int) -> "Hybrid":
         """The fit without the retrieval tower: the rating head alone, then the recent
         residuals' weight chosen on the validation cut before the catch-up pass."""
+        from kerasrec.models.keras_model import zero_unseen_rows
+
         if not self.config.recent_stars:
             return super().fit(pipeline, ratings, products, train, seed)
         config = train or self.train_config(seed=seed)
-        super().fit(pipeline, ratings, products, dataclasses.replace(config, catch_up=False),
-                    seed)
-        x = pipeline.transform(ratings, item_features=self.needs_item_features_for_fit())
+        x = self._train(pipeline, ratings, dataclasses.replace(config, catch_up=False), seed)
         drift = self._choose_recent_stars(x, config)
-        self._catch_up(x, x["rating"], config)
+        if self._catch_up(self.backbone, x, x["rating"], config):
+            zero_unseen_rows(self.backbone)
         self._fill_recent_stars(x, *drift)
         self.chosen = {**self._recent_stars_chosen(drift),
                        "validation_cut": config.validation_cut}
         return self
 
-    def _catch_up(self, x, targets, config) -> None:
-        """:func:`kerasrec.training.catch_up` on the backbone, when the config asks."""
+    @staticmethod
+    def _catch_up(model, x, targets, config) -> bool:
+        """:func:`kerasrec.training.catch_up` of ``model`` on the validation rows, when
+        the config asks; whether it ran."""
         from kerasrec import training
         from kerasrec.distribute import scope
-        from kerasrec.models.keras_model import zero_unseen_rows
 
         if not (config.catch_up and config.validation_fraction):
-            return
+            return False
         _, held = training.validation_rows(x, config.validation_fraction, config.seed,
                                            config.validation_cut)
         with scope(config.strategy):
-            training.catch_up(self.backbone, x, targets, held, config)
-        zero_unseen_rows(self.backbone)
-        self._parts_call = None
+            training.catch_up(model, x, targets, held, config)
+        return True
 
     def _head_outputs(self, x) -> Tuple[np.ndarray, np.ndarray]:
         """The rating head's score (before a sigmoid) and output of every row of ``x``,
