@@ -468,3 +468,37 @@ def test_recent_residuals_explain_save_and_serve_alike(scale_drift, tmp_path):
     back = kr.Recommender.load(tmp_path / "run")
     np.testing.assert_allclose(back.predict(pairs), rec.predict(pairs), atol=1e-6)
     assert back.model_.chosen["recent_stars_weight"] == rec.model_.chosen["recent_stars_weight"]
+
+
+def test_recent_residuals_under_a_sigmoid_output_are_chosen_and_explained(scale_drift):
+    """With ``output="sigmoid"`` the part enters before the sigmoid; its weight is still
+    chosen on validation, and the explained parts still sum to the stars."""
+    from kerasrec import scoring
+
+    data, train, test, _ = scale_drift
+    fast = TrainConfig(epochs=15, batch_size=64, learning_rate=5e-3, verbose=0,
+                       validation_cut="temporal")
+    rec = kr.Recommender(train=fast, output="sigmoid", retrieval=False, neighbours=(),
+                         mlp=False, seed=0).fit(data.with_ratings(train))
+    chosen = rec.model_.chosen
+    assert chosen["recent_stars_weight"] > 0, chosen
+    assert chosen["val_scaled_rmse_with_recent_stars"] < chosen[
+        "val_scaled_rmse_without_recent_stars"]
+    block = scoring.make_block(rec.pipeline_, rec.model_, test.reset_index(drop=True))
+    parts = rec.model_.explain(block)
+    assert parts["recent_stars"].abs().max() > 0.01
+    from kerasrec import training  # the network's own output, in stars
+
+    network = rec.pipeline_.to_stars(training.predict(rec.model_.backbone, block),
+                                     block["movie_id"])
+    np.testing.assert_allclose(parts.sum(axis=1), network, atol=1e-4)
+    # The choice reads the score before the sigmoid, recovered from the output.
+    head_parts, bias = rec.model_._branch_scores(block)
+    score, _ = rec.model_._head_outputs(block)
+    np.testing.assert_allclose(score, bias + sum(head_parts.values()), atol=1e-3)
+    # The chosen weight beats none on the held-out ratings by a clear margin.
+    backbone, weight = rec.model_.backbone, chosen["recent_stars_weight"]
+    backbone.set_head_weight("recent_stars", 0.0)
+    without = rec.pipeline_.to_stars(training.predict(backbone, block), block["movie_id"])
+    backbone.set_head_weight("recent_stars", weight)
+    assert rmse(network, test["rating"]) < 0.95 * rmse(without, test["rating"])

@@ -123,8 +123,10 @@ class Hybrid(KerasRatingModel):
         sequence branch's own softmax, on one loss: rating MSE + ``retrieval_weight`` x
         each cross-entropy; the best validation epoch of that loss is kept. Then the
         weights of the stars, the sequence branch and the co-watch part in what lists
-        rank by are chosen on the same validation cut (:meth:`_choose_relevance`), a
-        catch-up pass trains on that cut (``TrainConfig.catch_up``) and the co-watch
+        rank by are chosen on the same validation cut (:meth:`_choose_relevance`), and
+        the weight of the recent residuals in the stars (:meth:`_choose_recent_stars`);
+        a catch-up pass trains on that cut (``TrainConfig.catch_up``), the residuals of
+        every training rating are stored (:meth:`_fill_recent_stars`) and the co-watch
         weights are refitted on every rating."""
         self._retrieval_module = None  # built from the weights this fit leaves
         self._fit_to_data(len(ratings))
