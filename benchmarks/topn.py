@@ -98,6 +98,8 @@ def run_model(spec: str, split: str, data: kr.MovieData, out: Path, seed: int = 
     lists.to_csv(path, index=False)
     return {"model": spec, "split": split, "fit_seconds": round(fit_seconds, 1),
             "lists_seconds": round(list_seconds, 2),
+            "chosen": {k: v for k, v in rec.model_.chosen.items()  # on validation
+                       if not k.startswith("val_")},
             "ratings": _score(SCORER, predictions, "--test", str(test_file)),
             "topn": _score(TOPN_SCORER, path, "--test", str(test_file), "--train",
                            str(train_file))}

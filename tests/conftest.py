@@ -175,6 +175,35 @@ def drifting_scale(seed=0, n_users=150, n_movies=60, per_user=40):
     return kr.MovieData.from_frames(products, ratings)
 
 
+def fading_scale(seed=0, n_users=150, n_movies=60, per_user=40, sitting=4):
+    """Like :func:`drifting_scale`, but the offset is a mood that passes: users rate in
+    sittings of ``sitting`` movies an hour apart, days apart from each other, and their
+    offset carries over between sittings halved every 10 days (and renewed by chance):
+    the last ratings tell the scale of tonight's, less of one a month later."""
+    rng = np.random.default_rng(seed)
+    quality = rng.normal(0.0, 0.7, n_movies)
+    rows = []
+    for user in range(n_users):
+        taste = rng.integers(0, 3)
+        t, mood = 10 ** 9 + 86400 * int(rng.integers(0, 365)), rng.normal(0.0, 0.9)
+        for i, movie in enumerate(rng.choice(n_movies, per_user, replace=False)):
+            if i and i % sitting == 0:
+                gap = rng.exponential(20.0)
+                keep = 0.5 ** (gap / 10.0)
+                mood = keep * mood + np.sqrt(1.0 - keep ** 2) * rng.normal(0.0, 0.9)
+                t += int(86400 * gap)
+            stars = (3.0 + quality[movie] + 0.6 * (movie % 3 == taste) + mood
+                     + rng.normal(0, 0.3))
+            rows.append((user + 1, movie + 1, float(np.clip(np.round(stars * 2) / 2, 0.5, 5.0)),
+                         t))
+            t += 3600
+    ratings = pd.DataFrame(rows, columns=["userId", "movieId", "rating", "timestamp"])
+    products = pd.DataFrame({"movieId": np.arange(1, n_movies + 1),
+                             "title": [f"Movie {m} (2000)" for m in range(1, n_movies + 1)],
+                             "genres": "Drama"})
+    return kr.MovieData.from_frames(products, ratings)
+
+
 @pytest.fixture(scope="session")
 def scale_drift():
     """:func:`drifting_scale` with each user's latest quarter held out, and a small

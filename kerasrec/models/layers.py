@@ -716,14 +716,16 @@ class RecentRatings(layers.Layer):
 @keras.saving.register_keras_serializable(package="kerasrec")
 class RecentResiduals(layers.Layer):
     """How far the model was off on each (user, time)'s last ``length`` training ratings
-    made strictly before it, shrunk: ``sum / (count + shrink)``
+    made strictly before it, shrunk and faded with the days since the last of them:
+    ``sum / (count + shrink) * 0.5 ** (days / half_life)``
     (:func:`~kerasrec.models.hybrid.recent.recent_residual_ops`).
 
     A user's scale drifts, and the last few ratings show where it is now. The residuals
     are the model's own errors on its training ratings, so they exist only once it is
     trained: the layer is zero in training and until :meth:`set_residuals` fills it;
-    the head's weight on it and ``shrink`` are then chosen on validation data. The same
-    window rule as :class:`RecentRatings`: never the rating itself, nor a later one.
+    the head's weight on it, ``shrink`` and ``half_life`` are then chosen on validation
+    data. The same window rule as :class:`RecentRatings`: never the rating itself, nor a
+    later one. "Now" (time -1) stands for the last training rating's time.
 
     Args:
         n_pairs: Number of training ratings.
@@ -747,11 +749,15 @@ class RecentResiduals(layers.Layer):
                                             name="user_offsets", **fixed)
         self.shrink = self.add_weight(shape=(), name="shrink", trainable=False,
                                       initializer=keras.initializers.Constant(1.0))
+        self.half_life = self.add_weight(shape=(), name="half_life", **fixed)
+        self.latest = self.add_weight(shape=(), dtype="int64", name="latest", **fixed)
 
-    def set_residuals(self, users, timestamps, residuals, shrink: float = 1.0) -> None:
+    def set_residuals(self, users, timestamps, residuals, shrink: float = 1.0,
+                      half_life: float = 0.0) -> None:
         """Store each training rating's residual (target minus prediction, in target
-        units) by its (user index, time), and the shrinkage."""
-        from kerasrec.models.hybrid.recent import sorted_history
+        units) by its (user index, time), the shrinkage and the half-life in days (0:
+        no fading)."""
+        from kerasrec.models.hybrid.recent import latest_time, sorted_history
         from kerasrec.models.hybrid.sessions import user_offsets
 
         keys, _, values = sorted_history(users, np.zeros(len(users), np.int32), timestamps,
@@ -763,12 +769,17 @@ class RecentResiduals(layers.Layer):
             self.residuals.assign(values)
         self.user_offsets.assign(user_offsets(keys, self.n_users))
         self.shrink.assign(float(shrink))
+        self.half_life.assign(float(half_life))
+        self.latest.assign(latest_time(keys))
 
-    def stored(self):
-        """``(keys, residuals, shrink)`` as NumPy arrays (for the NumPy rule)."""
-        return (np.asarray(self.keys.numpy(), np.int64)[:self.n_pairs],
-                np.asarray(self.residuals.numpy(), np.float32)[:self.n_pairs],
-                float(self.shrink.numpy()))
+    def stored(self) -> dict:
+        """The stored state as NumPy values, named as
+        :func:`~kerasrec.models.hybrid.recent.recent_residual`'s arguments: ``keys``,
+        ``residuals``, ``length``, ``shrink``, ``half_life``, ``latest``."""
+        return {"keys": np.asarray(self.keys.numpy(), np.int64)[:self.n_pairs],
+                "residuals": np.asarray(self.residuals.numpy(), np.float32)[:self.n_pairs],
+                "length": self.length, "shrink": float(self.shrink.numpy()),
+                "half_life": float(self.half_life.numpy()), "latest": int(self.latest.numpy())}
 
     def call(self, inputs, training=False):
         from kerasrec.models.hybrid.recent import recent_residual_ops
@@ -780,7 +791,7 @@ class RecentResiduals(layers.Layer):
         bounds = (gather_rows(self.user_offsets, users),
                   gather_rows(self.user_offsets, users + 1))
         mean = recent_residual_ops(self.keys, self.residuals, user, timestamp, self.length,
-                                   self.shrink, bounds)
+                                   self.shrink, self.half_life, self.latest, bounds)
         return ops.expand_dims(mean, -1)
 
     def compute_output_shape(self, input_shape):

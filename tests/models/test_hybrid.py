@@ -78,8 +78,9 @@ def test_terms_shift_with_recent_residuals_in_tensorflow_equals_numpy():
     users, stamps = _random_pairs()
     residuals = np.random.default_rng(2).normal(size=700).astype(np.float32)
     keys, _, stored = sorted_history(users[:700], users[:700], stamps[:700], residuals)
+    latest = int(stamps[:700].max())  # "now" fades from the latest rating
     terms = HybridTerms(recent_keys=keys, recent_residuals=stored,
-                        recent_values=np.array([5, 10.0, 0.8]))
+                        recent_values=np.array([5, 10.0, 0.8, 3650.0, latest], np.float64))
     users = np.append(users, [70, 0])  # past the last user with ratings; unknown
     stamps = np.append(stamps, [stamps[0], stamps[1]])
     flags = np.zeros((len(users), 2), np.float32)

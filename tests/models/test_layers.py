@@ -271,5 +271,9 @@ def test_recent_residuals_are_zero_in_training_and_the_shrunk_mean_of_the_past_a
     model.save(tmp_path / "r.keras")
     loaded = keras.saving.load_model(tmp_path / "r.keras")
     np.testing.assert_allclose(np.asarray(loaded(query)).ravel(), out)
+    # Faded by the time since the window's last rating; "now" is the latest rating (4 h).
+    layer.set_residuals(users, stamps, residuals, shrink=1.0, half_life=1 / 24)
+    fade = 0.5 ** np.array([1, 0, 0, 3, 0])  # hours since: 3 h - 2 h; 4 h - 1 h for user 2
+    np.testing.assert_allclose(np.asarray(model(query)).ravel(), out * fade, rtol=1e-6)
     with pytest.raises(ValueError, match="expected 5 ratings"):
         layer.set_residuals(users[:2], stamps[:2], residuals[:2])

@@ -14,13 +14,14 @@ import pytest  # noqa: E402
 import kerasrec as kr  # noqa: E402
 from kerasrec.errors import ArgumentError, CapabilityError  # noqa: E402
 from kerasrec.models.hybrid.recent import (era_edges, era_of, era_of_ops,  # noqa: E402
-                                           history_keys, merge_recent, moment_keys,
-                                           recent_arrays, recent_residual, recent_residual_ops,
-                                           recent_window, recent_window_ops, sorted_history,
+                                           history_keys, latest_time, merge_recent,
+                                           moment_keys, recent_arrays, recent_residual,
+                                           recent_residual_ops, recent_window,
+                                           recent_window_ops, sorted_history,
                                            whole_history, whole_history_ops)
 from kerasrec.models.hybrid.sessions import user_offsets  # noqa: E402
 from kerasrec.training import TrainConfig  # noqa: E402
-from tests.conftest import drift_fits, rmse, watched_recall  # noqa: E402
+from tests.conftest import drift_fits, fading_scale, rmse, watched_recall  # noqa: E402
 
 # Judged on what users do next, so its settings are chosen on each user's latest ratings.
 FAST = TrainConfig(epochs=15, batch_size=64, learning_rate=5e-3, verbose=0,
@@ -65,22 +66,42 @@ def test_recent_residual_in_tensorflow_equals_numpy_and_reads_only_the_past():
     q_users = np.append(rng.integers(0, 32, 300), [0, 31])
     q_times = np.append(rng.choice([-1, 0, 999, 25_000, 10 ** 12], 300), [-1, -1])
     offsets = user_offsets(keys, 32)
-    for length, shrink in ((1, 0.5), (10, 5.0), (40, 20.0)):
-        expected = recent_residual(keys, stored, q_users, q_times, length, shrink)
+    latest = latest_time(keys)
+    assert latest == times[times < 10 ** 9].max()
+    for length, shrink, half_life in ((1, 0.5, 0.0), (10, 5.0, 0.0), (40, 20.0, 0.0),
+                                      (10, 5.0, 0.05), (40, 20.0, 1.0)):
+        expected = recent_residual(keys, stored, q_users, q_times, length, shrink, half_life,
+                                   latest)
         for bounds in (None, (offsets[q_users], offsets[q_users + 1])):
-            got = recent_residual_ops(keys, stored, q_users, q_times, length, shrink, bounds)
-            np.testing.assert_allclose(np.asarray(got), expected, rtol=1e-6, atol=1e-7)
+            got = recent_residual_ops(keys, stored, q_users, q_times, length, shrink,
+                                      half_life, latest, bounds)
+            np.testing.assert_allclose(np.asarray(got), expected, rtol=1e-5, atol=1e-7)
+        if half_life:  # fading moves a mean when time has passed since the last rating
+            flat = recent_residual(keys, stored, q_users, q_times, length, shrink)
+            assert (np.abs(flat) > np.abs(expected) + 1e-4).sum() > 50
     # By hand: user 5's last three ratings strictly before 25,000, shrunk by 2.
     mine = (users == 5) & (times >= 0) & (times < 25_000)
     order = np.lexsort((np.arange(len(users))[mine], times[mine]))
     by_hand = residuals[mine][order][-3:].sum() / (min(mine.sum(), 3) + 2.0)
     np.testing.assert_allclose(recent_residual(keys, stored, [5], [25_000], 3, 2.0), [by_hand],
                                rtol=1e-5)
+    # ... faded by the days since the last of them, half a day being a half-life.
+    days = (25_000 - times[mine][order][-1]) / 86_400
+    np.testing.assert_allclose(recent_residual(keys, stored, [5], [25_000], 3, 2.0, 0.5),
+                               [by_hand * 0.5 ** (days / 0.5)], rtol=1e-5)
+    # "Now" is the latest dated rating: at it, a user whose last rating it is does not fade.
+    dated = keys[keys % 2 ** 32 < 10 ** 9]
+    last_user = int(dated[np.argmax(dated % 2 ** 32)] // 2 ** 32)
+    np.testing.assert_allclose(
+        recent_residual(keys, stored, [last_user], [-1], 10, 5.0, 0.01, latest),
+        recent_residual(keys, stored, [last_user], [-1], 10, 5.0))
     # No leakage: what is rated at or after a moment never moves its value.
     later = (keys % 2 ** 32) >= 25_000
     moved = np.where(later, stored + 100.0, stored)
-    np.testing.assert_array_equal(recent_residual(keys, moved, q_users, np.full(302, 25_000), 10, 5.0),
-                                  recent_residual(keys, stored, q_users, np.full(302, 25_000), 10, 5.0))
+    for half_life in (0.0, 0.1):
+        np.testing.assert_array_equal(
+            recent_residual(keys, moved, q_users, np.full(302, 25_000), 10, 5.0, half_life),
+            recent_residual(keys, stored, q_users, np.full(302, 25_000), 10, 5.0, half_life))
     # A user without ratings before the moment gets 0.
     assert recent_residual(keys, stored, [0], [-1], 10, 5.0)[0] == 0.0
 
@@ -440,7 +461,7 @@ def test_recent_residuals_read_only_ratings_before_the_moment(scale_drift):
     late = early.assign(timestamp=int(mine["timestamp"].max()) + 60)
     before, late_before = stars(early), stars(late)
     layer = rec.model_.backbone.recent_residuals
-    keys, residuals, _ = layer.stored()
+    keys, residuals = layer.stored()["keys"], layer.stored()["residuals"]
     # The rating itself and every later one of the user (and of later users) move.
     later = keys >= history_keys(rec.pipeline_.user_index([user]), early["timestamp"])[0]
     layer.residuals.assign(np.where(later, residuals + 3.0, residuals))
@@ -468,6 +489,24 @@ def test_recent_residuals_explain_save_and_serve_alike(scale_drift, tmp_path):
     back = kr.Recommender.load(tmp_path / "run")
     np.testing.assert_allclose(back.predict(pairs), rec.predict(pairs), atol=1e-6)
     assert back.model_.chosen["recent_stars_weight"] == rec.model_.chosen["recent_stars_weight"]
+
+
+def test_recent_residuals_fade_when_the_scale_is_a_passing_mood():
+    """A mood that passes between sittings: validation chooses a half-life, and the
+    faded part predicts later sittings better than the part chosen without fading."""
+    data = fading_scale()
+    train, test = kr.temporal_split(data.ratings, 0.25)
+    fast = TrainConfig(epochs=15, batch_size=64, learning_rate=5e-3, verbose=0,
+                       validation_cut="temporal")
+    fitted = {fade: kr.Recommender(train=fast, recent_stars_fade=fade, retrieval=False,
+                                   neighbours=(), mlp=False, seed=0).fit(
+        data.with_ratings(train)) for fade in (True, False)}
+    chosen = {fade: rec.model_.chosen for fade, rec in fitted.items()}
+    assert chosen[True]["recent_stars_half_life_days"] > 0, chosen[True]
+    assert chosen[False]["recent_stars_half_life_days"] == 0.0
+    assert chosen[True]["recent_stars_weight"] > 0, chosen[True]
+    errors = {fade: rmse(rec.predict(test), test["rating"]) for fade, rec in fitted.items()}
+    assert errors[True] < errors[False] - 0.01, errors  # 0.931 against 0.953 at seed 0
 
 
 def test_recent_residuals_under_a_sigmoid_output_are_chosen_and_explained(scale_drift):

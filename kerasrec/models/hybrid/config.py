@@ -22,12 +22,15 @@ class HybridConfig:
         session_hours: Session window length.
         recent_stars: Add how far the model was off on the user's last
             ``recent_stars_length`` ratings before the moment scored (its residuals
-            after training, their shrunk mean:
-            :class:`~kerasrec.models.layers.RecentResiduals`) to the stars, with a weight
-            and shrinkage chosen on validation data: a user's scale drifts, and their
-            latest ratings show where it is now. Fitted after training (the part is zero
-            in training), so it changes no list (a constant per user and moment).
+            after training, their shrunk mean, faded with the days since the last of
+            them: :class:`~kerasrec.models.layers.RecentResiduals`) to the stars, with a
+            weight, shrinkage and half-life chosen on validation data: a user's scale
+            drifts, and their latest ratings show where it is now. Fitted after training
+            (the part is zero in training), so it changes no list (a constant per user
+            and moment).
         recent_stars_length: Ratings ``recent_stars`` reads.
+        recent_stars_fade: Let validation choose a half-life for ``recent_stars``
+            (7 days to a year, or none); False never fades it.
         neighbours: Koren's neighbourhood terms (:class:`Neighbourhood`), on the sides
             listed: ``"item"`` uses the user's baseline residuals on the movies most
             similar to this one, ``"user"`` the residuals of the most similar users
@@ -133,6 +136,7 @@ class HybridConfig:
     session_hours: float = 6.0
     recent_stars: bool = True
     recent_stars_length: int = 10
+    recent_stars_fade: bool = True
     neighbours: Sequence[str] = ("item", "user")
     neighbour_pool: int = 100
     neighbour_weights: bool = True

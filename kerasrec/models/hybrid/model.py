@@ -4,7 +4,7 @@ the additive context/session terms, all read from the backbone's attributes."""
 from __future__ import annotations
 
 import dataclasses
-from typing import Dict, Optional, Tuple
+from typing import Dict, NamedTuple, Optional, Tuple
 
 import numpy as np
 import pandas as pd
@@ -27,10 +27,24 @@ CO_WATCH_WEIGHTS = (0.0, 0.5, 1.0, 2.0, 4.0)
 #: Movies per user whose stars are predicted to choose the stars' blend: the top of
 #: the lists without them.
 CANDIDATES = 200
-#: Weights of the recent residuals in the stars (``recent_stars``), and their shrinkage
-#: (pseudo-count of zero residuals), tried on validation.
+#: Weights of the recent residuals in the stars (``recent_stars``), their shrinkage
+#: (pseudo-count of zero residuals) and half-life in days (0: no fading), tried on
+#: validation.
 RECENT_STARS_WEIGHTS = (0.0, 0.25, 0.5, 0.75, 1.0, 1.5, 2.0)
 RECENT_STARS_SHRINKS = (5.0, 10.0, 20.0, 40.0)
+RECENT_STARS_HALF_LIVES = (0.0, 7.0, 30.0, 90.0, 365.0)
+
+
+class RecentStarsChoice(NamedTuple):
+    """What validation chose for ``recent_stars`` (:meth:`Hybrid._choose_recent_stars`)."""
+
+    weight: float = 0.0
+    shrink: float = 1.0
+    half_life: float = 0.0
+    before: Optional[float] = None
+    after: Optional[float] = None
+
+
 # Parts that use what the model learned about a user / a movie id. For a user (movie)
 # the model never saw in training these carry no information and are dropped.
 USER_PARTS = ("mf", "mlp", "item_neighbours", "user_neighbours", "user_bias", "session_bias",
@@ -186,7 +200,7 @@ class Hybrid(KerasRatingModel):
         drift = self._choose_recent_stars(x, config)
         if self._catch_up(model, x, targets, config):
             zero_unseen()
-        self._fill_recent_stars(x, *drift)
+        self._fill_recent_stars(x, drift)
         (backbone.relevance_blend, backbone.recent_weight, backbone.co_watch_weight,
          backbone.co_watch_half_life, after) = max(tried, key=tried.get)
         if backbone.co_watch is not None:  # the choice made, the weights from every rating
@@ -221,7 +235,7 @@ class Hybrid(KerasRatingModel):
         drift = self._choose_recent_stars(x, config)
         if self._catch_up(self.backbone, x, x["rating"], config):
             zero_unseen_rows(self.backbone)
-        self._fill_recent_stars(x, *drift)
+        self._fill_recent_stars(x, drift)
         self.chosen = {**self._recent_stars_chosen(drift),
                        "validation_cut": config.validation_cut}
         return self
@@ -253,28 +267,27 @@ class Hybrid(KerasRatingModel):
         share = np.clip((output - lo) / (hi - lo), 1e-7, 1.0 - 1e-7)
         return np.log(share / (1.0 - share)), output
 
-    def _choose_recent_stars(self, x, config
-                             ) -> Tuple[float, float, Optional[float], Optional[float]]:
-        """The weight and shrinkage of the recent residuals (``recent_stars``) whose
-        stars are closest on the validation cut, the part still zero: each validation
-        rating gets the shrunk mean residual of the user's last ratings before it among
-        the rows the fit trained on, as a rating after the training file gets from its
-        last ratings (:func:`~kerasrec.models.hybrid.recent.recent_residual`).
+    def _choose_recent_stars(self, x, config) -> RecentStarsChoice:
+        """The weight, shrinkage and half-life of the recent residuals (``recent_stars``)
+        whose stars are closest on the validation cut, the part still zero: each
+        validation rating gets the faded, shrunk mean residual of the user's last ratings
+        before it among the rows the fit trained on, as a rating after the training file
+        gets from its last ratings (:func:`~kerasrec.models.hybrid.recent.recent_residual`).
 
         Returns:
-            ``(weight, shrink, validation RMSE without, with)`` in target units;
-            ``(0, 1, None, None)`` without the part or a validation cut.
+            The choice, with the validation RMSE without and with the part in target
+            units; weight 0 and no RMSE without the part or a validation cut.
         """
         from kerasrec import training
-        from kerasrec.models.hybrid.recent import recent_residual, sorted_history
+        from kerasrec.models.hybrid.recent import latest_time, recent_residual, sorted_history
 
         layer = self.backbone.recent_residuals
         if layer is None or not config.validation_fraction:
-            return 0.0, 1.0, None, None
+            return RecentStarsChoice()
         fit_idx, val_idx = training.validation_rows(x, config.validation_fraction,
                                                     config.seed, config.validation_cut)
         if not len(val_idx) or not len(fit_idx):
-            return 0.0, 1.0, None, None
+            return RecentStarsChoice()
         score, output = self._head_outputs(x)
         target = np.asarray(x["rating"], np.float64)
         u, t = x["user_id"], x.get("timestamp", np.full(len(target), -1, np.int64))
@@ -288,13 +301,18 @@ class Hybrid(KerasRatingModel):
                 moved = head(1.0 / (1.0 + np.exp(-moved)))
             return float(np.sqrt(np.mean((moved - target[val_idx]) ** 2)))
 
-        tried = {(w, s): error(w, recent_residual(keys, residuals, u[val_idx], t[val_idx],
-                                                  layer.length, s))
-                 for s in RECENT_STARS_SHRINKS for w in RECENT_STARS_WEIGHTS}
-        weight, shrink = min(tried, key=tried.get)
-        return weight, shrink, tried[(0.0, RECENT_STARS_SHRINKS[0])], tried[(weight, shrink)]
+        tried, latest = {}, latest_time(keys)
+        half_lives = RECENT_STARS_HALF_LIVES if self.config.recent_stars_fade else (0.0,)
+        for shrink in RECENT_STARS_SHRINKS:
+            for half_life in half_lives:
+                drift = recent_residual(keys, residuals, u[val_idx], t[val_idx], layer.length,
+                                        shrink, half_life, latest)
+                tried.update({(w, shrink, half_life): error(w, drift)
+                              for w in RECENT_STARS_WEIGHTS})
+        best = min(tried, key=tried.get)
+        return RecentStarsChoice(*best, before=tried[(0.0,) + best[1:]], after=tried[best])
 
-    def _fill_recent_stars(self, x, weight: float, shrink: float, *_) -> None:
+    def _fill_recent_stars(self, x, choice: RecentStarsChoice) -> None:
         """Store the model's residual on every training rating in ``recent_residuals``
         and give the part its chosen weight in the rating head."""
         b = self.backbone
@@ -304,18 +322,19 @@ class Hybrid(KerasRatingModel):
         u = x["user_id"]
         b.recent_residuals.set_residuals(
             u, x.get("timestamp", np.full(len(u), -1, np.int64)),
-            (np.asarray(x["rating"], np.float64) - output).astype(np.float32), shrink)
-        b.set_head_weight("recent_stars", weight)
+            (np.asarray(x["rating"], np.float64) - output).astype(np.float32), choice.shrink,
+            choice.half_life)
+        b.set_head_weight("recent_stars", choice.weight)
         self._parts_call = self._retrieval_module = None
 
-    def _recent_stars_chosen(self, drift) -> dict:
+    def _recent_stars_chosen(self, choice: RecentStarsChoice) -> dict:
         """What :meth:`_choose_recent_stars` chose, for ``chosen`` (empty without it)."""
         if self.backbone.recent_residuals is None:
             return {}
-        weight, shrink, before, after = drift
-        return {"recent_stars_weight": weight, "recent_stars_shrink": shrink,
-                "val_scaled_rmse_without_recent_stars": before,
-                "val_scaled_rmse_with_recent_stars": after}
+        return {"recent_stars_weight": choice.weight, "recent_stars_shrink": choice.shrink,
+                "recent_stars_half_life_days": choice.half_life,
+                "val_scaled_rmse_without_recent_stars": choice.before,
+                "val_scaled_rmse_with_recent_stars": choice.after}
 
     def _choose_relevance(self, x, config, max_users: int = 1000
                           ) -> Dict[Tuple[float, float, float, float, float], float]:
@@ -726,8 +745,11 @@ class Hybrid(KerasRatingModel):
             terms.session_hours = layer.session_hours
         if b.recent_residuals is not None and head["recent_stars"][0]:
             layer = b.recent_residuals
-            terms.recent_keys, terms.recent_residuals, shrink = layer.stored()
-            terms.recent_values = np.array([layer.length, shrink, head["recent_stars"][0]])
+            stored = layer.stored()
+            terms.recent_keys, terms.recent_residuals = stored["keys"], stored["residuals"]
+            terms.recent_values = np.array([stored["length"], stored["shrink"],
+                                            head["recent_stars"][0], stored["half_life"],
+                                            stored["latest"]], np.float64)
         return terms
 
 

@@ -10,8 +10,8 @@ model, ``recommend(recent=...)`` and the SavedModel) side by side;
 ``tests/models/test_recent.py`` holds them equal. Inside the model the search runs
 within each user's own keys (``bounds``), as the session lookup does
 (:mod:`~kerasrec.models.hybrid.sessions`). The stars' ``recent_stars`` part reads the
-same window: the shrunk mean of the model's residuals on it (:func:`recent_residual`,
-:func:`recent_residual_ops`).
+same window: the shrunk mean of the model's residuals on it, faded with the days since
+the last of them (:func:`recent_residual`, :func:`recent_residual_ops`).
 """
 
 from __future__ import annotations
@@ -150,14 +150,25 @@ def recent_window_ops(keys, users, timestamps, length: int, bounds=None):
     return tf.where(valid, positions, tf.zeros_like(positions)), valid
 
 
+def latest_time(keys: np.ndarray) -> int:
+    """The last dated second among stored keys (:func:`history_keys`); 0 if none is
+    dated. What "now" means to :func:`recent_residual`'s fading: the end of the data."""
+    t = np.asarray(keys, np.int64) % USER_SHIFT
+    t = t[t < UNDATED]
+    return int(t.max()) if len(t) else 0
+
+
 def recent_residual(keys: np.ndarray, residuals: np.ndarray, users, timestamps,
-                    length: int, shrink: float) -> np.ndarray:
+                    length: int, shrink: float, half_life: float = 0.0, latest: int = 0
+                    ) -> np.ndarray:
     """How far a model was off on each (user, time)'s last ``length`` stored ratings
-    made strictly before it, shrunk towards 0: ``sum / (count + shrink)``.
+    made strictly before it, shrunk towards 0 and faded with the time since the last of
+    them: ``sum / (count + shrink) * 0.5 ** (days since / half_life)``.
 
     People's scale drifts: someone who rated their last ten movies half a star above
-    what the model expected will likely go on doing so. The mean is shrunk so that a
-    user with one surprising rating moves little.
+    what the model expected will likely go on doing so, for a while. The mean is shrunk
+    so that a user with one surprising rating moves little, and it fades because a
+    scale seen months ago says less about tonight than one seen yesterday.
 
     Args:
         keys: The sorted history's keys (:func:`history_keys`).
@@ -166,24 +177,52 @@ def recent_residual(keys: np.ndarray, residuals: np.ndarray, users, timestamps,
         users, timestamps: The moments (user index, Unix seconds; -1 now).
         length: Ratings read.
         shrink: Pseudo-count of zero residuals.
+        half_life: Days after which the mean counts half; 0 never fades.
+        latest: The second "now" stands for (:func:`latest_time` of the keys). An
+            undated last rating does not fade.
 
     Returns:
         ``(n,)`` float32.
+
+    Example:
+        >>> keys = history_keys([0, 0], [0, 86400])
+        >>> recent_residual(keys, np.float32([1.0, 1.0]), [0], [3 * 86400], 10, 2.0,
+        ...                 half_life=2.0)
+        array([0.25], dtype=float32)
     """
     positions, valid = recent_window(keys, users, timestamps, length)
     total = np.where(valid, np.asarray(residuals, np.float32)[positions], 0.0).sum(axis=1)
-    return (total / (valid.sum(axis=1) + np.float32(shrink))).astype(np.float32)
+    mean = total / (valid.sum(axis=1) + np.float32(shrink))
+    if half_life > 0:
+        last = np.asarray(keys, np.int64)[positions[:, -1]] % USER_SHIFT
+        t = np.asarray(timestamps, np.int64)
+        moment = np.where((t < 0) | (t >= UNDATED), np.int64(latest), t)
+        days = np.where(last >= UNDATED, 0, np.maximum(moment - last, 0)) / 86400.0
+        mean = mean * 0.5 ** (days / half_life)
+    return mean.astype(np.float32)
 
 
 def recent_residual_ops(keys, residuals, users, timestamps, length: int, shrink,
-                        bounds=None):
-    """:func:`recent_residual` in TensorFlow; ``bounds``: see :func:`_window_ends`."""
+                        half_life=0.0, latest=0, bounds=None):
+    """:func:`recent_residual` in TensorFlow (``half_life`` and ``latest`` may be
+    tensors); ``bounds``: see :func:`_window_ends`."""
     import tensorflow as tf
 
     positions, valid = recent_window_ops(keys, users, timestamps, length, bounds)
     values = tf.where(valid, tf.gather(residuals, positions), tf.zeros((), residuals.dtype))
     count = tf.reduce_sum(tf.cast(valid, residuals.dtype), axis=1)
-    return tf.reduce_sum(values, axis=1) / (count + tf.cast(shrink, residuals.dtype))
+    mean = tf.reduce_sum(values, axis=1) / (count + tf.cast(shrink, residuals.dtype))
+    last = tf.math.floormod(tf.gather(tf.cast(keys, tf.int64), positions[:, -1]), USER_SHIFT)
+    t = tf.cast(timestamps, tf.int64)
+    latest = tf.cast(tf.convert_to_tensor(latest, dtype_hint=tf.int64), tf.int64)
+    moment = tf.where((t < 0) | (t >= UNDATED), latest, t)
+    seconds = tf.where(last >= UNDATED, tf.zeros_like(last), tf.maximum(moment - last, 0))
+    half_life = tf.cast(half_life, tf.float64)
+    days = tf.cast(seconds, tf.float64) / 86400.0
+    half = tf.constant(0.5, tf.float64)
+    fade = tf.where(half_life > 0, tf.pow(half, days / tf.maximum(half_life, 1e-9)),
+                    tf.ones_like(days))
+    return mean * tf.cast(fade, residuals.dtype)
 
 
 def whole_history(keys: np.ndarray, users, timestamps

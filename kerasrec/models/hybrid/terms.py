@@ -34,7 +34,8 @@ class HybridTerms:
         session_hours: Session window length.
         recent_keys, recent_residuals: The stored residuals of ``recent_stars`` by key
             (:class:`~kerasrec.models.layers.RecentResiduals`), or None.
-        recent_values: ``(length, shrink, head weight)`` of that part.
+        recent_values: ``(length, shrink, head weight, half-life in days, latest
+            second)`` of that part.
     """
 
     context_kernel: Optional[np.ndarray] = None
@@ -67,9 +68,9 @@ class HybridTerms:
                 self.session_keys, session_keys(rows, timestamps, self.session_hours))
             shift += np.where(found, self.session_values[position], 0.0)
         if self.has_recent:
-            length, shrink, weight = self.recent_values
+            length, shrink, weight, half_life, latest = self.recent_values
             drift = [recent_residual(self.recent_keys, self.recent_residuals, rows, moments,
-                                     int(length), shrink)
+                                     int(length), shrink, half_life, int(latest))
                      for moments in (timestamps, np.full(len(rows), -1))]
             shift += weight * (drift[0].astype(np.float64) - drift[1])
         return shift
@@ -119,13 +120,14 @@ class HybridTerms:
                         *bounds)
                     shift += tf.where(found, tf.gather(self.values, position), 0.0)
                 if terms.has_recent:
-                    length, shrink, weight = terms.recent_values
+                    length, shrink, weight, half_life, latest = terms.recent_values
                     rows = tf.cast(rows, tf.int64)
                     bounds = (tf.gather(self.recent_offsets, tf.minimum(rows, self.recent_users)),
                               tf.gather(self.recent_offsets,
                                         tf.minimum(rows + 1, self.recent_users)))
                     drift = [recent_residual_ops(self.recent_keys, self.recent_residuals, rows,
-                                                 moments, int(length), float(shrink), bounds)
+                                                 moments, int(length), float(shrink),
+                                                 float(half_life), int(latest), bounds)
                              for moments in (timestamps, tf.fill(tf.shape(rows),
                                                                  tf.constant(-1, tf.int64)))]
                     shift += float(weight) * (drift[0] - drift[1])
