@@ -507,6 +507,14 @@ def test_recent_residuals_fade_when_the_scale_is_a_passing_mood():
     assert chosen[True]["recent_stars_weight"] > 0, chosen[True]
     errors = {fade: rmse(rec.predict(test), test["rating"]) for fade, rec in fitted.items()}
     assert errors[True] < errors[False] - 0.01, errors  # 0.931 against 0.953 at seed 0
+    # The score table (the fading in HybridTerms) gives the model's own stars.
+    from kerasrec import scoring
+
+    rec = fitted[True]
+    pairs = test[["userId", "movieId", "timestamp"]].reset_index(drop=True)
+    block = scoring.make_block(rec.pipeline_, rec.model_, pairs)
+    np.testing.assert_allclose(rec.predict(pairs), scoring.predict_block(
+        rec.model_, rec.catalog_, block, clip=rec.pipeline_.config.rating_range), atol=1e-5)
 
 
 def test_recent_residuals_under_a_sigmoid_output_are_chosen_and_explained(scale_drift):
