@@ -279,7 +279,8 @@ class Hybrid(KerasRatingModel):
             units; weight 0 and no RMSE without the part or a validation cut.
         """
         from kerasrec import training
-        from kerasrec.models.hybrid.recent import latest_time, recent_residual, sorted_history
+        from kerasrec.models.hybrid.recent import (latest_time, residual_window,
+                                                   shrunk_and_faded, sorted_history)
 
         layer = self.backbone.recent_residuals
         if layer is None or not config.validation_fraction:
@@ -301,12 +302,13 @@ class Hybrid(KerasRatingModel):
                 moved = head(1.0 / (1.0 + np.exp(-moved)))
             return float(np.sqrt(np.mean((moved - target[val_idx]) ** 2)))
 
-        tried, latest = {}, latest_time(keys)
+        window = residual_window(keys, residuals, u[val_idx], t[val_idx], layer.length,
+                                 latest_time(keys))
         half_lives = RECENT_STARS_HALF_LIVES if self.config.recent_stars_fade else (0.0,)
+        tried = {}
         for shrink in RECENT_STARS_SHRINKS:
             for half_life in half_lives:
-                drift = recent_residual(keys, residuals, u[val_idx], t[val_idx], layer.length,
-                                        shrink, half_life, latest)
+                drift = shrunk_and_faded(*window, shrink, half_life)
                 tried.update({(w, shrink, half_life): error(w, drift)
                               for w in RECENT_STARS_WEIGHTS})
         best = min(tried, key=tried.get)

@@ -190,14 +190,34 @@ def recent_residual(keys: np.ndarray, residuals: np.ndarray, users, timestamps,
         ...                 half_life=2.0)
         array([0.25], dtype=float32)
     """
+    return shrunk_and_faded(*residual_window(keys, residuals, users, timestamps, length,
+                                             latest), shrink, half_life)
+
+
+def residual_window(keys: np.ndarray, residuals: np.ndarray, users, timestamps,
+                    length: int, latest: int = 0
+                    ) -> Tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """What :func:`recent_residual` reads of the window, before any setting applies:
+    each moment's residual sum, count and days since the last rating in it (0 when that
+    rating is undated), so that settings can be tried without searching again.
+
+    Returns:
+        ``(total, count, days)``, each ``(n,)``.
+    """
     positions, valid = recent_window(keys, users, timestamps, length)
     total = np.where(valid, np.asarray(residuals, np.float32)[positions], 0.0).sum(axis=1)
-    mean = total / (valid.sum(axis=1) + np.float32(shrink))
+    last = np.asarray(keys, np.int64)[positions[:, -1]] % USER_SHIFT
+    t = np.asarray(timestamps, np.int64)
+    moment = np.where((t < 0) | (t >= UNDATED), np.int64(latest), t)
+    days = np.where(last >= UNDATED, 0, np.maximum(moment - last, 0)) / 86400.0
+    return total, valid.sum(axis=1), days
+
+
+def shrunk_and_faded(total, count, days, shrink: float, half_life: float) -> np.ndarray:
+    """``total / (count + shrink) * 0.5 ** (days / half_life)`` (no fading at
+    ``half_life`` 0), float32: :func:`recent_residual` from :func:`residual_window`."""
+    mean = total / (count + np.float32(shrink))
     if half_life > 0:
-        last = np.asarray(keys, np.int64)[positions[:, -1]] % USER_SHIFT
-        t = np.asarray(timestamps, np.int64)
-        moment = np.where((t < 0) | (t >= UNDATED), np.int64(latest), t)
-        days = np.where(last >= UNDATED, 0, np.maximum(moment - last, 0)) / 86400.0
         mean = mean * 0.5 ** (days / half_life)
     return mean.astype(np.float32)
 
