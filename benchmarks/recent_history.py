@@ -1,6 +1,8 @@
 """Cost of the sequence branch's stored history at scale: sorting the training ratings
 into the recent-history keys, and finding the windows of a batch, in NumPy and inside
-the model (``RecentRatings``, TensorFlow), for generated ratings.
+the model (``RecentRatings``, TensorFlow), for generated ratings; and the recent stars'
+choice on a validation cut of a tenth of the rows (its windows read once, then every
+shrinkage and half-life tried on their sums).
 
 Usage:
     python benchmarks/recent_history.py [--rows 25000000] [--users 162000] [--batch 16384]
@@ -33,7 +35,9 @@ def main(argv=None) -> int:
     parser.add_argument("--batch", type=int, default=16_384)
     parser.add_argument("--length", type=int, default=20)
     args = parser.parse_args(argv)
-    from kerasrec.models.hybrid.recent import recent_window, sorted_history
+    from kerasrec.models.hybrid.model import RECENT_STARS_HALF_LIVES, RECENT_STARS_SHRINKS
+    from kerasrec.models.hybrid.recent import (latest_time, recent_window, residual_window,
+                                               shrunk_and_faded, sorted_history)
     from kerasrec.models.layers import RecentRatings
 
     rng = np.random.default_rng(0)
@@ -61,11 +65,23 @@ def main(argv=None) -> int:
     layer_ms = 1000 * (time.perf_counter() - start) / 5
     assert np.array_equal(np.asarray(window_valid), valid)
     assert np.array_equal(np.asarray(window_items)[valid], sorted_items[positions[valid]])
+    residuals = rng.normal(size=args.rows).astype(np.float32)
+    cut = rng.integers(0, args.rows, args.rows // 10)
+    start = time.perf_counter()
+    window = residual_window(keys, residuals, users[cut], times[cut], 10, latest_time(keys))
+    choice_window_seconds = time.perf_counter() - start
+    start = time.perf_counter()
+    for shrink in RECENT_STARS_SHRINKS:
+        for half_life in RECENT_STARS_HALF_LIVES:
+            shrunk_and_faded(*window, shrink, half_life)
+    choice_settings_seconds = time.perf_counter() - start
     emit({"rows": args.rows, "users": args.users, "batch": args.batch, "length": args.length,
           "sort_seconds": round(sort_seconds, 2), "store_in_layer_seconds": round(store_seconds, 2),
           "windows_numpy_ms_per_batch": round(numpy_ms, 1),
           "windows_layer_ms_per_batch": round(layer_ms, 1),
           "mean_window_fill": round(float(valid.mean()), 3),
+          "recent_stars_choice_window_seconds": round(choice_window_seconds, 2),
+          "recent_stars_choice_settings_seconds": round(choice_settings_seconds, 2),
           "peak_rss_mb": round(peak_rss_mb())})
     return 0
 
