@@ -20,6 +20,7 @@ from keras import layers
 
 from kerasrec.models.hybrid.config import HybridConfig
 from kerasrec.models.hybrid.recent import era_edges as find_era_edges
+from kerasrec.models.hybrid.recent import input_times
 from kerasrec.models.hybrid.sessions import training_sessions
 from kerasrec.models.layers import (CatalogScores, CoWatch, FirstRows, HistoryAttention,
                                     HistoryFactors, InBatchCorrection, LeaveOneOutHistory,
@@ -381,8 +382,9 @@ class HybridBackbone(keras.Model):
         n_users, n_items = pipeline.n_users, pipeline.n_items
         if global_mean is None:
             global_mean = float(np.mean(train_inputs["rating"]))
-        sessions = (training_sessions(users, train_inputs.get("timestamp", np.full(len(users), -1)),
-                                      c.session_hours) if c.session_bias_on else np.zeros(0))
+        times = input_times(train_inputs)
+        sessions = (training_sessions(users, times, c.session_hours) if c.session_bias_on
+                    else np.zeros(0))
         import time
 
         started = time.perf_counter()
@@ -408,12 +410,10 @@ class HybridBackbone(keras.Model):
         if model.in_batch is not None:
             model.in_batch.set_frequency(items)
         if model.recent_residuals is not None:
-            model.recent_residuals.set_residuals(
-                users, train_inputs.get("timestamp", np.full(len(users), -1)),
-                np.zeros(len(users), np.float32))
+            model.recent_residuals.set_residuals(users, times, np.zeros(len(users), np.float32))
         if model.recent_ratings is not None:
             model.recent_ratings.set_history(
-                users, items, train_inputs.get("timestamp", np.full(len(users), -1)),
+                users, items, times,
                 np.asarray(train_inputs["rating"], np.float32) - global_mean)
         for side, data in neighbours.items():
             model.neighbourhoods[side].set_neighbourhood(**data)

@@ -12,6 +12,7 @@ import pandas as pd
 from kerasrec.errors import CapabilityError
 from kerasrec.models.base import Block, register
 from kerasrec.models.hybrid.config import HybridConfig
+from kerasrec.models.hybrid.recent import input_times
 from kerasrec.models.keras_model import KerasRatingModel, history_in_stars, target_range
 
 #: Most movies the retrieval softmax scores in full (a batch x movies matrix of logits);
@@ -291,7 +292,7 @@ class Hybrid(KerasRatingModel):
             return RecentStarsChoice()
         score, output = self._head_outputs(x)
         target = np.asarray(x["rating"], np.float64)
-        u, t = x["user_id"], x.get("timestamp", np.full(len(target), -1, np.int64))
+        u, t = x["user_id"], input_times(x)
         keys, _, residuals = sorted_history(u[fit_idx], np.zeros(len(fit_idx), np.int32),
                                             t[fit_idx], target[fit_idx] - output[fit_idx])
         head = self.backbone.output_rescaling() if self.backbone.sigmoid_output else None
@@ -321,9 +322,8 @@ class Hybrid(KerasRatingModel):
         if b.recent_residuals is None:
             return
         _, output = self._head_outputs(x)  # the part is still zero here
-        u = x["user_id"]
         b.recent_residuals.set_residuals(
-            u, x.get("timestamp", np.full(len(u), -1, np.int64)),
+            x["user_id"], input_times(x),
             (np.asarray(x["rating"], np.float64) - output).astype(np.float32), choice.shrink,
             choice.half_life)
         b.set_head_weight("recent_stars", choice.weight)
@@ -459,7 +459,7 @@ class Hybrid(KerasRatingModel):
             history = pooled[users]
         if b.retrieval_user_embedding is not None:
             history += np.asarray(b.retrieval_user_embedding.embeddings.numpy())[users]
-        timestamps = x.get("timestamp", np.full(len(x["user_id"]), -1))[rows]
+        timestamps = input_times(x)[rows]
         keys, items, ratings = sorted_history(u, i, timestamps, x["rating"][rows] - b.global_mean)
         now = np.full(len(users), -1)
         recent = np.zeros_like(history, np.float32)

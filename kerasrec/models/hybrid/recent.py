@@ -28,6 +28,13 @@ NOW = USER_SHIFT - 1
 UNDATED = NOW - 1
 
 
+def input_times(inputs) -> np.ndarray:
+    """The ``timestamp`` column of model inputs (Unix seconds, int64), or -1 on every row
+    (undated: "now") when they have none."""
+    n = len(inputs["user_id"])
+    return np.asarray(inputs.get("timestamp", np.full(n, -1, np.int64)), np.int64)
+
+
 def history_keys(users, timestamps) -> np.ndarray:
     """Sort key of each stored (user index, Unix time); undated ratings (-1) sort after
     the dated ones, yet before "now"."""
