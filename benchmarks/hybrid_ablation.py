@@ -71,6 +71,7 @@ VARIANTS = {
     "recent_stars_length_5": {"recent_stars_length": 5},
     "recent_stars_length_20": {"recent_stars_length": 20},
     "recent_stars_no_fade": {"recent_stars_fade": False},
+    "no_movie_bias_refit": {"movie_bias_refit": False},
     "no_user_history": {"user_history": False},
     "no_feature_factors": {"feature_factors": False},
     "no_mlp": {"mlp": False},

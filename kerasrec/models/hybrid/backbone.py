@@ -272,20 +272,45 @@ class HybridBackbone(keras.Model):
         self.branch_layout = [(name, int(t.shape[-1])) for name, t in layout]
         self._merged = merged
 
-    def set_head_weight(self, part: str, weight: float) -> None:
-        """Set the rating head's weight on a one-column part (``recent_stars``, whose
-        weight is chosen on validation rather than trained)."""
+    def _head_column(self, part: str) -> int:
+        """The rating head's input column of a one-column part."""
         offset = 0
         for name, width in self.branch_layout:
             if name == part:
                 if width != 1:
                     raise ValueError(f"part {part!r} has {width} columns, not 1")
-                kernel, bias = self.rating_head.get_weights()
-                kernel[offset, 0] = weight
-                self.rating_head.set_weights([kernel, bias])
-                return
+                return offset
             offset += width
         raise ValueError(f"no part {part!r} in the rating head: {self.branch_layout}")
+
+    def head_weight(self, part: str) -> float:
+        """The rating head's weight on a one-column part (``item_bias``,
+        ``recent_stars``)."""
+        return float(self.rating_head.get_weights()[0][self._head_column(part), 0])
+
+    def set_head_weight(self, part: str, weight: float) -> None:
+        """Set the rating head's weight on a one-column part (``recent_stars``, whose
+        weight is chosen on validation rather than trained)."""
+        kernel, bias = self.rating_head.get_weights()
+        kernel[self._head_column(part), 0] = weight
+        self.rating_head.set_weights([kernel, bias])
+
+    def shift_movie_biases(self, steps: np.ndarray) -> None:
+        """Move each movie's score by ``steps[movie index]`` (score units) through its
+        bias: the ``item_bias`` weights change by the steps over the head's weight on
+        them, so explanations, the score table and exports need nothing new.
+
+        Raises:
+            ValueError: Without biases, or when the head's weight on them is zero.
+        """
+        if self.item_bias is None:
+            raise ValueError("the hybrid has no movie biases (biases=False)")
+        slope = self.head_weight("item_bias")
+        if abs(slope) < 1e-6:
+            raise ValueError("the rating head does not read the movie biases (weight 0)")
+        values = np.asarray(self.item_bias.embeddings.numpy())
+        values[:, 0] += np.asarray(steps, np.float32) / np.float32(slope)
+        self.item_bias.embeddings.assign(values)
 
     def _softmax_logits(self, query, item, **kwargs):
         """The retrieval softmax's logits of the ``query`` rows (the batch's first, as

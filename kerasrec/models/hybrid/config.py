@@ -31,6 +31,13 @@ class HybridConfig:
         recent_stars_length: Ratings ``recent_stars`` reads.
         recent_stars_fade: Let validation choose a half-life for ``recent_stars``
             (7 days to a year, or none); False never fades it.
+        movie_bias_refit: After training, move each movie's bias by its shrunk mean
+            residual over the movie's training ratings (``sum / (count + shrink)``, times
+            a weight), with the weight and shrinkage chosen on validation data: the L2
+            penalty and early stopping leave part of a movie's standing unlearned, and
+            one closed-form step gives back as much of it as validation says (none when
+            it does not help). Needs ``biases``; changes no saved layout (the step is in
+            the ``item_bias`` weights).
         neighbours: Koren's neighbourhood terms (:class:`Neighbourhood`), on the sides
             listed: ``"item"`` uses the user's baseline residuals on the movies most
             similar to this one, ``"user"`` the residuals of the most similar users
@@ -137,6 +144,7 @@ class HybridConfig:
     recent_stars: bool = True
     recent_stars_length: int = 10
     recent_stars_fade: bool = True
+    movie_bias_refit: bool = True
     neighbours: Sequence[str] = ("item", "user")
     neighbour_pool: int = 100
     neighbour_weights: bool = True

@@ -34,16 +34,53 @@ CANDIDATES = 200
 RECENT_STARS_WEIGHTS = (0.0, 0.25, 0.5, 0.75, 1.0, 1.5, 2.0)
 RECENT_STARS_SHRINKS = (5.0, 10.0, 20.0, 40.0)
 RECENT_STARS_HALF_LIVES = (0.0, 7.0, 30.0, 90.0, 365.0)
+#: Weights and shrinkages of the movie-bias refit (``movie_bias_refit``) tried on
+#: validation.
+MOVIE_BIAS_WEIGHTS = (0.0, 0.25, 0.5, 0.75, 1.0, 1.5, 2.0)
+MOVIE_BIAS_SHRINKS = (2.0, 5.0, 10.0, 20.0, 50.0)
 
 
 class RecentStarsChoice(NamedTuple):
-    """What validation chose for ``recent_stars`` (:meth:`Hybrid._choose_recent_stars`)."""
+    """What validation chose for ``recent_stars`` (:meth:`Hybrid._choose_star_steps`)."""
 
     weight: float = 0.0
     shrink: float = 1.0
     half_life: float = 0.0
     before: Optional[float] = None
     after: Optional[float] = None
+
+
+class MovieBiasChoice(NamedTuple):
+    """What validation chose for ``movie_bias_refit`` (:meth:`Hybrid._choose_star_steps`)."""
+
+    weight: float = 0.0
+    shrink: float = 1.0
+    before: Optional[float] = None
+    after: Optional[float] = None
+
+
+def movie_bias_steps(items: np.ndarray, residuals: np.ndarray, n_items: int, shrink: float
+                     ) -> np.ndarray:
+    """Each movie's shrunk mean residual, ``sum / (count + shrink)``: how far the stars
+    were off on its training ratings, moved towards 0 for rarely rated movies.
+
+    Args:
+        items: Movie index of each rating.
+        residuals: Its target minus the model's prediction.
+        n_items: Movie index range.
+        shrink: Pseudo-count of zero residuals.
+
+    Returns:
+        ``(n_items,)`` float64; 0 for movies without ratings.
+
+    Example:
+        >>> movie_bias_steps(np.array([1, 1, 2]), np.array([0.5, 0.3, -1.0]), 3, 2.0)
+        array([ 0.        ,  0.2       , -0.33333333])
+    """
+    items = np.asarray(items, np.int64)
+    total = np.bincount(items, weights=np.asarray(residuals, np.float64), minlength=n_items)
+    denominator = np.bincount(items, minlength=n_items) + float(shrink)
+    return np.divide(total, denominator, out=np.zeros(len(total)), where=denominator > 0)
 
 
 # Parts that use what the model learned about a user / a movie id. For a user (movie)
@@ -139,9 +176,10 @@ class Hybrid(KerasRatingModel):
         each cross-entropy; the best validation epoch of that loss is kept. Then the
         weights of the stars, the sequence branch and the co-watch part in what lists
         rank by are chosen on the same validation cut (:meth:`_choose_relevance`), and
-        the weight of the recent residuals in the stars (:meth:`_choose_recent_stars`);
+        the movie-bias refit and the weight of the recent residuals in the stars
+        (:meth:`_choose_star_steps`);
         a catch-up pass trains on that cut (``TrainConfig.catch_up``), the residuals of
-        every training rating are stored (:meth:`_fill_recent_stars`) and the co-watch
+        every training rating are stored (:meth:`_take_star_steps`) and the co-watch
         weights are refitted on every rating."""
         self._retrieval_module = None  # built from the weights this fit leaves
         self._fit_to_data(len(ratings))
@@ -198,10 +236,10 @@ class Hybrid(KerasRatingModel):
         self.keras_model, self.pipeline = backbone, pipeline
         self.history = history_in_stars(history.history, pipeline)
         tried = self._choose_relevance(x, config)
-        drift = self._choose_recent_stars(x, config)
+        steps = self._choose_star_steps(x, config)
         if self._catch_up(model, x, targets, config):
             zero_unseen()
-        self._fill_recent_stars(x, drift)
+        self._take_star_steps(x, *steps)
         (backbone.relevance_blend, backbone.recent_weight, backbone.co_watch_weight,
          backbone.co_watch_half_life, after) = max(tried, key=tried.get)
         if backbone.co_watch is not None:  # the choice made, the weights from every rating
@@ -218,26 +256,27 @@ class Hybrid(KerasRatingModel):
                        "co_watch_weight": backbone.co_watch_weight,
                        "co_watch_half_life": backbone.co_watch_half_life,
                        "co_watch_after_weight": after,
-                       **self._recent_stars_chosen(drift),
+                       **self._star_steps_chosen(*steps),
                        "validation_cut": config.validation_cut,
                        "val_recall@10_by_blend_recent_co_watch_half_life_after": {
                            ",".join(f"{v:g}" for v in key): r for key, r in tried.items()}}
         return self
 
     def _fit_rating_head(self, pipeline, ratings, products, train, seed: int) -> "Hybrid":
-        """The fit without the retrieval tower: the rating head alone, then the recent
-        residuals' weight chosen on the validation cut before the catch-up pass."""
+        """The fit without the retrieval tower: the rating head alone, then the stars'
+        steps chosen on the validation cut before the catch-up pass
+        (:meth:`_choose_star_steps`)."""
         from kerasrec.models.keras_model import zero_unseen_rows
 
-        if not self.config.recent_stars:
+        if not (self.config.recent_stars or self.config.movie_bias_refit):
             return super().fit(pipeline, ratings, products, train, seed)
         config = train or self.train_config(seed=seed)
         x = self._train(pipeline, ratings, dataclasses.replace(config, catch_up=False), seed)
-        drift = self._choose_recent_stars(x, config)
+        steps = self._choose_star_steps(x, config)
         if self._catch_up(self.backbone, x, x["rating"], config):
             zero_unseen_rows(self.backbone)
-        self._fill_recent_stars(x, drift)
-        self.chosen = {**self._recent_stars_chosen(drift),
+        self._take_star_steps(x, *steps)
+        self.chosen = {**self._star_steps_chosen(*steps),
                        "validation_cut": config.validation_cut}
         return self
 
@@ -268,41 +307,70 @@ class Hybrid(KerasRatingModel):
         share = np.clip((output - lo) / (hi - lo), 1e-7, 1.0 - 1e-7)
         return np.log(share / (1.0 - share)), output
 
-    def _choose_recent_stars(self, x, config) -> RecentStarsChoice:
-        """The weight, shrinkage and half-life of the recent residuals (``recent_stars``)
-        whose stars are closest on the validation cut, the part still zero: each
-        validation rating gets the faded, shrunk mean residual of the user's last ratings
-        before it among the rows the fit trained on, as a rating after the training file
-        gets from its last ratings (:func:`~kerasrec.models.hybrid.recent.recent_residual`).
+    def _refits_movie_biases(self) -> bool:
+        b = self.backbone
+        return (self.config.movie_bias_refit and b.item_bias is not None
+                and abs(b.head_weight("item_bias")) >= 1e-6)
+
+    def _outputs_of(self, score: np.ndarray) -> np.ndarray:
+        """The rating head's output of a score (before a sigmoid), in target units."""
+        if not self.backbone.sigmoid_output:
+            return score
+        return self.backbone.output_rescaling()(1.0 / (1.0 + np.exp(-score)))
+
+    def _choose_star_steps(self, x, config) -> Tuple[MovieBiasChoice, RecentStarsChoice]:
+        """The steps the stars take after training, chosen on the validation cut from
+        the rows the fit trained on: first the movie-bias refit's weight and shrinkage
+        (``movie_bias_refit``: :func:`movie_bias_steps`), then, on the stars it leaves,
+        the weight, shrinkage and half-life of the recent residuals (``recent_stars``,
+        the part still zero): each validation rating gets the faded, shrunk mean residual
+        of the user's last ratings before it, as a rating after the training file gets
+        from its last ratings (:func:`~kerasrec.models.hybrid.recent.recent_residual`).
 
         Returns:
-            The choice, with the validation RMSE without and with the part in target
-            units; weight 0 and no RMSE without the part or a validation cut.
+            ``(movie bias choice, recent stars choice)``, each with the validation RMSE
+            without and with its step in target units; weight 0 and no RMSE for a part
+            switched off or without a validation cut.
         """
         from kerasrec import training
         from kerasrec.models.hybrid.recent import (latest_time, residual_window,
                                                    shrunk_and_faded, sorted_history)
 
         layer = self.backbone.recent_residuals
-        if layer is None or not config.validation_fraction:
-            return RecentStarsChoice()
+        nothing = MovieBiasChoice(), RecentStarsChoice()
+        if not (layer is not None or self._refits_movie_biases()) or not (
+                config.validation_fraction):
+            return nothing
         fit_idx, val_idx = training.validation_rows(x, config.validation_fraction,
                                                     config.seed, config.validation_cut)
         if not len(val_idx) or not len(fit_idx):
-            return RecentStarsChoice()
+            return nothing
         score, output = self._head_outputs(x)
         target = np.asarray(x["rating"], np.float64)
+
+        def error(moved: np.ndarray) -> float:
+            return float(np.sqrt(np.mean((self._outputs_of(moved) - target[val_idx]) ** 2)))
+
+        bias = MovieBiasChoice()
+        if self._refits_movie_biases():
+            items, n_items = np.asarray(x["item_id"]), self.pipeline.n_items
+            residuals = target[fit_idx] - output[fit_idx]
+            tried = {}
+            for shrink in MOVIE_BIAS_SHRINKS:
+                step = movie_bias_steps(items[fit_idx], residuals, n_items, shrink)[
+                    items[val_idx]]
+                tried.update({(w, shrink): error(score[val_idx] + w * step)
+                              for w in MOVIE_BIAS_WEIGHTS})
+            best = min(tried, key=tried.get)
+            bias = MovieBiasChoice(*best, before=tried[(0.0, best[1])], after=tried[best])
+            score = score + bias.weight * movie_bias_steps(
+                items[fit_idx], residuals, n_items, bias.shrink)[items]
+            output = self._outputs_of(score)
+        if layer is None:
+            return bias, RecentStarsChoice()
         u, t = x["user_id"], input_times(x)
         keys, _, residuals = sorted_history(u[fit_idx], np.zeros(len(fit_idx), np.int32),
                                             t[fit_idx], target[fit_idx] - output[fit_idx])
-        head = self.backbone.output_rescaling() if self.backbone.sigmoid_output else None
-
-        def error(weight: float, drift: np.ndarray) -> float:
-            moved = score[val_idx] + weight * drift
-            if head is not None:
-                moved = head(1.0 / (1.0 + np.exp(-moved)))
-            return float(np.sqrt(np.mean((moved - target[val_idx]) ** 2)))
-
         window = residual_window(keys, residuals, u[val_idx], t[val_idx], layer.length,
                                  latest_time(keys))
         half_lives = RECENT_STARS_HALF_LIVES if self.config.recent_stars_fade else (0.0,)
@@ -310,27 +378,46 @@ class Hybrid(KerasRatingModel):
         for shrink in RECENT_STARS_SHRINKS:
             for half_life in half_lives:
                 drift = shrunk_and_faded(*window, shrink, half_life)
-                tried.update({(w, shrink, half_life): error(w, drift)
+                tried.update({(w, shrink, half_life): error(score[val_idx] + w * drift)
                               for w in RECENT_STARS_WEIGHTS})
         best = min(tried, key=tried.get)
-        return RecentStarsChoice(*best, before=tried[(0.0,) + best[1:]], after=tried[best])
+        return bias, RecentStarsChoice(*best, before=tried[(0.0,) + best[1:]],
+                                       after=tried[best])
 
-    def _fill_recent_stars(self, x, choice: RecentStarsChoice) -> None:
-        """Store the model's residual on every training rating in ``recent_residuals``
-        and give the part its chosen weight in the rating head."""
+    def _take_star_steps(self, x, bias: MovieBiasChoice, drift: RecentStarsChoice) -> None:
+        """Take the chosen steps from every training rating: move the movie biases by
+        their shrunk mean residuals, then store the model's residual on every training
+        rating in ``recent_residuals`` and give the part its chosen weight."""
         b = self.backbone
-        if b.recent_residuals is None:
+        if not bias.weight and b.recent_residuals is None:
             return
-        _, output = self._head_outputs(x)  # the part is still zero here
-        b.recent_residuals.set_residuals(
-            x["user_id"], input_times(x),
-            (np.asarray(x["rating"], np.float64) - output).astype(np.float32), choice.shrink,
-            choice.half_life)
-        b.set_head_weight("recent_stars", choice.weight)
+        score, output = self._head_outputs(x)  # recent_stars is still zero here
+        target = np.asarray(x["rating"], np.float64)
+        if bias.weight:
+            items = np.asarray(x["item_id"])
+            step = bias.weight * movie_bias_steps(items, target - output,
+                                                  self.pipeline.n_items, bias.shrink)
+            b.shift_movie_biases(step)
+            output = self._outputs_of(score + step[items])
+        if b.recent_residuals is not None:
+            b.recent_residuals.set_residuals(
+                x["user_id"], input_times(x), (target - output).astype(np.float32),
+                drift.shrink, drift.half_life)
+            b.set_head_weight("recent_stars", drift.weight)
         self._parts_call = self._retrieval_module = None
 
+    def _star_steps_chosen(self, bias: MovieBiasChoice, drift: RecentStarsChoice) -> dict:
+        """What :meth:`_choose_star_steps` chose, for ``chosen``."""
+        chosen = {}
+        if self._refits_movie_biases():
+            chosen.update({"movie_bias_weight": bias.weight, "movie_bias_shrink": bias.shrink,
+                           "val_scaled_rmse_without_movie_bias_refit": bias.before,
+                           "val_scaled_rmse_with_movie_bias_refit": bias.after})
+        return {**chosen, **self._recent_stars_chosen(drift)}
+
     def _recent_stars_chosen(self, choice: RecentStarsChoice) -> dict:
-        """What :meth:`_choose_recent_stars` chose, for ``chosen`` (empty without it)."""
+        """What :meth:`_choose_star_steps` chose for ``recent_stars``, for ``chosen``
+        (empty without it)."""
         if self.backbone.recent_residuals is None:
             return {}
         return {"recent_stars_weight": choice.weight, "recent_stars_shrink": choice.shrink,

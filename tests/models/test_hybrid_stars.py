@@ -1,0 +1,107 @@
+"""The steps the hybrid's stars take after training (``Hybrid._choose_star_steps``): the
+movie-bias refit here; the recent residuals in ``test_recent.py``."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+import kerasrec as kr
+from kerasrec.models.hybrid.model import movie_bias_steps
+from kerasrec.training import TrainConfig
+from tests.conftest import rmse
+
+
+def movie_standing(seed=0, n_users=150, n_movies=60, per_user=30):
+    """Stars are a movie's standing (spread 1 star) plus the user's offset and noise:
+    what a heavily penalised model leaves unlearned is each movie's standing."""
+    rng = np.random.default_rng(seed)
+    quality = rng.normal(0.0, 1.0, n_movies)
+    rows = []
+    for user in range(n_users):
+        offset = rng.normal(0.0, 0.5)
+        start = 10 ** 9 + 86400 * int(rng.integers(0, 365))
+        for t, movie in enumerate(rng.choice(n_movies, per_user, replace=False)):
+            stars = 3.0 + quality[movie] + offset + rng.normal(0.0, 0.4)
+            rows.append((user + 1, movie + 1, float(np.clip(np.round(stars * 2) / 2, 0.5, 5.0)),
+                         start + 3600 * t))
+    ratings = pd.DataFrame(rows, columns=["userId", "movieId", "rating", "timestamp"])
+    products = pd.DataFrame({"movieId": np.arange(1, n_movies + 1),
+                             "title": [f"Movie {m} (2000)" for m in range(1, n_movies + 1)],
+                             "genres": "Drama"})
+    return kr.MovieData.from_frames(products, ratings)
+
+
+@pytest.fixture(scope="module")
+def standing():
+    """:func:`movie_standing`, each user's latest quarter held out, and a small hybrid
+    with a strong L2 penalty fitted with the refit on and off:
+    ``(train, test, {on: Recommender})``."""
+    data = movie_standing()
+    train, test = kr.temporal_split(data.ratings, 0.25)
+    fast = TrainConfig(epochs=15, batch_size=64, learning_rate=5e-3, verbose=0,
+                       validation_cut="temporal")
+    fitted = {on: kr.Recommender(train=fast, movie_bias_refit=on, l2=3.0, recent_stars=False,
+                                 retrieval=False, neighbours=(), mlp=False, seed=0).fit(
+        data.with_ratings(train)) for on in (True, False)}
+    return train, test, fitted
+
+
+def test_movie_bias_steps_are_shrunk_means_by_hand():
+    items = np.array([2, 1, 2, 2, 4])
+    residuals = np.array([0.3, -0.6, 0.6, 0.3, 1.0])
+    steps = movie_bias_steps(items, residuals, 6, 1.0)
+    np.testing.assert_allclose(steps, [0.0, -0.3, 1.2 / 4, 0.0, 0.5, 0.0])
+    np.testing.assert_allclose(movie_bias_steps(items, residuals, 6, 0.0)[[1, 2, 4]],
+                               [-0.6, 0.4, 1.0])
+
+
+def test_the_refit_gives_back_what_the_penalty_took(standing):
+    train, test, fitted = standing
+    chosen = fitted[True].model_.chosen
+    assert chosen["movie_bias_weight"] > 0, chosen
+    assert chosen["val_scaled_rmse_with_movie_bias_refit"] < chosen[
+        "val_scaled_rmse_without_movie_bias_refit"]
+    assert "movie_bias_weight" not in fitted[False].model_.chosen
+    errors = {on: rmse(rec.predict(test), test["rating"]) for on, rec in fitted.items()}
+    mean = rmse(np.full(len(test), train["rating"].mean()), test["rating"])
+    assert errors[True] < 0.95 * errors[False] < 0.95 * mean, (errors, mean)  # 0.531, 0.594
+
+
+def test_the_step_is_in_the_movie_biases_so_every_reader_sees_it(standing, tmp_path):
+    from kerasrec import scoring, training
+
+    train, test, fitted = standing
+    rec = fitted[True]
+    pairs = test[["userId", "movieId", "timestamp"]].reset_index(drop=True)
+    block = scoring.make_block(rec.pipeline_, rec.model_, pairs)
+    backbone = rec.model_.backbone
+    before = training.predict(backbone, block)
+    steps = np.linspace(-0.2, 0.3, rec.pipeline_.n_items)
+    saved = backbone.item_bias.get_weights()
+    backbone.shift_movie_biases(steps)
+    try:  # the network's output moves by each movie's step, in its own units
+        np.testing.assert_allclose(training.predict(backbone, block) - before,
+                                   steps[block["movie_id"]], atol=1e-5)
+    finally:
+        backbone.item_bias.set_weights(saved)
+    # Explained parts, the score table and a saved copy all give the refitted stars.
+    parts = rec.model_.explain(block)
+    network = rec.pipeline_.to_stars(before, block["movie_id"])
+    np.testing.assert_allclose(parts.sum(axis=1), network, atol=1e-4)
+    direct = scoring.predict_block(rec.model_, rec.catalog_, block,
+                                   clip=rec.pipeline_.config.rating_range)
+    np.testing.assert_allclose(rec.predict(pairs), direct, atol=1e-5)
+    back = kr.Recommender.load(rec.save(tmp_path / "run"))
+    np.testing.assert_allclose(back.predict(pairs), rec.predict(pairs), atol=1e-6)
+
+
+def test_without_movie_biases_nothing_is_refitted():
+    data = movie_standing(n_users=40, per_user=15)
+    fast = TrainConfig(epochs=2, batch_size=64, verbose=0)
+    rec = kr.Recommender(train=fast, biases=False, recent_stars=False, retrieval=False,
+                         neighbours=(), mlp=False, seed=0).fit(data)
+    assert "movie_bias_weight" not in rec.model_.chosen
+    with pytest.raises(ValueError, match="no movie biases"):
+        rec.model_.backbone.shift_movie_biases(np.zeros(rec.pipeline_.n_items))
