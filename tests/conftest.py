@@ -111,6 +111,16 @@ def hybrid(sample_split):
     return kr.Recommender(train=fast).fit(sample_split[0])
 
 
+def generated_data(rows, catalog: int) -> kr.MovieData:
+    """Generated ratings, ``(userId, movieId, rating, timestamp)`` tuples, with a catalog
+    of ``catalog`` dramas numbered from 1."""
+    ratings = pd.DataFrame(rows, columns=["userId", "movieId", "rating", "timestamp"])
+    products = pd.DataFrame({"movieId": np.arange(1, catalog + 1),
+                             "title": [f"Movie {m} (2000)" for m in range(1, catalog + 1)],
+                             "genres": "Drama"})
+    return kr.MovieData.from_frames(products, ratings)
+
+
 def taste_groups(seed=0, n_users=120, n_movies=80):
     """Users in four taste groups, each watching mostly its own quarter of the catalog
     (and some popular movies): who watches what is the signal, not the stars."""
@@ -123,11 +133,7 @@ def taste_groups(seed=0, n_users=120, n_movies=80):
                                 rng.choice(np.arange(n_movies), 4, replace=False)])
         for t, movie in enumerate(dict.fromkeys(picks.tolist())):
             rows.append((user + 1, movie + 1, float(rng.integers(1, 11)) / 2, 10 ** 9 + t))
-    ratings = pd.DataFrame(rows, columns=["userId", "movieId", "rating", "timestamp"])
-    products = pd.DataFrame({"movieId": np.arange(1, n_movies + 1),
-                             "title": [f"Movie {m} (2000)" for m in range(1, n_movies + 1)],
-                             "genres": "Drama"})
-    return kr.MovieData.from_frames(products, ratings)
+    return generated_data(rows, n_movies)
 
 
 def drifting_tastes(seed=0, n_users=150, n_movies=120, groups=6):
@@ -143,11 +149,7 @@ def drifting_tastes(seed=0, n_users=150, n_movies=120, groups=6):
         start = 10 ** 9 + 86400 * int(rng.integers(0, 365))
         for t, movie in enumerate(np.concatenate(picks)):
             rows.append((user + 1, movie + 1, float(rng.integers(2, 11)) / 2, start + 3600 * t))
-    ratings = pd.DataFrame(rows, columns=["userId", "movieId", "rating", "timestamp"])
-    products = pd.DataFrame({"movieId": np.arange(1, n_movies + 1),
-                             "title": [f"Movie {m} (2000)" for m in range(1, n_movies + 1)],
-                             "genres": "Drama"})
-    return kr.MovieData.from_frames(products, ratings)
+    return generated_data(rows, n_movies)
 
 
 def drifting_scale(seed=0, n_users=150, n_movies=60, per_user=40):
@@ -167,12 +169,7 @@ def drifting_scale(seed=0, n_users=150, n_movies=60, per_user=40):
                      + offsets[int(t >= per_user // 2)] + rng.normal(0, 0.3))
             rows.append((user + 1, movie + 1, float(np.clip(np.round(stars * 2) / 2, 0.5, 5.0)),
                          start + 3600 * t))
-    ratings = pd.DataFrame(rows, columns=["userId", "movieId", "rating", "timestamp"])
-    catalog = n_movies + 5  # five movies nobody rated
-    products = pd.DataFrame({"movieId": np.arange(1, catalog + 1),
-                             "title": [f"Movie {m} (2000)" for m in range(1, catalog + 1)],
-                             "genres": "Drama"})
-    return kr.MovieData.from_frames(products, ratings)
+    return generated_data(rows, n_movies + 5)  # five movies nobody rated
 
 
 def fading_scale(seed=0, n_users=150, n_movies=60, per_user=40, sitting=4):
@@ -197,11 +194,23 @@ def fading_scale(seed=0, n_users=150, n_movies=60, per_user=40, sitting=4):
             rows.append((user + 1, movie + 1, float(np.clip(np.round(stars * 2) / 2, 0.5, 5.0)),
                          t))
             t += 3600
-    ratings = pd.DataFrame(rows, columns=["userId", "movieId", "rating", "timestamp"])
-    products = pd.DataFrame({"movieId": np.arange(1, n_movies + 1),
-                             "title": [f"Movie {m} (2000)" for m in range(1, n_movies + 1)],
-                             "genres": "Drama"})
-    return kr.MovieData.from_frames(products, ratings)
+    return generated_data(rows, n_movies)
+
+
+def movie_standing(seed=0, n_users=150, n_movies=60, per_user=30):
+    """Stars are a movie's standing (spread 1 star) plus the user's offset and noise:
+    what a heavily penalised model leaves unlearned is each movie's standing."""
+    rng = np.random.default_rng(seed)
+    quality = rng.normal(0.0, 1.0, n_movies)
+    rows = []
+    for user in range(n_users):
+        offset = rng.normal(0.0, 0.5)
+        start = 10 ** 9 + 86400 * int(rng.integers(0, 365))
+        for t, movie in enumerate(rng.choice(n_movies, per_user, replace=False)):
+            stars = 3.0 + quality[movie] + offset + rng.normal(0.0, 0.4)
+            rows.append((user + 1, movie + 1, float(np.clip(np.round(stars * 2) / 2, 0.5, 5.0)),
+                         start + 3600 * t))
+    return generated_data(rows, n_movies)
 
 
 @pytest.fixture(scope="session")

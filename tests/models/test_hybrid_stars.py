@@ -4,33 +4,12 @@ movie-bias refit here; the recent residuals in ``test_recent.py``."""
 from __future__ import annotations
 
 import numpy as np
-import pandas as pd
 import pytest
 
 import kerasrec as kr
 from kerasrec.models.hybrid.model import movie_bias_steps
 from kerasrec.training import TrainConfig
-from tests.conftest import rmse
-
-
-def movie_standing(seed=0, n_users=150, n_movies=60, per_user=30):
-    """Stars are a movie's standing (spread 1 star) plus the user's offset and noise:
-    what a heavily penalised model leaves unlearned is each movie's standing."""
-    rng = np.random.default_rng(seed)
-    quality = rng.normal(0.0, 1.0, n_movies)
-    rows = []
-    for user in range(n_users):
-        offset = rng.normal(0.0, 0.5)
-        start = 10 ** 9 + 86400 * int(rng.integers(0, 365))
-        for t, movie in enumerate(rng.choice(n_movies, per_user, replace=False)):
-            stars = 3.0 + quality[movie] + offset + rng.normal(0.0, 0.4)
-            rows.append((user + 1, movie + 1, float(np.clip(np.round(stars * 2) / 2, 0.5, 5.0)),
-                         start + 3600 * t))
-    ratings = pd.DataFrame(rows, columns=["userId", "movieId", "rating", "timestamp"])
-    products = pd.DataFrame({"movieId": np.arange(1, n_movies + 1),
-                             "title": [f"Movie {m} (2000)" for m in range(1, n_movies + 1)],
-                             "genres": "Drama"})
-    return kr.MovieData.from_frames(products, ratings)
+from tests.conftest import movie_standing, rmse
 
 
 @pytest.fixture(scope="module")
