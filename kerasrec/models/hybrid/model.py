@@ -355,16 +355,13 @@ class Hybrid(KerasRatingModel):
         if self._refits_movie_biases():
             items, n_items = np.asarray(x["item_id"]), self.pipeline.n_items
             residuals = target[fit_idx] - output[fit_idx]
-            tried = {}
-            for shrink in MOVIE_BIAS_SHRINKS:
-                step = movie_bias_steps(items[fit_idx], residuals, n_items, shrink)[
-                    items[val_idx]]
-                tried.update({(w, shrink): error(score[val_idx] + w * step)
-                              for w in MOVIE_BIAS_WEIGHTS})
+            steps = {shrink: movie_bias_steps(items[fit_idx], residuals, n_items, shrink)
+                     for shrink in MOVIE_BIAS_SHRINKS}
+            tried = {(w, shrink): error(score[val_idx] + w * step[items[val_idx]])
+                     for shrink, step in steps.items() for w in MOVIE_BIAS_WEIGHTS}
             best = min(tried, key=tried.get)
             bias = MovieBiasChoice(*best, before=tried[(0.0, best[1])], after=tried[best])
-            score = score + bias.weight * movie_bias_steps(
-                items[fit_idx], residuals, n_items, bias.shrink)[items]
+            score = score + bias.weight * steps[bias.shrink][items]
             output = self._outputs_of(score)
         if layer is None:
             return bias, RecentStarsChoice()
@@ -407,23 +404,20 @@ class Hybrid(KerasRatingModel):
         self._parts_call = self._retrieval_module = None
 
     def _star_steps_chosen(self, bias: MovieBiasChoice, drift: RecentStarsChoice) -> dict:
-        """What :meth:`_choose_star_steps` chose, for ``chosen``."""
+        """What :meth:`_choose_star_steps` chose, for ``chosen`` (nothing of a part that
+        is off)."""
         chosen = {}
         if self._refits_movie_biases():
             chosen.update({"movie_bias_weight": bias.weight, "movie_bias_shrink": bias.shrink,
                            "val_scaled_rmse_without_movie_bias_refit": bias.before,
                            "val_scaled_rmse_with_movie_bias_refit": bias.after})
-        return {**chosen, **self._recent_stars_chosen(drift)}
-
-    def _recent_stars_chosen(self, choice: RecentStarsChoice) -> dict:
-        """What :meth:`_choose_star_steps` chose for ``recent_stars``, for ``chosen``
-        (empty without it)."""
-        if self.backbone.recent_residuals is None:
-            return {}
-        return {"recent_stars_weight": choice.weight, "recent_stars_shrink": choice.shrink,
-                "recent_stars_half_life_days": choice.half_life,
-                "val_scaled_rmse_without_recent_stars": choice.before,
-                "val_scaled_rmse_with_recent_stars": choice.after}
+        if self.backbone.recent_residuals is not None:
+            chosen.update({"recent_stars_weight": drift.weight,
+                           "recent_stars_shrink": drift.shrink,
+                           "recent_stars_half_life_days": drift.half_life,
+                           "val_scaled_rmse_without_recent_stars": drift.before,
+                           "val_scaled_rmse_with_recent_stars": drift.after})
+        return chosen
 
     def _choose_relevance(self, x, config, max_users: int = 1000
                           ) -> Dict[Tuple[float, float, float, float, float], float]:
