@@ -27,7 +27,9 @@ class TrainConfig:
             (a template: every fit trains a fresh copy of it, with its own learning
             rate; ``learning_rate`` is then unused).
         validation_fraction: Share of the training rows held out to pick the best epoch
-            and the settings a fit chooses (unless validation data is given).
+            and the settings a fit chooses (unless validation data is given). When it
+            holds out no row (a handful of ratings), all train and the training loss is
+            watched instead.
         validation_cut: How they are held out: ``"random"`` rows, or ``"temporal"``,
             each user's latest ratings (as :func:`~kerasrec.temporal_split` cuts a test
             set; ``kerasrec train --split temporal`` uses it). Choose the way the model
@@ -292,9 +294,10 @@ def fit(model, inputs: Arrays, target: np.ndarray, *, config: Optional[TrainConf
                                               c.validation_cut)
                               if "user_id" in inputs and len(inputs["user_id"]) == n
                               else validation_cut(n, c.validation_fraction, c.seed))
-        held_out = (target, val_idx)
-        validation = ({k: v[val_idx] for k, v in x.items()}, _rows(target, val_idx))
-        x, target = {k: v[train_idx] for k, v in x.items()}, _rows(target, train_idx)
+        if len(val_idx):  # too few ratings to hold any out: train on all, watch the loss
+            held_out = (target, val_idx)
+            validation = ({k: v[val_idx] for k, v in x.items()}, _rows(target, val_idx))
+            x, target = {k: v[train_idx] for k, v in x.items()}, _rows(target, train_idx)
     if not model.compiled:
         from kerasrec.distribute import scope
         from kerasrec.optimizers import get_optimizer

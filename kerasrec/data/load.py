@@ -396,8 +396,8 @@ def _read_workbook(path: Path, nrows: Optional[int],
             try:
                 # object cells keep their type (true/false, dates) for the checks; the
                 # default inference would read TRUE as 1 and hide it.
-                frame = book.parse(sheet, nrows=nrows if sheet == RATINGS_SHEET else None,
-                                   dtype=object)
+                frame = pd.read_excel(book, sheet_name=sheet, dtype=object,
+                                      nrows=nrows if sheet == RATINGS_SHEET else None)
             except Exception as exc:
                 raise DataError(f"cannot read the sheet ({type(exc).__name__}: {exc})",
                                 file=str(path), sheet=sheet) from exc

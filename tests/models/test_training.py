@@ -71,6 +71,33 @@ def test_hybrid_trained_with_lazy_adam_beats_the_mean(prepared):
     assert rmse(predicted, truth) < 0.93 * rmse(np.full_like(truth, truth.mean()), truth)
 
 
+def test_too_few_ratings_to_hold_out_train_on_all_and_watch_the_loss(prepared):
+    """Each user's latest 10% of four ratings is none: no empty validation set (Keras
+    would warn that it ran out of data and that ``val_loss`` is missing); early stopping
+    and the learning-rate schedule watch the training loss."""
+    import warnings
+
+    from kerasrec.models import build_model
+
+    x = prepared["x"]
+    order = np.argsort(x["user_id"], kind="stable")
+    users = x["user_id"][order]
+    keep = np.sort(order[np.arange(len(users)) - np.searchsorted(users, users) < 4])
+    few = {k: v[keep] for k, v in x.items()}
+    assert np.bincount(few["user_id"]).max() <= 4
+    _, held = training.validation_rows(few, 0.1, 0, "temporal")
+    assert len(held) == 0
+    model = build_model("mf", prepared["pipeline"], few, seed=0)
+    config = training.TrainConfig(epochs=3, verbose=0, validation_cut="temporal")
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        history = training.fit(model, few, few["rating"], config=config)
+    assert not [w for w in caught if "val_loss" in str(w.message)
+                or "ran out of data" in str(w.message)]
+    assert "val_loss" not in history.history and len(history.history["loss"]) == 3
+    assert history.history["loss"][-1] < history.history["loss"][0]
+
+
 @pytest.mark.parametrize("field, value", [("epochs", 0), ("batch_size", -1), ("epochs", 2.5),
                                           ("learning_rate", -1e-3), ("learning_rate", 0),
                                           ("validation_fraction", 1.0), ("patience", -1)])
