@@ -207,3 +207,43 @@ def test_without_the_tower_the_factorized_part_chooses_candidates_ranked_by_star
     overlap = np.mean([np.isin(group["movieId"], listed[position]).mean()
                        for position, group in live.groupby("row_position")])
     assert overlap > 0.95, overlap
+
+
+def test_stars_alone_train_all_but_the_sequence_branch_the_training_model_trains_all(
+        prepared):
+    """What the guide says of the builder route: on the rating loss alone every trainable
+    variable gets a gradient but the sequence branch's (Keras warns about those); the
+    training model's losses, which ``Hybrid.fit`` trains on, reach every one."""
+    import keras
+    import tensorflow as tf
+
+    from kerasrec import training
+    from kerasrec.models import build_model
+
+    model = build_model("hybrid", prepared["pipeline"], prepared["x"], seed=0)
+    x = {k: v[:256] for k, v in prepared["x"].items()}
+    inputs = training.model_inputs(model, x)
+
+    def missing(loss_of) -> set:
+        with tf.GradientTape() as tape:
+            loss = loss_of()
+        grads = tape.gradient(loss, model.trainable_variables)
+        return {v.path for v, g in zip(model.trainable_variables, grads) if g is None}
+
+    def stars_loss():
+        return tf.reduce_mean(tf.square(model(inputs, training=True)[:, 0] - x["rating"]))
+
+    heads = model.training_model()
+    assert set(heads.output) == {"rating", "retrieval", "recent"}
+
+    def all_losses():
+        out = heads(inputs, training=True)
+        chosen = [keras.losses.sparse_categorical_crossentropy(
+            x["item_id"][:out[h].shape[0]], out[h], from_logits=True)
+            for h in ("retrieval", "recent")]
+        return (tf.reduce_mean(tf.square(out["rating"][:, 0] - x["rating"]))
+                + sum(tf.reduce_mean(c) for c in chosen))
+
+    branch = {v.path for v in model.history_attention.trainable_variables}
+    assert branch and missing(stars_loss) == branch
+    assert missing(all_losses) == set()
