@@ -238,11 +238,11 @@ def test_stars_alone_train_all_but_the_sequence_branch_the_training_model_trains
 
     def all_losses():
         out = heads(inputs, training=True)
-        chosen = [keras.losses.sparse_categorical_crossentropy(
+        softmaxes = [keras.losses.sparse_categorical_crossentropy(
             x["item_id"][:out[h].shape[0]], out[h], from_logits=True)
             for h in ("retrieval", "recent")]
         return (tf.reduce_mean(tf.square(out["rating"][:, 0] - x["rating"]))
-                + sum(tf.reduce_mean(c) for c in chosen))
+                + sum(tf.reduce_mean(s) for s in softmaxes))
 
     branch = {v.path for v in model.history_attention.trainable_variables}
     assert branch and missing(stars_loss) == branch
