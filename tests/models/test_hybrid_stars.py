@@ -62,7 +62,7 @@ def test_the_step_is_in_the_movie_biases_so_every_reader_sees_it(standing, tmp_p
     backbone.shift_movie_biases(steps)
     try:  # the network's output moves by each movie's step, in its own units
         np.testing.assert_allclose(training.predict(backbone, block) - before,
-                                   steps[block["movie_id"]], atol=1e-5)
+                                   steps[block["item_id"]], atol=1e-5)
     finally:
         backbone.item_bias.set_weights(saved)
     # Explained parts, the score table and a saved copy all give the refitted stars.
