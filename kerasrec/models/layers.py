@@ -175,6 +175,10 @@ class HistoryFactors(layers.Layer):
         self.n_users, self.n_items, self.n_pairs, self.dim = (
             int(n_users), int(n_items), int(n_pairs), int(dim))
         self.sorted_pairs = bool(sorted_pairs)
+        # A sparse product (training) and ragged ranges (inference) XLA cannot compile:
+        # this keeps Keras' jit_compile="auto" off on GPUs, where it would otherwise
+        # turn XLA on and fail the first step.
+        self.supports_jit = False
 
     def build(self, input_shape):
         self.item_factors = self.add_weight(
@@ -824,6 +828,7 @@ class CoWatch(layers.Layer):
     def __init__(self, n_items: int, n_weights: int, **kwargs):
         super().__init__(**kwargs)
         self.n_items, self.n_weights = int(n_items), int(n_weights)
+        self.supports_jit = False  # ragged ranges: see HistoryFactors
 
     def build(self, input_shape=None):
         fixed = dict(trainable=False, initializer="zeros")
