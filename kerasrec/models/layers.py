@@ -14,9 +14,22 @@ def id_input(name: str) -> keras.KerasTensor:
     return keras.Input(shape=(), dtype="int32", name=name)
 
 
+@keras.saving.register_keras_serializable(package="kerasrec")
+class L2(keras.regularizers.L2):
+    """Keras' L2 penalty, summed in float32 whatever the layer computes in.
+
+    Under a mixed precision policy a layer's outputs are float16, so Keras' own L2 as
+    an activity regularizer gives a float16 penalty, which can overflow and which
+    Keras' trainer cannot add to the float32 loss (it fails the first step).
+    """
+
+    def __call__(self, x):
+        return super().__call__(ops.cast(x, "float32"))
+
+
 def l2_penalty(l2: float):
-    """Keras L2 regularizer with weight ``l2``, or None when ``l2`` is 0."""
-    return keras.regularizers.L2(l2) if l2 else None
+    """L2 regularizer (:class:`L2`) with weight ``l2``, or None when ``l2`` is 0."""
+    return L2(l2) if l2 else None
 
 
 @keras.saving.register_keras_serializable(package="kerasrec")
@@ -129,6 +142,7 @@ def masked_squared_error(y_true, y_pred):
     every observed rating weighs the same, whichever row it is in (a per-row mean
     would give a movie with one rating as much weight as one with three hundred).
     """
+    y_pred = ops.cast(y_pred, y_true.dtype)  # float16 under a mixed precision policy
     mask = ops.cast(ops.not_equal(y_true, 0.0), y_pred.dtype)
     return ops.sum(mask * ops.square(y_true - y_pred), axis=-1)
 
@@ -826,7 +840,9 @@ class CoWatch(layers.Layer):
     """
 
     def __init__(self, n_items: int, n_weights: int, **kwargs):
-        super().__init__(**kwargs)
+        # Closed-form weights, never trained: float32 under a mixed precision policy too
+        # (their sums over a long history would lose digits in float16).
+        super().__init__(**{"dtype": "float32", **kwargs})
         self.n_items, self.n_weights = int(n_items), int(n_weights)
         self.supports_jit = False  # ragged ranges: see HistoryFactors
 
@@ -943,10 +959,11 @@ class HistoryAttention(layers.Layer):
         mask = ops.logical_and(ops.expand_dims(valid, 1), ops.expand_dims(valid, 2))
         attended = self.self_attention(x, x, attention_mask=mask, training=training)
         h = self.norm(x + attended)
-        weight = ops.cast(valid, h.dtype)
-        logits = ops.where(valid, ops.squeeze(self.pool_score(h), -1), -1e9)
-        a = ops.softmax(logits, axis=-1) * weight
-        return h, a
+        # The pooling softmax in float32: under a mixed precision policy -1e9 is -inf in
+        # float16, and a user with no rating before the moment would get 0/0.
+        score = ops.cast(ops.squeeze(self.pool_score(h), -1), "float32")
+        a = ops.softmax(ops.where(valid, score, -1e9), axis=-1) * ops.cast(valid, "float32")
+        return h, ops.cast(a, h.dtype)
 
     def call(self, items, ratings, valid, eras=None, training=None):
         h, a = self.encode(items, ratings, valid, eras, training)
