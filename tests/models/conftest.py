@@ -8,6 +8,10 @@ import pytest  # noqa: E402
 
 import kerasrec as kr  # noqa: E402
 
+#: The registered models trained with Keras (what the guide's model table says "yes" of).
+KERAS_MODELS = [name for name in kr.models.model_names()
+                if kr.models.model_class(name).train_defaults is not None]
+
 
 @pytest.fixture(scope="session")
 def prepared(sample):

@@ -10,6 +10,7 @@ import pytest  # noqa: E402
 
 from kerasrec.models import model_names  # noqa: E402
 from kerasrec.testing import CHECKS, fitted_model  # noqa: E402
+from tests.models.conftest import KERAS_MODELS  # noqa: E402
 
 
 @pytest.mark.parametrize("check", CHECKS, ids=lambda check: check.__name__)
@@ -55,8 +56,6 @@ def test_model_names_come_only_from_the_registry():
 
 
 
-KERAS_MODELS = [n for n in model_names() if hasattr(__import__("kerasrec").models.model_class(n),
-                                                    "build")]
 CORRECTNESS_CHECKS = ("check_cold_start_never_raises", "check_save_load_round_trip",
                       "check_export_equals_predict")
 # mixed_float16 trains with a dynamic loss scale that skips steps until it settles: a

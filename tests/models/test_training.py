@@ -11,6 +11,7 @@ import kerasrec as kr  # noqa: E402
 from kerasrec import training  # noqa: E402
 from kerasrec.optimizers import LazyAdam  # noqa: E402
 from tests.conftest import rmse  # noqa: E402
+from tests.models.conftest import KERAS_MODELS  # noqa: E402
 
 
 def test_validation_cut_is_random_and_seeded():
@@ -154,9 +155,6 @@ def test_catch_up_learns_from_the_held_out_rows_after_the_best_epoch(prepared):
         held_x = {k: v[held] for k, v in x.items()}
         errors[catch_up] = rmse(training.predict(model, held_x), target[held])
     assert errors[True] < errors[False], errors
-
-
-KERAS_MODELS = [n for n in kr.models.model_names() if hasattr(kr.models.model_class(n), "build")]
 
 
 @pytest.mark.parametrize("name", KERAS_MODELS)
