@@ -21,6 +21,10 @@ class L2(keras.regularizers.L2):
     Under a mixed precision policy a layer's outputs are float16, so Keras' own L2 as
     an activity regularizer gives a float16 penalty, which can overflow and which
     Keras' trainer cannot add to the float32 loss (it fails the first step).
+
+    Example:
+        >>> float(L2(0.5)(np.array([[1.0, 2.0]], "float16")))
+        2.5
     """
 
     def __call__(self, x):
