@@ -4,6 +4,7 @@ Usage:
     python benchmarks/topn.py --model hybrid --split temporal
     python benchmarks/topn.py --table [--models hybrid mf ...] [--splits temporal random]
     python benchmarks/topn.py --table --models hybrid hybrid:history_attention=false ease
+    python benchmarks/topn.py --table --models hybrid mf --dtype-policy mixed_bfloat16
 
 A model may carry options after a colon (``NAME:KEY=VALUE,KEY=VALUE``), as
 ``kerasrec train --set`` takes them, to compare variants in one run.
@@ -22,6 +23,10 @@ user's latest ratings for ``temporal``; never on the test file), then
 "most popular movies" reference list (every user gets the most rated unseen movies),
 and prints a Markdown table (RMSE, watched/liked recall@10 and NDCG@10, coverage,
 novelty) before one JSON object with every figure.
+
+``--dtype-policy`` sets Keras' dtype policy before any model is built (e.g.
+``mixed_bfloat16``: layers compute in 16 bits, variables stay float32), to measure what
+mixed precision costs in stars and lists.
 """
 
 from __future__ import annotations
@@ -147,7 +152,13 @@ def main(argv=None) -> int:
                         default=["temporal", "random"])
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--out", default=str(ROOT / "benchmarks" / "out"))
+    parser.add_argument("--dtype-policy", default=None,
+                        help="Keras dtype policy, e.g. mixed_bfloat16 (default: float32)")
     args = parser.parse_args(argv)
+    if args.dtype_policy:
+        import keras
+
+        keras.config.set_dtype_policy(args.dtype_policy)
     for spec in [args.model] * bool(args.model) + list(args.models or []):
         try:
             model_spec(spec)
