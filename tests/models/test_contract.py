@@ -55,7 +55,6 @@ def test_model_names_come_only_from_the_registry():
         assert not hits, f"{path}: {hits}"
 
 
-
 CORRECTNESS_CHECKS = ("check_cold_start_never_raises", "check_save_load_round_trip",
                       "check_export_equals_predict")
 # mixed_float16 trains with a dynamic loss scale that skips steps until it settles: a

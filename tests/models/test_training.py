@@ -158,21 +158,16 @@ def test_catch_up_learns_from_the_held_out_rows_after_the_best_epoch(prepared):
 
 
 @pytest.mark.parametrize("name", KERAS_MODELS)
-def test_keras_models_train_where_keras_turns_xla_on_by_itself(name, monkeypatch):
+def test_keras_models_train_where_keras_turns_xla_on_by_itself(name, monkeypatch, tmp_path):
     # On a machine with a GPU, Keras' jit_compile="auto" compiles with XLA whenever
     # every layer says it supports it; on CPU-only machines (CI's) auto is always off,
     # so the GPU rule is put in its place here. Layers XLA cannot compile must say so.
     from keras.src.trainers import trainer
 
+    from kerasrec import testing
+
     monkeypatch.setattr(trainer.Trainer, "_resolve_auto_jit_compile",
                         lambda self: trainer.model_supports_jit(self))
-    cls = kr.models.model_class(name)
-    data = kr.load_sample()
-    train, test = kr.random_split(data.ratings, 0.2, seed=0)
-    config = cls.train_config(seed=0, verbose=0, **cls.quick_train)
-    rec = kr.Recommender(name, seed=0, train=config, **cls.quick_options)
-    rec.fit(data.with_ratings(train))
-    stars = np.asarray(rec.predict(test))
-    mean = np.full(len(test), train["rating"].mean())
-    assert rmse(stars, test["rating"]) < rmse(mean, test["rating"])
-    assert len(rec.recommend(int(test["userId"].iloc[0]), k=5)) == 5
+    fitted = testing.fitted_model.__wrapped__(name)  # trained here, not the cached one
+    testing.check_beats_the_global_mean(fitted, tmp_path)
+    testing.check_cold_start_never_raises(fitted, tmp_path)
