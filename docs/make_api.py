@@ -47,7 +47,7 @@ SECTIONS = [
     ("kerasrec.errors", ["KerasRecError", "DataError", "ArgumentError", "ArtifactError",
                          "PipelineError", "CapabilityError", "UnknownMovieError",
                          "NotFittedError", "TrainingError", "MissingDependencyError",
-                         "DataWarning", "ScaleWarning"]),
+                         "BackendError", "DataWarning", "ScaleWarning"]),
 ]
 
 

@@ -3,17 +3,19 @@
 Importing ``kerasrec`` loads pandas and NumPy only; TensorFlow is imported when a
 model is first built, so data work and the command line stay fast and light, and its
 start-up log lines are kept off the terminal (:mod:`kerasrec._quiet`;
-``KERASREC_TF_LOGS=1`` shows them).
+``KERASREC_TF_LOGS=1`` shows them). Keras is held to its TensorFlow backend
+(:mod:`kerasrec._backend`).
 """
 
-from kerasrec import _quiet
+from kerasrec import _backend, _quiet
 
+_backend.use_tensorflow()
 _quiet.install()
 
 from kerasrec.data import (MovieData, load_movies, load_ratings, load_sample, make_sample,
                            sample_path)
-from kerasrec.errors import (ArgumentError, ArtifactError, CapabilityError, DataError,
-                             KerasRecError, MissingDependencyError, NotFittedError,
+from kerasrec.errors import (ArgumentError, ArtifactError, BackendError, CapabilityError,
+                             DataError, KerasRecError, MissingDependencyError, NotFittedError,
                              PipelineError, TrainingError, UnknownMovieError)
 from kerasrec import metrics
 from kerasrec.features import FeaturePipeline
@@ -23,8 +25,9 @@ from kerasrec.training import TrainConfig
 
 __version__ = "0.2.0"
 
-__all__ = ["ArgumentError", "ArtifactError", "CapabilityError", "DataError", "FeaturePipeline",
-           "KerasRecError", "MissingDependencyError", "MovieData", "NotFittedError",
-           "PipelineError", "Recommender", "TrainingError", "UnknownMovieError", "metrics",
-           "Split", "TrainConfig", "article_split", "leave_last_n", "load_movies", "load_ratings",
-           "load_sample", "make_sample", "random_split", "sample_path", "temporal_split"]
+__all__ = ["ArgumentError", "ArtifactError", "BackendError", "CapabilityError", "DataError",
+           "FeaturePipeline", "KerasRecError", "MissingDependencyError", "MovieData",
+           "NotFittedError", "PipelineError", "Recommender", "TrainingError", "UnknownMovieError",
+           "metrics", "Split", "TrainConfig", "article_split", "leave_last_n", "load_movies",
+           "load_ratings", "load_sample", "make_sample", "random_split", "sample_path",
+           "temporal_split"]

@@ -129,3 +129,8 @@ class CapabilityError(KerasRecError, NotImplementedError):
 
 class MissingDependencyError(KerasRecError, ImportError):
     """An optional dependency (e.g. pydot + graphviz for model diagrams) is missing."""
+
+
+class BackendError(KerasRecError, ImportError):
+    """Keras is set to run on a backend other than TensorFlow, which kerasrec's models,
+    retrieval and SavedModel export are written for."""
