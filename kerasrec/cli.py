@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import os
 import sys
 from pathlib import Path
@@ -30,7 +31,8 @@ def format_info(summary: dict) -> str:
         ("ratings", f"{summary['ratings']:,}"),
         ("sparsity", f"{summary['sparsity']:.2%} of user x rated-movie cells empty"),
         ("per user", f"median {summary['ratings_per_user_median']:g} ratings"),
-        ("mean rating", f"{summary['mean_rating']:.3f} stars"),
+        ("mean rating", f"{summary['mean_rating']:.3f} stars "
+                        f"(scale {summary['rating_range'][0]:g}-{summary['rating_range'][1]:g})"),
         ("years", f"{years[0]}-{years[1]}" if years else "none parsed"),
         ("no year", f"{summary['movies_without_year']:,} movies"),
         ("no genres", f"{summary['movies_without_genres']:,} movies"),
@@ -49,7 +51,7 @@ def format_info(summary: dict) -> str:
 def _cmd_info(args: argparse.Namespace) -> int:
     from kerasrec.data import load_movies, sample_path
 
-    data = load_movies(args.data or sample_path())
+    data = load_movies(args.data or sample_path(), rating_range=args.rating_range)
     summary = data.describe()
     print(json.dumps(summary, indent=2) if args.json else format_info(summary))
     return 0
@@ -110,6 +112,19 @@ def _id_list(text: str) -> List[int]:
                                          f"{text!r}") from None
 
 
+def _rating_range(text: str):
+    """argparse type: "1,10" -> (1.0, 10.0), the rating scale's lowest and highest stars."""
+    try:
+        low, high = (float(part) for part in text.split(","))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"must be LOW,HIGH stars, e.g. 1,10, got "
+                                         f"{text!r}") from None
+    if not (math.isfinite(low) and math.isfinite(high) and low < high):
+        raise argparse.ArgumentTypeError(f"must be LOW,HIGH with finite LOW < HIGH, got "
+                                         f"{text!r}")
+    return low, high
+
+
 def _year_range(text: str):
     """argparse type: "1990-1999", "2000-" or "-1979" -> (first, last), None for open."""
     first, sep, last = text.partition("-")
@@ -153,7 +168,8 @@ def _cmd_train(args: argparse.Namespace) -> int:
                        learning_rate=args.learning_rate, optimizer=args.optimizer,
                        strategy=args.strategy,
                        timezone=args.timezone,
-                       rating_scaling=args.scaling, options=_options(args.set),
+                       rating_scaling=args.scaling, rating_range=args.rating_range,
+                       options=_options(args.set),
                        verbose=0 if args.quiet else (1 if sys.stdout.isatty() else 2))
     out = train_run(config, args.out, progress=_say if not args.quiet else lambda m: None)
     from kerasrec.distribute import is_chief
@@ -179,8 +195,9 @@ def _cmd_evaluate(args: argparse.Namespace) -> int:
     from kerasrec.run import load_run
 
     run = load_run(args.run_dir)
-    test = load_ratings(args.test) if args.test else run.test_ratings()
     rec = run.recommender
+    test = (load_ratings(args.test, rating_range=rec.pipeline_.config.rating_range)
+            if args.test else run.test_ratings())
     scores = rec.evaluate(test, k=args.k)
     if args.predictions:  # predicted once more only when asked for
         from kerasrec._io import atomic_path
@@ -314,6 +331,16 @@ def _add_context(parser: argparse.ArgumentParser) -> None:
                         help="Unix time of the rating (overrides --daytime/--weekend)")
 
 
+def _add_rating_range(parser: argparse.ArgumentParser) -> None:
+    from kerasrec.schema import RATING_RANGE
+
+    # A text default goes through the type as typed text does, and reads as typed in --help.
+    parser.add_argument("--rating-range", type=_rating_range,
+                        default=",".join(f"{v:g}" for v in RATING_RANGE), metavar="LOW,HIGH",
+                        help="the rating scale, lowest and highest stars (e.g. 1,10 for "
+                        "ratings out of ten)")
+
+
 class _Help(argparse.ArgumentDefaultsHelpFormatter):
     """Shows each option's default, where there is one to show."""
 
@@ -353,6 +380,7 @@ def build_parser() -> argparse.ArgumentParser:
     info.add_argument("data", nargs="?", help="xlsx workbook, MovieLens folder/zip or "
                       "Parquet folder (default: the bundled sample)")
     info.add_argument("--json", action="store_true", help="print JSON instead of a report")
+    _add_rating_range(info)
     info.set_defaults(handler=_cmd_info)
 
     sample = commands.add_parser("sample", help="generate synthetic MovieLens-style data",
@@ -413,6 +441,7 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--scaling", default="minmax",
                        choices=("minmax", "standard", "none", "article"),
                        help="how ratings are scaled for training (reversed for predictions)")
+    _add_rating_range(train)
     train.add_argument("--set", action="append", metavar="KEY=VALUE",
                        help="model option, e.g. --set mf_dim=64 --set 'mlp_units=[128,64]'")
     train.add_argument("--quiet", action="store_true", help="no progress output")

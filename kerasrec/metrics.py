@@ -14,6 +14,22 @@ import numpy as np
 import pandas as pd
 
 _COLUMNS = ("userId", "movieId", "rating", "prediction")
+#: A movie counts as liked from this share of the top of the rating scale: 4 stars of 5,
+#: 8 of 10.
+LIKED_SHARE = 0.8
+
+
+def liked_threshold(rating_range: Tuple[float, float]) -> float:
+    """The rating from which a movie counts as liked on a scale: ``0.8 * high`` (4.0 on
+    MovieLens' 0.5-5 stars and on 1-5, 8.0 on 1-10); ``high`` on a scale that does not
+    go above zero.
+
+    Example:
+        >>> liked_threshold((1, 10))
+        8.0
+    """
+    high = float(rating_range[1])
+    return LIKED_SHARE * high if high > 0 else high
 
 
 def rmse(truth, prediction, rating_range: Optional[Tuple[float, float]] = (0.5, 5.0)) -> float:

@@ -644,7 +644,7 @@ class Recommender:
         out["similarity"] = similarity[top]
         return out
 
-    def evaluate(self, test: pd.DataFrame, k: int = 10, relevant: float = 4.0,
+    def evaluate(self, test: pd.DataFrame, k: int = 10, relevant: Optional[float] = None,
                  lists: bool = True) -> Dict[str, Any]:
         """Metrics on held-out ratings: the rating metrics of :func:`kerasrec.metrics.score`
         and, with ``lists``, the top-``k`` lists over the whole catalog (movies rated in
@@ -654,12 +654,16 @@ class Recommender:
         Args:
             test: userId, movieId, rating (and timestamp for context).
             k: Cut-off of the ranking metrics.
-            relevant: True rating from which a movie counts as relevant (liked).
+            relevant: True rating from which a movie counts as relevant (liked); None:
+                :func:`kerasrec.metrics.liked_threshold` of the rating scale (4.0 on
+                MovieLens' stars).
             lists: Also score top-k lists for every test user seen in training.
         """
         from kerasrec import metrics
 
         _check_k(k)
+        if relevant is None:
+            relevant = metrics.liked_threshold(self.pipeline_.config.rating_range)
         frame = test[["userId", "movieId", "rating"]].assign(prediction=self.predict(test))
         scores = metrics.score(frame, k=k, relevant=relevant,
                                rating_range=self.pipeline_.config.rating_range)

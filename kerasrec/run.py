@@ -26,7 +26,7 @@ import platform
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Dict, Optional, Union
+from typing import Any, Callable, Dict, Optional, Tuple, Union
 
 import numpy as np
 import pandas as pd
@@ -34,6 +34,7 @@ import pandas as pd
 from kerasrec._io import atomic_path, check_output_folder
 from kerasrec.errors import MAX_LISTED, ArgumentError, ArtifactError, DataError
 from kerasrec.models.base import DEFAULT_MODEL
+from kerasrec.schema import RATING_RANGE
 
 FORMAT = "kerasrec.run"
 FORMAT_VERSION = 1
@@ -65,6 +66,8 @@ class RunConfig:
             evaluates; only the chief (worker 0) writes ``out``.
         timezone: Time zone of the context features.
         rating_scaling: See :class:`~kerasrec.FeaturePipeline`.
+        rating_range: The rating scale, in stars (``load_movies(..., rating_range=)``);
+            every ratings file is read with it.
         options: Model options, e.g. ``{"mf_dim": 64}``.
         verbose: Keras verbosity while training.
     """
@@ -83,6 +86,7 @@ class RunConfig:
     strategy: Optional[str] = None
     timezone: str = "UTC"
     rating_scaling: str = "minmax"
+    rating_range: Tuple[float, float] = RATING_RANGE
     options: Dict[str, Any] = field(default_factory=dict)
     verbose: int = 0
 
@@ -98,9 +102,9 @@ def split_ratings(data, config: RunConfig):
 
     ratings = data.ratings
     if config.train_file:
-        ratings = load_ratings(config.train_file)
+        ratings = load_ratings(config.train_file, rating_range=config.rating_range)
     if config.test_file:
-        test = load_ratings(config.test_file)
+        test = load_ratings(config.test_file, rating_range=config.rating_range)
         key = ["userId", "movieId"]
         held = ratings.merge(test[key], on=key, how="left", indicator=True)["_merge"] == "both"
         train = ratings[~held.to_numpy()].reset_index(drop=True)
@@ -145,6 +149,7 @@ def train_run(config: RunConfig, out: Union[str, Path],
     """
     import kerasrec
     from kerasrec.data import load_movies, sample_path
+    from kerasrec.data.validate import check_read_options
     from kerasrec.distribute import check_strategy, is_chief
     from kerasrec.models.base import model_class
     from kerasrec.optimizers import check_optimizer
@@ -174,6 +179,7 @@ def train_run(config: RunConfig, out: Union[str, Path],
     if config.optimizer is not None:
         check_optimizer(config.optimizer)
     check_timezone(config.timezone)
+    check_read_options(rating_range=config.rating_range)
     if config.rating_scaling not in SCALINGS:
         raise ArgumentError(f"rating scaling must be one of {SCALINGS}, got "
                             f"{config.rating_scaling!r}")
@@ -182,7 +188,7 @@ def train_run(config: RunConfig, out: Union[str, Path],
                       verbose=config.verbose, **config.options)
     source = config.data or str(sample_path())
     progress(f"loading {source}")
-    data = load_movies(source)
+    data = load_movies(source, rating_range=config.rating_range)
     try:
         train, test = split_ratings(data, config)
     except DataError as exc:

@@ -23,6 +23,10 @@ from kerasrec.errors import PipelineError
 PRODUCT_COLUMNS: Tuple[str, ...] = ("movieId", "title", "genres")
 RATING_COLUMNS: Tuple[str, ...] = ("userId", "movieId", "rating", "timestamp")
 NO_GENRES = "(no genres listed)"
+#: MovieLens' rating scale, in stars (half stars from 0.5 to 5). Data on another scale
+#: declares it when loaded (``load_movies(..., rating_range=(1, 10))``) and carries it
+#: (:attr:`kerasrec.MovieData.rating_range`) into the pipeline and the model.
+RATING_RANGE: Tuple[float, float] = (0.5, 5.0)
 CONTEXT_NAMES = ("daytime", "weekend")
 
 # --- genres ------------------------------------------------------------------------------

@@ -282,7 +282,27 @@ def check_two_stages_rank_as_relevance(f: Fitted, tmp_path: Path) -> None:
     assert top["movie_id"].numpy().ravel().tolist() == with_table["movieId"].tolist()
 
 
+def check_rating_scale_is_a_unit(f: Fitted, tmp_path: Path) -> None:
+    """The same ratings out of ten (``rating_range=(1, 10)``, every rating doubled) give
+    exactly twice the stars and the same lists: no setting of the model is tied to
+    MovieLens' 0.5-5 stars."""
+    import kerasrec as kr
+
+    products = kr.load_sample().products
+    doubled = f.train.assign(rating=f.train["rating"] * 2)
+    ten = kr.Recommender(**f.rec.get_params()).fit(
+        kr.MovieData(products, doubled, rating_range=(1, 10)))
+    assert ten.pipeline_.config.rating_range == (1.0, 10.0)
+    pairs = _pairs(f)
+    np.testing.assert_allclose(ten.predict(pairs), 2 * f.rec.predict(pairs), rtol=1e-5,
+                               atol=1e-5, err_msg=f"{f.rec.model}: stars out of ten")
+    for user in f.test["userId"].unique()[:3].tolist():
+        assert (ten.recommend(user, k=10)["movieId"].tolist()
+                == f.rec.recommend(user, k=10)["movieId"].tolist()), (f.rec.model, user)
+
+
 CHECKS = (check_beats_the_global_mean, check_cold_start_never_raises,
           check_save_load_round_trip, check_table_equals_direct_scoring,
           check_export_equals_predict, check_unsupported_capabilities_raise,
-          check_explanations_add_up, check_two_stages_rank_as_relevance)
+          check_explanations_add_up, check_two_stages_rank_as_relevance,
+          check_rating_scale_is_a_unit)

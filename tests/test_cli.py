@@ -87,6 +87,28 @@ def test_train_writes_a_complete_run(run_dir):
         assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
 
+def test_ratings_out_of_ten_train_evaluate_and_recommend(tmp_path, sample, capsys):
+    data, out = tmp_path / "ten", tmp_path / "run"
+    data.mkdir()
+    sample.products.to_csv(data / "movies.csv", index=False)
+    doubled = sample.ratings.assign(rating=sample.ratings["rating"] * 2)
+    doubled.to_csv(data / "ratings.csv", index=False)
+    doubled.tail(500).to_csv(tmp_path / "later.csv", index=False)
+    assert main(["info", str(data), "--rating-range", "1,10"]) == 0
+    assert "(scale 1-10)" in capsys.readouterr().out
+    assert main(["train", str(data), "--rating-range", "1,10", "--model", "baseline",
+                 "--out", str(out), "--quiet"]) == 0
+    assert json.loads((out / "run.json").read_text())["config"]["rating_range"] == [1.0, 10.0]
+    predictions = __import__("pandas").read_csv(out / "predictions.csv")
+    assert predictions["prediction"].between(1, 10).all()
+    assert predictions["prediction"].max() > 5  # not clipped to MovieLens' stars
+    capsys.readouterr()
+    assert main(["evaluate", str(out), str(tmp_path / "later.csv"), "--json"]) == 0
+    scores = json.loads(capsys.readouterr().out)
+    assert scores["n_users_liked"] > 0 and 1 < scores["rmse"] < 4
+    assert main(["recommend", str(out), "--user", "1"]) == 0
+
+
 def test_train_with_the_large_data_settings(tmp_path):
     """The guide's 25M recipe, on a Parquet sample streamed by ``kerasrec sample``."""
     data, out = tmp_path / "big", tmp_path / "run"
@@ -238,6 +260,11 @@ HOSTILE = [
     ["train", "--set", "mf_dim=abc", "--out", "{tmp}/r"],
     ["train", "--set", "l2=-1", "--out", "{tmp}/r"],
     ["train", "--timezone", "Mars/Olympus", "--out", "{tmp}/r"],
+    ["train", "--rating-range", "10,1", "--out", "{tmp}/r"],
+    ["train", "--rating-range", "1-10", "--out", "{tmp}/r"],
+    ["train", "--rating-range", "1,inf", "--out", "{tmp}/r"],
+    ["train", "--rating-range", "1,4", "--out", "{tmp}/r"],
+    ["info", "--rating-range", "1,4"],
     ["train", "{tmp}/notes.txt", "--out", "{tmp}/r"],
     ["train", "--out", "{tmp}/notes.txt"],
     ["evaluate", "{run}", "--k", "0"],

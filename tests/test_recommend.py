@@ -28,6 +28,22 @@ def rec(hybrid):
     return hybrid
 
 
+def test_another_rating_scale_gives_the_same_lists_and_scores(split):
+    """Ratings out of ten: stars twice as large, errors twice as large, and "liked" at 8
+    of 10 as at 4 of 5, so the lists and their scores are the same."""
+    train, test = split
+    ten = kr.MovieData(train.products, train.ratings.assign(rating=train.ratings["rating"] * 2),
+                       rating_range=(1, 10))
+    five = kr.Recommender("baseline").fit(train).evaluate(test)
+    doubled = kr.Recommender("baseline").fit(ten).evaluate(test.assign(rating=test["rating"] * 2))
+    assert doubled["rmse"] == pytest.approx(2 * five["rmse"])
+    assert doubled["n_users_liked"] == five["n_users_liked"]
+    for key in ("watched_recall@10", "liked_recall@10", "liked_ndcg@10", "coverage@10"):
+        assert doubled[key] == pytest.approx(five[key]), key
+    assert kr.metrics.liked_threshold((1, 10)) == 8.0
+    assert kr.metrics.liked_threshold((0.5, 5)) == kr.metrics.liked_threshold((1, 5)) == 4.0
+
+
 def _user(split):
     return int(split[0].ratings["userId"].iloc[0])
 

@@ -26,7 +26,7 @@ from kerasrec.data.validate import (PRODUCT_COLUMNS, RATING_COLUMNS, Source,
                                     check_read_options, check_references,
                                     resolve_duplicates, typed_ratings, validate_products)
 from kerasrec.errors import MAX_LISTED, ArgumentError, DataError, DataWarning
-from kerasrec.schema import decode_genres
+from kerasrec.schema import RATING_RANGE, decode_genres
 
 PathLike = Union[str, "os.PathLike[str]"]
 PRODUCTS_SHEET, RATINGS_SHEET = "products", "users"
@@ -75,7 +75,7 @@ _GENRES_100K = ("unknown|Action|Adventure|Animation|Children's|Comedy|Crime|Docu
 
 
 def load_movies(path: PathLike, nrows: Optional[int] = None, *,
-                rating_range: Tuple[float, float] = (0.5, 5.0), duplicates: str = "error",
+                rating_range: Tuple[float, float] = RATING_RANGE, duplicates: str = "error",
                 timestamp_unit: str = "s", limits: ReadLimits = ReadLimits()) -> MovieData:
     """Load and validate MovieLens-style data from a workbook, folder, zip or Parquet folder.
 
@@ -84,7 +84,10 @@ def load_movies(path: PathLike, nrows: Optional[int] = None, *,
             folder / ``.zip`` (latest, 25M, 32M, 1M, 10M or 100K layout), or a folder
             with ``movies.parquet`` and ``ratings.parquet``.
         nrows: Read only the first ``nrows`` ratings (all products are read).
-        rating_range: Inclusive range of valid ratings, in stars.
+        rating_range: The rating scale, ``(low, high)`` in stars, inclusive: MovieLens'
+            half stars by default; e.g. ``(1, 10)`` for ratings out of ten. Ratings
+            outside it are refused; the data carries it
+            (:attr:`MovieData.rating_range`), so models fit to it and clip to it.
         duplicates: ``"error"`` (default) rejects repeated (userId, movieId) pairs;
             ``"last"`` keeps the latest by timestamp; ``"mean"`` averages them.
         timestamp_unit: ``"s"`` (unix seconds, as MovieLens), ``"ms"``, or ``"excel"``
@@ -132,11 +135,11 @@ def load_movies(path: PathLike, nrows: Optional[int] = None, *,
     clean_products = validate_products(product_frame, product_source)
     clean_ratings = ratings.validated(**options)
     check_references(clean_ratings, clean_products, ratings.source, product_source)
-    return MovieData(clean_products, clean_ratings, str(path))
+    return MovieData(clean_products, clean_ratings, str(path), rating_range)
 
 
 def load_ratings(path: PathLike, nrows: Optional[int] = None, *,
-                 rating_range: Tuple[float, float] = (0.5, 5.0), duplicates: str = "error",
+                 rating_range: Tuple[float, float] = RATING_RANGE, duplicates: str = "error",
                  timestamp_unit: str = "s", limits: ReadLimits = ReadLimits()) -> pd.DataFrame:
     """Load and validate a ratings table alone (CSV, Parquet, or a workbook's ``users`` sheet).
 

@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Dict
+from typing import Dict, Tuple
 
 import pandas as pd
 
-from kerasrec.schema import parse_titles
+from kerasrec.schema import RATING_RANGE, parse_titles
 
 from kerasrec.data.validate import (NO_GENRES, Source, check_references, validate_products,
                                     validate_ratings)
@@ -23,11 +23,18 @@ class MovieData:
         ratings: One row per rating: ``userId`` and ``movieId`` (int32), ``rating``
             (float32 stars), ``timestamp`` (int64 unix seconds, UTC).
         source: Where the data was read from.
+        rating_range: The rating scale, in stars (``(low, high)``, inclusive), that the
+            ratings were checked against when loaded; models are fitted to it and
+            clip their predictions to it.
     """
 
     products: pd.DataFrame
     ratings: pd.DataFrame
     source: str = field(default="<memory>")
+    rating_range: Tuple[float, float] = RATING_RANGE
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "rating_range", tuple(float(v) for v in self.rating_range))
 
     @classmethod
     def from_frames(cls, products: pd.DataFrame, ratings: pd.DataFrame, *,
@@ -48,11 +55,12 @@ class MovieData:
         products = validate_products(products, psrc)
         ratings = validate_ratings(ratings, rsrc, **options)
         check_references(ratings, products, rsrc, psrc)
-        return cls(products, ratings, source)
+        return cls(products, ratings, source, options.get("rating_range", RATING_RANGE))
 
     def with_ratings(self, ratings: pd.DataFrame) -> "MovieData":
-        """The same catalog with other ratings (e.g. the training part of a split)."""
-        return MovieData(self.products, ratings, self.source)
+        """The same catalog and rating scale with other ratings (e.g. the training part
+        of a split)."""
+        return MovieData(self.products, ratings, self.source, self.rating_range)
 
     @property
     def n_users(self) -> int:
@@ -90,6 +98,7 @@ class MovieData:
             "ratings": self.n_ratings,
             "sparsity": 1.0 - self.n_ratings / cells if cells else 1.0,
             "ratings_per_user_median": float(self.ratings.groupby("userId").size().median()),
+            "rating_range": list(self.rating_range),
             "mean_rating": float(self.ratings["rating"].mean()),
             "genres": {str(k): int(v) for k, v in genres.items() if k != NO_GENRES},
             "movies_without_genres": int(genres.get(NO_GENRES, 0)),

@@ -16,7 +16,7 @@ import numpy as np
 import pandas as pd
 
 from kerasrec.errors import ArgumentError, DataError, preview
-from kerasrec.schema import NO_GENRES, PRODUCT_COLUMNS, RATING_COLUMNS
+from kerasrec.schema import NO_GENRES, PRODUCT_COLUMNS, RATING_COLUMNS, RATING_RANGE
 
 
 #: Unix seconds beyond this are far in the future (year 5138): the values are milliseconds.
@@ -182,13 +182,26 @@ def _ratings_values(frame: pd.DataFrame, source: Source,
         raise source.error(f"ratings must be numbers, found {preview(raw[bad].unique())}",
                            column="rating", mask=bad)
     values = rating.to_numpy(dtype=np.float64)
+    check_rating_range(values, source, rating_range)
+    return values.astype(np.float32)
+
+
+def check_rating_range(values: np.ndarray, source: Source,
+                       rating_range: Tuple[float, float]) -> None:
+    """Refuse ratings outside the rating scale.
+
+    Raises:
+        DataError: Naming the values found outside ``rating_range`` and their rows, and
+            how to declare another scale.
+    """
+    values = np.asarray(values, dtype=np.float64)
     lo, hi = rating_range
     out = (values < lo) | (values > hi)
     if out.any():
         raise source.error(f"ratings must lie in [{lo:g}, {hi:g}] stars, found "
                            f"{preview(np.unique(values[out]))}", column="rating", mask=out,
-                           hint="pass rating_range=(low, high) if your scale differs")
-    return values.astype(np.float32)
+                           hint="if your scale differs, load the data with "
+                                "rating_range=(low, high) (kerasrec: --rating-range LOW,HIGH)")
 
 
 def _timestamps(frame: pd.DataFrame, source: Source, timestamp_unit: str) -> np.ndarray:
@@ -309,7 +322,7 @@ def reject_odd_cells(raw: pd.Series, source: Source, column: str, what: str) -> 
 
 
 def validate_ratings(frame: pd.DataFrame, source: Source, *,
-                     rating_range: Tuple[float, float] = (0.5, 5.0),
+                     rating_range: Tuple[float, float] = RATING_RANGE,
                      duplicates: str = "error", timestamp_unit: str = "s") -> pd.DataFrame:
     """Check and type a ratings table (userId, movieId, rating, timestamp).
 
@@ -346,7 +359,7 @@ def check_duplicate_policy(duplicates: str) -> str:
 
 
 def check_read_options(nrows: Optional[int] = None,
-                       rating_range: Tuple[float, float] = (0.5, 5.0),
+                       rating_range: Tuple[float, float] = RATING_RANGE,
                        duplicates: str = "error", timestamp_unit: str = "s") -> None:
     """Check the reading options of the loaders before any file is opened.
 
@@ -378,7 +391,7 @@ def check_read_options(nrows: Optional[int] = None,
 
 
 def typed_ratings(frame: pd.DataFrame, source: Source, *,
-                  rating_range: Tuple[float, float] = (0.5, 5.0),
+                  rating_range: Tuple[float, float] = RATING_RANGE,
                   timestamp_unit: str = "s") -> pd.DataFrame:
     """Every check of :func:`validate_ratings` but the one across rows (duplicates).
 

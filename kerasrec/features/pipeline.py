@@ -12,11 +12,13 @@ import pandas as pd
 
 from kerasrec._io import write_text_atomic
 from kerasrec.data.movie_data import MovieData
+from kerasrec.data.validate import Source, check_rating_range
 from kerasrec.errors import ArgumentError, PipelineError, preview
 from kerasrec.features.context import CONTEXT_NAMES, check_timezone, context_features
 from kerasrec.features.genres import decode_genres, encode_genres, genre_vocabulary
 from kerasrec.features.scaling import RatingScaler
 from kerasrec.features.titles import old_flags, parse_titles
+from kerasrec.schema import RATING_RANGE
 
 FORMAT = "kerasrec.FeaturePipeline"
 #: 2 stores each movie's genres as text (1 packed them into one int64, so at most 63).
@@ -34,19 +36,27 @@ class FeatureConfig:
         old_cutoff: Movies released before this year are ``old``.
         daytime_hours: Daytime is ``start < hour < end``.
         rating_scaling: See :class:`~kerasrec.features.scaling.RatingScaler`.
-        rating_range: Valid ratings, in stars.
+        rating_range: The rating scale, in stars: ratings are scaled over it and
+            predictions clipped to it. None: the scale of the data the pipeline is
+            fitted on (:attr:`~kerasrec.MovieData.rating_range`, MovieLens' 0.5-5 unless
+            the data was loaded with another).
     """
 
     timezone: str = "UTC"
     old_cutoff: int = 2000
     daytime_hours: Tuple[int, int] = (6, 20)
     rating_scaling: str = "minmax"
-    rating_range: Tuple[float, float] = (0.5, 5.0)
+    rating_range: Optional[Tuple[float, float]] = None
 
     def __post_init__(self) -> None:
         check_timezone(self.timezone)
         self.daytime_hours = tuple(int(h) for h in self.daytime_hours)
-        self.rating_range = tuple(float(r) for r in self.rating_range)
+        if self.rating_range is not None:
+            self.rating_range = tuple(float(r) for r in self.rating_range)
+            low, high = self.rating_range
+            if not (np.isfinite(low) and np.isfinite(high) and low < high):
+                raise PipelineError(f"rating_range must be (low, high) with finite low < high, "
+                                    f"got {self.rating_range}")
         lo, hi = self.daytime_hours
         if not 0 <= lo < hi <= 24:
             raise PipelineError(f"daytime_hours must satisfy 0 <= start < end <= 24, got {self.daytime_hours}")
@@ -76,10 +86,11 @@ class FeaturePipeline:
 
     def __init__(self, timezone: str = "UTC", old_cutoff: int = 2000,
                  daytime_hours: Tuple[int, int] = (6, 20), rating_scaling: str = "minmax",
-                 rating_range: Tuple[float, float] = (0.5, 5.0)) -> None:
+                 rating_range: Optional[Tuple[float, float]] = None) -> None:
         self.config = FeatureConfig(timezone, old_cutoff, daytime_hours, rating_scaling,
                                     rating_range)
-        self.scaler = RatingScaler(rating_scaling, rating_range)
+        self._asked_range = self.config.rating_range  # None: each fit takes the data's
+        self.scaler = RatingScaler(rating_scaling, rating_range or RATING_RANGE)
         self.user_vocabulary_: Optional[np.ndarray] = None
         self.item_vocabulary_: Optional[np.ndarray] = None
         self.genres_: Optional[List[str]] = None
@@ -93,12 +104,20 @@ class FeaturePipeline:
 
         Args:
             data: Training data: its ratings define the id vocabularies and the
-                scaler; its products (the whole catalog) the item features.
+                scaler; its products (the whole catalog) the item features; its
+                ``rating_range`` the scale, unless the pipeline was given one.
 
         Returns:
             self.
+
+        Raises:
+            DataError: If a rating lies outside the scale.
         """
         ratings = data.ratings
+        scale = self._asked_range or data.rating_range
+        check_rating_range(ratings["rating"].to_numpy(), Source(data.source), scale)
+        self.config.rating_range = scale
+        self.scaler = RatingScaler(self.config.rating_scaling, scale)
         self.user_vocabulary_ = np.unique(ratings["userId"].to_numpy()).astype(np.int64)
         self.item_vocabulary_ = np.unique(ratings["movieId"].to_numpy()).astype(np.int64)
         self.genres_ = genre_vocabulary(data.products["genres"])

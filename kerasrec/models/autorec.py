@@ -8,6 +8,7 @@ import numpy as np
 
 from kerasrec.models.base import register
 from kerasrec.models.keras_model import KERAS_FILE, KerasRatingModel, load_keras
+from kerasrec.schema import RATING_RANGE
 
 if TYPE_CHECKING:
     import keras
@@ -70,9 +71,26 @@ def rating_matrix(user_index: np.ndarray, item_index: np.ndarray, targets: np.nd
     return matrix
 
 
+def movielens_stars(stars, rating_range, inverse: bool = False) -> np.ndarray:
+    """Ratings on ``rating_range`` mapped linearly onto MovieLens' 0.5-5 stars (or back,
+    with ``inverse``); the identity on MovieLens' scale.
+
+    AutoRec learns stars as they are, with 0 marking an unobserved entry, so it learns
+    them on MovieLens' scale whatever the data's: its settings (``l2``, the learning
+    rate) hold on every scale, and a scale that includes 0 stays apart from "unobserved".
+    """
+    low, high = rating_range
+    unit = (RATING_RANGE[1] - RATING_RANGE[0]) / (high - low)
+    stars = np.asarray(stars, np.float64)
+    if inverse:
+        return low + (stars - RATING_RANGE[0]) / unit
+    return RATING_RANGE[0] + (stars - low) * unit
+
+
 @register("autorec")
 class AutoRec(KerasRatingModel):
-    """Item-based AutoRec trained on ratings in stars; stops early on held-out entries.
+    """Item-based AutoRec trained on ratings in stars (MovieLens' scale:
+    :func:`movielens_stars`); stops early on held-out entries.
 
     Options: ``hidden``, ``l2``, ``learning_rate``.
     """
@@ -112,7 +130,8 @@ class AutoRec(KerasRatingModel):
 
     def _matrix(self, rows=slice(None)) -> np.ndarray:
         p = self.pairs
-        return rating_matrix(p["user_id"][rows], p["item_id"][rows], p["rating"][rows],
+        stars = movielens_stars(p["rating"][rows], self.pipeline.config.rating_range)
+        return rating_matrix(p["user_id"][rows], p["item_id"][rows], stars,
                              self.pipeline.n_users, self.pipeline.n_items)
 
     def score(self, block) -> np.ndarray:
@@ -120,7 +139,8 @@ class AutoRec(KerasRatingModel):
         if getattr(self, "_reconstruction", None) is None:
             self._reconstruction = np.asarray(self.keras_model.predict(
                 {"item_ratings": self._matrix()}, batch_size=4096, verbose=0), np.float32)
-        return self._reconstruction[block["item_id"], block["user_id"]].astype(np.float64)
+        return movielens_stars(self._reconstruction[block["item_id"], block["user_id"]],
+                               self.pipeline.config.rating_range, inverse=True)
 
     def save_parts(self, folder) -> None:
         self.keras_model.save(folder / KERAS_FILE)

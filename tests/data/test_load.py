@@ -56,6 +56,18 @@ def test_movielens_latest_folder(tmp_path, products, ratings):
     _same(kr.load_movies(tmp_path / "ml-latest-small"), products, ratings)
 
 
+def test_another_rating_scale_is_declared_and_carried(tmp_path, products, ratings):
+    products.to_csv(tmp_path / "movies.csv", index=False)
+    ratings.assign(rating=ratings["rating"] * 2).to_csv(tmp_path / "ratings.csv", index=False)
+    with pytest.raises(kr.DataError, match=r"\[0.5, 5\] stars.*--rating-range LOW,HIGH"):
+        kr.load_movies(tmp_path)
+    data = kr.load_movies(tmp_path, rating_range=(1, 10))
+    assert data.rating_range == (1.0, 10.0) and data.ratings["rating"].max() == 10.0
+    assert data.with_ratings(data.ratings.head(2)).rating_range == (1.0, 10.0)
+    assert data.describe()["rating_range"] == [1.0, 10.0]
+    assert kr.load_movies(tmp_path, rating_range=(0, 10)).rating_range == (0.0, 10.0)
+
+
 def test_movielens_latest_zip_with_nested_folder(tmp_path, products, ratings):
     _latest_files(tmp_path / "ml-latest-small", products, ratings)
     archive = tmp_path / "ml-latest-small.zip"

@@ -104,6 +104,37 @@ def test_bad_config():
         kr.FeaturePipeline(timezone="Nowhere/City")
     with pytest.raises(PipelineError):
         kr.FeaturePipeline(daytime_hours=(20, 6))
+    with pytest.raises(PipelineError, match="rating_range"):
+        kr.FeaturePipeline(rating_range=(5, 1))
+
+
+def test_the_rating_scale_comes_with_the_data(tmp_path, products, ratings):
+    ten = kr.MovieData.from_frames(products, ratings.assign(rating=ratings["rating"] * 2),
+                                   rating_range=(1, 10))
+    pipeline = kr.FeaturePipeline().fit(ten)
+    assert pipeline.config.rating_range == (1.0, 10.0)
+    np.testing.assert_allclose(pipeline.transform(ten.ratings)["rating"],
+                               (ten.ratings["rating"] - 1) / 9, rtol=1e-6)
+    loaded = kr.FeaturePipeline.load(pipeline.save(tmp_path / "p.json"))
+    assert loaded.config.rating_range == (1.0, 10.0)
+    # a pipeline given a scale keeps it, and refits take the data's again when not given
+    assert kr.FeaturePipeline(rating_range=(0, 10)).fit(ten).config.rating_range == (0.0, 10.0)
+    assert pipeline.fit(kr.MovieData.from_frames(products, ratings)).config.rating_range == (
+        0.5, 5.0)
+    assert ten.with_ratings(ten.ratings.head(2)).rating_range == (1.0, 10.0)
+
+
+def test_ratings_outside_the_scale_are_refused_at_fit(products, ratings):
+    # MovieData built directly is not validated: the pipeline does not clip in silence
+    doubled = kr.MovieData(products, ratings.assign(rating=ratings["rating"] * 2),
+                           source="mine.csv")
+    with pytest.raises(kr.DataError) as caught:
+        kr.FeaturePipeline().fit(doubled)
+    message = str(caught.value)
+    assert "mine.csv" in message and "column 'rating'" in message
+    assert "[0.5, 5] stars" in message and "rating_range=(low, high)" in message
+    with pytest.raises(kr.DataError, match=r"\[1, 4\] stars"):
+        kr.FeaturePipeline(rating_range=(1, 4)).fit(doubled.with_ratings(ratings))
 
 
 def test_any_number_of_genres(tmp_path):

@@ -14,11 +14,13 @@ from kerasrec.models.base import Block, register
 from kerasrec.models.hybrid.config import HybridConfig
 from kerasrec.models.hybrid.recent import input_times
 from kerasrec.models.keras_model import KerasRatingModel, history_in_stars, target_range
+from kerasrec.schema import RATING_RANGE
 
 #: Most movies the retrieval softmax scores in full (a batch x movies matrix of logits);
 #: above it ``retrieval_negatives="auto"`` trains with in-batch negatives.
 RETRIEVAL_SOFTMAX_LIMIT = 20_000
-#: Weights of the predicted stars beside the retrieval score tried on validation.
+#: Weights of the predicted stars beside the retrieval score tried on validation, per
+#: MovieLens star (:func:`star_unit`).
 BLENDS = (0.0, 0.25, 0.5, 1.0)
 #: Weights of the sequence branch in what lists rank by, tried on validation.
 RECENT_WEIGHTS = (0.0, 0.5, 1.0)
@@ -57,6 +59,14 @@ class MovieBiasChoice(NamedTuple):
     shrink: float = 1.0
     before: Optional[float] = None
     after: Optional[float] = None
+
+
+def star_unit(rating_range: Tuple[float, float]) -> float:
+    """A MovieLens star in stars of ``rating_range``, by the scales' spans (1.0 on
+    MovieLens' 0.5-5, 0.5 on 1-10): star weights chosen on a grid (:data:`BLENDS`) are
+    scaled by it, so the same ratings on another scale give the same lists."""
+    low, high = rating_range
+    return (RATING_RANGE[1] - RATING_RANGE[0]) / (high - low)
 
 
 def movie_bias_steps(items: np.ndarray, residuals: np.ndarray, n_items: int, shrink: float
@@ -496,7 +506,8 @@ class Hybrid(KerasRatingModel):
         # ... then the stars' blend, reranking each user's top CANDIDATES of those lists:
         # stars for every catalog movie would cost more than the rest of the choice.
         _, g, c, h, a = max(recalls, key=lambda key: np.mean(np.concatenate(recalls[key])))
-        for w in BLENDS[1:]:
+        blends = [w * star_unit(self.pipeline.config.rating_range) for w in BLENDS[1:]]
+        for w in blends:
             recalls[(w, g, c, h, a)] = []
         for chunk, (base, sequence), co_chunk in zip(chunks, parts, co):
             ranking = np.where(seen[chunk], -np.inf, base + g * sequence + c * co_chunk)
@@ -504,7 +515,7 @@ class Hybrid(KerasRatingModel):
                                   axis=1)[:, :CANDIDATES]
             block = self._pairs_block(np.repeat(users[chunk], top.shape[1]), top.ravel())
             stars = self.score(block).reshape(top.shape).astype(np.float32)
-            for w in BLENDS[1:]:
+            for w in blends:
                 reranked = np.full_like(ranking, -np.inf)
                 np.put_along_axis(reranked, top, np.take_along_axis(ranking, top, axis=1)
                                   + w * stars, axis=1)
