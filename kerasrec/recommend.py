@@ -24,8 +24,8 @@ import pandas as pd
 from kerasrec import scoring
 from kerasrec.catalog import Catalog, Filters
 from kerasrec.data.movie_data import MovieData
-from kerasrec.errors import ArgumentError, NotFittedError, UnknownMovieError
-from kerasrec.features.context import with_context
+from kerasrec.errors import ArgumentError, NotFittedError, UnknownMovieError, preview
+from kerasrec.features.context import unix_seconds, with_context
 from kerasrec.features.pipeline import FeaturePipeline
 from kerasrec.models.base import DEFAULT_MODEL, model_class
 from kerasrec.rerank import CANDIDATES, rerank
@@ -750,10 +750,13 @@ _ALIASES = {"userid": "userId", "user": "userId", "movieid": "movieId", "movie":
 
 def _as_pairs(pairs) -> pd.DataFrame:
     """``pairs`` with the id columns named userId and movieId (``user_id``, ``UserID``,
-    ``item`` ... are accepted), index reset.
+    ``item`` ... are accepted) and read as int64 ids (:func:`_pair_ids`), a
+    ``timestamp`` column as int64 Unix seconds (numbers or dates:
+    :func:`~kerasrec.features.context.unix_seconds`), index reset.
 
     Raises:
-        ArgumentError: If it is not a DataFrame or an id column is missing.
+        ArgumentError: If it is not a DataFrame, an id column is missing, or an id or a
+            timestamp cannot be read.
     """
     if not isinstance(pairs, pd.DataFrame):
         raise ArgumentError(f"pairs must be a DataFrame with userId and movieId, got "
@@ -768,4 +771,30 @@ def _as_pairs(pairs) -> pd.DataFrame:
     if missing:
         raise ArgumentError(f"pairs lack column(s) {sorted(missing)}; found "
                             f"{[str(c) for c in pairs.columns]}")
-    return pairs.reset_index(drop=True)
+    pairs = pairs.reset_index(drop=True)
+    read = {column: _pair_ids(pairs[column], column) for column in ("userId", "movieId")}
+    if "timestamp" in pairs:
+        read["timestamp"] = unix_seconds(pairs["timestamp"])
+    return pairs.assign(**read)
+
+
+def _pair_ids(values: pd.Series, column: str) -> np.ndarray:
+    """An id column of pairs as int64: integers, whole floats and numeric text alike, as
+    the loaders read ids (a text ``"2"`` would otherwise miss the catalog and be scored
+    as an unknown movie, in silence).
+
+    Raises:
+        ArgumentError: For missing, fractional or non-numeric ids, or ids beyond 64 bits.
+    """
+    if pd.api.types.is_integer_dtype(values):
+        return values.to_numpy(np.int64)
+    numeric = pd.to_numeric(values, errors="coerce").to_numpy(np.float64)
+    bad = np.isnan(numeric) | (numeric != np.floor(numeric))
+    if bad.any():
+        raise ArgumentError(f"pairs column '{column}' must hold whole-number ids, found "
+                            f"{preview(values[bad].unique())} at positions "
+                            f"{preview(np.flatnonzero(bad))}")
+    if np.abs(numeric).max(initial=0) >= 2.0 ** 63:
+        raise ArgumentError(f"an id is outside the 64-bit integer range of MovieLens ids: "
+                            f"{preview(values[np.abs(numeric) >= 2.0 ** 63].unique())}")
+    return numeric.astype(np.int64)

@@ -441,6 +441,29 @@ def test_pairs_take_the_usual_spellings_of_the_id_columns(rec, split):
         rec.predict(test.drop(columns="movieId"))
 
 
+def test_pairs_read_ids_and_times_as_the_loaders_do(rec, split):
+    """Ids as text or whole floats and times as dates give what ints and Unix seconds
+    give: read otherwise, a text movieId missed the catalog (scored as an unknown movie)
+    and a column of dates was read as nanoseconds."""
+    test = split[1].head(50)[["userId", "movieId", "timestamp"]]
+    expected = rec.predict(test)
+    dates = pd.to_datetime(test["timestamp"], unit="s")
+    for changed in (test.astype({"userId": str, "movieId": str}),
+                    test.astype({"userId": float, "movieId": float}),
+                    test.assign(timestamp=dates),
+                    test.assign(timestamp=dates.dt.tz_localize("UTC").dt.tz_convert("Asia/Tokyo"))):
+        np.testing.assert_array_equal(rec.predict(changed), expected)
+    # a datetime object as the context of a list, too
+    user = int(test["userId"].iloc[0])
+    night = pd.Timestamp("2024-05-04 03:00")  # a Saturday, 03:00 UTC
+    pd.testing.assert_frame_equal(rec.recommend(user, context=night.to_pydatetime()),
+                                  rec.recommend(user, context=int(night.timestamp())))
+    with pytest.raises(kr.ArgumentError, match="whole-number ids, found nan at positions 1"):
+        rec.predict(pd.DataFrame({"userId": [1, None], "movieId": [1, 2]}))
+    with pytest.raises(kr.ArgumentError, match="Unix seconds or dates, found '2024-05-04'"):
+        rec.predict(test.head(1).assign(timestamp="2024-05-04"))
+
+
 # --- signs of life -------------------------------------------------------------------------
 
 def test_auto_verbosity_follows_the_terminal_or_jupyter(monkeypatch):

@@ -218,13 +218,13 @@ def _timestamps(frame: pd.DataFrame, source: Source, timestamp_unit: str) -> np.
                             f"got {timestamp_unit!r}")
     reject_odd_cells(raw, source, "timestamp", "timestamps")
     dates = (np.ones(len(raw), bool) if pd.api.types.is_datetime64_any_dtype(raw)
-             else _date_cells(raw))
+             else date_cells(raw))
     missing = raw.isna().to_numpy()
     if missing.any():
         raise source.error("missing timestamp", column="timestamp", mask=missing)
     values = np.empty(len(raw), np.float64)
     if dates.any():
-        values[dates] = _date_seconds(raw[dates])
+        values[dates] = date_seconds(raw[dates])
         lost = dates & np.isnan(values)
         if lost.any():  # dates pandas cannot read at all (e.g. before year 1)
             raise source.error(f"dates before 1970 or in the future, found "
@@ -279,14 +279,14 @@ def _numeric_seconds(values: np.ndarray, where: np.ndarray, source: Source,
     return values
 
 
-def _date_cells(raw: pd.Series) -> np.ndarray:
+def date_cells(raw: pd.Series) -> np.ndarray:
     """Which cells of an object column are dates (``datetime``, ``date``, ``Timestamp``)."""
     if raw.dtype != object:
         return np.zeros(len(raw), bool)
     return raw.map(lambda v: isinstance(v, (datetime.date, np.datetime64))).to_numpy(bool)
 
 
-def _date_seconds(cells: pd.Series) -> np.ndarray:
+def date_seconds(cells: pd.Series) -> np.ndarray:
     """Date cells -> Unix seconds (NaN where pandas cannot hold the date); naive is UTC."""
     when = pd.to_datetime(cells, utc=True, errors="coerce").dt.tz_convert(None).to_numpy()
     # Whole seconds in NumPy: pandas' own arithmetic is in nanoseconds and overflows

@@ -11,17 +11,18 @@ from typing import Mapping
 import numpy as np
 import pandas as pd
 
-from kerasrec.errors import ArgumentError
+from kerasrec.data.validate import date_cells, date_seconds
+from kerasrec.errors import ArgumentError, preview
 from kerasrec.schema import (CONTEXT_NAMES, check_timezone, context_features,
                              context_features_tf, utc_offsets)
 
 __all__ = ["CONTEXT_NAMES", "check_timezone", "context_features", "context_features_tf",
-           "utc_offsets", "with_context"]
+           "unix_seconds", "utc_offsets", "with_context"]
 
 
 def with_context(pairs: pd.DataFrame, context) -> pd.DataFrame:
     """``pairs`` with a context: ``None`` (as they are), a dict of ``daytime``/``weekend``
-    (or ``timestamp``) values, or a timestamp (Unix seconds or ``pd.Timestamp``).
+    (or ``timestamp``) values, or a timestamp (Unix seconds or a date, naive ones UTC).
 
     Raises:
         ArgumentError: For dict keys other than daytime, weekend and timestamp.
@@ -46,31 +47,55 @@ def with_context(pairs: pd.DataFrame, context) -> pd.DataFrame:
 _LAST_SECOND = 253_402_300_799
 
 
-def _unix_seconds(value) -> int:
-    """A context timestamp (Unix seconds or ``pd.Timestamp``) as int seconds.
+def unix_seconds(values) -> np.ndarray:
+    """Rating times as int64 Unix seconds, -1 where unknown, the way the loaders read them.
+
+    Numbers are Unix seconds; ``datetime64`` values, pandas Timestamps and
+    ``datetime``/``date`` objects are dates (naive ones UTC); NaN, NaT and None are
+    unknown. A column of dates would otherwise be read as nanoseconds.
+
+    Args:
+        values: A sequence or Series, one time per rating.
+
+    Raises:
+        ArgumentError: For values that are neither numbers nor dates, or times outside
+            1970-9999 (other than -1).
+
+    Example:
+        >>> unix_seconds(pd.Series(pd.to_datetime(["2001-09-09 01:46:40", None]))).tolist()
+        [1000000000, -1]
+    """
+    series = pd.Series(values).reset_index(drop=True)
+    if pd.api.types.is_integer_dtype(series):  # the common case, kept cheap for large tables
+        seconds = series.to_numpy(np.float64)
+    else:
+        known = series.notna().to_numpy()
+        dates = known & (pd.api.types.is_datetime64_any_dtype(series) or date_cells(series))
+        seconds = np.full(len(series), -1.0)
+        if dates.any():
+            seconds[dates] = date_seconds(series[dates])
+        numbers = known & ~dates
+        seconds[numbers] = pd.to_numeric(series[numbers], errors="coerce")
+        bad = known & np.isnan(seconds)
+        if bad.any():
+            raise ArgumentError(f"timestamps must be Unix seconds or dates, found "
+                                f"{preview(series[bad].unique())}")
+    out = (seconds < -1) | (seconds > _LAST_SECOND)
+    if out.any():
+        raise ArgumentError(f"timestamps must be Unix seconds between 0 (1970) and "
+                            f"{_LAST_SECOND} (9999), or -1 for unknown; found "
+                            f"{preview(series[out].unique())}")
+    return np.floor(seconds).astype(np.int64)
+
+
+def _unix_seconds(value):
+    """A context timestamp (Unix seconds or a date), or one per pair, as int seconds.
 
     -1 is the pipeline's "time unknown" (no session, context from the flags).
 
     Raises:
         ArgumentError: For values that are not a time between 1970 and 9999 (or -1).
     """
-    if isinstance(value, pd.Timestamp):
-        value = value.timestamp()
     if np.ndim(value):  # one per pair
-        try:
-            seconds = np.asarray(value, dtype=np.int64)
-        except (TypeError, ValueError, OverflowError):
-            raise ArgumentError("context timestamps must be Unix seconds") from None
-        if seconds.size and (seconds.min() < -1 or seconds.max() > _LAST_SECOND):
-            raise ArgumentError("context timestamps must be Unix seconds between 0 (1970) and "
-                                f"{_LAST_SECOND} (9999)")
-        return seconds
-    try:
-        seconds = int(value)
-    except (TypeError, ValueError, OverflowError):
-        raise ArgumentError(f"a context timestamp must be Unix seconds or a pandas Timestamp, "
-                            f"got {value!r}") from None
-    if not -1 <= seconds <= _LAST_SECOND:
-        raise ArgumentError(f"a context timestamp must be Unix seconds between 0 (1970) and "
-                            f"{_LAST_SECOND} (9999), or -1 for unknown; got {value!r}")
-    return seconds
+        return unix_seconds(value)
+    return int(unix_seconds([value])[0])

@@ -14,7 +14,8 @@ from kerasrec._io import write_text_atomic
 from kerasrec.data.movie_data import MovieData
 from kerasrec.data.validate import Source, check_rating_range
 from kerasrec.errors import ArgumentError, PipelineError, preview
-from kerasrec.features.context import CONTEXT_NAMES, check_timezone, context_features
+from kerasrec.features.context import (CONTEXT_NAMES, check_timezone, context_features,
+                                       unix_seconds)
 from kerasrec.features.genres import decode_genres, encode_genres, genre_vocabulary
 from kerasrec.features.scaling import RatingScaler
 from kerasrec.features.titles import old_flags, parse_titles
@@ -222,7 +223,7 @@ class FeaturePipeline:
         else:
             flags = np.zeros((len(ratings), 2), np.uint8)
         if "timestamp" in ratings:
-            stamps = pd.to_numeric(ratings["timestamp"]).fillna(-1).to_numpy(np.int64)
+            stamps = self.timestamps(ratings)
             dated = stamps >= 0
             if dated.any():
                 flags[dated] = context_features(stamps[dated], self.config.timezone,
@@ -231,10 +232,15 @@ class FeaturePipeline:
 
     @staticmethod
     def timestamps(ratings: pd.DataFrame) -> np.ndarray:
-        """int64 Unix seconds of ``ratings`` (-1 where missing or without the column)."""
+        """int64 Unix seconds of ``ratings`` (-1 where missing or without the column):
+        numbers or dates, read by :func:`~kerasrec.features.context.unix_seconds`.
+
+        Raises:
+            ArgumentError: For timestamps that are neither numbers nor dates in 1970-9999.
+        """
         if "timestamp" not in ratings:
             return np.full(len(ratings), -1, np.int64)
-        return pd.to_numeric(ratings["timestamp"]).fillna(-1).to_numpy(np.int64)
+        return unix_seconds(ratings["timestamp"])
 
     def transform(self, ratings: pd.DataFrame, *, item_features: bool = True
                   ) -> Dict[str, np.ndarray]:

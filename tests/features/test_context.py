@@ -1,12 +1,16 @@
 from __future__ import annotations
 
+import re
+
 import numpy as np
 import pandas as pd
 import pytest
 from hypothesis import given, strategies as st
 
+import kerasrec as kr
 from kerasrec import PipelineError
 from kerasrec.features import context_features
+from tests.conftest import write_xlsx
 
 
 def _ts(text: str) -> int:
@@ -65,3 +69,33 @@ def test_flags_match_the_standard_library_in_any_zone(ts, zone, hours):
     daytime, weekend = context_features(np.array([ts]), zone, daytime_hours=hours)[0]
     assert daytime == (hours[0] < when.hour < hours[1])
     assert weekend == (when.weekday() >= 5)
+
+
+def test_times_are_read_as_the_loaders_read_them(tmp_path, products, ratings):
+    from kerasrec.features.context import unix_seconds
+
+    seconds = ratings["timestamp"].to_numpy()
+    dates = pd.to_datetime(seconds, unit="s")
+    # a workbook of date cells, loaded: the loaders' own reading of the same times
+    path = write_xlsx(tmp_path / "dates.xlsx", {"products": products,
+                                                "users": ratings.assign(timestamp=dates)})
+    assert kr.load_movies(path).ratings["timestamp"].tolist() == seconds.tolist()
+    for times in (seconds, seconds.astype(float), pd.Series(dates), dates.tz_localize("UTC"),
+                  dates.tz_localize("UTC").tz_convert("Asia/Tokyo"),
+                  pd.Series(list(dates.to_pydatetime()), dtype=object)):
+        assert unix_seconds(times).tolist() == seconds.tolist(), times
+    # unknown times are -1, as everywhere in the pipeline
+    assert unix_seconds(pd.Series([seconds[0], np.nan])).tolist() == [seconds[0], -1]
+    assert unix_seconds(pd.Series([dates[0], pd.NaT])).tolist() == [seconds[0], -1]
+
+
+@pytest.mark.parametrize("times, words", [
+    (["2020-01-01"], "Unix seconds or dates"),
+    ([2 ** 70], "between 0 (1970)"),
+    ([-5], "between 0 (1970)"),
+])
+def test_unreadable_times_are_argument_errors(times, words):
+    from kerasrec.features.context import unix_seconds
+
+    with pytest.raises(kr.ArgumentError, match=re.escape(words)):
+        unix_seconds(times)
