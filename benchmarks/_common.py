@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import json
+import os
+import platform
 import resource
+import subprocess
 import sys
 from pathlib import Path
 
@@ -19,9 +22,42 @@ def peak_rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
 
 
+#: Libraries whose versions a figure depends on, recorded when the benchmark loaded them.
+LIBRARIES = ("kerasrec", "tensorflow", "keras", "numpy", "pandas", "sklearn", "scipy",
+             "pyarrow")
+
+
+def environment() -> dict:
+    """Where a figure was measured: the kerasrec checkout's commit (``+changes`` when its
+    files differ from it), the versions of the libraries loaded, and the machine; so a
+    figure that moves between runs can be traced to the code, a library or the machine.
+    """
+    loaded = sys.modules.get("kerasrec")
+    checkout = Path(loaded.__file__).resolve().parents[1] if loaded else ROOT
+
+    def git(*args: str) -> str:
+        try:
+            return subprocess.run(["git", "-C", str(checkout), *args], capture_output=True,
+                                  text=True, timeout=30).stdout.strip()
+        except (OSError, subprocess.SubprocessError):
+            return ""
+
+    commit = git("rev-parse", "--short", "HEAD") or None
+    if commit and git("status", "--porcelain", "--untracked-files=no"):
+        commit += "+changes"
+    versions = {name: getattr(sys.modules[name], "__version__", None)
+                for name in LIBRARIES if name in sys.modules}
+    return {"commit": commit, "python": platform.python_version(), **versions,
+            "cpus": os.cpu_count(), "machine": platform.machine()}
+
+
 def emit(result: dict) -> None:
-    """Print the result as one JSON object on the last line of output."""
+    """Print the result as one JSON object on the last line of output, with the
+    :func:`environment` it was measured in (under ``"environment"``; a result passed on
+    from the process that measured it keeps that process's)."""
     sys.stdout.flush()
+    if isinstance(result, dict) and "environment" not in result:
+        result = {**result, "environment": environment()}
     print(json.dumps(result))
 
 

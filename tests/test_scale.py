@@ -7,6 +7,7 @@ CI runs it on 1M ratings; the 25M run is marked slow (``--runslow``).
 from __future__ import annotations
 
 import json
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -41,6 +42,13 @@ def _check(result: dict, rows: int) -> None:
     # One epoch learns: on the held-out 1% it beats predicting the mean rating.
     assert result["holdout_rmse"] < 0.85 * result["mean_rmse"]
     assert result["export_seconds"] > 0
+    # where it was measured: the measuring process's libraries and this checkout's commit
+    environment = result["environment"]
+    assert environment["tensorflow"] and environment["keras"] and environment["cpus"] >= 1
+    if shutil.which("git") and (SCRIPT.parents[1] / ".git").exists():
+        assert environment["commit"].split("+")[0] == subprocess.run(
+            ["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True,
+            cwd=SCRIPT.parents[1]).stdout.strip()
 
 
 @pytest.fixture(scope="module")
