@@ -386,7 +386,7 @@ class Recommender:
         self._check_fitted()
         items = self._recent_items([] if recent is None else recent, "relevance")
         row = self.pipeline_.user_index([user_id]).astype(np.int64)
-        item = self.pipeline_.item_index(_recent_ids([movie_id])).astype(np.int64)
+        item = self.pipeline_.item_index(_ids(movie_id, "movie_id")).astype(np.int64)
         module = self.model_.recent_module()
         window, weights, shares = (np.asarray(a)[0] for a in module.explain(
             row, items[None, :], item))
@@ -472,7 +472,7 @@ class Recommender:
         if rank_by != "relevance":
             raise ArgumentError("recent changes what lists rank by relevance; "
                                 "rank_by='rating' ignores it")
-        return self.pipeline_.item_index(_recent_ids(recent)).astype(np.int64)
+        return self.pipeline_.item_index(_ids(recent, "recent")).astype(np.int64)
 
     def _recommend(self, user_id, k: int, context, filters: Filters,
                    rank_by: Optional[str], recent=None) -> pd.DataFrame:
@@ -485,7 +485,7 @@ class Recommender:
         shift = None
         if recent is not None:
             items = self._recent_items(recent, rank_by)
-            filters = replace(filters, exclude=[*(filters.exclude or ()), *_recent_ids(recent)])
+            filters = replace(filters, exclude=[*(filters.exclude or ()), *_ids(recent, "recent")])
             shift = np.asarray(self.model_.recent_module()(
                 np.array([row], np.int64), items[None, :]))[0]
         candidates = catalog.candidates(row, filters)
@@ -568,10 +568,7 @@ class Recommender:
         """
         self._check_fitted()
         _check_k(k)
-        try:
-            users = np.asarray(user_ids, np.int64).reshape(-1)
-        except (TypeError, ValueError, OverflowError):
-            raise ArgumentError(f"user_ids must be whole numbers, got {user_ids!r}") from None
+        users = _ids(user_ids, "user_ids")
         rank_by = self._rank_by(rank_by)
         filters = Filters(exclude_seen, min_ratings, genres, years, movies, exclude)
         table = self._table_if_any()
@@ -627,6 +624,7 @@ class Recommender:
 
         self._check_fitted()
         _check_k(k)
+        movie_id = int(_ids(movie_id, "movie_id")[0])
         row = self.catalog_.position([movie_id])[0]
         if row < 0:
             raise UnknownMovieError(f"movieId {movie_id!r} is not in the catalog of "
@@ -719,18 +717,6 @@ def resolve_verbose(verbose) -> int:
     return int(verbose)
 
 
-def _recent_ids(recent) -> np.ndarray:
-    """``recent`` as a 1-d int64 array of movieIds."""
-    try:
-        ids = np.asarray(list(recent) if not isinstance(recent, np.ndarray) else recent)
-        if ids.size and not np.issubdtype(ids.dtype, np.integer):
-            raise TypeError
-        return ids.astype(np.int64).reshape(-1)
-    except (TypeError, ValueError, OverflowError):
-        raise ArgumentError(f"recent must be a list of movieIds (whole numbers), got "
-                            f"{recent!r}") from None
-
-
 def _check_candidates(candidates) -> int:
     if isinstance(candidates, bool) or not isinstance(candidates, (int, np.integer)) \
             or candidates < 1:
@@ -750,7 +736,7 @@ _ALIASES = {"userid": "userId", "user": "userId", "movieid": "movieId", "movie":
 
 def _as_pairs(pairs) -> pd.DataFrame:
     """``pairs`` with the id columns named userId and movieId (``user_id``, ``UserID``,
-    ``item`` ... are accepted) and read as int64 ids (:func:`_pair_ids`), a
+    ``item`` ... are accepted) and read as int64 ids (:func:`_ids`), a
     ``timestamp`` column as int64 Unix seconds (numbers or dates:
     :func:`~kerasrec.features.context.unix_seconds`), index reset.
 
@@ -772,26 +758,31 @@ def _as_pairs(pairs) -> pd.DataFrame:
         raise ArgumentError(f"pairs lack column(s) {sorted(missing)}; found "
                             f"{[str(c) for c in pairs.columns]}")
     pairs = pairs.reset_index(drop=True)
-    read = {column: _pair_ids(pairs[column], column) for column in ("userId", "movieId")}
+    read = {column: _ids(pairs[column], column) for column in ("userId", "movieId")}
     if "timestamp" in pairs:
         read["timestamp"] = unix_seconds(pairs["timestamp"])
     return pairs.assign(**read)
 
 
-def _pair_ids(values: pd.Series, column: str) -> np.ndarray:
-    """An id column of pairs as int64: integers, whole floats and numeric text alike, as
-    the loaders read ids (a text ``"2"`` would otherwise miss the catalog and be scored
-    as an unknown movie, in silence).
+def _ids(values, name: str) -> np.ndarray:
+    """Ids given to the Recommender (a pairs column, ``recent``, ``user_ids``, one id) as
+    a 1-d int64 array: integers, whole floats and numeric text alike, as the loaders
+    read ids (a text ``"2"`` would otherwise miss the catalog and be taken for an
+    unknown movie, in silence).
 
     Raises:
-        ArgumentError: For missing, fractional or non-numeric ids, or ids beyond 64 bits.
+        ArgumentError: For missing, fractional, non-numeric or true/false ids, or ids
+            beyond 64 bits.
     """
-    if pd.api.types.is_integer_dtype(values):
+    values = pd.Series(values if np.ndim(values) else [values]).reset_index(drop=True)
+    if pd.api.types.is_integer_dtype(values) and not pd.api.types.is_bool_dtype(values):
         return values.to_numpy(np.int64)
     numeric = pd.to_numeric(values, errors="coerce").to_numpy(np.float64)
     bad = np.isnan(numeric) | (numeric != np.floor(numeric))
+    if values.dtype == object or pd.api.types.is_bool_dtype(values):
+        bad |= values.map(lambda v: isinstance(v, (bool, np.bool_))).to_numpy(bool)
     if bad.any():
-        raise ArgumentError(f"pairs column '{column}' must hold whole-number ids, found "
+        raise ArgumentError(f"{name} must hold whole-number ids, found "
                             f"{preview(values[bad].unique())} at positions "
                             f"{preview(np.flatnonzero(bad))}")
     if np.abs(numeric).max(initial=0) >= 2.0 ** 63:

@@ -418,7 +418,7 @@ def test_recommend_many_takes_any_sequence_of_ids(rec, split):
     for user in users:
         assert lists[lists.userId == user]["movieId"].tolist() == \
             rec.recommend(user, k=4)["movieId"].tolist()
-    with pytest.raises(kr.ArgumentError, match="user_ids must be whole numbers"):
+    with pytest.raises(kr.ArgumentError, match="user_ids must hold whole-number ids, found .a., .b."):
         rec.recommend_many(["a", "b"])
 
 
@@ -462,6 +462,14 @@ def test_pairs_read_ids_and_times_as_the_loaders_do(rec, split):
         rec.predict(pd.DataFrame({"userId": [1, None], "movieId": [1, 2]}))
     with pytest.raises(kr.ArgumentError, match="Unix seconds or dates, found '2024-05-04'"):
         rec.predict(test.head(1).assign(timestamp="2024-05-04"))
+    # one id rule everywhere an id is given
+    movie = int(test["movieId"].iloc[0])
+    pd.testing.assert_frame_equal(rec.recommend(str(user), recent=[str(movie)]),
+                                  rec.recommend(user, recent=[movie]))
+    pd.testing.assert_frame_equal(rec.similar_items(str(movie)), rec.similar_items(movie))
+    pd.testing.assert_frame_equal(rec.because(str(user), float(movie)), rec.because(user, movie))
+    with pytest.raises(kr.ArgumentError, match="movie_id must hold whole-number ids"):
+        rec.similar_items(True)
 
 
 # --- signs of life -------------------------------------------------------------------------

@@ -371,7 +371,7 @@ def test_recent_needs_a_sequence_branch_and_relevance(drift):
         fitted[False].recommend(1, recent=[1, 2])
     with pytest.raises(ArgumentError, match="rank_by='rating' ignores it"):
         fitted[True].recommend(1, recent=[1, 2], rank_by="rating")
-    with pytest.raises(ArgumentError, match="recent must be a list of movieIds"):
+    with pytest.raises(ArgumentError, match="recent must hold whole-number ids, found 'Heat'"):
         fitted[True].recommend(1, recent=["Heat"])
 
 
