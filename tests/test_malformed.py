@@ -99,6 +99,16 @@ def _csv_folder_with_bad_rating(f, p, r):
     return f
 
 
+def _csv_folder(ratings_columns=None, sep=","):
+    """A MovieLens CSV folder whose ratings.csv has only ``ratings_columns`` or another
+    separator (as a spreadsheet saved as CSV in many locales is)."""
+    def make(f, p, r):
+        p.to_csv(f / "movies.csv", index=False)
+        r[ratings_columns or list(r.columns)].to_csv(f / "ratings.csv", index=False, sep=sep)
+        return f
+    return make
+
+
 def _parquet_folder(f, p, r):
     p.to_parquet(f / "movies.parquet")
     r.drop(columns="movieId").to_parquet(f / "ratings.parquet")
@@ -301,6 +311,12 @@ DATA_CASES = [
     DataCase("ratings file alone", _ratings_only, "load_ratings"),
     DataCase("parquet without movieId", _parquet_folder, "missing column 'movieId'",
              "ratings.parquet"),
+    DataCase("csv without timestamps", _csv_folder(["userId", "movieId", "rating"]),
+             "missing column 'timestamp'", "ratings.csv"),
+    DataCase("csv separated by semicolons", _csv_folder(sep=";"),
+             "separated by ';', not commas", "ratings.csv"),
+    DataCase("csv separated by tabs", _csv_folder(sep="\t"),
+             "separated by '\\t', not commas", "ratings.csv"),
     DataCase("single rating", lambda f, p, r: _book(f, p, r.iloc[:1]),
              "cannot split fewer than two ratings"),
     DataCase("test file with a movie not in the catalog", _test_file_with_unknown_movie,

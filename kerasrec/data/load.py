@@ -206,8 +206,9 @@ class _Table:
                 typed = self._typed_chunks(self.chunks, **options)
             except DataError:
                 raise
-            except (ValueError, OSError, EOFError, zipfile.BadZipFile):
-                typed = None  # pyarrow could not type a value; the loose path names it
+            except (ValueError, KeyError, OSError, EOFError, zipfile.BadZipFile):
+                # pyarrow could not type a value or find a column; the loose path names it
+                typed = None
         if typed is None and self.loose_chunks is not None:
             typed = self._typed_chunks(self.loose_chunks, **options)
         if typed is None:

@@ -70,7 +70,12 @@ def check_columns(frame: pd.DataFrame, required: Tuple[str, ...], source: Source
     if missing:
         lower = {c.lower(): c for c in columns}
         near = [f"'{lower[m.lower()]}' -> '{m}'" for m in missing if m.lower() in lower]
+        # A spreadsheet saved as CSV in many locales is separated by ';' (or tabs).
+        separator = next((s for s in (";", "\t") if len(columns) == 1
+                          and set(required) <= set(columns[0].split(s))), None)
         hint = ("column names are case-sensitive; rename " + ", ".join(near)) if near else (
+            f"the file is separated by {separator!r}, not commas: save it as comma-separated "
+            f"CSV (as MovieLens' files are)") if separator else (
             f"expected columns {list(required)}, found {columns}")
         raise DataError(f"missing column{'s' if len(missing) > 1 else ''} "
                         + ", ".join(f"'{m}'" for m in missing),
