@@ -311,6 +311,11 @@ DATA_CASES = [
     DataCase("ratings file alone", _ratings_only, "load_ratings"),
     DataCase("parquet without movieId", _parquet_folder, "missing column 'movieId'",
              "ratings.parquet"),
+    DataCase("header below a title row",
+             lambda f, p, r: _book(f, p, pd.concat([pd.DataFrame([r.columns], columns=r.columns),
+                                                    r.astype(object)]).set_axis(
+                 ["My ratings", "", "", ""], axis=1)),
+             "column names are in row 2: delete the rows above them", "users"),
     DataCase("csv without timestamps", _csv_folder(["userId", "movieId", "rating"]),
              "missing column 'timestamp'", "ratings.csv"),
     DataCase("csv separated by semicolons", _csv_folder(sep=";"),

@@ -73,10 +73,15 @@ def check_columns(frame: pd.DataFrame, required: Tuple[str, ...], source: Source
         # A spreadsheet saved as CSV in many locales is separated by ';' (or tabs).
         separator = next((s for s in (";", "\t") if len(columns) == 1
                           and set(required) <= set(columns[0].split(s))), None)
+        # A sheet with a title (or blank rows) above its header.
+        header = next((source.first_row + i for i, row in
+                       enumerate(frame.head(10).itertuples(index=False))
+                       if set(required) <= {str(v).strip() for v in row}), None)
         hint = ("column names are case-sensitive; rename " + ", ".join(near)) if near else (
             f"the file is separated by {separator!r}, not commas: save it as comma-separated "
             f"CSV (as MovieLens' files are)") if separator else (
-            f"expected columns {list(required)}, found {columns}")
+            f"the column names are in row {header}: delete the rows above them") if header \
+            else f"expected columns {list(required)}, found {columns}"
         raise DataError(f"missing column{'s' if len(missing) > 1 else ''} "
                         + ", ".join(f"'{m}'" for m in missing),
                         file=source.file, sheet=source.sheet, hint=hint)
