@@ -460,8 +460,10 @@ def test_pairs_read_ids_and_times_as_the_loaders_do(rec, split):
                                   rec.recommend(user, context=int(night.timestamp())))
     with pytest.raises(kr.ArgumentError, match="whole-number ids, found nan at positions 1"):
         rec.predict(pd.DataFrame({"userId": [1, None], "movieId": [1, 2]}))
-    with pytest.raises(kr.ArgumentError, match="Unix seconds or dates, found '2024-05-04'"):
-        rec.predict(test.head(1).assign(timestamp="2024-05-04"))
+    np.testing.assert_array_equal(  # ISO 8601 text, as a CSV holds dates
+        rec.predict(test.assign(timestamp=dates.dt.strftime("%Y-%m-%d %H:%M:%S"))), expected)
+    with pytest.raises(kr.ArgumentError, match="Unix seconds or dates, found '04/05/2024'"):
+        rec.predict(test.head(1).assign(timestamp="04/05/2024"))
     # one id rule everywhere an id is given
     movie = int(test["movieId"].iloc[0])
     pd.testing.assert_frame_equal(rec.recommend(str(user), recent=[str(movie)]),

@@ -227,26 +227,23 @@ def _timestamps(frame: pd.DataFrame, source: Source, timestamp_unit: str) -> np.
         raise ArgumentError(f"timestamp_unit must be one of {TIMESTAMP_UNITS}, "
                             f"got {timestamp_unit!r}")
     reject_odd_cells(raw, source, "timestamp", "timestamps")
-    dates = (np.ones(len(raw), bool) if pd.api.types.is_datetime64_any_dtype(raw)
-             else date_cells(raw))
     missing = raw.isna().to_numpy()
     if missing.any():
         raise source.error("missing timestamp", column="timestamp", mask=missing)
-    values = np.empty(len(raw), np.float64)
-    if dates.any():
-        values[dates] = date_seconds(raw[dates])
-        lost = dates & np.isnan(values)
-        if lost.any():  # dates pandas cannot read at all (e.g. before year 1)
-            raise source.error(f"dates before 1970 or in the future, found "
-                               f"{preview(raw[lost].unique())}", column="timestamp", mask=lost)
+    values, dates = time_cells(raw)
+    lost = dates & np.isnan(values)
+    if lost.any():  # dates pandas cannot read at all (e.g. before year 1)
+        raise source.error(f"dates before 1970 or in the future, found "
+                           f"{preview(raw[lost].unique())}", column="timestamp", mask=lost)
     numbers = ~dates
     if numbers.any():
-        numeric = pd.to_numeric(raw[numbers], errors="coerce").to_numpy(np.float64)
-        bad = np.zeros(len(raw), bool)
-        bad[numbers] = np.isnan(numeric)
+        numeric = values[numbers]
+        bad = numbers & np.isnan(values)
         if bad.any():
             raise source.error(f"timestamps must be unix seconds or dates, found "
-                               f"{preview(raw[bad].unique())}", column="timestamp", mask=bad)
+                               f"{preview(raw[bad].unique())}", column="timestamp", mask=bad,
+                               hint="dates as text must be ISO 8601, e.g. 2018-09-16 13:50:00 "
+                                    "(UTC unless an offset follows)")
         values[numbers] = _numeric_seconds(numeric, numbers, source, timestamp_unit)
     negative = values < 0
     if negative.any():
@@ -296,9 +293,39 @@ def date_cells(raw: pd.Series) -> np.ndarray:
     return raw.map(lambda v: isinstance(v, (datetime.date, np.datetime64))).to_numpy(bool)
 
 
-def date_seconds(cells: pd.Series) -> np.ndarray:
-    """Date cells -> Unix seconds (NaN where pandas cannot hold the date); naive is UTC."""
-    when = pd.to_datetime(cells, utc=True, errors="coerce").dt.tz_convert(None).to_numpy()
+def time_cells(raw: pd.Series) -> Tuple[np.ndarray, np.ndarray]:
+    """The cells of a time column read as times, the one rule for every reader of times.
+
+    Date cells (``datetime64`` columns, Excel dates, ``datetime``/``date`` objects) and
+    ISO 8601 text (``"2018-09-16 13:50:00"``, ``"2018-09-16T13:50:00+02:00"``: how a CSV
+    holds dates) are dates, read as Unix seconds, naive ones as UTC. Other cells are
+    numbers, whose unit the caller knows.
+
+    Returns:
+        ``(values, dates)``: float values (NaN for missing or unreadable cells) and
+        which cells were dates.
+    """
+    if pd.api.types.is_datetime64_any_dtype(raw):
+        return date_seconds(raw), np.ones(len(raw), bool)
+    dates = date_cells(raw).copy()
+    values = np.full(len(raw), np.nan)
+    if dates.any():
+        values[dates] = date_seconds(raw[dates])
+    numbers = ~dates & raw.notna().to_numpy()
+    if numbers.any():
+        values[numbers] = pd.to_numeric(raw[numbers], errors="coerce")
+        text = numbers & np.isnan(values)
+        if text.any():
+            values[text] = date_seconds(raw[text].astype(str), format="ISO8601")
+            dates |= text & ~np.isnan(values)
+    return values, dates
+
+
+def date_seconds(cells: pd.Series, format: Optional[str] = None) -> np.ndarray:
+    """Date cells (or text in ``format``) -> Unix seconds (NaN where pandas cannot hold or
+    read the date); naive is UTC."""
+    when = pd.to_datetime(cells, utc=True, errors="coerce", format=format
+                          ).dt.tz_convert(None).to_numpy()
     # Whole seconds in NumPy: pandas' own arithmetic is in nanoseconds and overflows
     # for dates past 2262 that the cells may hold.
     seconds = when.astype("datetime64[s]").astype(np.int64).astype(np.float64)

@@ -11,7 +11,7 @@ from typing import Mapping
 import numpy as np
 import pandas as pd
 
-from kerasrec.data.validate import date_cells, date_seconds
+from kerasrec.data.validate import time_cells
 from kerasrec.errors import ArgumentError, preview
 from kerasrec.schema import (CONTEXT_NAMES, check_timezone, context_features,
                              context_features_tf, utc_offsets)
@@ -50,9 +50,10 @@ _LAST_SECOND = 253_402_300_799
 def unix_seconds(values) -> np.ndarray:
     """Rating times as int64 Unix seconds, -1 where unknown, the way the loaders read them.
 
-    Numbers are Unix seconds; ``datetime64`` values, pandas Timestamps and
-    ``datetime``/``date`` objects are dates (naive ones UTC); NaN, NaT and None are
-    unknown. A column of dates would otherwise be read as nanoseconds.
+    Numbers are Unix seconds; ``datetime64`` values, pandas Timestamps,
+    ``datetime``/``date`` objects and ISO 8601 text are dates, naive ones UTC
+    (:func:`~kerasrec.data.validate.time_cells`, the loaders' rule); NaN, NaT and None
+    are unknown. A column of dates would otherwise be read as nanoseconds.
 
     Args:
         values: A sequence or Series, one time per rating.
@@ -70,13 +71,9 @@ def unix_seconds(values) -> np.ndarray:
         seconds = series.to_numpy(np.float64)
     else:
         known = series.notna().to_numpy()
-        dates = known & (pd.api.types.is_datetime64_any_dtype(series) or date_cells(series))
-        seconds = np.full(len(series), -1.0)
-        if dates.any():
-            seconds[dates] = date_seconds(series[dates])
-        numbers = known & ~dates
-        seconds[numbers] = pd.to_numeric(series[numbers], errors="coerce")
+        seconds, _ = time_cells(series)
         bad = known & np.isnan(seconds)
+        seconds[~known] = -1
         if bad.any():
             raise ArgumentError(f"timestamps must be Unix seconds or dates, found "
                                 f"{preview(series[bad].unique())}")

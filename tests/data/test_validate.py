@@ -113,6 +113,22 @@ def test_a_column_mixing_date_cells_and_seconds(tmp_path, products, ratings):
     assert kr.load_movies(path).ratings["timestamp"].tolist() == ratings["timestamp"].tolist()
 
 
+def test_iso_8601_text_is_read_as_dates(tmp_path, products, ratings):
+    """How a CSV holds dates: naive ones UTC, offsets honoured, beside plain seconds."""
+    when = pd.to_datetime(ratings["timestamp"], unit="s")
+    text = when.dt.strftime("%Y-%m-%d %H:%M:%S").astype(object)
+    text[1] = (when[1].tz_localize("UTC").tz_convert("Asia/Tokyo")).isoformat()  # +09:00
+    text[2] = int(ratings.loc[2, "timestamp"])
+    products.to_csv(tmp_path / "movies.csv", index=False)
+    ratings.assign(timestamp=text).to_csv(tmp_path / "ratings.csv", index=False)
+    assert kr.load_movies(tmp_path).ratings["timestamp"].tolist() == \
+        ratings["timestamp"].tolist()
+    # not ISO 8601: refused, not guessed (is 01/02/2001 January or February?)
+    ratings.assign(timestamp="01/02/2001").to_csv(tmp_path / "ratings.csv", index=False)
+    with pytest.raises(kr.DataError, match="ISO 8601"):
+        kr.load_movies(tmp_path)
+
+
 def test_arrow_timestamps_with_a_zone(tmp_path, products, ratings):
     when = pd.to_datetime(ratings["timestamp"], unit="s", utc=True).dt.tz_convert("Asia/Tokyo")
     products.to_parquet(tmp_path / "movies.parquet")

@@ -82,7 +82,8 @@ def test_times_are_read_as_the_loaders_read_them(tmp_path, products, ratings):
     assert kr.load_movies(path).ratings["timestamp"].tolist() == seconds.tolist()
     for times in (seconds, seconds.astype(float), pd.Series(dates), dates.tz_localize("UTC"),
                   dates.tz_localize("UTC").tz_convert("Asia/Tokyo"),
-                  pd.Series(list(dates.to_pydatetime()), dtype=object)):
+                  pd.Series(list(dates.to_pydatetime()), dtype=object),
+                  dates.strftime("%Y-%m-%dT%H:%M:%S")):
         assert unix_seconds(times).tolist() == seconds.tolist(), times
     # unknown times are -1, as everywhere in the pipeline
     assert unix_seconds(pd.Series([seconds[0], np.nan])).tolist() == [seconds[0], -1]
@@ -90,7 +91,7 @@ def test_times_are_read_as_the_loaders_read_them(tmp_path, products, ratings):
 
 
 @pytest.mark.parametrize("times, words", [
-    (["2020-01-01"], "Unix seconds or dates"),
+    (["01/02/2020"], "Unix seconds or dates"),
     ([2 ** 70], "between 0 (1970)"),
     ([-5], "between 0 (1970)"),
 ])
