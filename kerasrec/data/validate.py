@@ -286,7 +286,7 @@ def _numeric_seconds(values: np.ndarray, where: np.ndarray, source: Source,
     return values
 
 
-def date_cells(raw: pd.Series) -> np.ndarray:
+def _date_cells(raw: pd.Series) -> np.ndarray:
     """Which cells of an object column are dates (``datetime``, ``date``, ``Timestamp``)."""
     if raw.dtype != object:
         return np.zeros(len(raw), bool)
@@ -306,22 +306,22 @@ def time_cells(raw: pd.Series) -> Tuple[np.ndarray, np.ndarray]:
         which cells were dates.
     """
     if pd.api.types.is_datetime64_any_dtype(raw):
-        return date_seconds(raw), np.ones(len(raw), bool)
-    dates = date_cells(raw).copy()
+        return _date_seconds(raw), np.ones(len(raw), bool)
+    dates = _date_cells(raw).copy()
     values = np.full(len(raw), np.nan)
     if dates.any():
-        values[dates] = date_seconds(raw[dates])
+        values[dates] = _date_seconds(raw[dates])
     numbers = ~dates & raw.notna().to_numpy()
     if numbers.any():
         values[numbers] = pd.to_numeric(raw[numbers], errors="coerce")
         text = numbers & np.isnan(values)
         if text.any():
-            values[text] = date_seconds(raw[text].astype(str), format="ISO8601")
+            values[text] = _date_seconds(raw[text].astype(str), format="ISO8601")
             dates |= text & ~np.isnan(values)
     return values, dates
 
 
-def date_seconds(cells: pd.Series, format: Optional[str] = None) -> np.ndarray:
+def _date_seconds(cells: pd.Series, format: Optional[str] = None) -> np.ndarray:
     """Date cells (or text in ``format``) -> Unix seconds (NaN where pandas cannot hold or
     read the date); naive is UTC."""
     when = pd.to_datetime(cells, utc=True, errors="coerce", format=format
