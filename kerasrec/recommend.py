@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 from pathlib import Path
-from typing import Any, Dict, Optional, Sequence, Union
+from typing import Any, Dict, Iterable, Optional, Sequence, Union
 
 import numpy as np
 import pandas as pd
@@ -774,7 +774,10 @@ def _ids(values, name: str) -> np.ndarray:
         ArgumentError: For missing, fractional, non-numeric or true/false ids, or ids
             beyond 64 bits.
     """
-    values = pd.Series(values if np.ndim(values) else [values]).reset_index(drop=True)
+    if not isinstance(values, (pd.Series, np.ndarray)):  # a list, tuple, set, generator
+        values = list(values) if isinstance(values, Iterable) and not isinstance(
+            values, (str, bytes)) else [values]
+    values = pd.Series(values).reset_index(drop=True)
     if pd.api.types.is_integer_dtype(values) and not pd.api.types.is_bool_dtype(values):
         return values.to_numpy(np.int64)
     numeric = pd.to_numeric(values, errors="coerce").to_numpy(np.float64)
