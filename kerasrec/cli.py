@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import math
 import os
 import sys
 from pathlib import Path
@@ -119,9 +118,12 @@ def _rating_range(text: str):
     except ValueError:
         raise argparse.ArgumentTypeError(f"must be LOW,HIGH stars, e.g. 1,10, got "
                                          f"{text!r}") from None
-    if not (math.isfinite(low) and math.isfinite(high) and low < high):
-        raise argparse.ArgumentTypeError(f"must be LOW,HIGH with finite LOW < HIGH, got "
-                                         f"{text!r}")
+    from kerasrec.data.validate import check_read_options
+
+    try:  # the loaders' own check of a scale
+        check_read_options(rating_range=(low, high))
+    except KerasRecError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
     return low, high
 
 
