@@ -9,7 +9,7 @@ start-up log lines are kept off the terminal (:mod:`kerasrec._quiet`;
 
 from kerasrec import _backend, _quiet
 
-_backend.use_tensorflow()
+_backend.use_tensorflow(command_line=_backend.is_the_command_line())
 _quiet.install()
 
 from kerasrec.data import (MovieData, load_movies, load_ratings, load_sample, make_sample,
