@@ -33,6 +33,26 @@ def test_builder_beats_global_mean(prepared, name):
     assert _test_rmse(model, prepared) < baseline - 0.05, name
 
 
+def test_hybrid_trained_on_stars_alone_trains_what_they_read_without_warnings(prepared):
+    """The builder route (``model.fit`` on the stars): the sequence branch, which only
+    ``training_model()``'s ``recent`` softmax reads, is left out of what the optimizer
+    updates (Keras would warn that it has no gradient), and stays as initialised (which
+    variables get gradients from which loss: tests/models/test_hybrid_retrieval.py)."""
+    import warnings
+
+    model = build_model("hybrid", prepared["pipeline"], prepared["x"])
+    branch = [v.numpy().copy() for v in model.history_attention.trainable_weights]
+    assert branch, "the default hybrid has the sequence branch"
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        training.fit(model, prepared["x"], prepared["x"]["rating"],
+                     config=training.TrainConfig(epochs=1, verbose=0))
+    assert not [w for w in caught if "Gradients do not exist" in str(w.message)]
+    for before, after in zip(branch, model.history_attention.trainable_weights):
+        np.testing.assert_array_equal(after.numpy(), before)
+    assert {id(v) for v in model.trainable_variables} == {id(v) for v in model.trainable_weights}
+
+
 def test_hybrid_names_read_like_the_design(prepared):
     model = build_model("hybrid", prepared["pipeline"], prepared["x"])
     assert [t.name for t in model.inputs] == ["user_id", "item_id", "item_features", "context",

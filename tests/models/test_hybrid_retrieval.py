@@ -213,9 +213,11 @@ def test_without_the_tower_the_factorized_part_chooses_candidates_ranked_by_star
 
 def test_stars_alone_train_all_but_the_sequence_branch_the_training_model_trains_all(
         prepared):
-    """What the guide says of the builder route: on the rating loss alone every trainable
-    variable gets a gradient but the sequence branch's (Keras warns about those); the
-    training model's losses, which ``Hybrid.fit`` trains on, reach every one."""
+    """What the guide says of the builder route: on the rating loss alone every variable
+    of the training model gets a gradient but the sequence branch's, and those are
+    exactly what the backbone leaves out of its own trainable variables (so Keras has
+    none without a gradient to warn about); the training model's losses, which
+    ``Hybrid.fit`` trains on, reach every one."""
     import keras
     import tensorflow as tf
 
@@ -226,16 +228,17 @@ def test_stars_alone_train_all_but_the_sequence_branch_the_training_model_trains
     x = {k: v[:256] for k, v in prepared["x"].items()}
     inputs = training.model_inputs(model, x)
 
+    heads = model.training_model()
+
     def missing(loss_of) -> set:
         with tf.GradientTape() as tape:
             loss = loss_of()
-        grads = tape.gradient(loss, model.trainable_variables)
-        return {v.path for v, g in zip(model.trainable_variables, grads) if g is None}
+        grads = tape.gradient(loss, heads.trainable_variables)
+        return {v.path for v, g in zip(heads.trainable_variables, grads) if g is None}
 
     def stars_loss():
         return tf.reduce_mean(tf.square(model(inputs, training=True)[:, 0] - x["rating"]))
 
-    heads = model.training_model()
     assert set(heads.output) == {"rating", "retrieval", "recent"}
 
     def all_losses():
@@ -249,3 +252,6 @@ def test_stars_alone_train_all_but_the_sequence_branch_the_training_model_trains
     branch = {v.path for v in model.history_attention.trainable_variables}
     assert branch and missing(stars_loss) == branch
     assert missing(all_losses) == set()
+    left_out = {v.path for v in heads.trainable_variables} - {
+        v.path for v in model.trainable_variables}
+    assert left_out == branch

@@ -343,6 +343,25 @@ class HybridBackbone(keras.Model):
         lo, hi = self.target_range if self.sigmoid_output else (0.0, 1.0)
         return lambda v: np.asarray(v) * (hi - lo) + lo
 
+    @property
+    def trainable_weights(self):
+        """The trainable weights the rating output reads.
+
+        The sequence branch feeds only :meth:`training_model`'s ``recent`` softmax, so
+        the stars' loss gives it no gradient: trained as a model of its own (``model.fit``
+        on the stars, the builder route), the backbone leaves it to the model that
+        trains it instead of handing the optimizer variables without gradients (which
+        Keras warns about, naming each one). :meth:`training_model` trains every layer.
+        """
+        graph = {id(v) for layer in self.layers for v in layer.weights}
+        graph.update(id(v) for v in self._trainable_variables)
+        return [v for v in super().trainable_weights if id(v) in graph]
+
+    @property
+    def trainable_variables(self):
+        """:attr:`trainable_weights` (what the optimizer is built for)."""
+        return self.trainable_weights
+
     def training_model(self) -> keras.Model:
         """The same layers with the outputs multi-task training needs: ``rating``,
         ``retrieval`` (logits over the catalog, or over the batch's movies with in-batch
