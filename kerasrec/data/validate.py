@@ -468,10 +468,11 @@ def resolve_duplicates(ratings: pd.DataFrame, source: Source, duplicates: str) -
     if not dup.any():
         return ratings
     if duplicates == "error":
-        first = ratings.loc[dup].iloc[0]
+        first = np.flatnonzero(dup)[0]  # ids as ints: a row of the frame reads as floats
+        user, movie = (int(ratings[column].iloc[first]) for column in ("userId", "movieId"))
         raise source.error(
-            f"(userId, movieId) pairs rated more than once, e.g. user {first.userId} / "
-            f"movie {first.movieId}", column="userId, movieId", mask=dup,
+            f"(userId, movieId) pairs rated more than once, e.g. user {user} / movie {movie}",
+            column="userId, movieId", mask=dup,
             hint="pass duplicates='last' to keep the latest rating or 'mean' to average")
     return _resolve_duplicates(ratings, duplicates)
 

@@ -263,7 +263,9 @@ def test_duplicates_across_chunks_are_found(tmp_path, many_ratings, small_chunks
     products, ratings = many_ratings
     twice = pd.concat([ratings, ratings.iloc[[10]]], ignore_index=True)
     twice.to_parquet(tmp_path / "r.parquet")
-    with pytest.raises(kr.DataError, match=r"rated more than once.*\(rows 11, 5001\)"):
+    user, movie = ratings.iloc[10][["userId", "movieId"]].astype(int)
+    with pytest.raises(kr.DataError, match=rf"rated more than once, e\.g\. user {user} / movie "
+                       rf"{movie}\b.*\(rows 11, 5001\)"):
         kr.load_ratings(tmp_path / "r.parquet")
     kept = kr.load_ratings(tmp_path / "r.parquet", duplicates="last")
     assert len(kept) == 5_000
