@@ -461,7 +461,7 @@ def build_parser() -> argparse.ArgumentParser:
                           "ratings)")
     evaluate.add_argument("--predictions", metavar="OUT.csv", help="also write userId, "
                           "movieId, rating, prediction (the shared scorer's format)")
-    evaluate.add_argument("--k", type=_positive_int, default=10,
+    evaluate.add_argument("-k", "--k", type=_positive_int, default=10,
                           help="length of the top-N lists scored")
     evaluate.add_argument("--json", action="store_true", help="print JSON instead of a table")
     evaluate.set_defaults(handler=_cmd_evaluate)
@@ -474,7 +474,7 @@ def build_parser() -> argparse.ArgumentParser:
     recommend.add_argument("run_dir", metavar="RUN_DIR", help="a run directory or a saved "
                            "Recommender")
     recommend.add_argument("--user", type=int, required=True, help="the userId")
-    recommend.add_argument("--k", type=_positive_int, default=10, help="how many movies")
+    recommend.add_argument("-k", "--k", type=_positive_int, default=10, help="how many movies")
     recommend.add_argument("--include-seen", action="store_true",
                            help="keep movies the user rated in training")
     recommend.add_argument("--genre", action="append", metavar="GENRE",
@@ -497,7 +497,7 @@ def build_parser() -> argparse.ArgumentParser:
     similar.add_argument("run_dir", metavar="RUN_DIR", help="a run directory or a saved "
                          "Recommender")
     similar.add_argument("--movie", type=int, required=True, help="the movieId")
-    similar.add_argument("--k", type=_positive_int, default=10, help="how many movies")
+    similar.add_argument("-k", "--k", type=_positive_int, default=10, help="how many movies")
     similar.set_defaults(handler=_cmd_similar)
 
     explain = commands.add_parser("explain", help="why a predicted rating",

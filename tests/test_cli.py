@@ -160,7 +160,7 @@ def test_recommend_similar_explain_print_tables(run_dir, capsys):
     for title in top["title"]:
         assert title[:40] in out
     movie = int(top["movieId"].iloc[0])
-    assert main(["similar", str(run_dir), "--movie", str(movie), "--k", "3"]) == 0
+    assert main(["similar", str(run_dir), "--movie", str(movie), "-k", "3"]) == 0
     out = capsys.readouterr().out
     assert all(str(m) in out for m in rec.similar_items(movie, k=3)["movieId"])
     assert main(["explain", str(run_dir), "--user", str(user), "--movie", str(movie),
