@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 from pathlib import Path
-from typing import Any, Dict, Iterable, Optional, Sequence, Union
+from typing import Any, Dict, Iterable, Mapping, Optional, Sequence, Union
 
 import numpy as np
 import pandas as pd
@@ -204,11 +204,13 @@ class Recommender:
 
     # --- prediction ----------------------------------------------------------------------
 
-    def predict(self, pairs: pd.DataFrame) -> np.ndarray:
+    def predict(self, pairs: Union[pd.DataFrame, Mapping[str, Any]]) -> np.ndarray:
         """Predicted ratings in stars, within the rating range.
 
         Args:
-            pairs: userId and movieId, optionally timestamp (or daytime/weekend).
+            pairs: userId and movieId, optionally timestamp (or daytime/weekend): a
+                DataFrame, or its columns as a mapping (``{"userId": [1, 1],
+                "movieId": [10, 20]}``).
 
         Returns:
             A float array aligned with ``pairs``; unknown users and movies follow the
@@ -285,11 +287,12 @@ class Recommender:
                            known_movie=bool(block["item_id"][0]))
         return parts
 
-    def explain_many(self, pairs: pd.DataFrame) -> pd.DataFrame:
+    def explain_many(self, pairs: Union[pd.DataFrame, Mapping[str, Any]]) -> pd.DataFrame:
         """:meth:`explain` for many pairs at once, as one frame (one model call).
 
         Args:
-            pairs: userId and movieId, optionally timestamp (or daytime/weekend) per row.
+            pairs: userId and movieId, optionally timestamp (or daytime/weekend) per row,
+                as for :meth:`predict`.
 
         Returns:
             One row per pair: userId, movieId, title, the parts in stars (as
@@ -740,13 +743,23 @@ def _as_pairs(pairs) -> pd.DataFrame:
     ``timestamp`` column as int64 Unix seconds (numbers or dates:
     :func:`~kerasrec.features.context.unix_seconds`), index reset.
 
+    A mapping of columns (``{"userId": [1, 2], "movieId": [10, 20]}``, or single ids
+    for one pair) is read as the DataFrame it describes.
+
     Raises:
-        ArgumentError: If it is not a DataFrame, an id column is missing, or an id or a
-            timestamp cannot be read.
+        ArgumentError: If it is neither a DataFrame nor a mapping of equally long
+            columns, an id column is missing, or an id or a timestamp cannot be read.
     """
+    if isinstance(pairs, Mapping):
+        columns = {str(k): (v if np.ndim(v) else [v]) for k, v in pairs.items()}
+        lengths = {k: len(v) for k, v in columns.items()}
+        if len(set(lengths.values())) > 1:
+            raise ArgumentError(f"pairs given as a mapping need columns of one length, got "
+                                f"{lengths}")
+        pairs = pd.DataFrame(columns)
     if not isinstance(pairs, pd.DataFrame):
-        raise ArgumentError(f"pairs must be a DataFrame with userId and movieId, got "
-                            f"{type(pairs).__name__}")
+        raise ArgumentError(f"pairs must be a DataFrame (or a mapping of columns) with "
+                            f"userId and movieId, got {type(pairs).__name__}")
     renames = {}
     for column in pairs.columns:
         key = str(column).replace("_", "").replace(" ", "").lower()

@@ -474,6 +474,21 @@ def test_pairs_read_ids_and_times_as_the_loaders_do(rec, split):
         rec.similar_items(True)
 
 
+def test_pairs_as_a_mapping_of_columns(rec, split):
+    """``{"userId": [...], "movieId": [...]}`` (or single ids) is the DataFrame it
+    describes, in predict and explain_many; columns of unequal length are refused."""
+    test = split[1].head(20)[["userId", "movieId", "timestamp"]]
+    columns = {name: test[name].tolist() for name in test.columns}
+    np.testing.assert_array_equal(rec.predict(columns), rec.predict(test))
+    pd.testing.assert_frame_equal(rec.explain_many(columns), rec.explain_many(test))
+    first = {name: values[0] for name, values in columns.items()}
+    np.testing.assert_array_equal(rec.predict(first), rec.predict(test.head(1)))
+    with pytest.raises(kr.ArgumentError, match=r"one length, got \{'userId': 2, 'movieId': 1\}"):
+        rec.predict({"userId": [1, 2], "movieId": [3]})
+    with pytest.raises(kr.ArgumentError, match="a DataFrame \\(or a mapping of columns\\)"):
+        rec.predict([(1, 2)])
+
+
 # --- signs of life -------------------------------------------------------------------------
 
 def test_auto_verbosity_follows_the_terminal_or_jupyter(monkeypatch):
