@@ -17,6 +17,24 @@ SPLITS = SHARED / "data" / "splits"
 SCORER = SHARED / "bench" / "score_predictions.py"
 
 
+def validation_cut(split: str = "temporal", holdout: float = 0.1):
+    """The split's training file cut the way its test file was cut from the whole, for
+    choosing settings without reading the test file: each user's latest ``holdout``
+    (``temporal``) or a random ``holdout`` with seed 1 (``random``).
+
+    Returns:
+        ``(fit part, held-out part, the users in both as a sorted array)``.
+    """
+    import numpy as np
+
+    import kerasrec as kr
+
+    train = kr.load_ratings(SPLITS / f"movies_{split}80_train.csv")
+    fit_part, held = (kr.random_split(train, holdout, seed=1) if split == "random"
+                      else kr.temporal_split(train, holdout))
+    return fit_part, held, np.intersect1d(held["userId"].unique(), fit_part["userId"].unique())
+
+
 def peak_rss_mb() -> float:
     """Peak resident set size of this process so far, in MB (Linux reports KiB)."""
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0

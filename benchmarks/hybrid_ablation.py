@@ -26,7 +26,7 @@ from pathlib import Path
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import REAL_XLSX, SPLITS, emit, missing_real_data  # noqa: E402
+from _common import REAL_XLSX, emit, missing_real_data, validation_cut  # noqa: E402
 
 import numpy as np  # noqa: E402
 
@@ -93,10 +93,7 @@ def main(argv=None) -> int:
     if missing_real_data():
         return 2
     data = kr.load_movies(REAL_XLSX)
-    train = kr.load_ratings(SPLITS / f"movies_{args.split}80_train.csv")
-    fit_part, val = (kr.random_split(train, args.holdout, seed=1) if args.split == "random"
-                     else kr.temporal_split(train, args.holdout))
-    users = np.intersect1d(val["userId"].unique(), fit_part["userId"].unique())
+    fit_part, val, users = validation_cut(args.split, args.holdout)
     result = {}
     for name in args.only:
         start = time.perf_counter()

@@ -36,7 +36,7 @@ from pathlib import Path
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import REAL_XLSX, SPLITS, emit, missing_real_data  # noqa: E402
+from _common import REAL_XLSX, emit, missing_real_data, validation_cut  # noqa: E402
 
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
@@ -55,9 +55,7 @@ def main(argv=None) -> int:
     if missing_real_data():
         return 2
     data = kr.load_movies(REAL_XLSX)
-    train = kr.load_ratings(SPLITS / "movies_temporal80_train.csv")
-    fit, val = kr.temporal_split(train, 0.1)
-    users = np.intersect1d(val["userId"].unique(), fit["userId"].unique())
+    fit, val, users = validation_cut("temporal")
     rec = kr.Recommender("hybrid", seed=args.seed, verbose=0, train=Hybrid.train_config(
         seed=args.seed, validation_cut="temporal"))
     rec.fit(data.with_ratings(fit))

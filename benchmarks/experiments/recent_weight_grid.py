@@ -24,9 +24,7 @@ from pathlib import Path
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from _common import REAL_XLSX, SPLITS, emit, missing_real_data  # noqa: E402
-
-import numpy as np  # noqa: E402
+from _common import REAL_XLSX, emit, missing_real_data, validation_cut  # noqa: E402
 
 import kerasrec as kr  # noqa: E402
 from kerasrec import metrics  # noqa: E402
@@ -43,9 +41,7 @@ def main(argv=None) -> int:
     if missing_real_data():
         return 2
     data = kr.load_movies(REAL_XLSX)
-    train = kr.load_ratings(SPLITS / "movies_temporal80_train.csv")
-    fit_part, val = kr.temporal_split(train, 0.1)
-    users = np.intersect1d(val["userId"].unique(), fit_part["userId"].unique())
+    fit_part, val, users = validation_cut("temporal")
     grids = {"default": hybrid_model.RECENT_WEIGHTS, "wide": tuple(args.wide)}
     result = {}
     try:
