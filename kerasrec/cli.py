@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import numbers
 import os
 import sys
 from pathlib import Path
@@ -181,15 +182,26 @@ def _cmd_train(args: argparse.Namespace) -> int:
         return 0
     metrics = json.loads((out / "metrics.json").read_text())
     print(f"kerasrec train: {args.model} -> {out}")
-    for key in ("rmse", "mae", "watched_recall@10", "watched_ndcg@10", "liked_recall@10",
-                "coverage@10", "fit_seconds"):
-        if key in metrics:
-            # Ranking metrics are undefined (None) when no test user has enough ratings.
-            value = "n/a" if metrics[key] is None else f"{metrics[key]:.4f}"
-            print(f"  {key:<14} {value}")
+    _print_scores({key: metrics[key] for key in ("rmse", "mae", "watched_recall@10",
+                                                  "watched_ndcg@10", "liked_recall@10",
+                                                  "coverage@10", "fit_seconds")
+                   if key in metrics})
     print(f"next: kerasrec recommend {out} --user ID | kerasrec explain {out} --user ID "
           f"--movie ID | kerasrec export {out} --out served")
     return 0
+
+
+def _print_scores(scores: dict) -> None:
+    """One aligned line per score: counts as integers, the rest to four decimals."""
+    width = max(map(len, scores), default=0)
+    for key, value in scores.items():
+        if value is None:  # ranking metrics are undefined when no test user has enough ratings
+            text = "n/a"
+        elif isinstance(value, numbers.Integral):
+            text = f"{int(value):,}"
+        else:
+            text = f"{float(value):.4f}"
+        print(f"  {key:<{width}} {text}")
 
 
 def _cmd_evaluate(args: argparse.Namespace) -> int:
@@ -211,9 +223,7 @@ def _cmd_evaluate(args: argparse.Namespace) -> int:
         print(json.dumps(scores))
     else:
         print(f"kerasrec evaluate: {len(test):,} ratings")
-        for key, value in scores.items():
-            print(f"  {key:<24} {value:.4f}" if isinstance(value, float) else
-                  f"  {key:<24} {value}")
+        _print_scores(scores)
         if args.predictions:
             print(f"predictions written to {args.predictions}")
     return 0

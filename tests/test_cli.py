@@ -148,6 +148,18 @@ def test_evaluate_writes_the_shared_scorer_format(run_dir, tmp_path, capsys):
         assert shared["ndcg@10"] == pytest.approx(scores["rerank_ndcg@10"], abs=1e-9)
 
 
+def test_evaluate_prints_one_aligned_column_of_scores(run_dir, capsys):
+    assert main(["evaluate", str(run_dir)]) == 0
+    lines = capsys.readouterr().out.splitlines()[1:]
+    scores = dict(line.split() for line in lines)
+    recorded = json.loads((run_dir / "metrics.json").read_text())
+    assert float(scores["rmse"]) == pytest.approx(recorded["rmse"], abs=5e-5)
+    # counts read as counts, rates to four decimals, every value in one column
+    assert scores["coverage@10"] == f"{recorded['coverage@10']:,}"
+    assert len(scores["watched_recall@10"].split(".")[1]) == 4
+    assert len({line.index(value) for line, value in zip(lines, scores.values())}) == 1
+
+
 def test_recommend_similar_explain_print_tables(run_dir, capsys):
     import kerasrec as kr
 
