@@ -22,7 +22,8 @@ class DataError(KerasRecError, ValueError):
     Attributes:
         problem: What is wrong, in one sentence.
         file: Path of the offending file, if known.
-        sheet: Sheet (xlsx) or archive member (zip) holding the data, if any.
+        sheet: Sheet (xlsx) or archive member (zip) holding the data, if any; the
+            message calls it a member when ``file`` is a zip archive.
         column: Offending column, if the problem is in one column.
         rows: File row numbers of the first offending rows (header row = 1).
         hint: How to fix it, if there is an obvious fix.
@@ -58,7 +59,9 @@ class DataError(KerasRecError, ValueError):
         if self.file:
             where.append(f"file '{self.file}'")
         if self.sheet:
-            where.append(f"sheet '{self.sheet}'")
+            # an archive holds members, a workbook sheets
+            kind = "member" if str(self.file).lower().endswith(".zip") else "sheet"
+            where.append(f"{kind} '{self.sheet}'")
         if self.column:
             where.append(f"column '{self.column}'")
         text = (", ".join(where) + ": " if where else "") + self.problem

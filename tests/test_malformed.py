@@ -115,6 +115,33 @@ def _parquet_folder(f, p, r):
     return f
 
 
+def _damaged_parquet_folder(f, p, r):
+    _parquet(f, p, r)
+    (f / "ratings.parquet").write_bytes(b"PAR1 not really" * 20)
+    return f
+
+
+def _damaged_parquet_zip(f, p, r):
+    with zipfile.ZipFile(f / "ml.zip", "w") as zf:
+        zf.writestr("ml/movies.parquet", p.to_parquet())
+        zf.writestr("ml/ratings.parquet", b"PAR1 not really" * 20)
+    return f / "ml.zip"
+
+
+def _ml_100k(item_lines=None, data=None):
+    """A MovieLens 100K folder (u.item with 19 genre flags, u.data tab-separated), with
+    the given u.item lines or u.data bytes in place of the good ones."""
+    def make(f, p, r):
+        flags = "|".join(["0"] * 19)
+        good = [f"{m}|{t}|01-Jan-1995||http://x|{flags}" for m, t in zip(p["movieId"], p["title"])]
+        lines = item_lines(good) if item_lines else good
+        (f / "u.item").write_text("\n".join(lines) + "\n", encoding="latin-1")
+        (f / "u.data").write_bytes(data if data is not None else "\n".join(
+            f"{u}\t{m}\t{x:g}\t{t}" for u, m, x, t in r.itertuples(index=False)).encode())
+        return f
+    return make
+
+
 def _duplicate_pair(f, p, r):
     extra = r.iloc[[0]].assign(rating=2.0, timestamp=999999999)
     return _book(f, p, pd.concat([r, extra], ignore_index=True))
@@ -309,6 +336,16 @@ DATA_CASES = [
     DataCase("bad value in a CSV folder", _csv_folder_with_bad_rating,
              "must be numbers", "ratings.csv", "rating", [2, 3]),
     DataCase("ratings file alone", _ratings_only, "load_ratings"),
+    DataCase("damaged Parquet in a folder", _damaged_parquet_folder, "cannot be read as Parquet",
+             "ratings.parquet"),
+    DataCase("damaged Parquet in a zip", _damaged_parquet_zip, "cannot be read as Parquet",
+             "ml/ratings.parquet"),
+    DataCase("100K u.item lines cut short or with a genre flag of 7",
+             _ml_100k(lambda good: [good[0], good[1][:12], good[2].replace("|0|", "|7|", 1),
+                                    *good[3:]]),
+             "19 genre flags (0 or 1)", "u.item", rows=[2, 3]),
+    DataCase("100K u.data that is not text", _ml_100k(data=b"\x00\xff\xfe\x01\n\x03,,\"\n"),
+             "whole numbers", "u.data", "userId", [1, 2]),
     DataCase("parquet without movieId", _parquet_folder, "missing column 'movieId'",
              "ratings.parquet"),
     DataCase("header below a title row",
@@ -332,10 +369,14 @@ DATA_CASES = [
 
 def _assert_located(err: kr.DataError, file: Path, case: DataCase) -> None:
     message = str(err)
-    assert str(file) in message, message
+    if case.sheet and file.is_dir():  # a folder's files are named as files of their own
+        file = file / case.sheet
+        assert err.file == str(file) and err.sheet is None, message
+    elif case.sheet:  # a workbook's sheet, an archive's member
+        kind = "member" if file.suffix == ".zip" else "sheet"
+        assert f"{kind} '{case.sheet}'" in message and err.sheet == case.sheet, message
+    assert f"file '{file}'" in message, message
     assert case.words in message, message
-    if case.sheet:
-        assert f"sheet '{case.sheet}'" in message and err.sheet == case.sheet, message
     if case.column:
         assert f"column '{case.column}'" in message and err.column == case.column, message
     if case.rows:

@@ -349,8 +349,11 @@ def _parquet_chunks(source, nrows: Optional[int], file: Optional[str] = None,
                     member: Optional[str] = None) -> Iterator[pd.DataFrame]:
     import pyarrow.parquet as pq
 
-    batches = pq.ParquetFile(source).iter_batches(batch_size=CHUNK_ROWS,
-                                                   columns=list(RATING_COLUMNS))
+    try:
+        batches = pq.ParquetFile(source).iter_batches(batch_size=CHUNK_ROWS,
+                                                       columns=list(RATING_COLUMNS))
+    except Exception as exc:  # pyarrow raises ArrowInvalid, OSError, ...
+        raise _not_parquet(exc, Source(file or str(source), member)) from exc
     yield from _batches(batches, nrows)
 
 
@@ -431,8 +434,12 @@ class _FolderFiles:
     def path(self, name: str) -> Optional[Path]:
         return self.root / name
 
+    def source(self, name: str, first_row: int = 2) -> Source:
+        """Errors in a folder's file name that file, as if it had been passed alone."""
+        return Source(str(self.root / name), None, first_row)
+
     def check(self, name: str, limit: int) -> None:
-        _check_size((self.root / name).stat().st_size, limit, Source(str(self.root), name))
+        _check_size((self.root / name).stat().st_size, limit, self.source(name))
 
 
 class _ZipFiles:
@@ -449,6 +456,10 @@ class _ZipFiles:
     def names(self) -> List[str]:
         return sorted(n for n in self.zip.namelist() if not n.endswith("/"))
 
+    def source(self, name: str, first_row: int = 2) -> Source:
+        """Errors in an archive member name the archive and the member."""
+        return Source(str(self.root), name, first_row)
+
     def check(self, name: str, limit: int) -> None:
         """Refuse a member that is encrypted, compressed in a way zipfile cannot read,
         or larger than ``limit`` once inflated, before reading any of it."""
@@ -463,7 +474,7 @@ class _ZipFiles:
                             "read", file=str(self.root), sheet=name,
                             hint="extract it and pass the folder, or re-zip it with standard "
                             "deflate")
-        _check_size(info.file_size, limit, Source(str(self.root), name))
+        _check_size(info.file_size, limit, self.source(name))
 
     def open(self, name: str) -> IO[bytes]:
         try:
@@ -555,10 +566,19 @@ def _read_u_item(files, name: str, source: Source, nrows=None) -> pd.DataFrame:
             listed = [l.split("|")[0] for l in _decode(handle.read(), source, "latin-1")
                       .splitlines() if "|" in l]
         genre_names = listed or genre_names
+    layout = (f"expected 'movieId|title|release date|video release date|IMDb URL|' and "
+              f"{len(genre_names)} genre flags (0 or 1) on each line")
     with files.open(name) as handle:
-        frame = pd.read_csv(io.StringIO(_decode(handle.read(), source, "latin-1")), sep="|",
-                            header=None)
-    flags = frame.iloc[:, 5:5 + len(genre_names)].to_numpy(dtype=bool)
+        text = _decode(handle.read(), source, "latin-1")
+    try:
+        frame = pd.read_csv(io.StringIO(text), sep="|", header=None)
+    except (pd.errors.ParserError, pd.errors.EmptyDataError) as exc:
+        raise DataError(f"{layout} ({exc})", file=source.file, sheet=source.sheet) from exc
+    flags = frame.reindex(columns=range(5, 5 + len(genre_names)))
+    wrong = ~flags.isin([0, 1]).all(axis=1).to_numpy()
+    if wrong.any():
+        raise source.error(layout, mask=wrong)
+    flags = flags.to_numpy(dtype=bool)
     names = [_GENRE_ALIASES.get(g, g) for g in genre_names]
     flags[:, [n == "unknown" for n in names]] = False  # 100K's "unknown" means no genres
     genres = decode_genres(flags, names)
@@ -567,13 +587,20 @@ def _read_u_item(files, name: str, source: Source, nrows=None) -> pd.DataFrame:
 
 def _read_u_data(files, name: str, source: Source, nrows=None) -> pd.DataFrame:
     with files.open(name) as handle:
-        return pd.read_csv(handle, sep="\t", header=None, names=list(RATING_COLUMNS),
-                           nrows=nrows)
+        try:
+            return pd.read_csv(handle, sep="\t", header=None, names=list(RATING_COLUMNS),
+                               nrows=nrows, encoding_errors="replace")
+        except (pd.errors.ParserError, pd.errors.EmptyDataError) as exc:
+            raise DataError(f"expected tab-separated 'userId movieId rating timestamp' "
+                            f"lines ({exc})", file=source.file, sheet=source.sheet) from exc
 
 
-def _read_parquet(source, nrows: Optional[int]) -> pd.DataFrame:
+def _read_parquet(source, nrows: Optional[int], where: Optional[Source] = None
+                  ) -> pd.DataFrame:
+    """A Parquet file (a path or an open file, located by ``where``) as a frame."""
     import pyarrow.parquet as pq
 
+    where = where or Source(str(source))
     try:
         if nrows is None:
             return pd.read_parquet(source)
@@ -582,13 +609,17 @@ def _read_parquet(source, nrows: Optional[int]) -> pd.DataFrame:
     except StopIteration:
         return pd.DataFrame(columns=list(RATING_COLUMNS))
     except Exception as exc:  # pyarrow raises ArrowInvalid, OSError, ...
-        raise DataError(f"cannot be read as Parquet ({type(exc).__name__}: {exc})",
-                        file=str(source)) from exc
+        raise _not_parquet(exc, where) from exc
+
+
+def _not_parquet(exc: Exception, where: Source) -> DataError:
+    return DataError(f"cannot be read as Parquet ({type(exc).__name__}: {exc})",
+                     file=where.file, sheet=where.sheet)
 
 
 def _read_parquet_member(files, name: str, source: Source, nrows=None) -> pd.DataFrame:
     with files.open(name) as handle:
-        return _read_parquet(handle, nrows)
+        return _read_parquet(handle, nrows, source)
 
 
 def _member_chunks(read_chunks: Callable) -> Callable:
@@ -596,7 +627,8 @@ def _member_chunks(read_chunks: Callable) -> Callable:
     def chunks(files, name: str, nrows: Optional[int]) -> Iterator[pd.DataFrame]:
         path = files.path(name)
         with (open(path, "rb") if path is not None else files.stream(name)) as handle:
-            yield from read_chunks(handle, nrows, str(files.root), name)
+            where = files.source(name)
+            yield from read_chunks(handle, nrows, where.file, where.sheet)
     return chunks
 
 
@@ -646,8 +678,8 @@ def _read_bundle(files, nrows: Optional[int], limits: ReadLimits):
                             file=root)
         files.check(products, limits.products_bytes)
         files.check(ratings, limits.ratings_bytes)
-        psrc = Source(root, products, layout.first_row)
-        rsrc = Source(root, ratings, layout.first_row)
+        psrc = files.source(products, layout.first_row)
+        rsrc = files.source(ratings, layout.first_row)
         chunks, loose = layout.ratings_chunks, layout.loose_chunks
         return ((layout.read_products(files, products, psrc), psrc),
                 _Table(rsrc, lambda: layout.read_ratings(files, ratings, rsrc, nrows),

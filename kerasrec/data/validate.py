@@ -39,7 +39,8 @@ class Source:
 
     Attributes:
         file: The file the user passed (or the archive).
-        sheet: Sheet name (xlsx) or member name (zip/folder), if any.
+        sheet: Sheet name (xlsx) or member name (zip), if any; a file in a folder is
+            named as ``file`` itself.
         first_row: File row number of the first data record (a header row is row 1).
     """
 
