@@ -388,8 +388,8 @@ class Recommender:
         """
         self._check_fitted()
         items = self._recent_items([] if recent is None else recent, "relevance")
-        row = self.pipeline_.user_index([user_id]).astype(np.int64)
-        item = self.pipeline_.item_index(_ids(movie_id, "movie_id")).astype(np.int64)
+        row = self.pipeline_.user_index([_one_id(user_id, "user_id")]).astype(np.int64)
+        item = self.pipeline_.item_index([_one_id(movie_id, "movie_id")]).astype(np.int64)
         module = self.model_.recent_module()
         window, weights, shares = (np.asarray(a)[0] for a in module.explain(
             row, items[None, :], item))
@@ -483,6 +483,7 @@ class Recommender:
         _check_k(k)
         rank_by = self._rank_by(rank_by)
         catalog = self.catalog_
+        user_id = _one_id(user_id, "user_id")
         frame = with_context(pd.DataFrame({"userId": [user_id], "movieId": [0]}), context)
         row = int(self.pipeline_.user_index([user_id])[0])
         shift = None
@@ -627,7 +628,7 @@ class Recommender:
 
         self._check_fitted()
         _check_k(k)
-        movie_id = int(_ids(movie_id, "movie_id")[0])
+        movie_id = _one_id(movie_id, "movie_id")
         row = self.catalog_.position([movie_id])[0]
         if row < 0:
             raise UnknownMovieError(f"movieId {movie_id!r} is not in the catalog of "
@@ -653,18 +654,34 @@ class Recommender:
         (``watched_recall@k``, ``liked_ndcg@k``, ``coverage@10`` ...).
 
         Args:
-            test: userId, movieId, rating (and timestamp for context).
+            test: userId, movieId, rating (and timestamp for context): a DataFrame or a
+                mapping of columns, as :meth:`predict` takes pairs.
             k: Cut-off of the ranking metrics.
             relevant: True rating from which a movie counts as relevant (liked); None:
                 :func:`kerasrec.metrics.liked_threshold` of the rating scale (4.0 on
                 MovieLens' stars).
             lists: Also score top-k lists for every test user seen in training.
+
+        Raises:
+            ArgumentError: If ``test`` has no rows, no rating column, a rating that is
+                not a number, or ids :meth:`predict` refuses.
         """
         from kerasrec import metrics
 
         _check_k(k)
+        test = _as_pairs(test)
+        if "rating" not in test.columns or not len(test):
+            raise ArgumentError(f"test must hold held-out ratings (userId, movieId, rating), "
+                                f"got {len(test)} rows with columns {list(test.columns)}")
+        rating = pd.to_numeric(test["rating"], errors="coerce").to_numpy(np.float64)
+        bad = ~np.isfinite(rating)
+        if bad.any():
+            raise ArgumentError(f"test's rating must be a number on every row, found "
+                                f"{preview(test['rating'][bad].unique())} at positions "
+                                f"{preview(np.flatnonzero(bad))}")
         if relevant is None:
             relevant = metrics.liked_threshold(self.pipeline_.config.rating_range)
+        test = test.assign(rating=rating)
         frame = test[["userId", "movieId", "rating"]].assign(prediction=self.predict(test))
         scores = metrics.score(frame, k=k, relevant=relevant,
                                rating_range=self.pipeline_.config.rating_range)
@@ -775,6 +792,18 @@ def _as_pairs(pairs) -> pd.DataFrame:
     if "timestamp" in pairs:
         read["timestamp"] = unix_seconds(pairs["timestamp"])
     return pairs.assign(**read)
+
+
+def _one_id(value, name: str) -> int:
+    """One id (an int, a whole float, numeric text), checked as :func:`_ids` checks ids.
+
+    Raises:
+        ArgumentError: For a list or other collection, or an id :func:`_ids` refuses.
+    """
+    if isinstance(value, (pd.Series, np.ndarray, Mapping)) or (
+            isinstance(value, Iterable) and not isinstance(value, (str, bytes))):
+        raise ArgumentError(f"{name} must be one id, got a {type(value).__name__}")
+    return int(_ids(value, name)[0])
 
 
 def _ids(values, name: str) -> np.ndarray:

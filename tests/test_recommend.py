@@ -472,6 +472,34 @@ def test_pairs_read_ids_and_times_as_the_loaders_do(rec, split):
     pd.testing.assert_frame_equal(rec.because(str(user), float(movie)), rec.because(user, movie))
     with pytest.raises(kr.ArgumentError, match="movie_id must hold whole-number ids"):
         rec.similar_items(True)
+    # a single user is checked as a column of ids is: no silent user 2 for 2.5, or 1 for True
+    for bad, words in ((float("nan"), "found nan"), (2.5, "found 2.5"), (True, "found True"),
+                       ([user, user], "one id, got a list")):
+        with pytest.raises(kr.ArgumentError, match=f"user_id must.* {words}"):
+            rec.recommend(bad)
+        with pytest.raises(kr.ArgumentError, match=f"user_id must.* {words}"):
+            rec.because(bad, movie)
+    with pytest.raises(kr.ArgumentError, match="movie_id must be one id, got a list"):
+        rec.because(user, [movie, movie])
+
+
+def test_evaluate_reads_test_ratings_as_predict_reads_pairs(rec, split):
+    """Id columns under other names, or a mapping of columns, score as the DataFrame
+    does; a test without rows, without ratings or with words for stars is refused by
+    name, not with pandas' KeyError or the metrics' length error."""
+    test = split[1].head(200)
+    expected = rec.evaluate(test, lists=False)
+    renamed = test.rename(columns={"userId": "user_id", "movieId": "item"})
+    assert rec.evaluate(renamed, lists=False) == expected
+    assert rec.evaluate({c: test[c].tolist() for c in test.columns}, lists=False) == expected
+    with pytest.raises(kr.ArgumentError, match=r"held-out ratings.*got 0 rows"):
+        rec.evaluate(test.head(0))
+    with pytest.raises(kr.ArgumentError, match=r"held-out ratings.*columns \['userId', 'movieId'"):
+        rec.evaluate(test.drop(columns="rating"))
+    words = test.astype({"rating": object})
+    words.iloc[3, words.columns.get_loc("rating")] = "four"
+    with pytest.raises(kr.ArgumentError, match="found 'four' at positions 3"):
+        rec.evaluate(words)
 
 
 def test_pairs_as_a_mapping_of_columns(rec, split):
