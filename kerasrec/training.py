@@ -101,9 +101,10 @@ class TrainConfig:
                                 f"{self.validation_cut!r}")
         if not (isinstance(self.min_delta, (int, float)) and 0 <= self.min_delta < 1):
             raise ArgumentError(f"min_delta must be in [0, 1), got {self.min_delta!r}")
-        for name in ("patience", "lr_patience"):
-            if getattr(self, name) < 0:
-                raise ArgumentError(f"{name} must not be negative, got {getattr(self, name)!r}")
+        for name in ("patience", "lr_patience", "seed"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 0:
+                raise ArgumentError(f"{name} must be a whole number, 0 or more, got {value!r}")
 
 
     def to_config(self) -> Dict[str, Any]:

@@ -83,6 +83,15 @@ def sample() -> kr.MovieData:
     return kr.load_sample()
 
 
+@pytest.fixture(scope="session")
+def prepared(sample):
+    """The sample split 80/20 with a fitted pipeline and transformed inputs."""
+    train, test = kr.random_split(sample.ratings, 0.2, seed=0)
+    pipeline = kr.FeaturePipeline().fit(sample.with_ratings(train))
+    return dict(data=sample, train=train, test=test, pipeline=pipeline,
+                x=pipeline.transform(train), t=pipeline.transform(test))
+
+
 def write_xlsx(path: Path, sheets: dict) -> Path:
     """Write ``{sheet name: frame}`` as a workbook."""
     with pd.ExcelWriter(path, engine="openpyxl") as writer:

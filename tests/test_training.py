@@ -101,7 +101,8 @@ def test_too_few_ratings_to_hold_out_train_on_all_and_watch_the_loss(prepared):
 
 @pytest.mark.parametrize("field, value", [("epochs", 0), ("batch_size", -1), ("epochs", 2.5),
                                           ("learning_rate", -1e-3), ("learning_rate", 0),
-                                          ("validation_fraction", 1.0), ("patience", -1)])
+                                          ("validation_fraction", 1.0), ("patience", -1),
+                                          ("patience", 1.5), ("seed", "x"), ("seed", -1)])
 def test_train_config_rejects_unusable_settings_by_name(field, value):
     with pytest.raises(kr.ArgumentError, match=field):
         training.TrainConfig(**{field: value})
