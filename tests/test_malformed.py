@@ -346,6 +346,7 @@ DATA_CASES = [
              "19 genre flags (0 or 1)", "u.item", rows=[2, 3]),
     DataCase("100K u.data that is not text", _ml_100k(data=b"\x00\xff\xfe\x01\n\x03,,\"\n"),
              "whole numbers", "u.data", "userId", [1, 2]),
+    DataCase("empty 100K u.data", _ml_100k(data=b""), "the file holds no data rows", "u.data"),
     DataCase("parquet without movieId", _parquet_folder, "missing column 'movieId'",
              "ratings.parquet"),
     DataCase("header below a title row",

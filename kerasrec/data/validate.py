@@ -87,7 +87,9 @@ def check_columns(frame: pd.DataFrame, required: Tuple[str, ...], source: Source
                         + ", ".join(f"'{m}'" for m in missing),
                         file=source.file, sheet=source.sheet, hint=hint)
     if len(frame) == 0:
-        raise DataError("the table has a header but no data rows", file=source.file,
+        # Formats without a header row (.dat, u.data) read their data from row 1.
+        raise DataError("the table has a header but no data rows" if source.first_row > 1
+                        else "the file holds no data rows", file=source.file,
                         sheet=source.sheet)
     return frame.loc[:, list(required)]
 
