@@ -800,6 +800,8 @@ def _one_id(value, name: str) -> int:
     Raises:
         ArgumentError: For a list or other collection, or an id :func:`_ids` refuses.
     """
+    if isinstance(value, np.ndarray) and value.ndim == 0:  # np.asarray(414), a scalar
+        value = value.item()
     if isinstance(value, (pd.Series, np.ndarray, Mapping)) or (
             isinstance(value, Iterable) and not isinstance(value, (str, bytes))):
         raise ArgumentError(f"{name} must be one id, got a {type(value).__name__}")

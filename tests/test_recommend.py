@@ -481,6 +481,7 @@ def test_pairs_read_ids_and_times_as_the_loaders_do(rec, split):
             rec.because(bad, movie)
     with pytest.raises(kr.ArgumentError, match="movie_id must be one id, got a list"):
         rec.because(user, [movie, movie])
+    pd.testing.assert_frame_equal(rec.recommend(np.asarray(user)), rec.recommend(user))
 
 
 def test_evaluate_reads_test_ratings_as_predict_reads_pairs(rec, split):
