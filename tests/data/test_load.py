@@ -351,3 +351,57 @@ def test_counting_bad_rows_stops_in_a_damaged_file(tmp_path, products, small_chu
                        r"was not read") as caught:
         kr.load_movies(tmp_path)
     assert caught.value.column == "userId" and caught.value.n_rows == 1_399
+
+
+def _layout_files(layout: str, products: pd.DataFrame, ratings: pd.DataFrame) -> dict:
+    """``{file name: bytes}`` of one MovieLens layout holding ``products`` and ``ratings``."""
+    if layout == "latest":
+        return {"movies.csv": products.to_csv(index=False).encode(),
+                "ratings.csv": ratings.to_csv(index=False).encode()}
+    if layout == "1m":
+        return {"movies.dat": "\n".join(f"{m}::{t}::{g}" for m, t, g in
+                                        products.itertuples(index=False)).encode("latin-1"),
+                "ratings.dat": "\n".join(f"{u}::{m}::{r:g}::{t}" for u, m, r, t in
+                                         ratings.itertuples(index=False)).encode()}
+    if layout == "100k":
+        flags = "|".join(["0"] * 19)
+        return {"u.item": "\n".join(f"{m}|{t.strip()}|01-Jan-1995||http://x|{flags}" for m, t in
+                                    zip(products["movieId"], products["title"])).encode(),
+                "u.data": "\n".join(f"{u}\t{m}\t{r:g}\t{t}" for u, m, r, t in
+                                    ratings.itertuples(index=False)).encode()}
+    return {"movies.parquet": products.to_parquet(), "ratings.parquet": ratings.to_parquet()}
+
+
+@pytest.mark.filterwarnings("ignore::kerasrec.errors.DataWarning")  # binary read as cp1252
+@pytest.mark.parametrize("layout", ["latest", "1m", "100k", "parquet"])
+@pytest.mark.parametrize("damage", [b"", b"\x00\xff\xfe\x01 binary \x02\n\x03,,\"\n",
+                                    b"a;b\n1;2\n", b"1::2\n3\n", b"1|x|y\n1\t2\n"],
+                         ids=["empty", "binary", "semicolons", "colons", "bars-and-tabs"])
+def test_a_damaged_file_of_any_layout_is_a_data_error_naming_it(tmp_path, products, ratings,
+                                                                layout, damage):
+    """Whichever file of whichever layout is damaged, in a folder or a zip, loading
+    raises a DataError naming that file (a folder's file by its path, an archive's by
+    its member name): never pandas', pyarrow's or NumPy's own error."""
+    good = _layout_files(layout, products, ratings)
+    for name in good:
+        files = {**good, name: damage}
+        folder = _write(tmp_path / f"{layout}-{name}", files)
+        archive = folder.with_suffix(".zip")
+        with zipfile.ZipFile(archive, "w") as zf:
+            for file, data in files.items():
+                zf.writestr(f"ml/{file}", data)
+        with pytest.raises(kr.DataError) as in_folder:
+            kr.load_movies(folder)
+        assert in_folder.value.file == str(folder / name), str(in_folder.value)
+        with pytest.raises(kr.DataError) as in_zip:
+            kr.load_movies(archive)
+        assert (in_zip.value.file, in_zip.value.sheet) == (str(archive), f"ml/{name}")
+        assert f"member 'ml/{name}'" in str(in_zip.value)
+    _same(kr.load_movies(_write(tmp_path / f"{layout}-good", good)), products, ratings)
+
+
+def _write(folder, files: dict):
+    folder.mkdir()
+    for file, data in files.items():
+        (folder / file).write_bytes(data)
+    return folder
