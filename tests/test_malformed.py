@@ -249,6 +249,7 @@ class DataCase:
     name: str
     make: Callable[[Path, pd.DataFrame, pd.DataFrame], Path]
     words: str
+    #: The workbook's sheet, the archive's member, or the file inside the folder named.
     sheet: Optional[str] = None
     column: Optional[str] = None
     rows: Sequence[int] = ()
