@@ -59,6 +59,10 @@ class Source:
                          rows=rows, n_rows=n, hint=hint)
 
 
+def _loose(name: str) -> str:
+    return name.replace("_", "").replace(" ", "").replace("-", "").lower()
+
+
 def check_columns(frame: pd.DataFrame, required: Tuple[str, ...], source: Source) -> pd.DataFrame:
     """Return ``frame[required]``; extra columns are accepted and dropped.
 
@@ -69,8 +73,9 @@ def check_columns(frame: pd.DataFrame, required: Tuple[str, ...], source: Source
     frame = frame.set_axis(columns, axis=1)
     missing = [c for c in required if c not in columns]
     if missing:
-        lower = {c.lower(): c for c in columns}
-        near = [f"'{lower[m.lower()]}' -> '{m}'" for m in missing if m.lower() in lower]
+        # 'Rating', 'user_id', 'Movie ID': the name written another way
+        loose = {_loose(c): c for c in columns}
+        near = [f"'{loose[_loose(m)]}' -> '{m}'" for m in missing if _loose(m) in loose]
         # A spreadsheet saved as CSV in many locales is separated by ';' (or tabs).
         separator = next((s for s in (";", "\t") if len(columns) == 1
                           and set(required) <= set(columns[0].split(s))), None)
@@ -78,7 +83,7 @@ def check_columns(frame: pd.DataFrame, required: Tuple[str, ...], source: Source
         header = next((source.first_row + i for i, row in
                        enumerate(frame.head(10).itertuples(index=False))
                        if set(required) <= {str(v).strip() for v in row}), None)
-        hint = ("column names are case-sensitive; rename " + ", ".join(near)) if near else (
+        hint = ("column names must be written exactly; rename " + ", ".join(near)) if near else (
             f"the file is separated by {separator!r}, not commas: save it as comma-separated "
             f"CSV (as MovieLens' files are)") if separator else (
             f"the column names are in row {header}: delete the rows above them") if header \
