@@ -1,7 +1,9 @@
 """Exception types raised by kerasrec.
 
 Every error a user can fix carries enough context to fix it: the file, the sheet
-(or archive member), the column and the offending rows, as the user sees them.
+(or archive member), the column and the offending rows, as the user sees them (for a
+DataFrame passed in memory: the frame and the rows' 0-based positions, as ``iloc``
+counts them).
 """
 
 from __future__ import annotations
@@ -24,8 +26,11 @@ class DataError(KerasRecError, ValueError):
         file: Path of the offending file, if known.
         sheet: Sheet (xlsx) or archive member (zip) holding the data, if any; the
             message calls it a member when ``file`` is a zip archive.
+        frame: The in-memory DataFrame holding the data (``"ratings"``,
+            ``"products"``), when it came from no file.
         column: Offending column, if the problem is in one column.
-        rows: File row numbers of the first offending rows (header row = 1).
+        rows: File row numbers of the first offending rows (header row = 1); in a
+            ``frame``, their 0-based positions (``frame.iloc[row]``).
         hint: How to fix it, if there is an obvious fix.
     """
 
@@ -35,6 +40,7 @@ class DataError(KerasRecError, ValueError):
         *,
         file: Optional[str] = None,
         sheet: Optional[str] = None,
+        frame: Optional[str] = None,
         column: Optional[str] = None,
         rows: Optional[Sequence[int]] = None,
         n_rows: Optional[int] = None,
@@ -43,6 +49,7 @@ class DataError(KerasRecError, ValueError):
         self.problem = problem
         self.file = None if file is None else str(file)
         self.sheet = sheet
+        self.frame = frame
         self.column = column
         self.rows = [int(r) for r in rows] if rows is not None else []
         self.n_rows = n_rows if n_rows is not None else len(self.rows)
@@ -51,8 +58,9 @@ class DataError(KerasRecError, ValueError):
 
     def with_file(self, file: str) -> "DataError":
         """The same error, located in ``file`` (when it was raised without one)."""
-        return DataError(self.problem, file=file, sheet=self.sheet, column=self.column,
-                         rows=self.rows, n_rows=self.n_rows, hint=self.hint)
+        return DataError(self.problem, file=file, sheet=self.sheet, frame=self.frame,
+                         column=self.column, rows=self.rows, n_rows=self.n_rows,
+                         hint=self.hint)
 
     def _format(self) -> str:
         where = []
@@ -62,13 +70,16 @@ class DataError(KerasRecError, ValueError):
             # an archive holds members, a workbook sheets
             kind = "member" if str(self.file).lower().endswith(".zip") else "sheet"
             where.append(f"{kind} '{self.sheet}'")
+        if self.frame:
+            where.append(f"frame '{self.frame}'")
         if self.column:
             where.append(f"column '{self.column}'")
         text = (", ".join(where) + ": " if where else "") + self.problem
         if self.rows:
             listed = ", ".join(str(r) for r in self.rows[:MAX_LISTED])
             more = self.n_rows - min(len(self.rows), MAX_LISTED)
-            text += f" (row {listed}" if len(self.rows) == 1 else f" (rows {listed}"
+            noun = "position" if self.frame else "row"  # a frame's rows as iloc counts them
+            text += f" ({noun} {listed}" if len(self.rows) == 1 else f" ({noun}s {listed}"
             text += f" and {more} more)" if more > 0 else ")"
         if self.hint:
             text += f". {self.hint}"

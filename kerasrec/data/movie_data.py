@@ -44,14 +44,16 @@ class MovieData:
         Args:
             products: Frame with movieId, title, genres.
             ratings: Frame with userId, movieId, rating, timestamp.
-            source: Name used in error messages.
+            source: Where the frames came from, kept as :attr:`source`. Errors name
+                the frame (``frame 'ratings'``) and its rows by 0-based position, as
+                ``iloc`` counts them.
             **options: ``rating_range``, ``duplicates``, ``timestamp_unit`` as in
                 :func:`kerasrec.load_movies`.
 
         Raises:
             DataError: If either frame violates the schema.
         """
-        psrc, rsrc = Source(source, "products"), Source(source, "ratings")
+        psrc, rsrc = Source.in_memory("products"), Source.in_memory("ratings")
         products = validate_products(products, psrc)
         ratings = validate_ratings(ratings, rsrc, **options)
         check_references(ratings, products, rsrc, psrc)

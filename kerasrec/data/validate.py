@@ -10,6 +10,7 @@ import datetime
 import math
 import time
 from dataclasses import dataclass
+from pathlib import PurePath
 from typing import Optional, Tuple
 
 import numpy as np
@@ -38,15 +39,27 @@ class Source:
     """Where a table came from, for error messages.
 
     Attributes:
-        file: The file the user passed (or the archive).
+        file: The file the user passed (or the archive); None for a frame in memory.
         sheet: Sheet name (xlsx) or member name (zip), if any; a file in a folder is
             named as ``file`` itself.
         first_row: File row number of the first data record (a header row is row 1).
+        frame: The name of a DataFrame passed in memory (:meth:`in_memory`).
     """
 
-    file: str
+    file: Optional[str]
     sheet: Optional[str] = None
     first_row: int = 2
+    frame: Optional[str] = None
+
+    @classmethod
+    def in_memory(cls, name: str) -> "Source":
+        """A DataFrame passed in memory: errors name the frame, and its rows by their
+        0-based positions (``frame.iloc[row]``)."""
+        return cls(None, None, 0, name)
+
+    def where(self) -> dict:
+        """The location arguments of a :class:`DataError` raised about this source."""
+        return {"file": self.file, "sheet": self.sheet, "frame": self.frame}
 
     def error(self, problem: str, *, column: Optional[str] = None,
               mask: Optional[np.ndarray] = None, hint: Optional[str] = None) -> DataError:
@@ -55,8 +68,8 @@ class Source:
         if mask is not None:
             idx = np.flatnonzero(np.asarray(mask))
             rows, n = (idx[:5] + self.first_row).tolist(), int(idx.size)
-        return DataError(problem, file=self.file, sheet=self.sheet, column=column,
-                         rows=rows, n_rows=n, hint=hint)
+        return DataError(problem, **self.where(), column=column, rows=rows, n_rows=n,
+                         hint=hint)
 
 
 def _loose(name: str) -> str:
@@ -90,12 +103,12 @@ def check_columns(frame: pd.DataFrame, required: Tuple[str, ...], source: Source
             else f"expected columns {list(required)}, found {columns}"
         raise DataError(f"missing column{'s' if len(missing) > 1 else ''} "
                         + ", ".join(f"'{m}'" for m in missing),
-                        file=source.file, sheet=source.sheet, hint=hint)
+                        **source.where(), hint=hint)
     if len(frame) == 0:
         # Formats without a header row (.dat, u.data) read their data from row 1.
-        raise DataError("the table has a header but no data rows" if source.first_row > 1
-                        else "the file holds no data rows", file=source.file,
-                        sheet=source.sheet)
+        raise DataError("the frame has no rows" if source.frame else
+                        "the table has a header but no data rows" if source.first_row > 1
+                        else "the file holds no data rows", **source.where())
     return frame.loc[:, list(required)]
 
 
@@ -505,7 +518,8 @@ def check_references(ratings: pd.DataFrame, products: pd.DataFrame, source: Sour
     unknown = ~np.isin(ratings["movieId"].to_numpy(), products["movieId"].to_numpy())
     if unknown.any():
         ids = np.unique(ratings["movieId"].to_numpy()[unknown])
-        where = products_source.sheet or products_source.file
+        where = (products_source.sheet or products_source.frame
+                 or PurePath(products_source.file).name)
         raise source.error(f"{len(ids)} rated movieId(s) have no row in '{where}': {preview(ids)}",
                            column="movieId", mask=unknown,
                            hint="add the movies to the products table or drop those ratings")

@@ -116,7 +116,11 @@ class FeaturePipeline:
         """
         ratings = data.ratings
         scale = self._asked_range or data.rating_range
-        check_rating_range(ratings["rating"].to_numpy(), Source(data.source), scale)
+        # Rows are positions in the ratings fitted on (perhaps a split of what was
+        # loaded); the file they came from, if any ("<memory>" is none), is named too.
+        file = None if data.source.startswith("<") else data.source
+        check_rating_range(ratings["rating"].to_numpy(), Source(file, None, 0, "ratings"),
+                           scale)
         self.config.rating_range = scale
         self.scaler = RatingScaler(self.config.rating_scaling, scale)
         self.user_vocabulary_ = np.unique(ratings["userId"].to_numpy()).astype(np.int64)

@@ -84,9 +84,21 @@ def test_numeric_string_timestamps_are_accepted(tmp_path, products, ratings):
     assert kr.load_movies(path).ratings["timestamp"].tolist() == ratings["timestamp"].tolist()
 
 
-def test_in_memory_frames_are_validated(products, ratings):
-    with pytest.raises(kr.DataError, match="sheet 'ratings', column 'rating'"):
-        kr.MovieData.from_frames(products, ratings.assign(rating=9.0))
+def test_in_memory_frames_are_validated_and_name_rows_as_iloc_counts_them(products, ratings):
+    """A frame has no file or header row: errors name the frame and the bad rows'
+    positions, whatever its index (a spreadsheet's row 5 would be iloc 3 here)."""
+    bad = ratings.assign(rating=[4.0, 9.0, 5.0, 0.5, 7.0]).set_index(ratings.index * 10)
+    with pytest.raises(kr.DataError) as caught:
+        kr.MovieData.from_frames(products, bad)
+    assert str(caught.value).startswith("frame 'ratings', column 'rating': ratings must lie")
+    assert "(positions 1, 4)" in str(caught.value)
+    assert (caught.value.frame, caught.value.file, caught.value.rows) == ("ratings", None, [1, 4])
+    assert bad.iloc[caught.value.rows]["rating"].tolist() == [9.0, 7.0]
+    with pytest.raises(kr.DataError, match="frame 'ratings': the frame has no rows"):
+        kr.MovieData.from_frames(products, ratings.head(0))
+    with pytest.raises(kr.DataError, match=r"frame 'ratings', column 'movieId': 1 rated "
+                                           r"movieId\(s\) have no row in 'products'.*position 4"):
+        kr.MovieData.from_frames(products.head(3), ratings)
 
 # --- one validation path whatever the cell type ------------------------------------------
 

@@ -131,7 +131,8 @@ def test_ratings_outside_the_scale_are_refused_at_fit(products, ratings):
     with pytest.raises(kr.DataError) as caught:
         kr.FeaturePipeline().fit(doubled)
     message = str(caught.value)
-    assert "mine.csv" in message and "column 'rating'" in message
+    assert message.startswith("file 'mine.csv', frame 'ratings', column 'rating'")
+    assert "(positions 0, 1, 2, 4)" in message  # all but the 0.5 star, once doubled
     assert "[0.5, 5] stars" in message and "rating_range=(low, high)" in message
     with pytest.raises(kr.DataError, match=r"\[1, 4\] stars"):
         kr.FeaturePipeline(rating_range=(1, 4)).fit(doubled.with_ratings(ratings))
