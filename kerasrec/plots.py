@@ -14,7 +14,7 @@ import numpy as np
 import pandas as pd
 
 from kerasrec.data.movie_data import MovieData
-from kerasrec.errors import MissingDependencyError
+from kerasrec.errors import ArgumentError, MissingDependencyError
 
 
 def _figure(width: float = 7.0, height: float = 4.5):
@@ -115,11 +115,11 @@ def training_curves(history, metrics: Optional[Sequence[str]] = None):
             in stars where available.
 
     Raises:
-        ValueError: If the history is empty.
+        ArgumentError: If the history is empty.
     """
     logs: Mapping[str, Sequence[float]] = getattr(history, "history", history)
     if not logs:
-        raise ValueError("the history is empty: nothing was trained")
+        raise ArgumentError("the history is empty: nothing was trained")
     names = metrics or [k for k in logs if not k.startswith("val_") and k != "learning_rate"
                         and f"{k}_stars" not in logs]
     watched = logs.get("val_loss") or logs.get("loss")
@@ -149,11 +149,17 @@ def _metric_label(name: str) -> str:
 
 
 def predicted_vs_true(truth, prediction, max_points: int = 20000, seed: int = 0):
-    """Predicted against true ratings: spread per true rating, with the diagonal."""
+    """Predicted against true ratings: spread per true rating, with the diagonal.
+
+    Raises:
+        ArgumentError: If the two differ in shape or are empty.
+    """
     truth, prediction = np.asarray(truth, float), np.asarray(prediction, float)
     if truth.shape != prediction.shape:
-        raise ValueError(f"truth and prediction differ in shape: {truth.shape} vs "
-                         f"{prediction.shape}")
+        raise ArgumentError(f"truth and prediction differ in shape: {truth.shape} vs "
+                            f"{prediction.shape}")
+    if not truth.size:
+        raise ArgumentError("no ratings to draw: truth and prediction are empty")
     levels = np.unique(truth)
     fig, ax = _figure()
     ax.violinplot([prediction[truth == v] for v in levels], positions=levels, widths=0.4,
@@ -175,11 +181,11 @@ def explanation_waterfall(parts: pd.Series):
     predicted rating (``Recommender.explain``'s output).
 
     Raises:
-        ValueError: If ``parts`` is empty.
+        ArgumentError: If ``parts`` is empty.
     """
     parts = parts[parts.abs() > 1e-9] if (parts.abs() > 1e-9).any() else parts
     if parts.empty:
-        raise ValueError("no parts to draw")
+        raise ArgumentError("no parts to draw")
     ends = parts.cumsum().to_numpy()
     starts = ends - parts.to_numpy()
     fig, ax = _figure(7, 0.45 * len(parts) + 1.6)
@@ -202,17 +208,17 @@ def branch_contributions(explained: pd.DataFrame):
     the spread of each part's contribution, in stars.
 
     Raises:
-        ValueError: If the frame holds no parts.
+        ArgumentError: If the frame holds no parts.
     """
     # The parts are the float columns beside their sum (ids are integers, the flags bool).
     parts = explained.select_dtypes("floating").drop(columns="prediction", errors="ignore")
     parts = parts.loc[:, parts.abs().max() > 1e-9]
     if parts.empty:
-        raise ValueError("no parts to draw")
+        raise ArgumentError("no parts to draw")
     order = parts.abs().mean().sort_values(ascending=False).index
     fig, ax = _figure(7, 0.4 * len(order) + 1.6)
-    ax.boxplot([parts[c].to_numpy() for c in order][::-1], vert=False, showfliers=False,
-               tick_labels=list(order)[::-1])
+    ax.boxplot([parts[c].to_numpy() for c in order][::-1], orientation="horizontal",
+               showfliers=False, tick_labels=list(order)[::-1])
     ax.axvline(0, color="k", lw=0.8)
     ax.set(xlabel="contribution (stars)", ylabel="part",
            title=f"Parts of {len(explained):,} predictions (boxes: middle half, whiskers: "
@@ -232,12 +238,12 @@ def item_map(vectors: np.ndarray, movies: pd.DataFrame, labels: int = 12, seed: 
         seed: PCA's seed.
 
     Raises:
-        ValueError: If the rows do not line up.
+        ArgumentError: If the rows do not line up.
     """
     from sklearn.decomposition import PCA
 
     if len(vectors) != len(movies):
-        raise ValueError(f"{len(vectors)} vectors for {len(movies)} movies")
+        raise ArgumentError(f"{len(vectors)} vectors for {len(movies)} movies")
     pca = PCA(n_components=2, random_state=seed)
     xy = pca.fit_transform(np.asarray(vectors, np.float64))
     first = movies["genres"].astype(str).str.split("|").str[0].to_numpy()

@@ -46,10 +46,12 @@ def test_training_and_prediction_plots_render(tmp_path):
     rng = np.random.default_rng(0)
     truth = rng.choice(np.arange(1, 11) / 2, 500)
     _png(plots.predicted_vs_true(truth, truth + rng.normal(0, 0.5, 500)), tmp_path, "pvt")
-    with pytest.raises(ValueError, match="empty"):
+    with pytest.raises(kr.ArgumentError, match="empty"):
         plots.training_curves({})
-    with pytest.raises(ValueError, match="differ in shape"):
+    with pytest.raises(kr.ArgumentError, match="differ in shape"):
         plots.predicted_vs_true([1, 2], [1])
+    with pytest.raises(kr.ArgumentError, match="no ratings to draw"):
+        plots.predicted_vs_true([], [])
 
 
 def test_model_diagram_or_a_clear_message(tmp_path):
