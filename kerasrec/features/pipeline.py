@@ -118,7 +118,7 @@ class FeaturePipeline:
         scale = self._asked_range or data.rating_range
         # Rows are positions in the ratings fitted on (perhaps a split of what was
         # loaded); the file they came from, if any ("<memory>" is none), is named too.
-        file = None if data.source.startswith("<") else data.source
+        file = None if str(data.source).startswith("<") else str(data.source)
         check_rating_range(ratings["rating"].to_numpy(), Source(file, None, 0, "ratings"),
                            scale)
         self.config.rating_range = scale
