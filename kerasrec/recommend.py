@@ -29,6 +29,7 @@ from kerasrec.features.context import unix_seconds, with_context
 from kerasrec.features.pipeline import FeaturePipeline
 from kerasrec.models.base import DEFAULT_MODEL, model_class
 from kerasrec.rerank import CANDIDATES, rerank
+from kerasrec.schema import loose_name
 
 
 
@@ -779,7 +780,7 @@ def _as_pairs(pairs) -> pd.DataFrame:
                             f"userId and movieId, got {type(pairs).__name__}")
     renames = {}
     for column in pairs.columns:
-        key = str(column).replace("_", "").replace(" ", "").lower()
+        key = loose_name(column)
         if key in _ALIASES and _ALIASES[key] not in pairs.columns:
             renames[column] = _ALIASES[key]
     pairs = pairs.rename(columns=renames)

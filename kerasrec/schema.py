@@ -32,6 +32,17 @@ CONTEXT_NAMES = ("daytime", "weekend")
 # --- genres ------------------------------------------------------------------------------
 
 
+def loose_name(name) -> str:
+    """A column name as people write it in other ways ('user_id', 'Movie ID', 'Rating'):
+    without case, underscores, spaces or hyphens.
+
+    Example:
+        >>> loose_name("Movie_ID") == loose_name("movieId")
+        True
+    """
+    return str(name).replace("_", "").replace(" ", "").replace("-", "").lower()
+
+
 def decode_genres(multi_hot: np.ndarray, vocabulary: Sequence[str]) -> np.ndarray:
     """Multi-hot rows -> pipe-separated genre strings (the MovieLens ``genres`` cell).
 

@@ -54,3 +54,17 @@ def test_lower_layers_never_import_higher_ones(layer):
     for path in package.rglob("*.py"):
         used = set(_kerasrec_imports(path))
         assert used <= ALLOWED[layer], f"{path} imports {sorted(used - ALLOWED[layer])}"
+
+
+def test_one_loose_name_rule_for_the_loaders_hint_and_the_pairs_aliases(products, ratings):
+    """A column the loaders would hint a rename for is one predict's pairs read as is."""
+    import kerasrec as kr
+    from kerasrec.schema import loose_name
+
+    assert {loose_name(c) for c in ("userId", "user_id", "User ID", "USER-ID")} == {"userid"}
+    written = ratings.rename(columns={"userId": "User ID", "movieId": "movie_id"})
+    with pytest.raises(kr.DataError, match="rename 'User ID' -> 'userId', 'movie_id' -> 'movieId'"):
+        kr.MovieData.from_frames(products, written)
+    from kerasrec.recommend import _as_pairs
+
+    assert list(_as_pairs(written)[["userId", "movieId"]].columns) == ["userId", "movieId"]

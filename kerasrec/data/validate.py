@@ -17,7 +17,8 @@ import numpy as np
 import pandas as pd
 
 from kerasrec.errors import ArgumentError, DataError, preview
-from kerasrec.schema import NO_GENRES, PRODUCT_COLUMNS, RATING_COLUMNS, RATING_RANGE
+from kerasrec.schema import (NO_GENRES, PRODUCT_COLUMNS, RATING_COLUMNS, RATING_RANGE,
+                             loose_name)
 
 
 #: Unix seconds beyond this are far in the future (year 5138): the values are milliseconds.
@@ -72,10 +73,6 @@ class Source:
                          hint=hint)
 
 
-def _loose(name: str) -> str:
-    return name.replace("_", "").replace(" ", "").replace("-", "").lower()
-
-
 def check_columns(frame: pd.DataFrame, required: Tuple[str, ...], source: Source) -> pd.DataFrame:
     """Return ``frame[required]``; extra columns are accepted and dropped.
 
@@ -87,8 +84,9 @@ def check_columns(frame: pd.DataFrame, required: Tuple[str, ...], source: Source
     missing = [c for c in required if c not in columns]
     if missing:
         # 'Rating', 'user_id', 'Movie ID': the name written another way
-        loose = {_loose(c): c for c in columns}
-        near = [f"'{loose[_loose(m)]}' -> '{m}'" for m in missing if _loose(m) in loose]
+        loose = {loose_name(c): c for c in columns}
+        near = [f"'{loose[loose_name(m)]}' -> '{m}'" for m in missing
+                if loose_name(m) in loose]
         # A spreadsheet saved as CSV in many locales is separated by ';' (or tabs).
         separator = next((s for s in (";", "\t") if len(columns) == 1
                           and set(required) <= set(columns[0].split(s))), None)
