@@ -9,9 +9,22 @@ import tempfile
 from pathlib import Path
 from typing import Iterator, Union
 
-from kerasrec.errors import ArtifactError
+from kerasrec.errors import ArgumentError, ArtifactError
 
 PathLike = Union[str, "os.PathLike[str]"]
+
+
+def as_path(path: PathLike, name: str = "path") -> Path:
+    """``path`` as a :class:`~pathlib.Path`, if it is one or a string.
+
+    Raises:
+        ArgumentError: For anything else (a number, None, an open file), naming
+            ``name``.
+    """
+    if isinstance(path, bytes) or not isinstance(path, (str, os.PathLike)):
+        raise ArgumentError(f"{name} must be a file or folder path (str or pathlib.Path), "
+                            f"got {type(path).__name__}")
+    return Path(path)
 
 
 #: What marks a folder as kerasrec's own output, by kind: (marker file, its "format").
@@ -152,8 +165,9 @@ def atomic_path(path: PathLike, *, directory: bool = False,
 
     Raises:
         ArtifactError: If the destination is in the way or cannot be written.
+        ArgumentError: If ``path`` is not a path.
     """
-    path = Path(path)
+    path = as_path(path)
     parent = path.parent if str(path.parent) else Path(".")
     if kind is not None:
         check_output_folder(path, kind, inputs)

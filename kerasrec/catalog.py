@@ -24,7 +24,7 @@ import numpy as np
 import pandas as pd
 import scipy.sparse as sp
 
-from kerasrec.errors import ArgumentError, preview
+from kerasrec.errors import ArgumentError, is_number, preview, whole_number
 from kerasrec.features.titles import parse_titles
 from kerasrec.schema import display_titles
 
@@ -76,10 +76,8 @@ class Filters:
     exclude: Optional[Sequence[int]] = None
 
     def __post_init__(self) -> None:
-        m = self.min_ratings
-        if m is not None and (isinstance(m, bool) or not isinstance(m, (int, np.integer))
-                              or m < 0):
-            raise ArgumentError(f"min_ratings must be a whole number >= 0, got {m!r}")
+        if self.min_ratings is not None:
+            whole_number(self.min_ratings, "min_ratings", 0)
         if isinstance(self.genres, str):  # one genre, not its letters
             object.__setattr__(self, "genres", (self.genres,))
         if self.years is not None:
@@ -87,6 +85,9 @@ class Filters:
                 first, last = self.years
             except (TypeError, ValueError):
                 raise ArgumentError(f"years must be (first, last), got {self.years!r}") from None
+            if not all(y is None or is_number(y) for y in (first, last)):
+                raise ArgumentError(f"years must be (first, last), each a year or None, got "
+                                    f"{self.years!r}")
             if first is not None and last is not None and first > last:
                 raise ArgumentError(f"years must be (first, last) with first <= last, got "
                                     f"{self.years!r}")

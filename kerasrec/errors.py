@@ -1,4 +1,4 @@
-"""Exception types raised by kerasrec.
+"""Exception types raised by kerasrec, and the argument rules that raise them.
 
 Every error a user can fix carries enough context to fix it: the file, the sheet
 (or archive member), the column and the offending rows, as the user sees them (for a
@@ -8,7 +8,9 @@ counts them).
 
 from __future__ import annotations
 
-from typing import Iterable, Optional, Sequence
+import math
+import numbers
+from typing import Any, Iterable, Optional, Sequence, Type
 
 #: How many offending rows/values an error message lists before summarising.
 MAX_LISTED = 5
@@ -110,6 +112,53 @@ class PipelineError(KerasRecError, ValueError):
 
 class ArtifactError(KerasRecError, OSError):
     """A model or pipeline artifact could not be written or read."""
+
+
+def is_number(value: Any) -> bool:
+    """Whether ``value`` is a finite real number: Python or NumPy, not a bool or text.
+
+    The one rule for settings given as numbers (rates, fractions, thresholds); each
+    caller states the range it accepts in its own message.
+
+    Example:
+        >>> is_number(0.5), is_number(True), is_number("0.5"), is_number(float("nan"))
+        (True, False, False, False)
+    """
+    return (isinstance(value, numbers.Real) and not isinstance(value, bool)
+            and math.isfinite(value))
+
+
+def whole_number(value: Any, name: str, minimum: int = 1, *, unit: str = "",
+                 error: Type[KerasRecError] = ArgumentError) -> int:
+    """Return ``value`` as an int if it is a whole number of at least ``minimum``.
+
+    The one rule for counts, sizes and seeds passed as arguments: Python and NumPy
+    integers pass; bools, floats (even ``2.0``), text and None do not.
+
+    Args:
+        value: The argument.
+        name: Its name, as the caller wrote it.
+        minimum: The smallest value accepted (1: "positive", 0: "0 or more").
+        unit: What it counts (``"movies"``, ``"bytes"``), for the message.
+        error: The class raised (the module's own where it has one).
+
+    Returns:
+        ``int(value)``.
+
+    Raises:
+        ArgumentError: (or ``error``) naming the argument and what it accepts.
+
+    Example:
+        >>> whole_number(0, "k", unit="movies")
+        Traceback (most recent call last):
+        kerasrec.errors.ArgumentError: k must be a positive whole number of movies, got 0
+    """
+    if isinstance(value, numbers.Integral) and not isinstance(value, bool) \
+            and value >= minimum:
+        return int(value)
+    kind = ("a positive whole number" if minimum == 1 else "a whole number, 0 or more"
+            if minimum == 0 else f"a whole number, {minimum} or more")
+    raise error(f"{name} must be {kind}{' of ' + unit if unit else ''}, got {value!r}")
 
 
 def preview(values: Iterable[object], limit: int = MAX_LISTED) -> str:

@@ -24,12 +24,14 @@ import pandas as pd
 from kerasrec import scoring
 from kerasrec.catalog import Catalog, Filters
 from kerasrec.data.movie_data import MovieData
-from kerasrec.errors import ArgumentError, NotFittedError, UnknownMovieError, preview
+from kerasrec.errors import (ArgumentError, NotFittedError, UnknownMovieError, preview,
+                             whole_number)
 from kerasrec.features.context import unix_seconds, with_context
 from kerasrec.features.pipeline import FeaturePipeline
 from kerasrec.models.base import DEFAULT_MODEL, model_class
 from kerasrec.rerank import CANDIDATES, rerank
 from kerasrec.schema import loose_name
+from kerasrec.training import TrainConfig
 
 
 
@@ -73,7 +75,7 @@ class Recommender:
                  candidates: int = CANDIDATES, **config: Any) -> None:
         self.model, self.seed, self.timezone = model, seed, timezone
         self.rating_scaling, self.train, self.config = rating_scaling, train, config
-        self.verbose, self.candidates = verbose, _check_candidates(candidates)
+        self.verbose, self.candidates = verbose, whole_number(candidates, "candidates")
 
     def __repr__(self) -> str:
         options = "".join(f", {k}={v!r}" for k, v in self.config.items())
@@ -133,6 +135,7 @@ class Recommender:
             ArgumentError: For an unknown model name or option, or callbacks for a model
                 not trained with Keras.
         """
+        self._check_params()
         model = model_class(self.model)(**self.config)
         train = self.train
         if train is None and model.train_defaults is not None:
@@ -153,6 +156,15 @@ class Recommender:
         self.model_ = model.fit(self.pipeline_, ratings, data.products, train, self.seed)
         self._table: Optional[scoring.ScoreTable] = None
         return self
+
+    def _check_params(self) -> None:
+        # At fit, as scikit-learn checks: set_params and clone do not go through __init__.
+        whole_number(self.seed, "seed", 0)
+        whole_number(self.candidates, "candidates")
+        resolve_verbose(self.verbose)
+        if self.train is not None and not isinstance(self.train, TrainConfig):
+            raise ArgumentError(f"train must be a kerasrec.TrainConfig or None, got "
+                                f"{type(self.train).__name__}")
 
     @property
     def model_(self):
@@ -481,7 +493,7 @@ class Recommender:
     def _recommend(self, user_id, k: int, context, filters: Filters,
                    rank_by: Optional[str], recent=None) -> pd.DataFrame:
         self._check_fitted()
-        _check_k(k)
+        whole_number(k, "k", unit="movies")
         rank_by = self._rank_by(rank_by)
         catalog = self.catalog_
         user_id = _one_id(user_id, "user_id")
@@ -572,7 +584,7 @@ class Recommender:
             ArgumentError: As :meth:`recommend`, or if ``user_ids`` are not whole numbers.
         """
         self._check_fitted()
-        _check_k(k)
+        whole_number(k, "k", unit="movies")
         users = _ids(user_ids, "user_ids")
         rank_by = self._rank_by(rank_by)
         filters = Filters(exclude_seen, min_ratings, genres, years, movies, exclude)
@@ -628,7 +640,7 @@ class Recommender:
         from sklearn.preprocessing import normalize
 
         self._check_fitted()
-        _check_k(k)
+        whole_number(k, "k", unit="movies")
         movie_id = _one_id(movie_id, "movie_id")
         row = self.catalog_.position([movie_id])[0]
         if row < 0:
@@ -669,7 +681,7 @@ class Recommender:
         """
         from kerasrec import metrics
 
-        _check_k(k)
+        whole_number(k, "k", unit="movies")
         test = _as_pairs(test)
         if "rating" not in test.columns or not len(test):
             raise ArgumentError(f"test must hold held-out ratings (userId, movieId, rating), "
@@ -736,18 +748,6 @@ def resolve_verbose(verbose) -> int:
     if isinstance(verbose, bool) or verbose not in (0, 1, 2):
         raise ArgumentError(f"verbose must be 0, 1, 2 or 'auto', got {verbose!r}")
     return int(verbose)
-
-
-def _check_candidates(candidates) -> int:
-    if isinstance(candidates, bool) or not isinstance(candidates, (int, np.integer)) \
-            or candidates < 1:
-        raise ArgumentError(f"candidates must be a positive whole number, got {candidates!r}")
-    return int(candidates)
-
-
-def _check_k(k) -> None:
-    if isinstance(k, (bool, np.bool_)) or not isinstance(k, (int, np.integer)) or k < 1:
-        raise ArgumentError(f"k must be a positive whole number of movies, got {k!r}")
 
 
 #: Column names people use for the ids, compared without case, "_" or " ".

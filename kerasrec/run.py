@@ -31,7 +31,7 @@ from typing import Any, Callable, Dict, Optional, Tuple, Union
 import numpy as np
 import pandas as pd
 
-from kerasrec._io import atomic_path, check_output_folder
+from kerasrec._io import as_path, atomic_path, check_output_folder
 from kerasrec.errors import MAX_LISTED, ArgumentError, ArtifactError, DataError
 from kerasrec.models.base import DEFAULT_MODEL
 from kerasrec.schema import RATING_RANGE
@@ -297,7 +297,7 @@ def load_run(path: Union[str, Path]) -> Run:
     """
     from kerasrec.recommend import Recommender
 
-    path = Path(path)
+    path = as_path(path)
     if (path / "recommender.json").is_file():
         return Run(path, Recommender.load(path), {})
     if not (path / "run.json").is_file():

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Union
 
 from kerasrec import scoring
-from kerasrec._io import atomic_path, read_manifest, write_manifest
+from kerasrec._io import as_path, atomic_path, read_manifest, write_manifest
 from kerasrec.catalog import Catalog
 from kerasrec.errors import ArgumentError, ArtifactError
 from kerasrec.features.pipeline import FeaturePipeline
@@ -79,7 +79,7 @@ def load_recommender(path: Union[str, Path], cls=None):
 
     if cls is None:
         from kerasrec.recommend import Recommender as cls
-    path = Path(path)
+    path = as_path(path)
     meta = read_manifest(path, MANIFEST, FORMAT, FORMAT_VERSION, optional=(SCORES_FILE,))
     try:
         _check_kinds(meta)

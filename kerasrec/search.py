@@ -24,7 +24,7 @@ from typing import Any, Dict, Mapping, Optional, Sequence, Union
 import pandas as pd
 
 from kerasrec.data.movie_data import MovieData
-from kerasrec.errors import ArgumentError
+from kerasrec.errors import ArgumentError, whole_number
 from kerasrec.split import check_fraction, random_split, temporal_split
 
 #: Metrics where lower is better; every other metric is maximised.
@@ -77,20 +77,34 @@ def grid_search(estimator, data: MovieData, param_grid: Union[Mapping, Sequence[
         A :class:`SearchResult`.
 
     Raises:
-        ArgumentError: For an unknown split, a temporal split with several folds, a
-            metric ``evaluate`` does not report, or an empty grid.
+        ArgumentError: For an estimator that is not a Recommender, data that is not a
+            MovieData, an unknown split, a temporal split with several folds, a metric
+            ``evaluate`` does not report, an empty grid or one scikit-learn cannot read.
     """
     from sklearn.base import clone
     from sklearn.model_selection import ParameterGrid
 
+    from kerasrec.recommend import Recommender
+
+    if not isinstance(estimator, Recommender):
+        raise ArgumentError(f"estimator must be an unfitted kerasrec.Recommender, got "
+                            f"{type(estimator).__name__}")
+    if not isinstance(data, MovieData):
+        raise ArgumentError(f"data must be a kerasrec.MovieData (load_movies(...), or "
+                            f"data.with_ratings(train)), got {type(data).__name__}")
     if split not in SEARCH_SPLITS:
         raise ArgumentError(f"split must be one of {SEARCH_SPLITS}, got {split!r}")
     check_fraction(validation_size, "validation_size")
-    if isinstance(folds, bool) or not isinstance(folds, int) or folds < 1:
-        raise ArgumentError(f"folds must be a positive whole number, got {folds!r}")
+    whole_number(folds, "folds")
+    whole_number(seed, "seed", 0)
+    if not isinstance(refit, bool):
+        raise ArgumentError(f"refit must be True or False, got {refit!r}")
     if split == "temporal" and folds > 1:
         raise ArgumentError("the temporal split has one validation cut; use folds=1")
-    grid = list(ParameterGrid(param_grid))
+    try:
+        grid = list(ParameterGrid(param_grid))
+    except TypeError as error:  # e.g. {"dim": 64} for {"dim": [64]}; scikit-learn says so
+        raise ArgumentError(f"param_grid: {error}") from None
     if not grid:
         raise ArgumentError("param_grid holds no setting")
     for params in grid:  # unknown names and values fail here, before any training

@@ -8,11 +8,16 @@ start the test will exercise).
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Tuple
 
 import numpy as np
 import pandas as pd
 
-from kerasrec.errors import ArgumentError, DataError
+from kerasrec.data.validate import Source, check_columns
+from kerasrec.errors import ArgumentError, DataError, is_number, whole_number
+
+#: What the splits by time read.
+TIMED = ("userId", "movieId", "timestamp")
 
 
 @dataclass(frozen=True)
@@ -57,14 +62,14 @@ def check_fraction(fraction: float, name: str = "test_size") -> float:
     Raises:
         ArgumentError: Otherwise, naming the argument.
     """
-    if isinstance(fraction, bool) or not isinstance(fraction, (int, float, np.number)) \
-            or not 0.0 < fraction < 1.0:
+    if not (is_number(fraction) and 0.0 < fraction < 1.0):
         raise ArgumentError(f"{name} must lie strictly between 0 and 1, got {fraction!r}")
     return float(fraction)
 
 
-def _check(ratings: pd.DataFrame, fraction: float, name: str) -> None:
-    check_fraction(fraction, name)
+def _check(ratings: pd.DataFrame, columns: Tuple[str, ...]) -> None:
+    # The columns the split reads; the others are carried along untouched.
+    check_columns(ratings, columns, Source.in_memory("ratings"))
     if len(ratings) < 2:
         raise DataError("cannot split fewer than two ratings")
 
@@ -73,9 +78,27 @@ def random_split(ratings: pd.DataFrame, test_size: float = 0.2, seed: int = 42) 
     """Hold out a seeded random ``test_size`` share of all ratings.
 
     The same seed gives the same split, on any machine.
+
+    Args:
+        ratings: A ratings frame (userId, movieId and any other columns, carried along).
+        test_size: Share held out, strictly between 0 and 1.
+        seed: A whole number, 0 or more.
+
+    Returns:
+        A :class:`Split`.
+
+    Raises:
+        ArgumentError: For a ``test_size`` or ``seed`` outside those, or ``ratings`` that
+            is not a DataFrame.
+        DataError: If a column the split reads is missing, or there are fewer than two
+            ratings.
+
+    Example:
+        >>> train, test = random_split(data.ratings, 0.2, seed=0)
     """
-    _check(ratings, test_size, "test_size")
-    rng = np.random.default_rng(seed)
+    check_fraction(test_size, "test_size")
+    rng = np.random.default_rng(whole_number(seed, "seed", 0))
+    _check(ratings, ("userId", "movieId"))
     n_test = int(round(len(ratings) * test_size))
     mask = np.zeros(len(ratings), dtype=bool)
     mask[rng.permutation(len(ratings))[:n_test]] = True
@@ -101,17 +124,30 @@ def temporal_split(ratings: pd.DataFrame, test_fraction: float = 0.2) -> Split:
 
     Users with a single rating keep it in train; every other user keeps at least one
     training rating.
+
+    Raises:
+        ArgumentError, DataError: As :func:`random_split`; the ratings need a
+            ``timestamp`` column too.
+
+    Example:
+        >>> train, test = temporal_split(data.ratings, 0.2)
     """
-    _check(ratings, test_fraction, "test_fraction")
+    check_fraction(test_fraction, "test_fraction")
+    _check(ratings, TIMED)
     from_end, sizes = _position_from_end(ratings)
     n_test = np.minimum(np.floor(sizes * test_fraction + 0.5), sizes - 1)
     return _make(ratings, from_end < n_test, "temporal")
 
 
 def leave_last_n(ratings: pd.DataFrame, n: int = 1) -> Split:
-    """Hold out each user's ``n`` latest ratings; users with ``n`` or fewer keep all in train."""
-    if n < 1:
-        raise ValueError(f"n must be at least 1, got {n}")
+    """Hold out each user's ``n`` latest ratings; users with ``n`` or fewer keep all in train.
+
+    Raises:
+        ArgumentError, DataError: As :func:`temporal_split`, or if ``n`` is not a
+            positive whole number.
+    """
+    n = whole_number(n, "n")
+    _check(ratings, TIMED)
     from_end, sizes = _position_from_end(ratings)
     return _make(ratings, (from_end < n) & (sizes > n), f"leave_last_{n}")
 
@@ -122,9 +158,13 @@ def article_split(ratings: pd.DataFrame, test_size: float = 0.2, seed: int = 42)
     Kept to reproduce the article. Every test movie is unseen in train, so the test
     measures item cold start only; prefer :func:`random_split` or
     :func:`temporal_split` for model comparison.
+
+    Raises:
+        ArgumentError, DataError: As :func:`random_split`.
     """
-    _check(ratings, test_size, "test_size")
+    check_fraction(test_size, "test_size")
+    rng = np.random.default_rng(whole_number(seed, "seed", 0))
+    _check(ratings, ("userId", "movieId"))
     movies = np.unique(ratings["movieId"].to_numpy())
-    rng = np.random.default_rng(seed)
     test_movies = rng.permutation(movies)[: int(round(len(movies) * test_size))]
     return _make(ratings, np.isin(ratings["movieId"].to_numpy(), test_movies), "article")

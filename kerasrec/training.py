@@ -74,7 +74,7 @@ class TrainConfig:
 
     def __post_init__(self) -> None:
         from kerasrec.distribute import check_strategy
-        from kerasrec.errors import ArgumentError
+        from kerasrec.errors import ArgumentError, is_number, whole_number
 
         check_strategy(self.strategy)
         if not isinstance(self.optimizer, str):
@@ -87,25 +87,24 @@ class TrainConfig:
             raise ArgumentError(f"optimizer must be one of {OPTIMIZER_NAMES}, got "
                                 f"{self.optimizer!r}")
         self.callbacks = tuple(self.callbacks)
+        # Kept as Python numbers: NumPy ones pass the checks but not json.dump.
         for name in ("epochs", "batch_size"):
-            value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
-                raise ArgumentError(f"{name} must be a positive whole number, got {value!r}")
-        if not (isinstance(self.learning_rate, (int, float)) and self.learning_rate > 0):
+            setattr(self, name, whole_number(getattr(self, name), name))
+        if not (is_number(self.learning_rate) and self.learning_rate > 0):
             raise ArgumentError(f"learning_rate must be positive, got {self.learning_rate!r}")
-        if not 0.0 <= self.validation_fraction < 1.0:
+        self.learning_rate = float(self.learning_rate)
+        if not (is_number(self.validation_fraction) and 0.0 <= self.validation_fraction < 1.0):
             raise ArgumentError(f"validation_fraction must be in [0, 1), got "
                                 f"{self.validation_fraction!r}")
         if self.validation_cut not in ("random", "temporal"):
             raise ArgumentError(f"validation_cut must be 'random' or 'temporal', got "
                                 f"{self.validation_cut!r}")
-        if not (isinstance(self.min_delta, (int, float)) and 0 <= self.min_delta < 1):
+        if not (is_number(self.min_delta) and 0 <= self.min_delta < 1):
             raise ArgumentError(f"min_delta must be in [0, 1), got {self.min_delta!r}")
+        self.validation_fraction, self.min_delta = (float(self.validation_fraction),
+                                                    float(self.min_delta))
         for name in ("patience", "lr_patience", "seed"):
-            value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 0:
-                raise ArgumentError(f"{name} must be a whole number, 0 or more, got {value!r}")
-
+            setattr(self, name, whole_number(getattr(self, name), name, 0))
 
     def to_config(self) -> Dict[str, Any]:
         """The settings as JSON-ready data (callbacks are not kept; an optimizer object

@@ -87,7 +87,9 @@ def test_filters_keep_what_they_say(fitted, filters, expected):
 @pytest.mark.parametrize("make, words", [
     (lambda: Filters(years=(2000, 1990)), "first <= last"),
     (lambda: Filters(years=1999), "years must be"),
-    (lambda: Filters(min_ratings=-1), "min_ratings"),
+    (lambda: Filters(min_ratings=-1), "min_ratings must be a whole number, 0 or more, got -1"),
+    (lambda: Filters(min_ratings=2.5), "got 2.5"),
+    (lambda: Filters(years=("1990", 1999)), r"each a year or None, got \('1990', 1999\)"),
 ])
 def test_bad_filters(make, words):
     with pytest.raises(kr.ArgumentError, match=words):

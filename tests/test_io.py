@@ -42,6 +42,14 @@ def test_unwritable_destination_is_clear(tmp_path):
         write_text_atomic(blocker / "sub" / "a.json", "x")
 
 
+@pytest.mark.parametrize("path", [5, None, b"out.json"])
+def test_a_destination_that_is_not_a_path_is_named(path):
+    from kerasrec import ArgumentError
+
+    with pytest.raises(ArgumentError, match="path must be a file or folder path"):
+        write_text_atomic(path, "x")
+
+
 # --- never lose what kerasrec did not write (issue: data loss) ---------------------------
 
 def _dead_pid() -> int:

@@ -575,6 +575,25 @@ def test_a_saved_recommender_answers_from_its_table_without_tensorflow(rec, spli
     assert weekend == rec.recommend(user, k=5, context=context)["movieId"].tolist()
 
 
+@pytest.mark.parametrize("model", ["ease", "svd", "item_knn", "popularity", "mf"])
+@pytest.mark.parametrize("params, words", [
+    ({"seed": "7"}, "seed must be a whole number, 0 or more, got '7'"),
+    ({"seed": -1}, "got -1"),
+    ({"candidates": 0}, "candidates must be a positive whole number, got 0"),
+    ({"verbose": 5}, "verbose must be 0, 1, 2 or 'auto', got 5"),
+    ({"train": {"epochs": 2}}, "train must be a kerasrec.TrainConfig or None, got dict"),
+])
+def test_fit_checks_the_constructor_arguments_of_every_model(tiny, model, params, words):
+    """set_params (and scikit-learn's clone) do not pass through __init__, so fit checks
+    them all, for models trained without Keras too: before, EASE^R failed inside NumPy
+    on seed='7' and SVD trained with it."""
+    rec = kr.Recommender(model).set_params(**params)
+    with pytest.raises(kr.ArgumentError) as caught:
+        rec.fit(tiny)
+    assert words in str(caught.value)
+    assert not rec._fitted()
+
+
 def test_candidates_is_a_checked_setting_kept_by_save_and_clone(tmp_path):
     from sklearn.base import clone
 

@@ -42,14 +42,34 @@ def test_random_folds_and_maximised_metrics(sample_split):
     ({"split": "temporal", "folds": 2}, "one validation cut"),
     ({"validation_size": 1.5}, "validation_size"),
     ({"metric": "accuracy"}, "evaluate reports no 'accuracy'"),
+    ({"seed": "0"}, "seed must be a whole number, 0 or more, got '0'"),
+    ({"folds": 2.0, "split": "random"}, "folds must be a positive whole number, got 2.0"),
+    ({"refit": "no"}, "refit must be True or False, got 'no'"),
 ])
 def test_bad_search_arguments(sample_split, kwargs, words):
     with pytest.raises(kr.ArgumentError, match=words):
         grid_search(kr.Recommender("popularity"), sample_split[0], {"shrinkage": [1.0]},
-                    refit=False, **kwargs)
+                    **{"refit": False, **kwargs})
 
 
 def test_unknown_parameters_fail_before_any_training(sample_split):
     with pytest.raises(kr.ArgumentError, match="unknown popularity option"):
         grid_search(kr.Recommender("popularity"), sample_split[0], {"shrinkage": [1.0],
                                                                      "dim": [3]})
+
+
+def test_what_is_searched_and_on_what_is_named(sample_split):
+    data = sample_split[0]
+    cases = [
+        (lambda: grid_search("popularity", data, {"shrinkage": [1.0]}),
+         "estimator must be an unfitted kerasrec.Recommender, got str"),
+        (lambda: grid_search(kr.Recommender("popularity"), data.ratings, {"shrinkage": [1.0]}),
+         "data must be a kerasrec.MovieData (load_movies(...), or data.with_ratings(train)), "
+         "got DataFrame"),
+        (lambda: grid_search(kr.Recommender("popularity"), data, {"shrinkage": 1.0}),
+         "param_grid: Parameter grid for parameter 'shrinkage' needs to be a list"),
+    ]
+    for call, words in cases:
+        with pytest.raises(kr.ArgumentError) as caught:
+            call()
+        assert words in str(caught.value)

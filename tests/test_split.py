@@ -69,3 +69,47 @@ def test_article_split_is_item_cold_start(ratings):
 def test_bad_fraction(ratings):
     with pytest.raises(ValueError):
         kr.random_split(ratings, 1.5)
+
+
+SPLIT_FUNCTIONS = {"random": kr.random_split, "temporal": kr.temporal_split,
+                   "leave_last_n": kr.leave_last_n, "article": kr.article_split}
+
+
+@pytest.mark.parametrize("call, error, words", [
+    (lambda r: kr.random_split(r, 0.2, seed="7"), kr.ArgumentError,
+     "seed must be a whole number, 0 or more, got '7'"),
+    (lambda r: kr.random_split(r, 0.2, seed=1.5), kr.ArgumentError, "seed must be a whole"),
+    (lambda r: kr.article_split(r, 0.2, seed=-1), kr.ArgumentError, "seed must be a whole"),
+    (lambda r: kr.article_split(r, 0.2, seed=None), kr.ArgumentError, "got None"),
+    (lambda r: kr.random_split(r, "0.2"), kr.ArgumentError, "test_size must lie strictly"),
+    (lambda r: kr.temporal_split(r, True), kr.ArgumentError, "test_fraction must lie"),
+    (lambda r: kr.leave_last_n(r, 0), kr.ArgumentError, "n must be a positive whole number"),
+    (lambda r: kr.leave_last_n(r, 1.5), kr.ArgumentError, "got 1.5"),
+    (lambda r: kr.leave_last_n(r, "2"), kr.ArgumentError, "got '2'"),
+    (lambda r: kr.temporal_split(r.to_numpy()), kr.ArgumentError,
+     "ratings must be a pandas DataFrame with columns ['userId', 'movieId', 'timestamp'], "
+     "got ndarray"),
+    (lambda r: kr.random_split(r.to_dict("list")), kr.ArgumentError, "got dict"),
+    (lambda r: kr.temporal_split(r.drop(columns="timestamp")), kr.DataError,
+     "frame 'ratings': missing column 'timestamp'"),
+    (lambda r: kr.leave_last_n(r.rename(columns={"timestamp": "Timestamp"})), kr.DataError,
+     "rename 'Timestamp' -> 'timestamp'"),
+    (lambda r: kr.random_split(r.rename(columns={"userId": "user_id"})), kr.DataError,
+     "rename 'user_id' -> 'userId'"),
+    (lambda r: kr.temporal_split(r.iloc[:0]), kr.DataError, "frame 'ratings': the frame has no"),
+    (lambda r: kr.random_split(r.iloc[:1]), kr.DataError, "cannot split fewer than two"),
+])
+def test_bad_arguments_are_named_before_anything_is_split(ratings, call, error, words):
+    with pytest.raises(error) as caught:
+        call(ratings)
+    assert words in str(caught.value)
+
+
+@pytest.mark.parametrize("name", SPLIT_FUNCTIONS)
+def test_other_columns_are_carried_along_and_only_the_read_ones_are_needed(ratings, name):
+    extra = ratings.drop(columns="rating").assign(source="app")
+    if name in ("random", "article"):
+        extra = extra.drop(columns="timestamp")  # no order needed
+    train, test = SPLIT_FUNCTIONS[name](extra)
+    assert list(train.columns) == list(extra.columns) == list(test.columns)
+    assert (train["source"] == "app").all() and len(train) + len(test) == len(extra)

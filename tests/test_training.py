@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import json
 import os
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
@@ -102,10 +103,25 @@ def test_too_few_ratings_to_hold_out_train_on_all_and_watch_the_loss(prepared):
 @pytest.mark.parametrize("field, value", [("epochs", 0), ("batch_size", -1), ("epochs", 2.5),
                                           ("learning_rate", -1e-3), ("learning_rate", 0),
                                           ("validation_fraction", 1.0), ("patience", -1),
-                                          ("patience", 1.5), ("seed", "x"), ("seed", -1)])
+                                          ("patience", 1.5), ("seed", "x"), ("seed", -1),
+                                          ("learning_rate", True), ("learning_rate", "1e-3"),
+                                          ("validation_fraction", "0.1"),
+                                          ("min_delta", float("nan"))])
 def test_train_config_rejects_unusable_settings_by_name(field, value):
     with pytest.raises(kr.ArgumentError, match=field):
         training.TrainConfig(**{field: value})
+
+
+def test_train_config_keeps_numpy_numbers_as_python_ones():
+    """Settings computed with NumPy (a grid, a schedule) are taken and saved: before,
+    np.float32 learning rates were refused as "not positive" and np.int64 epochs
+    passed but failed json.dump when the model was saved."""
+    config = training.TrainConfig(epochs=np.int64(3), batch_size=np.int32(64),
+                                  learning_rate=np.float32(0.01), seed=np.uint8(2),
+                                  validation_fraction=np.float64(0.2))
+    settings = config.to_config()
+    assert json.loads(json.dumps(settings))["epochs"] == 3
+    assert type(settings["learning_rate"]) is float and settings["seed"] == 2
 
 
 def test_early_stopping_ignores_negligible_gains():

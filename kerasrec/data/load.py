@@ -21,11 +21,12 @@ from typing import IO, Callable, Iterator, List, Optional, Tuple, Union
 
 import pandas as pd
 
+from kerasrec._io import as_path
 from kerasrec.data.movie_data import MovieData
 from kerasrec.data.validate import (PRODUCT_COLUMNS, RATING_COLUMNS, Source,
                                     check_read_options, check_references,
                                     resolve_duplicates, typed_ratings, validate_products)
-from kerasrec.errors import MAX_LISTED, ArgumentError, DataError, DataWarning
+from kerasrec.errors import MAX_LISTED, ArgumentError, DataError, DataWarning, whole_number
 from kerasrec.schema import RATING_RANGE, decode_genres
 
 PathLike = Union[str, "os.PathLike[str]"]
@@ -64,9 +65,7 @@ class ReadLimits:
     def __post_init__(self) -> None:
         for name in ("products_bytes", "ratings_bytes"):
             value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-                raise ArgumentError(f"ReadLimits.{name} must be a positive number of bytes, "
-                                    f"got {value!r}")
+            whole_number(value, f"ReadLimits.{name}", unit="bytes")
 
 
 _GENRES_100K = ("unknown|Action|Adventure|Animation|Children's|Comedy|Crime|Documentary|Drama|"
@@ -111,7 +110,7 @@ def load_movies(path: PathLike, nrows: Optional[int] = None, *,
     """
     check_read_options(nrows, rating_range, duplicates, timestamp_unit)
     _check_limits(limits)
-    path = Path(path)
+    path = as_path(path)
     options = dict(rating_range=rating_range, duplicates=duplicates,
                    timestamp_unit=timestamp_unit)
     if not path.exists():
@@ -154,7 +153,7 @@ def load_ratings(path: PathLike, nrows: Optional[int] = None, *,
     """
     check_read_options(nrows, rating_range, duplicates, timestamp_unit)
     _check_limits(limits)
-    path = Path(path)
+    path = as_path(path)
     if not path.is_file():
         raise DataError("no such file", file=str(path))
     suffix = path.suffix.lower()

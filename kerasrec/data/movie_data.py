@@ -59,9 +59,32 @@ class MovieData:
         check_references(ratings, products, rsrc, psrc)
         return cls(products, ratings, source, options.get("rating_range", RATING_RANGE))
 
-    def with_ratings(self, ratings: pd.DataFrame) -> "MovieData":
+    def with_ratings(self, ratings: pd.DataFrame, *, duplicates: str = "error",
+                     timestamp_unit: str = "s") -> "MovieData":
         """The same catalog and rating scale with other ratings (e.g. the training part
-        of a split)."""
+        of a split), checked as :meth:`from_frames` checks them.
+
+        Args:
+            ratings: Frame with userId, movieId, rating, timestamp.
+            duplicates, timestamp_unit: As in :func:`kerasrec.load_movies`.
+
+        Returns:
+            A new MovieData; this one is unchanged.
+
+        Raises:
+            DataError: If the ratings violate the schema, lie outside
+                :attr:`rating_range` or rate movies the catalog lacks, naming
+                ``frame 'ratings'`` and the rows' positions.
+
+        Example:
+            >>> train, test = kerasrec.temporal_split(data.ratings)
+            >>> data.with_ratings(train).n_ratings == len(train)
+            True
+        """
+        source = Source.in_memory("ratings")
+        ratings = validate_ratings(ratings, source, rating_range=self.rating_range,
+                                   duplicates=duplicates, timestamp_unit=timestamp_unit)
+        check_references(ratings, self.products, source, Source.in_memory("products"))
         return MovieData(self.products, ratings, self.source, self.rating_range)
 
     @property

@@ -17,6 +17,7 @@ import numpy as np
 import pandas as pd
 
 from kerasrec.data.movie_data import MovieData
+from kerasrec.errors import ArgumentError, whole_number
 from kerasrec.schema import context_features, decode_genres
 
 GENRES = ("Action Adventure Animation Children Comedy Crime Documentary Drama Fantasy "
@@ -59,7 +60,8 @@ def make_sample(n_users: int = 300, n_movies: int = 600, n_ratings: int = 20_000
         A validated-schema :class:`MovieData` (ratings sorted by userId, timestamp).
 
     Raises:
-        ValueError: If a size is not positive or ``n_ratings`` is too large.
+        ArgumentError: If a size is not a positive whole number, the seed not a whole
+            number (0 or more), or ``n_ratings`` is too large.
     """
     sample = _Sample(n_users, n_movies, n_ratings, seed, start, end, chunk_size)
     return MovieData(sample.products, next(sample.chunks(n_ratings)), f"make_sample(seed={seed})")
@@ -86,7 +88,8 @@ def write_sample(folder: Union[str, Path], n_users: int, n_movies: int, n_rating
         ``folder``.
 
     Raises:
-        ValueError: If a size is not positive or ``n_ratings`` is too large.
+        ArgumentError: If a size is not a positive whole number, the seed not a whole
+            number (0 or more), or ``n_ratings`` is too large.
         ArtifactError: If the folder cannot be written or holds other files.
     """
     import pyarrow as pa
@@ -118,10 +121,19 @@ class _Sample:
 
     def __init__(self, n_users: int, n_movies: int, n_ratings: int, seed: int, start: str,
                  end: str, chunk_size: int) -> None:
-        if min(n_users, n_movies, n_ratings) < 1:
-            raise ValueError("n_users, n_movies and n_ratings must be positive")
+        for name, value in (("n_users", n_users), ("n_movies", n_movies),
+                            ("n_ratings", n_ratings), ("chunk_size", chunk_size)):
+            whole_number(value, name)
+        whole_number(seed, "seed", 0)
+        try:
+            lo, hi = (pd.Timestamp(t, tz="UTC").timestamp() for t in (start, end))
+        except (TypeError, ValueError):
+            raise ArgumentError(f"start and end must be dates such as '2000-01-01', got "
+                                f"{start!r} and {end!r}") from None
+        if not lo < hi:
+            raise ArgumentError(f"start must come before end, got {start!r} and {end!r}")
         if n_ratings > n_users * n_movies // 2:
-            raise ValueError(f"n_ratings={n_ratings} is more than half of all "
+            raise ArgumentError(f"n_ratings={n_ratings} is more than half of all "
                              f"{n_users * n_movies} (user, movie) pairs; use fewer ratings")
         rng = np.random.default_rng(seed)
         products, movie_genres, quality, popularity, old = _movies(rng, n_movies)
@@ -133,7 +145,6 @@ class _Sample:
         activity = rng.lognormal(0.0, 0.9, n_users)
 
         users, items = _pairs(rng, n_ratings, activity, popularity, n_movies)
-        lo, hi = (pd.Timestamp(t, tz="UTC").timestamp() for t in (start, end))
         timestamps = rng.integers(int(lo), int(hi), size=n_ratings, dtype=np.int64)
         # Each genre's taste is spread over the movie's genres so multi-genre films are
         # not extreme.

@@ -7,16 +7,16 @@ column and the first offending rows, so the user can open the file and fix it.
 from __future__ import annotations
 
 import datetime
-import math
 import time
 from dataclasses import dataclass
 from pathlib import PurePath
-from typing import Optional, Tuple
+from typing import Any, Optional, Tuple, Type
 
 import numpy as np
 import pandas as pd
 
-from kerasrec.errors import ArgumentError, DataError, preview
+from kerasrec.errors import (ArgumentError, DataError, KerasRecError, is_number, preview,
+                             whole_number)
 from kerasrec.schema import (NO_GENRES, PRODUCT_COLUMNS, RATING_COLUMNS, RATING_RANGE,
                              loose_name)
 
@@ -78,7 +78,11 @@ def check_columns(frame: pd.DataFrame, required: Tuple[str, ...], source: Source
 
     Raises:
         DataError: If the table is empty or a required column is missing.
+        ArgumentError: If ``frame`` (given in memory) is not a DataFrame.
     """
+    if not isinstance(frame, pd.DataFrame):
+        raise ArgumentError(f"{source.frame or 'the table'} must be a pandas DataFrame with "
+                            f"columns {list(required)}, got {type(frame).__name__}")
     columns = [str(c).strip() for c in frame.columns]
     frame = frame.set_axis(columns, axis=1)
     missing = [c for c in required if c not in columns]
@@ -414,6 +418,28 @@ def check_duplicate_policy(duplicates: str) -> str:
     return duplicates
 
 
+def check_scale(rating_range: Any, error: Type[KerasRecError] = ArgumentError
+                ) -> Tuple[float, float]:
+    """Return ``rating_range`` as ``(low, high)`` floats if it is a rating scale.
+
+    Raises:
+        ArgumentError: (or ``error``) unless it is two finite numbers, low < high.
+
+    Example:
+        >>> check_scale((1, 10))
+        (1.0, 10.0)
+    """
+    try:
+        low, high = rating_range
+    except (TypeError, ValueError):
+        raise error(f"rating_range must be a pair of numbers (low, high), got "
+                    f"{rating_range!r}") from None
+    if not (is_number(low) and is_number(high) and low < high):
+        raise error(f"rating_range must be (low, high) with finite low < high, got "
+                    f"{tuple(rating_range)!r}")
+    return float(low), float(high)
+
+
 def check_read_options(nrows: Optional[int] = None,
                        rating_range: Tuple[float, float] = RATING_RANGE,
                        duplicates: str = "error", timestamp_unit: str = "s") -> None:
@@ -427,19 +453,11 @@ def check_read_options(nrows: Optional[int] = None,
     Example:
         >>> check_read_options(nrows=-1)
         Traceback (most recent call last):
-        kerasrec.errors.ArgumentError: nrows must be a positive whole number or None, got -1
+        kerasrec.errors.ArgumentError: nrows must be a positive whole number, got -1
     """
-    if nrows is not None and (isinstance(nrows, bool) or not isinstance(nrows, (int, np.integer))
-                              or nrows < 1):
-        raise ArgumentError(f"nrows must be a positive whole number or None, got {nrows!r}")
-    try:
-        low, high = (float(v) for v in rating_range)
-    except (TypeError, ValueError):
-        raise ArgumentError("rating_range must be a pair of numbers (low, high), got "
-                            f"{rating_range!r}") from None
-    if not (math.isfinite(low) and math.isfinite(high) and low < high):
-        raise ArgumentError(f"rating_range must be (low, high) with finite low < high, got "
-                            f"{tuple(rating_range)!r}")
+    if nrows is not None:
+        whole_number(nrows, "nrows")
+    check_scale(rating_range)
     check_duplicate_policy(duplicates)
     if timestamp_unit not in TIMESTAMP_UNITS:
         raise ArgumentError(f"timestamp_unit must be one of {TIMESTAMP_UNITS} (Unix seconds, "

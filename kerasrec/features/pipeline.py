@@ -12,8 +12,8 @@ import pandas as pd
 
 from kerasrec._io import write_text_atomic
 from kerasrec.data.movie_data import MovieData
-from kerasrec.data.validate import Source, check_rating_range
-from kerasrec.errors import ArgumentError, PipelineError, preview
+from kerasrec.data.validate import Source, check_rating_range, check_scale
+from kerasrec.errors import ArgumentError, PipelineError, is_number, preview, whole_number
 from kerasrec.features.context import (CONTEXT_NAMES, check_timezone, context_features,
                                        unix_seconds)
 from kerasrec.features.genres import decode_genres, encode_genres, genre_vocabulary
@@ -51,16 +51,16 @@ class FeatureConfig:
 
     def __post_init__(self) -> None:
         check_timezone(self.timezone)
-        self.daytime_hours = tuple(int(h) for h in self.daytime_hours)
+        self.old_cutoff = whole_number(self.old_cutoff, "old_cutoff", error=PipelineError)
         if self.rating_range is not None:
-            self.rating_range = tuple(float(r) for r in self.rating_range)
-            low, high = self.rating_range
-            if not (np.isfinite(low) and np.isfinite(high) and low < high):
-                raise PipelineError(f"rating_range must be (low, high) with finite low < high, "
-                                    f"got {self.rating_range}")
-        lo, hi = self.daytime_hours
-        if not 0 <= lo < hi <= 24:
-            raise PipelineError(f"daytime_hours must satisfy 0 <= start < end <= 24, got {self.daytime_hours}")
+            self.rating_range = check_scale(self.rating_range, PipelineError)
+        hours = self.daytime_hours
+        if isinstance(hours, (str, bytes)) or not hasattr(hours, "__len__") or len(hours) != 2 \
+                or not all(is_number(h) and h == int(h) for h in hours) \
+                or not 0 <= hours[0] < hours[1] <= 24:
+            raise PipelineError(f"daytime_hours must be two whole hours (start, end) with "
+                                f"0 <= start < end <= 24, got {hours!r}")
+        self.daytime_hours = tuple(int(h) for h in hours)
 
 
 class FeaturePipeline:
@@ -113,7 +113,12 @@ class FeaturePipeline:
 
         Raises:
             DataError: If a rating lies outside the scale.
+            ArgumentError: If ``data`` is not a MovieData.
         """
+        if not isinstance(data, MovieData):
+            raise ArgumentError(f"FeaturePipeline.fit takes a kerasrec.MovieData (load_movies"
+                                f"(...), MovieData.from_frames(products, ratings)), got "
+                                f"{type(data).__name__}")
         ratings = data.ratings
         scale = self._asked_range or data.rating_range
         # Rows are positions in the ratings fitted on (perhaps a split of what was

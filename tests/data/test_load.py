@@ -280,6 +280,8 @@ def test_duplicates_across_chunks_are_found(tmp_path, many_ratings, small_chunks
     ({"rating_range": (5.0, 0.5)}, "finite low < high"),
     ({"rating_range": (0.5, float("nan"))}, "finite low < high"),
     ({"rating_range": 5}, "pair of numbers"),
+    ({"rating_range": ("0.5", "5")}, "finite low < high"),
+    ({"nrows": np.bool_(True)}, "nrows must be a positive whole number"),
     ({"duplicates": "first"}, "duplicates must be one of"),
     ({"timestamp_unit": "us"}, "timestamp_unit must be one of"),
     ({"limits": 1 << 20}, "ReadLimits"),
@@ -291,10 +293,19 @@ def test_bad_arguments_are_blamed_on_the_argument(tmp_path, kwargs, words, loade
         loader(tmp_path / "nowhere.xlsx", **kwargs)
 
 
+@pytest.mark.parametrize("path", [5, None, b"data.xlsx", ["data.xlsx"]])
+@pytest.mark.parametrize("loader", [kr.load_movies, kr.load_ratings])
+def test_a_path_that_is_not_a_path_is_named(loader, path):
+    with pytest.raises(kr.ArgumentError, match=r"^path must be a file or folder path \(str or "
+                                               r"pathlib.Path\), got "):
+        loader(path)
+
+
 def test_read_limits_are_checked_and_configurable(tmp_path, products, ratings):
     from kerasrec.data import ReadLimits
 
-    with pytest.raises(kr.ArgumentError, match="ratings_bytes must be a positive"):
+    with pytest.raises(kr.ArgumentError, match="ratings_bytes must be a positive whole number "
+                                               "of bytes, got 0"):
         ReadLimits(ratings_bytes=0)
     archive = tmp_path / "ml.zip"
     with zipfile.ZipFile(archive, "w") as zf:

@@ -30,6 +30,21 @@ def test_schema_and_size():
     kr.MovieData.from_frames(data.products, data.ratings)  # passes validation
 
 
+@pytest.mark.parametrize("kwargs, words", [
+    ({"n_users": -1}, "n_users must be a positive whole number, got -1"),
+    ({"n_movies": "60"}, "n_movies must be a positive whole number, got '60'"),
+    ({"n_ratings": 900.0}, "n_ratings must be a positive whole number, got 900.0"),
+    ({"seed": None}, "seed must be a whole number, 0 or more, got None"),
+    ({"n_ratings": 5000}, "more than half of all 3000 (user, movie) pairs"),
+    ({"start": "the nineties"}, "start and end must be dates such as '2000-01-01'"),
+    ({"start": "2019-01-01"}, "start must come before end"),
+])
+def test_bad_arguments_are_named(kwargs, words):
+    with pytest.raises(kr.ArgumentError) as caught:
+        kr.make_sample(**{"n_users": 50, "n_movies": 60, "n_ratings": 900, **kwargs})
+    assert words in str(caught.value)
+
+
 def test_weekend_and_daytime_effects(sample):
     features = kr.FeaturePipeline().fit(sample).transform(sample.ratings)
     stars = sample.ratings["rating"].to_numpy()

@@ -99,13 +99,36 @@ def test_load_missing_or_not_json(tmp_path):
         kr.FeaturePipeline.load(tmp_path / "bad.json")
 
 
-def test_bad_config():
-    with pytest.raises(PipelineError):
-        kr.FeaturePipeline(timezone="Nowhere/City")
-    with pytest.raises(PipelineError):
-        kr.FeaturePipeline(daytime_hours=(20, 6))
-    with pytest.raises(PipelineError, match="rating_range"):
-        kr.FeaturePipeline(rating_range=(5, 1))
+@pytest.mark.parametrize("options, words", [
+    ({"timezone": "Nowhere/City"}, "unknown time zone 'Nowhere/City'"),
+    ({"daytime_hours": (20, 6)}, "daytime_hours must be two whole hours (start, end) with "
+                                 "0 <= start < end <= 24, got (20, 6)"),
+    ({"daytime_hours": "6-20"}, "got '6-20'"),
+    ({"daytime_hours": (6.5, 20)}, "got (6.5, 20)"),  # was taken as 6
+    ({"daytime_hours": (6, 20, 22)}, "two whole hours"),
+    ({"old_cutoff": "2000"}, "old_cutoff must be a positive whole number, got '2000'"),
+    ({"rating_range": (5, 1)}, "rating_range must be (low, high) with finite low < high"),
+    ({"rating_range": ("1", "5")}, "rating_range must be (low, high)"),
+    ({"rating_range": 5}, "rating_range must be a pair of numbers (low, high), got 5"),
+])
+def test_bad_config_is_named(options, words):
+    with pytest.raises(PipelineError) as caught:
+        kr.FeaturePipeline(**options)
+    assert words in str(caught.value)
+
+
+def test_config_numbers_are_kept_json_ready(tmp_path, tiny):
+    pipeline = kr.FeaturePipeline(daytime_hours=(np.int64(7), 21.0), old_cutoff=np.int32(1990),
+                                  rating_range=(np.float32(0.5), 5))
+    assert pipeline.config.daytime_hours == (7, 21) and pipeline.config.old_cutoff == 1990
+    path = pipeline.fit(tiny).save(tmp_path / "p.json")  # json.dump takes no NumPy numbers
+    assert kr.FeaturePipeline.load(path).config.daytime_hours == (7, 21)
+
+
+def test_fit_takes_movie_data(ratings):
+    with pytest.raises(kr.ArgumentError, match="FeaturePipeline.fit takes a kerasrec.MovieData "
+                                               r".*got DataFrame"):
+        kr.FeaturePipeline().fit(ratings)
 
 
 def test_the_rating_scale_comes_with_the_data(tmp_path, products, ratings):
