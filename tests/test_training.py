@@ -112,16 +112,19 @@ def test_train_config_rejects_unusable_settings_by_name(field, value):
         training.TrainConfig(**{field: value})
 
 
-def test_train_config_keeps_numpy_numbers_as_python_ones():
+def test_train_config_keeps_numpy_numbers_as_python_ones(tiny, tmp_path):
     """Settings computed with NumPy (a grid, a schedule) are taken and saved: before,
     np.float32 learning rates were refused as "not positive" and np.int64 epochs
-    passed but failed json.dump when the model was saved."""
+    passed but failed when the model was saved ("'numpy.int64' object is not
+    iterable")."""
     config = training.TrainConfig(epochs=np.int64(3), batch_size=np.int32(64),
                                   learning_rate=np.float32(0.01), seed=np.uint8(2),
-                                  validation_fraction=np.float64(0.2))
+                                  validation_fraction=np.float64(0.2), verbose=0)
     settings = config.to_config()
     assert json.loads(json.dumps(settings))["epochs"] == 3
     assert type(settings["learning_rate"]) is float and settings["seed"] == 2
+    rec = kr.Recommender("mf", dim=2, train=config).fit(tiny)
+    assert kr.Recommender.load(rec.save(tmp_path / "mf")).train == config
 
 
 def test_early_stopping_ignores_negligible_gains():
