@@ -249,7 +249,15 @@ def write_manifest(folder: Path, name: str, format: str, version: int, meta: dic
              for p in sorted(folder.rglob("*")) if p.is_file() and p.name != name}
     manifest = {"format": format, "format_version": version,
                 "kerasrec_version": kerasrec.__version__, **meta, "files": files}
-    return write_text_atomic(folder / name, json.dumps(manifest, indent=1, default=list))
+    return write_text_atomic(folder / name, json.dumps(manifest, indent=1, default=json_plain))
+
+
+def json_plain(value):
+    """``json.dumps``' ``default``: a NumPy number as the Python one, an array, tuple or
+    set as a list (settings a user computed with NumPy are saved as they read)."""
+    if hasattr(value, "item") and getattr(value, "ndim", None) == 0:
+        return value.item()
+    return value.tolist() if hasattr(value, "tolist") else list(value)
 
 
 def read_manifest(folder: Path, name: str, format: str, version: int,

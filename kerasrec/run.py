@@ -31,7 +31,7 @@ from typing import Any, Callable, Dict, Optional, Tuple, Union
 import numpy as np
 import pandas as pd
 
-from kerasrec._io import as_path, atomic_path, check_output_folder
+from kerasrec._io import as_path, atomic_path, check_output_folder, json_plain
 from kerasrec.errors import MAX_LISTED, ArgumentError, ArtifactError, DataError
 from kerasrec.models.base import DEFAULT_MODEL
 from kerasrec.schema import RATING_RANGE
@@ -216,7 +216,7 @@ def train_run(config: RunConfig, out: Union[str, Path],
         predictions.to_csv(tmp / "predictions.csv", index=False)
         pd.DataFrame(rec.history_).rename_axis("epoch").to_csv(tmp / "history.csv")
         (tmp / "metrics.json").write_text(json.dumps(
-            {**scores, "fit_seconds": round(fit_seconds, 2)}, indent=1))
+            {**scores, "fit_seconds": round(fit_seconds, 2)}, indent=1, default=json_plain))
         write_plots(tmp, rec, predictions, train)
         meta = {"format": FORMAT, "format_version": FORMAT_VERSION,
                 "config": {**config.__dict__, "data": source},
@@ -224,7 +224,7 @@ def train_run(config: RunConfig, out: Union[str, Path],
                 "n_train": len(train), "n_test": len(test),
                 "seconds": round(time.perf_counter() - started, 2),
                 "created": time.strftime("%Y-%m-%dT%H:%M:%S%z")}
-        (tmp / "run.json").write_text(json.dumps(meta, indent=1))
+        (tmp / "run.json").write_text(json.dumps(meta, indent=1, default=json_plain))
     return out
 
 

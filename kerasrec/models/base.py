@@ -34,13 +34,14 @@ from __future__ import annotations
 
 import importlib
 import importlib.util
+import numbers
 import pkgutil
 from pathlib import Path
 from typing import Any, ClassVar, Dict, List, Mapping, Optional, Tuple, Type
 
 import numpy as np
 
-from kerasrec.errors import ArgumentError, CapabilityError
+from kerasrec.errors import ArgumentError, CapabilityError, is_number
 
 Block = Mapping[str, np.ndarray]
 
@@ -112,11 +113,15 @@ def model_class(name: str) -> Type["RecModel"]:
     return _REGISTRY[name]
 
 
-def check_option(model: str, key: str, value: Any, default: Any) -> None:
+def check_option(model: str, key: str, value: Any, default: Any) -> Any:
     """Refuse an option value of another kind than its default, before any work.
 
     So ``--set mf_dim=abc`` is an error naming the option, not a Keras error after the
     data is loaded.
+
+    Returns:
+        ``value``, a NumPy number as the Python one (Keras layers refuse
+        ``np.int64`` sizes).
 
     Raises:
         ArgumentError: Naming the model, the option and the kind expected.
@@ -127,12 +132,11 @@ def check_option(model: str, key: str, value: Any, default: Any) -> None:
         kerasrec.errors.ArgumentError: hybrid option mf_dim must be a whole number (default 32), got 'abc'
     """
     if default is None:
-        return
+        return value
     kinds = [(bool, "true or false", lambda v: isinstance(v, bool)),
              (int, "a whole number",
-              lambda v: isinstance(v, (int, np.integer)) and not isinstance(v, bool)),
-             (float, "a number",
-              lambda v: isinstance(v, (int, float, np.number)) and not isinstance(v, bool)),
+              lambda v: isinstance(v, numbers.Integral) and not isinstance(v, bool)),
+             (float, "a number", is_number),
              (str, "a string", lambda v: isinstance(v, str)),
              ((tuple, list), "a list", lambda v: isinstance(v, (tuple, list)))]
     for kind, words, accepts in kinds:
@@ -140,10 +144,13 @@ def check_option(model: str, key: str, value: Any, default: Any) -> None:
             if not accepts(value):
                 raise ArgumentError(f"{model} option {key} must be {words} (default "
                                     f"{default!r}), got {value!r}")
-            if isinstance(default, (int, float)) and not isinstance(default, bool) and value < 0:
-                raise ArgumentError(f"{model} option {key} cannot be negative (default "
-                                    f"{default!r}), got {value!r}")
-            return
+            if kind in (int, float):
+                if value < 0:
+                    raise ArgumentError(f"{model} option {key} cannot be negative (default "
+                                        f"{default!r}), got {value!r}")
+                return kind(value)
+            return value
+    return value
 
 
 class RecModel:
@@ -190,9 +197,8 @@ class RecModel:
             raise ArgumentError(f"unknown {self.name} option(s) {sorted(unknown)}; choose "
                                 f"from {sorted(self.option_names())}")
         defaults = self.option_defaults()
-        for key, value in options.items():
-            check_option(self.name, key, value, defaults.get(key))
-        self.options = dict(options)
+        self.options = {key: check_option(self.name, key, value, defaults.get(key))
+                        for key, value in options.items()}
         #: Loss and metrics per training epoch (Keras' History), empty if not trained so.
         self.history: Dict[str, List[float]] = {}
         #: Settings the fit chose on validation data, and the scores that chose them.

@@ -6,6 +6,7 @@ import keras
 import numpy as np
 import pytest
 
+import kerasrec as kr
 from kerasrec import training
 from kerasrec.models import HybridBackbone, HybridConfig, build_model
 from tests.conftest import rmse
@@ -142,6 +143,34 @@ def test_unknown_option_and_model(prepared):
         build_model("hybrid", prepared["pipeline"], prepared["x"], colour="red")
     with pytest.raises(ValueError, match="unknown model"):
         build_model("transformer", prepared["pipeline"], prepared["x"])
+
+
+@pytest.mark.parametrize("options, words", [
+    ({"mf_dim": "abc"}, "hybrid option mf_dim must be a whole number (default 32), got 'abc'"),
+    ({"mf_dim": 32.0}, "must be a whole number"),
+    ({"mf_dim": True}, "must be a whole number"),
+    ({"dropout": float("nan")}, "hybrid option dropout must be a number"),
+    ({"dropout": "0.1"}, "must be a number"),
+    ({"dropout": -0.1}, "hybrid option dropout cannot be negative"),
+    ({"ids_only": 1}, "hybrid option ids_only must be true or false"),
+])
+def test_options_of_another_kind_are_refused_by_name(options, words):
+    with pytest.raises(kr.ArgumentError) as caught:
+        kr.models.model_class("hybrid")(**options)
+    assert words in str(caught.value)
+
+
+def test_numpy_option_values_train_save_and_reload(tiny, tmp_path):
+    """Options computed with NumPy reach Keras as Python numbers: before, dim=np.int64(4)
+    failed in keras.layers.Embedding ("output_dim must be a positive integer") and an
+    np.float32 l2 in the regularizer."""
+    rec = kr.Recommender("mf", dim=np.int64(2), l2=np.float32(1e-3),
+                         train=kr.TrainConfig(epochs=1, verbose=0)).fit(tiny)
+    assert rec.model_.options == {"dim": 2, "l2": pytest.approx(1e-3)}
+    assert type(rec.model_.options["dim"]) is int
+    back = kr.Recommender.load(rec.save(tmp_path / "mf"))
+    assert back.config == {"dim": 2, "l2": pytest.approx(1e-3)}
+    np.testing.assert_array_equal(back.predict(tiny.ratings), rec.predict(tiny.ratings))
 
 
 def test_ids_only_hybrid_matches_feature_input(prepared):
