@@ -274,6 +274,9 @@ def read_manifest(folder: Path, name: str, format: str, version: int,
 
     folder = Path(folder)
     path = folder / name
+    if folder.is_file():
+        raise ArtifactError(f"'{folder}' is a file; give the folder a "
+                            f"{format.split('.')[-1]} was saved in")
     try:
         manifest = json.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError:

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Optional, Sequence, Tuple
+from typing import Iterable, Optional, Sequence, Tuple
 
 import numpy as np
 import pandas as pd
@@ -26,7 +26,7 @@ import scipy.sparse as sp
 
 from kerasrec.errors import ArgumentError, is_number, preview, whole_number
 from kerasrec.features.titles import parse_titles
-from kerasrec.schema import display_titles
+from kerasrec.schema import as_ids, display_titles
 
 MOVIES_FILE, SEEN_FILE, FALLBACK_FILE = "catalog.parquet", "seen.parquet", "fallback.npz"
 
@@ -76,10 +76,20 @@ class Filters:
     exclude: Optional[Sequence[int]] = None
 
     def __post_init__(self) -> None:
+        if not isinstance(self.exclude_seen, (bool, np.bool_)):  # "no" would read as True
+            raise ArgumentError(f"exclude_seen must be True or False, got "
+                                f"{self.exclude_seen!r}")
         if self.min_ratings is not None:
             whole_number(self.min_ratings, "min_ratings", 0)
         if isinstance(self.genres, str):  # one genre, not its letters
             object.__setattr__(self, "genres", (self.genres,))
+        if self.genres is not None and not (isinstance(self.genres, Iterable) and all(
+                isinstance(g, str) for g in self.genres)):
+            raise ArgumentError(f"genres must be genre names, e.g. ['Comedy'], got "
+                                f"{self.genres!r}")
+        for name in ("movies", "exclude"):  # one id ("12", 12) or several, as ids are read
+            if getattr(self, name) is not None:
+                object.__setattr__(self, name, as_ids(getattr(self, name), name))
         if self.years is not None:
             try:
                 first, last = self.years
@@ -212,9 +222,9 @@ class Catalog:
             keep &= (year >= (first if first is not None else -np.inf)) & (
                 year <= (last if last is not None else np.inf))
         if filters.movies is not None:
-            keep &= np.isin(self.movie_ids, np.asarray(list(filters.movies), np.int64))
+            keep &= np.isin(self.movie_ids, filters.movies)
         if filters.exclude is not None:
-            keep &= ~np.isin(self.movie_ids, np.asarray(list(filters.exclude), np.int64))
+            keep &= ~np.isin(self.movie_ids, filters.exclude)
         return keep
 
     def _has_genre(self, wanted: Sequence[str]) -> np.ndarray:

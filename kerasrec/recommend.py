@@ -24,13 +24,13 @@ import pandas as pd
 from kerasrec import scoring
 from kerasrec.catalog import Catalog, Filters
 from kerasrec.data.movie_data import MovieData
-from kerasrec.errors import (ArgumentError, NotFittedError, UnknownMovieError, preview,
-                             whole_number)
+from kerasrec.errors import (ArgumentError, NotFittedError, UnknownMovieError, is_number,
+                             preview, whole_number)
 from kerasrec.features.context import unix_seconds, with_context
 from kerasrec.features.pipeline import FeaturePipeline
 from kerasrec.models.base import DEFAULT_MODEL, model_class
 from kerasrec.rerank import CANDIDATES, rerank
-from kerasrec.schema import loose_name
+from kerasrec.schema import as_ids, loose_name
 from kerasrec.training import TrainConfig
 
 
@@ -488,7 +488,7 @@ class Recommender:
         if rank_by != "relevance":
             raise ArgumentError("recent changes what lists rank by relevance; "
                                 "rank_by='rating' ignores it")
-        return self.pipeline_.item_index(_ids(recent, "recent")).astype(np.int64)
+        return self.pipeline_.item_index(as_ids(recent, "recent")).astype(np.int64)
 
     def _recommend(self, user_id, k: int, context, filters: Filters,
                    rank_by: Optional[str], recent=None) -> pd.DataFrame:
@@ -502,7 +502,7 @@ class Recommender:
         shift = None
         if recent is not None:
             items = self._recent_items(recent, rank_by)
-            filters = replace(filters, exclude=[*(filters.exclude or ()), *_ids(recent, "recent")])
+            filters = replace(filters, exclude=[*(filters.exclude or ()), *as_ids(recent, "recent")])
             shift = np.asarray(self.model_.recent_module()(
                 np.array([row], np.int64), items[None, :]))[0]
         candidates = catalog.candidates(row, filters)
@@ -585,7 +585,7 @@ class Recommender:
         """
         self._check_fitted()
         whole_number(k, "k", unit="movies")
-        users = _ids(user_ids, "user_ids")
+        users = as_ids(user_ids, "user_ids")
         rank_by = self._rank_by(rank_by)
         filters = Filters(exclude_seen, min_ratings, genres, years, movies, exclude)
         table = self._table_if_any()
@@ -677,11 +677,20 @@ class Recommender:
 
         Raises:
             ArgumentError: If ``test`` has no rows, no rating column, a rating that is
-                not a number, or ids :meth:`predict` refuses.
+                not a number, or ids :meth:`predict` refuses; if ``relevant`` is not a
+                rating on the scale.
         """
         from kerasrec import metrics
 
+        self._check_fitted()
         whole_number(k, "k", unit="movies")
+        low, high = self.pipeline_.config.rating_range
+        if relevant is not None and not (is_number(relevant) and low <= relevant <= high):
+            raise ArgumentError(f"relevant must be a rating on the scale [{low:g}, {high:g}] "
+                                f"(the stars from which a movie counts as liked), got "
+                                f"{relevant!r}")
+        if not isinstance(lists, (bool, np.bool_)):
+            raise ArgumentError(f"lists must be True or False, got {lists!r}")
         test = _as_pairs(test)
         if "rating" not in test.columns or not len(test):
             raise ArgumentError(f"test must hold held-out ratings (userId, movieId, rating), "
@@ -789,51 +798,22 @@ def _as_pairs(pairs) -> pd.DataFrame:
         raise ArgumentError(f"pairs lack column(s) {sorted(missing)}; found "
                             f"{[str(c) for c in pairs.columns]}")
     pairs = pairs.reset_index(drop=True)
-    read = {column: _ids(pairs[column], column) for column in ("userId", "movieId")}
+    read = {column: as_ids(pairs[column], column) for column in ("userId", "movieId")}
     if "timestamp" in pairs:
         read["timestamp"] = unix_seconds(pairs["timestamp"])
     return pairs.assign(**read)
 
 
 def _one_id(value, name: str) -> int:
-    """One id (an int, a whole float, numeric text), checked as :func:`_ids` checks ids.
+    """One id (an int, a whole float, numeric text), checked as
+    :func:`~kerasrec.schema.as_ids` checks ids.
 
     Raises:
-        ArgumentError: For a list or other collection, or an id :func:`_ids` refuses.
+        ArgumentError: For a list or other collection, or an id ``as_ids`` refuses.
     """
     if isinstance(value, np.ndarray) and value.ndim == 0:  # np.asarray(414), a scalar
         value = value.item()
     if isinstance(value, (pd.Series, np.ndarray, Mapping)) or (
             isinstance(value, Iterable) and not isinstance(value, (str, bytes))):
         raise ArgumentError(f"{name} must be one id, got a {type(value).__name__}")
-    return int(_ids(value, name)[0])
-
-
-def _ids(values, name: str) -> np.ndarray:
-    """Ids given to the Recommender (a pairs column, ``recent``, ``user_ids``, one id) as
-    a 1-d int64 array: integers, whole floats and numeric text alike, as the loaders
-    read ids (a text ``"2"`` would otherwise miss the catalog and be taken for an
-    unknown movie, in silence).
-
-    Raises:
-        ArgumentError: For missing, fractional, non-numeric or true/false ids, or ids
-            beyond 64 bits.
-    """
-    if not isinstance(values, (pd.Series, np.ndarray)):  # a list, tuple, set, generator
-        values = list(values) if isinstance(values, Iterable) and not isinstance(
-            values, (str, bytes)) else [values]
-    values = pd.Series(values).reset_index(drop=True)
-    if pd.api.types.is_integer_dtype(values) and not pd.api.types.is_bool_dtype(values):
-        return values.to_numpy(np.int64)
-    numeric = pd.to_numeric(values, errors="coerce").to_numpy(np.float64)
-    bad = np.isnan(numeric) | (numeric != np.floor(numeric))
-    if values.dtype == object or pd.api.types.is_bool_dtype(values):
-        bad |= values.map(lambda v: isinstance(v, (bool, np.bool_))).to_numpy(bool)
-    if bad.any():
-        raise ArgumentError(f"{name} must hold whole-number ids, found "
-                            f"{preview(values[bad].unique())} at positions "
-                            f"{preview(np.flatnonzero(bad))}")
-    if np.abs(numeric).max(initial=0) >= 2.0 ** 63:
-        raise ArgumentError(f"an id is outside the 64-bit integer range of MovieLens ids: "
-                            f"{preview(values[np.abs(numeric) >= 2.0 ** 63].unique())}")
-    return numeric.astype(np.int64)
+    return int(as_ids(value, name)[0])

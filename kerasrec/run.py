@@ -298,6 +298,9 @@ def load_run(path: Union[str, Path]) -> Run:
     from kerasrec.recommend import Recommender
 
     path = as_path(path)
+    if path.is_file():
+        raise ArtifactError(f"'{path}' is a file; give a run directory (kerasrec train --out "
+                            "DIR) or the folder of a saved Recommender")
     if (path / "recommender.json").is_file():
         return Run(path, Recommender.load(path), {})
     if not (path / "run.json").is_file():

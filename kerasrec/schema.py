@@ -1,4 +1,4 @@
-"""Names and codecs shared by every layer: columns, genres, titles and the time rule.
+"""Names and codecs shared by every layer: columns, ids, genres, titles and the time rule.
 
 ``kerasrec.data`` reads and writes MovieLens files with these; ``kerasrec.features``
 turns them into model inputs. Keeping them here lets the data layer stay below the
@@ -12,13 +12,13 @@ SavedModels, with the UTC offset history from :func:`utc_offsets`);
 
 from __future__ import annotations
 
-from typing import Sequence, Tuple
+from typing import Iterable, Sequence, Tuple
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import numpy as np
 import pandas as pd
 
-from kerasrec.errors import PipelineError
+from kerasrec.errors import ArgumentError, PipelineError, preview
 
 PRODUCT_COLUMNS: Tuple[str, ...] = ("movieId", "title", "genres")
 RATING_COLUMNS: Tuple[str, ...] = ("userId", "movieId", "rating", "timestamp")
@@ -41,6 +41,40 @@ def loose_name(name) -> str:
         True
     """
     return str(name).replace("_", "").replace(" ", "").replace("-", "").lower()
+
+
+def as_ids(values, name: str) -> np.ndarray:
+    """Ids given in a call (a pairs column, ``recent``, ``user_ids``, a candidate list,
+    one id) as a 1-d int64 array: integers, whole floats and numeric text alike, as the loaders
+    read ids (a text ``"2"`` would otherwise miss the catalog and be taken for an
+    unknown movie, in silence).
+
+    Raises:
+        ArgumentError: For missing, fractional, non-numeric or true/false ids, or ids
+            beyond 64 bits.
+
+    Example:
+        >>> as_ids(["2", 3.0, 4], "movies")
+        array([2, 3, 4])
+    """
+    if not isinstance(values, (pd.Series, np.ndarray)):  # a list, tuple, set, generator
+        values = list(values) if isinstance(values, Iterable) and not isinstance(
+            values, (str, bytes)) else [values]
+    values = pd.Series(values).reset_index(drop=True)
+    if pd.api.types.is_integer_dtype(values) and not pd.api.types.is_bool_dtype(values):
+        return values.to_numpy(np.int64)
+    numeric = pd.to_numeric(values, errors="coerce").to_numpy(np.float64)
+    bad = np.isnan(numeric) | (numeric != np.floor(numeric))
+    if values.dtype == object or pd.api.types.is_bool_dtype(values):
+        bad |= values.map(lambda v: isinstance(v, (bool, np.bool_))).to_numpy(bool)
+    if bad.any():
+        raise ArgumentError(f"{name} must hold whole-number ids, found "
+                            f"{preview(values[bad].unique())} at positions "
+                            f"{preview(np.flatnonzero(bad))}")
+    if np.abs(numeric).max(initial=0) >= 2.0 ** 63:
+        raise ArgumentError(f"an id is outside the 64-bit integer range of MovieLens ids: "
+                            f"{preview(values[np.abs(numeric) >= 2.0 ** 63].unique())}")
+    return numeric.astype(np.int64)
 
 
 def decode_genres(multi_hot: np.ndarray, vocabulary: Sequence[str]) -> np.ndarray:

@@ -90,6 +90,9 @@ def test_filters_keep_what_they_say(fitted, filters, expected):
     (lambda: Filters(min_ratings=-1), "min_ratings must be a whole number, 0 or more, got -1"),
     (lambda: Filters(min_ratings=2.5), "got 2.5"),
     (lambda: Filters(years=("1990", 1999)), r"each a year or None, got \('1990', 1999\)"),
+    (lambda: Filters(exclude_seen="no"), "exclude_seen must be True or False, got 'no'"),
+    (lambda: Filters(genres=[1, 2]), r"genres must be genre names, e.g. \['Comedy'\]"),
+    (lambda: Filters(movies=["12a"]), "movies must hold whole-number ids, found '12a'"),
 ])
 def test_bad_filters(make, words):
     with pytest.raises(kr.ArgumentError, match=words):

@@ -338,6 +338,48 @@ def test_ids_beyond_64_bits_and_k_zero_are_argument_errors(rec, split):
         rec.evaluate(split[1], k=0)
 
 
+@pytest.mark.parametrize("call, words", [
+    (lambda r, t: r.evaluate(t, relevant="4"), "relevant must be a rating on the scale "
+                                               "[0.5, 5] (the stars from which a movie counts "
+                                               "as liked), got '4'"),
+    (lambda r, t: r.evaluate(t, relevant=float("nan")), "got nan"),
+    (lambda r, t: r.evaluate(t, relevant=40), "got 40"),
+    (lambda r, t: r.evaluate(t, lists="yes"), "lists must be True or False, got 'yes'"),
+    (lambda r, t: r.recommend(1, exclude_seen="no"), "exclude_seen must be True or False"),
+    (lambda r, t: r.recommend(1, genres=5), "genres must be genre names, e.g. ['Comedy'], "
+                                            "got 5"),
+    (lambda r, t: r.recommend(1, movies=["x"]), "movies must hold whole-number ids, found 'x'"),
+    (lambda r, t: r.recommend(1, exclude=[np.nan]), "exclude must hold whole-number ids"),
+    (lambda r, t: r.recommend(1, context={"daytime": 1}),
+     "context needs both daytime and weekend (0 or 1), or a timestamp alone; got 'daytime' "
+     "without the other"),
+    (lambda r, t: r.recommend(1, context={"daytime": "yes", "weekend": 0}),
+     "context daytime must be 0 or 1 (or True/False), got 'yes'"),
+    (lambda r, t: r.explain(1, 2, context={"daytime": 1, "weekend": 2}),
+     "context weekend must be 0 or 1"),
+])
+def test_analyst_arguments_are_checked_by_name(rec, split, call, words):
+    """Each of these gave a NumPy error, or an answer to another question: "no" read as
+    True, a lone daytime flag as a weekday night, movies="12" as the movies 1 and 2."""
+    with pytest.raises(kr.ArgumentError) as caught:
+        call(rec, split[1].head(50))
+    assert words in str(caught.value)
+
+
+def test_candidate_lists_read_ids_as_the_other_arguments_do(rec):
+    movie = int(rec.catalog_.movie_ids[5])
+    one = rec.recommend(1, movies=str(movie), exclude_seen=False, min_ratings=0)
+    assert one["movieId"].tolist() == [movie]  # "12" is movie 12, not the movies 1 and 2
+    assert rec.recommend(1, movies=np.int64(movie), exclude_seen=False,
+                         min_ratings=0)["movieId"].tolist() == [movie]
+    top = rec.recommend(1, k=3)["movieId"].tolist()
+    unwanted = rec.recommend(1, k=3, exclude=[str(top[0]), float(top[1])])
+    assert not set(top[:2]) & set(unwanted["movieId"])
+    flags = {"daytime": np.bool_(True), "weekend": 1.0}
+    pd.testing.assert_frame_equal(rec.recommend(1, context=flags),
+                                  rec.recommend(1, context={"daytime": 1, "weekend": 1}))
+
+
 # --- scikit-learn parameters, callbacks, optimizer objects --------------------------------
 
 def test_get_params_set_params_and_sklearn_clone():

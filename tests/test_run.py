@@ -49,3 +49,14 @@ def test_a_failed_run_leaves_the_previous_one_intact(tmp_path, monkeypatch):
     assert after == before
     assert json.loads((out / "run.json").read_text())["config"]["model"] == "baseline"
     assert [p.name for p in tmp_path.iterdir()] == ["run"], "no temporary debris"
+
+
+def test_a_file_given_for_a_folder_is_named(tmp_path):
+    file = tmp_path / "model.zip"
+    file.write_bytes(b"PK")
+    with pytest.raises(kr.ArtifactError, match=r"model.zip' is a file; give a run directory "
+                                               r"\(kerasrec train --out DIR\)"):
+        runs.load_run(file)
+    with pytest.raises(kr.ArtifactError, match=r"model.zip' is a file; give the folder a "
+                                               r"Recommender was saved in"):
+        kr.Recommender.load(file)

@@ -6,6 +6,7 @@ import ast
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import pytest
 
 import kerasrec
@@ -68,3 +69,15 @@ def test_one_loose_name_rule_for_the_loaders_hint_and_the_pairs_aliases(products
     from kerasrec.recommend import _as_pairs
 
     assert list(_as_pairs(written)[["userId", "movieId"]].columns) == ["userId", "movieId"]
+
+
+def test_ids_in_calls_are_read_as_the_loaders_read_ids():
+    from kerasrec.schema import as_ids
+
+    assert as_ids(["2", 3.0, np.int32(4)], "movies").tolist() == [2, 3, 4]
+    assert as_ids("12", "movies").tolist() == [12]  # one id, not the ids 1 and 2
+    assert as_ids(pd.Series([7, 8]), "users").dtype == np.int64
+    for bad, words in (([2.5], "found 2.5"), (["12a"], "found '12a'"), ([True], "found True"),
+                       ([None], "found None"), ([2.0 ** 70], "64-bit")):
+        with pytest.raises(kerasrec.ArgumentError, match=words):
+            as_ids(bad, "movies")

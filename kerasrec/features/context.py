@@ -12,7 +12,7 @@ import numpy as np
 import pandas as pd
 
 from kerasrec.data.validate import time_cells
-from kerasrec.errors import ArgumentError, preview
+from kerasrec.errors import ArgumentError, is_number, preview
 from kerasrec.schema import (CONTEXT_NAMES, check_timezone, context_features,
                              context_features_tf, utc_offsets)
 
@@ -25,7 +25,8 @@ def with_context(pairs: pd.DataFrame, context) -> pd.DataFrame:
     (or ``timestamp``) values, or a timestamp (Unix seconds or a date, naive ones UTC).
 
     Raises:
-        ArgumentError: For dict keys other than daytime, weekend and timestamp.
+        ArgumentError: For dict keys other than daytime, weekend and timestamp, one flag
+            without the other (it would read as 0) or flags other than 0/1.
 
     Example:
         >>> with_context(pairs, {"daytime": 1, "weekend": 0})
@@ -37,6 +38,16 @@ def with_context(pairs: pd.DataFrame, context) -> pd.DataFrame:
         if unknown:
             raise ArgumentError(f"context keys must be daytime, weekend or timestamp; got "
                                 f"{sorted(unknown)}")
+        flags = [name for name in CONTEXT_NAMES if name in context]
+        if len(flags) == 1:
+            raise ArgumentError(f"context needs both daytime and weekend (0 or 1), or a "
+                                f"timestamp alone; got {flags[0]!r} without the other")
+        for name in flags:
+            value = context[name]
+            if not (isinstance(value, (bool, np.bool_)) or (is_number(value)
+                                                             and value in (0, 1))):
+                raise ArgumentError(f"context {name} must be 0 or 1 (or True/False), got "
+                                    f"{value!r}")
         if "timestamp" in context:
             context = {**context, "timestamp": _unix_seconds(context["timestamp"])}
         return pairs.assign(**{k: v for k, v in context.items()})

@@ -223,8 +223,16 @@ class FeaturePipeline:
         Raises:
             PipelineError: If ``daytime``/``weekend`` columns hold values other than 0/1.
         """
-        if {"daytime", "weekend"} <= set(ratings.columns):
-            given = ratings[["daytime", "weekend"]].to_numpy(np.float64)
+        present = [c for c in CONTEXT_NAMES if c in ratings.columns]
+        if len(present) == 1:  # the other would silently read as 0
+            raise PipelineError(f"a {present[0]!r} column needs a "
+                                f"{({*CONTEXT_NAMES} - {present[0]}).pop()!r} column beside it "
+                                "(both 0 or 1), or give a timestamp instead")
+        if present:
+            try:
+                given = ratings[list(CONTEXT_NAMES)].to_numpy(np.float64)
+            except (TypeError, ValueError):
+                given = np.full((1, 2), np.nan)
             if not np.isin(given, (0.0, 1.0)).all():
                 raise PipelineError("the daytime and weekend columns must hold 0 or 1 "
                                     "(or true/false)")

@@ -100,3 +100,21 @@ def test_unreadable_times_are_argument_errors(times, words):
 
     with pytest.raises(kr.ArgumentError, match=re.escape(words)):
         unix_seconds(times)
+
+
+def test_one_context_flag_without_the_other_is_refused(tiny):
+    """A frame with a daytime column and no weekend column was scored as a weekday
+    night, its daytime flag ignored in silence."""
+    pipeline = kr.FeaturePipeline().fit(tiny)
+    pairs = tiny.ratings[["userId", "movieId"]]
+    with pytest.raises(PipelineError, match="a 'daytime' column needs a 'weekend' column "
+                                            "beside it"):
+        pipeline.context(pairs.assign(daytime=1))
+    with pytest.raises(PipelineError, match="must hold 0 or 1"):
+        pipeline.context(pairs.assign(daytime="yes", weekend=0))
+    both = pipeline.context(pairs.assign(daytime=1, weekend=[0, 1, 0, 1, 0]))
+    assert both.tolist() == [[1, 0], [1, 1], [1, 0], [1, 1], [1, 0]]
+    # a known timestamp decides where there is one, as before
+    dated = pipeline.context(pairs.assign(daytime=0, weekend=0,
+                                          timestamp=[_ts("2021-06-05 12:00")] + [-1] * 4))
+    assert dated[0].tolist() == [1, 1] and dated[1:].sum() == 0
