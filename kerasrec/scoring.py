@@ -32,6 +32,7 @@ import pandas as pd
 from kerasrec.catalog import global_mean_pairs
 from kerasrec.errors import CapabilityError
 from kerasrec.rerank import CANDIDATES, rerank, row_stars_weights
+from kerasrec.schema import as_ids
 
 SCORE_TABLE_LIMIT = 2 ** 25
 """Largest table (users x catalog movies) kept: 128 MiB of float32 scores."""
@@ -101,11 +102,11 @@ class ScoreTable:
 
     def rows(self, user_ids) -> np.ndarray:
         """Raw userIds -> table rows (0 for users unseen in training)."""
-        return (pd.Index(self.user_ids).get_indexer(_ids(user_ids)) + 1).astype(np.int64)
+        return (pd.Index(self.user_ids).get_indexer(as_ids(user_ids, "user_ids")) + 1).astype(np.int64)
 
     def columns(self, movie_ids) -> np.ndarray:
         """Raw movieIds -> table columns (``n_movies`` for movies outside the catalog)."""
-        index = pd.Index(self.movie_ids).get_indexer(_ids(movie_ids))
+        index = pd.Index(self.movie_ids).get_indexer(as_ids(movie_ids, "movie_ids"))
         return np.where(index < 0, self.n_movies, index).astype(np.int64)
 
     def score(self, rows: np.ndarray, columns: np.ndarray, flags: np.ndarray,
@@ -208,17 +209,6 @@ class LazyTerms:
     def serving_module(self):
         terms = self.resolve()
         return None if terms is None else terms.serving_module()
-
-
-def _ids(values) -> np.ndarray:
-    """Raw ids as int64; ids beyond its range are an ArgumentError, not an overflow."""
-    from kerasrec.errors import ArgumentError
-
-    try:
-        return np.asarray(values, np.int64)
-    except OverflowError:
-        raise ArgumentError("an id is outside the 64-bit integer range of MovieLens ids")\
-            from None
 
 
 def two_stages(model, rank_by: str):
