@@ -13,6 +13,8 @@ from typing import Dict, Iterable, Iterator, Optional, Tuple
 import numpy as np
 import pandas as pd
 
+from kerasrec.errors import ArgumentError
+
 _COLUMNS = ("userId", "movieId", "rating", "prediction")
 #: A movie counts as liked from this share of the top of the rating scale: 4 stars of 5,
 #: 8 of 10.
@@ -48,20 +50,29 @@ def _pair(truth, prediction, rating_range):
     truth = np.asarray(truth, dtype=float)
     prediction = np.asarray(prediction, dtype=float)
     if truth.shape != prediction.shape or truth.ndim != 1 or not len(truth):
-        raise ValueError(f"truth and prediction must be 1-d and the same non-zero length, got "
+        raise ArgumentError(f"truth and prediction must be 1-d and the same non-zero length, got "
                          f"{truth.shape} and {prediction.shape}")
     if np.isnan(prediction).any():
-        raise ValueError("predictions contain NaN")
+        raise ArgumentError("predictions contain NaN")
     if rating_range is not None:
         prediction = np.clip(prediction, *rating_range)
     return truth, prediction
 
 
+def _need(frame, columns: Tuple[str, ...], name: str) -> None:
+    """Refuse ``frame`` unless it is a DataFrame with ``columns``, naming it."""
+    if not isinstance(frame, pd.DataFrame):
+        raise ArgumentError(f"{name} must be a DataFrame with columns {list(columns)}, got "
+                            f"{type(frame).__name__}")
+    missing = [c for c in columns if c not in frame.columns]
+    if missing:
+        raise ArgumentError(f"{name} lacks column(s) {missing}; needs {list(columns)}, has "
+                            f"{[str(c) for c in frame.columns]}")
+
+
 def _users(frame: pd.DataFrame) -> Iterator[Tuple[object, np.ndarray, np.ndarray, np.ndarray]]:
     """(userId, movieIds, truth, prediction) per user, each user's rows by movieId."""
-    missing = set(_COLUMNS) - set(frame.columns)
-    if missing:
-        raise ValueError(f"frame lacks column(s) {sorted(missing)}; needs {list(_COLUMNS)}")
+    _need(frame, _COLUMNS, "frame")
     d = frame.sort_values(["userId", "movieId"], kind="stable")
     users = d["userId"].to_numpy()
     cuts = np.flatnonzero(users[1:] != users[:-1]) + 1
@@ -138,7 +149,7 @@ def per_user_report(frame: pd.DataFrame, k: int = 10, relevant: float = 4.0) -> 
 def catalog_coverage(recommended: Iterable, catalog_size: int) -> float:
     """Share of the catalog that appears in at least one recommendation list."""
     if catalog_size <= 0:
-        raise ValueError("catalog_size must be positive")
+        raise ArgumentError("catalog_size must be positive")
     return len(set(np.asarray(list(recommended)).ravel().tolist())) / catalog_size
 
 
@@ -156,10 +167,11 @@ def score(frame: pd.DataFrame, k: int = 10, relevant: float = 4.0,
     test movies.
 
     Raises:
-        ValueError: If a column is missing, a prediction is NaN or a pair repeats.
+        ArgumentError: If a column is missing, a prediction is NaN or a pair repeats.
     """
+    _need(frame, _COLUMNS, "frame")
     if frame.duplicated(["userId", "movieId"]).any():
-        raise ValueError("predictions repeat a (userId, movieId) pair")
+        raise ArgumentError("predictions repeat a (userId, movieId) pair")
     frame = frame.assign(prediction=np.clip(frame["prediction"].to_numpy(float), *rating_range))
     out: Dict[str, Optional[float]] = {
         "n_rows": int(len(frame)),
@@ -209,18 +221,18 @@ def topn_score(lists: pd.DataFrame, test: pd.DataFrame, train: pd.DataFrame,
         ``n_users_liked``.
 
     Raises:
-        ValueError: If a list lacks a column, repeats a movie, or recommends a movie
+        ArgumentError: If a list lacks a column, repeats a movie, or recommends a movie
             the user rated in training.
     """
-    missing = {"userId", "rank", "movieId"} - set(lists.columns)
-    if missing:
-        raise ValueError(f"lists need columns userId, rank, movieId; missing {sorted(missing)}")
+    _need(lists, ("userId", "rank", "movieId"), "lists")
+    _need(test, ("userId", "movieId", "rating"), "test")
+    _need(train, ("userId", "movieId"), "train")
     if lists.duplicated(["userId", "movieId"]).any():
-        raise ValueError("a movie appears twice in one user's list")
+        raise ArgumentError("a movie appears twice in one user's list")
     seen = pd.MultiIndex.from_frame(train[["userId", "movieId"]])
     rated = pd.MultiIndex.from_frame(lists[["userId", "movieId"]]).isin(seen)
     if rated.any():
-        raise ValueError(f"{int(rated.sum())} recommended movies were already rated in training")
+        raise ArgumentError(f"{int(rated.sum())} recommended movies were already rated in training")
     ordered = lists.sort_values(["userId", "rank"], kind="stable")
     test = test[test["userId"].isin(pd.unique(train["userId"]))]
     out: Dict[str, float] = {"n_users": int(test["userId"].nunique()),

@@ -8,6 +8,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+import kerasrec as kr
 from kerasrec import metrics
 from tests.conftest import SCORER, SPLITS
 
@@ -18,9 +19,9 @@ def test_rmse_and_mae_clip_predictions():
     # 6.0 is clipped to 5.0 before scoring
     assert metrics.rmse([5.0], [6.0]) == 0.0
     assert metrics.rmse([5.0], [6.0], rating_range=None) == 1.0
-    with pytest.raises(ValueError, match="NaN"):
+    with pytest.raises(kr.ArgumentError, match="NaN"):
         metrics.rmse([1.0], [np.nan])
-    with pytest.raises(ValueError, match="same non-zero length"):
+    with pytest.raises(kr.ArgumentError, match="same non-zero length"):
         metrics.mae([1.0, 2.0], [1.0])
 
 
@@ -67,9 +68,9 @@ def test_per_user_ranking_metrics_by_hand():
 def test_score_rejects_bad_frames():
     frame = pd.DataFrame({"userId": [1, 1], "movieId": [1, 1], "rating": [4.0, 3.0],
                           "prediction": [4.0, 3.0]})
-    with pytest.raises(ValueError, match="repeat"):
+    with pytest.raises(kr.ArgumentError, match="repeat"):
         metrics.score(frame)
-    with pytest.raises(ValueError, match="lacks column"):
+    with pytest.raises(kr.ArgumentError, match="lacks column"):
         metrics.per_user_report(frame.drop(columns="prediction"))
 
 
@@ -124,8 +125,20 @@ def test_topn_score_by_hand():
     assert out["watched_ndcg@2"] == pytest.approx((1 / (1 + 1 / np.log2(3))) / 2)
     assert out["liked_recall@2"] == 0.0 and out["watched_hit@2"] == 0.5
     assert out["coverage@10"] == 3 and out["novelty@10"] == 0.0  # none rated in training
-    with pytest.raises(ValueError, match="already rated"):
+    with pytest.raises(kr.ArgumentError, match="already rated"):
         metrics.topn_score(lists.assign(movieId=[10, 14, 12]), test, train)
+    # each table is named when it is not one or lacks a column (was KeyError 'rating')
+    for args, words in (((lists, test.drop(columns="rating"), train),
+                         "test lacks column(s) ['rating']; needs ['userId', 'movieId', "
+                         "'rating']"),
+                        ((lists.to_dict("list"), test, train),
+                         "lists must be a DataFrame with columns ['userId', 'rank', "
+                         "'movieId'], got dict"),
+                        ((lists, test, train.rename(columns={"movieId": "item"})),
+                         "train lacks column(s) ['movieId']")):
+        with pytest.raises(kr.ArgumentError) as caught:
+            metrics.topn_score(*args)
+        assert words in str(caught.value)
 
 
 @pytest.mark.shared
