@@ -144,6 +144,19 @@ def test_write_parquet_round_trip(tmp_path, tiny):
         pd.testing.assert_frame_equal(back.products, tiny.products)
 
 
+def test_writers_take_movie_data_and_write_nothing_else(tmp_path, tiny):
+    """A ratings frame given to write_workbook raised openpyxl's "At least one sheet
+    must be visible"."""
+    from kerasrec.data import write_parquet, write_workbook
+
+    for writer, target in ((write_workbook, tmp_path / "book.xlsx"),
+                           (write_parquet, tmp_path / "pq")):
+        with pytest.raises(kr.ArgumentError, match=f"{writer.__name__} writes a "
+                                                   r"kerasrec.MovieData .* got DataFrame"):
+            writer(tiny.ratings, target)
+    assert list(tmp_path.iterdir()) == []
+
+
 # --- large tables: read, typed and checked a chunk at a time ---------------------------------
 
 @pytest.fixture
