@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, fields
-from typing import Any, Dict, Mapping, Optional, Sequence, Tuple
+from typing import Any, Dict, Iterable, Mapping, Optional, Sequence, Tuple
 
 import numpy as np
 
@@ -86,7 +86,21 @@ class TrainConfig:
         elif self.optimizer not in OPTIMIZER_NAMES:
             raise ArgumentError(f"optimizer must be one of {OPTIMIZER_NAMES}, got "
                                 f"{self.optimizer!r}")
+        if isinstance(self.callbacks, (str, bytes)) or not isinstance(self.callbacks, Iterable):
+            raise ArgumentError(f"callbacks must be a list of Keras callbacks, got "
+                                f"{self.callbacks!r}")
         self.callbacks = tuple(self.callbacks)
+        odd = [c for c in self.callbacks if not hasattr(c, "set_model")]
+        if odd:  # Keras would fail at fit with "'int' object has no attribute 'set_model'"
+            raise ArgumentError(f"callbacks must be Keras callbacks (keras.callbacks.Callback), "
+                                f"got {odd[0]!r}")
+        if self.verbose not in (0, 1, 2) or isinstance(self.verbose, bool):
+            raise ArgumentError(f"verbose must be 0, 1 or 2, got {self.verbose!r}")
+        if not isinstance(self.catch_up, (bool, np.bool_)):
+            raise ArgumentError(f"catch_up must be True or False, got {self.catch_up!r}")
+        if not isinstance(self.monitor, str) or not self.monitor:
+            raise ArgumentError(f"monitor must be the name of a loss or metric, got "
+                                f"{self.monitor!r}")
         # Kept as Python numbers: NumPy ones pass the checks but not json.dump.
         for name in ("epochs", "batch_size"):
             setattr(self, name, whole_number(getattr(self, name), name))
@@ -371,11 +385,22 @@ def relative_early_stopping(monitor: str, patience: int, min_delta: float):
     """
     import keras
 
+    from kerasrec.errors import ArgumentError
+
     class RelativeEarlyStopping(keras.callbacks.EarlyStopping):
         def _is_improvement(self, monitor_value, reference_value):
             if reference_value is None:
                 return True
             return monitor_value < reference_value - min_delta * abs(reference_value)
+
+        def on_epoch_end(self, epoch, logs=None):
+            # Keras only warns, then trains every epoch without stopping or restoring.
+            if logs is not None and self.monitor not in logs:
+                name = self.monitor.removeprefix("val_")
+                raise ArgumentError(
+                    f"TrainConfig(monitor={name!r}) names no loss or metric of this model; "
+                    f"choose from {sorted({k.removeprefix('val_') for k in logs})}")
+            super().on_epoch_end(epoch, logs)
 
     return RelativeEarlyStopping(monitor, patience=patience, mode="min",
                                  restore_best_weights=True)

@@ -106,7 +106,9 @@ def test_too_few_ratings_to_hold_out_train_on_all_and_watch_the_loss(prepared):
                                           ("patience", 1.5), ("seed", "x"), ("seed", -1),
                                           ("learning_rate", True), ("learning_rate", "1e-3"),
                                           ("validation_fraction", "0.1"),
-                                          ("min_delta", float("nan"))])
+                                          ("min_delta", float("nan")), ("verbose", 7),
+                                          ("catch_up", "yes"), ("monitor", ""),
+                                          ("callbacks", "x"), ("callbacks", [1])])
 def test_train_config_rejects_unusable_settings_by_name(field, value):
     with pytest.raises(kr.ArgumentError, match=field):
         training.TrainConfig(**{field: value})
@@ -191,3 +193,16 @@ def test_keras_models_train_where_keras_turns_xla_on_by_itself(name, monkeypatch
     fitted = testing.fitted_model.__wrapped__(name)  # trained here, not the cached one
     testing.check_beats_the_global_mean(fitted, tmp_path)
     testing.check_cold_start_never_raises(fitted, tmp_path)
+
+
+def test_a_monitor_the_model_does_not_report_stops_at_the_first_epoch(tiny):
+    """Keras only warns about it and then trains every epoch with no early stopping and
+    no best weights restored; kerasrec names the choices."""
+    config = training.TrainConfig(epochs=5, verbose=0, monitor="rmse_x")
+    with pytest.raises(kr.ArgumentError, match=r"TrainConfig\(monitor='rmse_x'\) names no loss "
+                                               r"or metric of this model; choose from "
+                                               r"\['loss', 'rmse'\]"):
+        kr.Recommender("mf", dim=2, train=config).fit(tiny)
+    fitted = kr.Recommender("mf", dim=2, train=training.TrainConfig(
+        epochs=2, verbose=0, monitor="rmse")).fit(tiny)
+    assert len(fitted.history_["rmse"]) == 2
