@@ -24,7 +24,7 @@ import numpy as np
 import pandas as pd
 import scipy.sparse as sp
 
-from kerasrec.errors import ArgumentError, is_number, preview, whole_number
+from kerasrec.errors import ArgumentError, is_number, preview, true_or_false, whole_number
 from kerasrec.features.titles import parse_titles
 from kerasrec.schema import as_ids, display_titles
 
@@ -76,9 +76,7 @@ class Filters:
     exclude: Optional[Sequence[int]] = None
 
     def __post_init__(self) -> None:
-        if not isinstance(self.exclude_seen, (bool, np.bool_)):  # "no" would read as True
-            raise ArgumentError(f"exclude_seen must be True or False, got "
-                                f"{self.exclude_seen!r}")
+        true_or_false(self.exclude_seen, "exclude_seen")
         if self.min_ratings is not None:
             whole_number(self.min_ratings, "min_ratings", 0)
         if isinstance(self.genres, str):  # one genre, not its letters

@@ -12,6 +12,8 @@ import math
 import numbers
 from typing import Any, Iterable, Optional, Sequence, Type
 
+import numpy as np
+
 #: How many offending rows/values an error message lists before summarising.
 MAX_LISTED = 5
 
@@ -126,6 +128,24 @@ def is_number(value: Any) -> bool:
     """
     return (isinstance(value, numbers.Real) and not isinstance(value, bool)
             and math.isfinite(value))
+
+
+def true_or_false(value: Any, name: str) -> bool:
+    """Return ``value`` as a bool if it is one (Python or NumPy).
+
+    A switch given as ``"no"`` or ``0.5`` would otherwise read as True.
+
+    Raises:
+        ArgumentError: Otherwise, naming ``name``.
+
+    Example:
+        >>> true_or_false("no", "exclude_seen")
+        Traceback (most recent call last):
+        kerasrec.errors.ArgumentError: exclude_seen must be True or False, got 'no'
+    """
+    if isinstance(value, (bool, np.bool_)):
+        return bool(value)
+    raise ArgumentError(f"{name} must be True or False, got {value!r}")
 
 
 def whole_number(value: Any, name: str, minimum: int = 1, *, unit: str = "",

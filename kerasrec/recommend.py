@@ -25,7 +25,7 @@ from kerasrec import scoring
 from kerasrec.catalog import Catalog, Filters
 from kerasrec.data.movie_data import MovieData
 from kerasrec.errors import (ArgumentError, NotFittedError, UnknownMovieError, is_number,
-                             preview, whole_number)
+                             preview, true_or_false, whole_number)
 from kerasrec.features.context import unix_seconds, with_context
 from kerasrec.features.pipeline import FeaturePipeline
 from kerasrec.models.base import DEFAULT_MODEL, model_class
@@ -689,8 +689,7 @@ class Recommender:
             raise ArgumentError(f"relevant must be a rating on the scale [{low:g}, {high:g}] "
                                 f"(the stars from which a movie counts as liked), got "
                                 f"{relevant!r}")
-        if not isinstance(lists, (bool, np.bool_)):
-            raise ArgumentError(f"lists must be True or False, got {lists!r}")
+        true_or_false(lists, "lists")
         test = _as_pairs(test)
         if "rating" not in test.columns or not len(test):
             raise ArgumentError(f"test must hold held-out ratings (userId, movieId, rating), "

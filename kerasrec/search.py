@@ -24,7 +24,7 @@ from typing import Any, Dict, Mapping, Optional, Sequence, Union
 import pandas as pd
 
 from kerasrec.data.movie_data import MovieData
-from kerasrec.errors import ArgumentError, whole_number
+from kerasrec.errors import ArgumentError, true_or_false, whole_number
 from kerasrec.split import check_fraction, random_split, temporal_split
 
 #: Metrics where lower is better; every other metric is maximised.
@@ -97,8 +97,7 @@ def grid_search(estimator, data: MovieData, param_grid: Union[Mapping, Sequence[
     check_fraction(validation_size, "validation_size")
     whole_number(folds, "folds")
     whole_number(seed, "seed", 0)
-    if not isinstance(refit, bool):
-        raise ArgumentError(f"refit must be True or False, got {refit!r}")
+    true_or_false(refit, "refit")
     if split == "temporal" and folds > 1:
         raise ArgumentError("the temporal split has one validation cut; use folds=1")
     try:

@@ -74,7 +74,7 @@ class TrainConfig:
 
     def __post_init__(self) -> None:
         from kerasrec.distribute import check_strategy
-        from kerasrec.errors import ArgumentError, is_number, whole_number
+        from kerasrec.errors import ArgumentError, is_number, true_or_false, whole_number
 
         check_strategy(self.strategy)
         if not isinstance(self.optimizer, str):
@@ -96,8 +96,7 @@ class TrainConfig:
                                 f"got {odd[0]!r}")
         if self.verbose not in (0, 1, 2) or isinstance(self.verbose, bool):
             raise ArgumentError(f"verbose must be 0, 1 or 2, got {self.verbose!r}")
-        if not isinstance(self.catch_up, (bool, np.bool_)):
-            raise ArgumentError(f"catch_up must be True or False, got {self.catch_up!r}")
+        self.catch_up = true_or_false(self.catch_up, "catch_up")
         if not isinstance(self.monitor, str) or not self.monitor:
             raise ArgumentError(f"monitor must be the name of a loss or metric, got "
                                 f"{self.monitor!r}")

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 import kerasrec as kr
-from kerasrec.errors import is_number, whole_number
+from kerasrec.errors import is_number, true_or_false, whole_number
 
 
 @pytest.mark.parametrize("value", [3, np.int64(3), np.int32(3), np.uint8(3)])
@@ -39,3 +39,10 @@ def test_numbers_are_finite_reals_not_flags_or_text():
     assert all(is_number(v) for v in (0, 0.5, -2, np.float32(0.5), np.int64(2)))
     assert not any(is_number(v) for v in (True, np.bool_(False), "0.5", None, float("nan"),
                                           float("inf"), np.float64("nan"), [0.5], 1j))
+
+
+def test_switches_are_booleans_not_words():
+    assert true_or_false(np.bool_(False), "lists") is False and true_or_false(True, "x") is True
+    for value in ("no", "False", 1, 0.0, None):
+        with pytest.raises(kr.ArgumentError, match=r"^exclude_seen must be True or False, got "):
+            true_or_false(value, "exclude_seen")
