@@ -153,6 +153,12 @@ def test_unknown_option_and_model(prepared):
     ({"dropout": "0.1"}, "must be a number"),
     ({"dropout": -0.1}, "hybrid option dropout cannot be negative"),
     ({"ids_only": 1}, "hybrid option ids_only must be true or false"),
+    # sizes Keras refused only inside a layer, after the data was read
+    ({"mf_dim": 0}, "mf_dim must be a positive whole number, got 0"),
+    ({"retrieval_dim": 0}, "retrieval_dim must be a positive whole number, got 0"),
+    ({"context_units": 0}, "context_units must be a positive whole number, got 0"),
+    ({"mlp_units": [64, 0]}, "each of mlp_units must be a positive whole number, got 0"),
+    ({"dropout": 1.5}, "dropout must be in [0, 1), got 1.5"),
 ])
 def test_options_of_another_kind_are_refused_by_name(options, words):
     with pytest.raises(kr.ArgumentError) as caught:

@@ -184,10 +184,10 @@ class HybridConfig:
     scale_parts: bool = True
 
     def __post_init__(self) -> None:
-        from kerasrec.errors import ArgumentError
+        from kerasrec.errors import ArgumentError, whole_number
 
         self.neighbours = tuple(self.neighbours)
-        self.mlp_units = tuple(int(u) for u in self.mlp_units)
+        self.mlp_units = tuple(whole_number(u, "each of mlp_units") for u in self.mlp_units)
         unknown_sides = set(self.neighbours) - {"item", "user"}
         if unknown_sides:
             raise ArgumentError(f"neighbours must list 'item' and/or 'user', got "
@@ -199,10 +199,15 @@ class HybridConfig:
             raise ArgumentError(f"similarity must be 'dot' or 'cosine', got {self.similarity!r}")
         if not self.co_watch_l2 > 0:
             raise ArgumentError(f"co_watch_l2 must be positive, got {self.co_watch_l2}")
-        for name in ("history_length", "recent_stars_length", "history_dim", "history_heads",
-                     "co_watch_pool", "co_watch_max_items", "co_watch_min_ratings"):
-            if int(getattr(self, name)) < 1:
-                raise ArgumentError(f"{name} must be at least 1, got {getattr(self, name)}")
+        # Sizes Keras would refuse later, inside a layer ("output_dim must be a positive
+        # integer"), and counts with no meaning at 0.
+        for name in ("mf_dim", "mlp_dim", "feature_units", "context_units", "retrieval_dim",
+                     "neighbour_pool", "history_length", "recent_stars_length", "history_dim",
+                     "history_heads", "co_watch_pool", "co_watch_max_items",
+                     "co_watch_min_ratings"):
+            whole_number(getattr(self, name), name)
+        if not 0 <= self.dropout < 1:
+            raise ArgumentError(f"dropout must be in [0, 1), got {self.dropout}")
         if int(self.history_eras) < 0 or int(self.history_eras) == 1:
             raise ArgumentError(f"history_eras must be 0 (off) or at least 2, got "
                                 f"{self.history_eras}")
