@@ -100,9 +100,18 @@ class AutoRec(KerasRatingModel):
     quick_options, quick_train = {"learning_rate": 3e-3}, {"epochs": 20}
     PAIRS_FILE = "autorec_ratings.npz"
 
+    sizes = ("hidden",)
+
     @classmethod
     def option_names(cls):
         return ("hidden", "l2", "learning_rate")
+
+    @classmethod
+    def option_defaults(cls):
+        import inspect
+
+        parameters = inspect.signature(build_autorec).parameters
+        return {name: parameters[name].default for name in cls.option_names()}
 
     def fit(self, pipeline, ratings, products, train=None, seed: int = 0) -> "AutoRec":
         from kerasrec import training

@@ -41,7 +41,7 @@ from typing import Any, ClassVar, Dict, List, Mapping, Optional, Tuple, Type
 
 import numpy as np
 
-from kerasrec.errors import ArgumentError, CapabilityError, is_number
+from kerasrec.errors import ArgumentError, CapabilityError, is_number, whole_number
 
 Block = Mapping[str, np.ndarray]
 
@@ -179,6 +179,9 @@ class RecModel:
             kerasrec); :meth:`available` says whether they are installed.
         trivial: The model is the trivial reference (the global mean) that the
             contract check holds every other model against.
+        sizes: Options that size or count something (``dim``, ``k``): whole numbers of
+            at least 1 (or lists of them), refused otherwise when the model is made,
+            not inside Keras or NumPy after the data is read.
     """
 
     name: ClassVar[str] = ""
@@ -190,6 +193,8 @@ class RecModel:
     quick_train: ClassVar[Mapping[str, Any]] = {}
     trivial: ClassVar[bool] = False
     requires: ClassVar[Tuple[str, ...]] = ()
+    #: Options that are sizes or counts (a whole number >= 1, or a list of them).
+    sizes: ClassVar[Tuple[str, ...]] = ()
 
     def __init__(self, **options: Any) -> None:
         unknown = set(options) - set(self.option_names())
@@ -199,6 +204,10 @@ class RecModel:
         defaults = self.option_defaults()
         self.options = {key: check_option(self.name, key, value, defaults.get(key))
                         for key, value in options.items()}
+        for key in set(self.sizes) & set(self.options):
+            value = self.options[key]
+            for size in (value if isinstance(value, (list, tuple)) else [value]):
+                whole_number(size, f"{self.name} option {key}")
         #: Loss and metrics per training epoch (Keras' History), empty if not trained so.
         self.history: Dict[str, List[float]] = {}
         #: Settings the fit chose on validation data, and the scores that chose them.

@@ -338,16 +338,27 @@ class SparseBaseline(RecModel):
     algorithm: ClassVar[Callable[..., BaselineRecommender]]
 
     @classmethod
-    def option_names(cls):
+    def _parameters(cls) -> dict:
+        """The algorithm's constructor parameters (its base classes' too), by name."""
         import inspect
 
-        names = []
+        found = {}
         for klass in inspect.getmro(cls.algorithm if inspect.isclass(cls.algorithm)
-                                    else BaselineRecommender):
+                                    else KNNRecommender):
             if klass is not object and "__init__" in vars(klass):
-                names += [n for n in inspect.signature(klass.__init__).parameters
-                          if n not in ("self", "kwargs", "kind", "use_biases")]
-        return tuple(dict.fromkeys(names))
+                for name, parameter in inspect.signature(klass.__init__).parameters.items():
+                    if name not in ("self", "kwargs", "kind", "use_biases"):
+                        found.setdefault(name, parameter)
+        return found
+
+    @classmethod
+    def option_names(cls):
+        return tuple(cls._parameters())
+
+    @classmethod
+    def option_defaults(cls):
+        return {name: p.default for name, p in cls._parameters().items()
+                if name in cls.option_names()}
 
     def _frame(self, users, movies) -> pd.DataFrame:
         return pd.DataFrame({"userId": users, "movieId": movies})
@@ -429,6 +440,7 @@ class UserKNN(SparseBaseline):
 
     summary = "user-based k-nearest neighbours on baseline residuals"
     algorithm = staticmethod(lambda **o: KNNRecommender("user", **o))
+    sizes = ("k", "pool")
 
     @classmethod
     def option_names(cls):
@@ -449,6 +461,7 @@ class SVD(SparseBaseline):
 
     summary = "truncated SVD (scikit-learn) of the baseline-centred rating matrix"
     algorithm = TruncatedSVDRecommender
+    sizes = ("n_components",)
 
     def item_vectors(self, block) -> np.ndarray:
         """The SVD item factors of movies rated in training (zeros for the rest)."""

@@ -14,13 +14,13 @@ larger catalogs with a clear error.
 
 from __future__ import annotations
 
-
 import numpy as np
 import scipy.sparse as sp
 
-from kerasrec.errors import ArgumentError
+from kerasrec.errors import ArgumentError, is_number
 from kerasrec.models.base import RecModel, register
 from kerasrec.models.baselines import BaselineStars, rated_matrix
+from kerasrec.split import check_fraction
 
 #: Regularisation strengths tried on a validation cut when ``l2`` is not given.
 L2_GRID = (100.0, 200.0, 400.0, 800.0, 1600.0)
@@ -85,12 +85,27 @@ class EASE(BaselineStars, RecModel):
 
     summary = "EASE^R (Steck, 2019): closed-form item-item model of who watches what; stars from the baseline"
 
+    sizes = ("max_items",)
+
     @classmethod
     def option_names(cls):
         return ("l2", "max_items", "validation_fraction")
 
+    def __init__(self, **options) -> None:
+        super().__init__(**options)
+        l2 = self.options.get("l2")
+        if l2 is not None and not (is_number(l2) and l2 > 0):
+            raise ArgumentError(f"ease option l2 must be a positive number, or None to choose "
+                                f"it on a validation cut, got {l2!r}")
+        check_fraction(self.options.get("validation_fraction", 0.1), "validation_fraction")
+
+    @classmethod
+    def option_defaults(cls):
+        # l2 None: chosen on a validation cut
+        return {"l2": None, "max_items": 20_000, "validation_fraction": 0.1}
+
     def fit(self, pipeline, ratings, products, train=None, seed: int = 0) -> "EASE":
-        max_items = int(self.options.get("max_items", 20_000))
+        max_items = int(self.options.get("max_items", self.option_defaults()["max_items"]))
         if pipeline.n_items - 1 > max_items:
             raise ArgumentError(
                 f"EASE needs a movies x movies matrix: {pipeline.n_items - 1:,} rated movies "
@@ -111,7 +126,8 @@ class EASE(BaselineStars, RecModel):
 
     def _choose_l2(self, users, items, shape, seed: int) -> float:
         """The ``L2_GRID`` value with the best recall@10 on a random cut of the ratings."""
-        fraction = float(self.options.get("validation_fraction", 0.1))
+        fraction = float(self.options.get("validation_fraction",
+                                          self.option_defaults()["validation_fraction"]))
         held = np.random.default_rng(seed).random(len(users)) < fraction
         fit = rated_matrix(users[~held], items[~held], shape)
         valid = rated_matrix(users[held], items[held], shape)

@@ -46,4 +46,5 @@ class EmbeddingMLP(BuiltKerasModel):
 
     summary = "embedding-concat MLP, the usual Keras recommender baseline"
     builder = staticmethod(build_embedding_mlp)
+    sizes = ("dim",)
     item_embedding = "item_embedding"

@@ -24,6 +24,7 @@ class ImplicitALS(BaselineStars, RecModel):
     summary = ("implicit-feedback ALS (Hu et al., 2008) from the implicit library (extra "
                "kerasrec[implicit]); stars from the baseline")
     requires = ("implicit",)
+    sizes = ("factors", "iterations")
 
     @classmethod
     def option_defaults(cls):

@@ -47,4 +47,5 @@ class MF(BuiltKerasModel):
 
     summary = "biased matrix factorization: mean + user/item biases + dot product"
     builder = staticmethod(build_mf)
+    sizes = ("dim",)
     item_embedding = "item_embedding"

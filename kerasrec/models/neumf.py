@@ -56,4 +56,5 @@ class NeuMF(BuiltKerasModel):
 
     summary = "NeuMF (He et al., 2017): generalized MF fused with an MLP"
     builder = staticmethod(build_neumf)
+    sizes = ("gmf_dim", "mlp_dim", "mlp_units")
     item_embedding = "item_embedding_gmf"

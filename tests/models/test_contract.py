@@ -24,6 +24,31 @@ def test_contract(name, check, tmp_path):
     check(fitted_model(name), tmp_path)
 
 
+@pytest.mark.parametrize("name", model_names())
+def test_every_option_is_checked_by_kind_and_every_size_is_positive(name):
+    """Options are refused by name when the model is made, before any data is read:
+    each option with a default refuses a value of another kind, each size refuses 0
+    (Keras' "output_dim must be a positive integer", or NumPy's, came only at fit)."""
+    from kerasrec import ArgumentError
+    from kerasrec.models import model_class
+
+    cls = model_class(name)
+    defaults = cls.option_defaults()
+    assert set(defaults) <= set(cls.option_names())
+    assert set(cls.sizes) <= set(defaults), "a size needs a default to be checked"
+    for key, default in defaults.items():
+        if default is None or isinstance(default, str):
+            continue
+        with pytest.raises(ArgumentError, match=f"{name} option {key} must be"):
+            cls(**{key: "x"})
+    for key in cls.sizes:
+        bad = [1, 0] if isinstance(defaults[key], (list, tuple)) else 0
+        with pytest.raises(ArgumentError, match=f"{name} option {key} must be a positive whole "
+                                                f"number, got 0"):
+            cls(**{key: bad})
+    cls(**{key: value for key, value in defaults.items() if value is not None})  # defaults pass
+
+
 def test_the_guide_lists_every_registered_model_and_shows_the_popularity_file():
     from pathlib import Path
 

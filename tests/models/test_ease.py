@@ -54,3 +54,13 @@ def test_rank_by_relevance_needs_a_model_that_has_it(sample_split):
 def test_too_many_movies_is_a_clear_error(sample_split):
     with pytest.raises(kr.ArgumentError, match="max_items=100"):
         kr.Recommender("ease", max_items=100).fit(sample_split[0])
+
+
+def test_l2_and_the_validation_share_are_checked_when_made():
+    from kerasrec.models import model_class
+
+    for options, words in (({"l2": 0}, "ease option l2 must be a positive number, or None"),
+                           ({"l2": "big"}, "got 'big'"),
+                           ({"validation_fraction": 1.0}, "validation_fraction must lie")):
+        with pytest.raises(kr.ArgumentError, match=words):
+            model_class("ease")(**options)
