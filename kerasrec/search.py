@@ -23,7 +23,7 @@ from typing import Any, Dict, Mapping, Optional, Sequence, Union
 
 import pandas as pd
 
-from kerasrec.data.movie_data import MovieData
+from kerasrec.data.movie_data import MovieData, require_movie_data
 from kerasrec.errors import ArgumentError, true_or_false, whole_number
 from kerasrec.split import check_fraction, random_split, temporal_split
 
@@ -89,9 +89,7 @@ def grid_search(estimator, data: MovieData, param_grid: Union[Mapping, Sequence[
     if not isinstance(estimator, Recommender):
         raise ArgumentError(f"estimator must be an unfitted kerasrec.Recommender, got "
                             f"{type(estimator).__name__}")
-    if not isinstance(data, MovieData):
-        raise ArgumentError(f"data must be a kerasrec.MovieData (load_movies(...), or "
-                            f"data.with_ratings(train)), got {type(data).__name__}")
+    require_movie_data(data, "data")
     if split not in SEARCH_SPLITS:
         raise ArgumentError(f"split must be one of {SEARCH_SPLITS}, got {split!r}")
     check_fraction(validation_size, "validation_size")

@@ -64,8 +64,8 @@ def test_what_is_searched_and_on_what_is_named(sample_split):
         (lambda: grid_search("popularity", data, {"shrinkage": [1.0]}),
          "estimator must be an unfitted kerasrec.Recommender, got str"),
         (lambda: grid_search(kr.Recommender("popularity"), data.ratings, {"shrinkage": [1.0]}),
-         "data must be a kerasrec.MovieData (load_movies(...), or data.with_ratings(train)), "
-         "got DataFrame"),
+         "data must be a kerasrec.MovieData (load_movies(...), MovieData.from_frames(products, "
+         "ratings) or data.with_ratings(train)), got DataFrame"),
         (lambda: grid_search(kr.Recommender("popularity"), data, {"shrinkage": 1.0}),
          "param_grid: Parameter grid for parameter 'shrinkage' needs to be a list"),
     ]

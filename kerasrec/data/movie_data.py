@@ -7,6 +7,7 @@ from typing import Dict, Tuple
 
 import pandas as pd
 
+from kerasrec.errors import ArgumentError
 from kerasrec.schema import RATING_RANGE, parse_titles
 
 from kerasrec.data.validate import (NO_GENRES, Source, check_references, validate_products,
@@ -136,3 +137,20 @@ class MovieData:
     def __repr__(self) -> str:
         return (f"MovieData(source={self.source!r}, movies={self.n_movies}, "
                 f"users={self.n_users}, ratings={self.n_ratings})")
+
+
+def require_movie_data(data, what: str) -> MovieData:
+    """Return ``data`` if it is a :class:`MovieData`.
+
+    Args:
+        data: What the caller was given.
+        what: The argument, as the message names it (``"FeaturePipeline.fit's data"``).
+
+    Raises:
+        ArgumentError: Otherwise (a ratings DataFrame, a path), saying how to make one.
+    """
+    if not isinstance(data, MovieData):
+        raise ArgumentError(f"{what} must be a kerasrec.MovieData (load_movies(...), "
+                            f"MovieData.from_frames(products, ratings) or "
+                            f"data.with_ratings(train)), got {type(data).__name__}")
+    return data

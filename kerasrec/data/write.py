@@ -9,8 +9,7 @@ import pandas as pd
 
 from kerasrec._io import atomic_path, write_marker
 from kerasrec.data.load import PRODUCTS_SHEET, RATINGS_SHEET
-from kerasrec.data.movie_data import MovieData
-from kerasrec.errors import ArgumentError
+from kerasrec.data.movie_data import MovieData, require_movie_data
 
 
 def write_workbook(data: MovieData, path: Union[str, Path]) -> Path:
@@ -20,7 +19,7 @@ def write_workbook(data: MovieData, path: Union[str, Path]) -> Path:
         ArtifactError: If the file cannot be written.
         ArgumentError: If ``data`` is not a MovieData (nothing is written).
     """
-    _check_data(data, "write_workbook")
+    require_movie_data(data, "write_workbook's data")
     with atomic_path(path) as tmp:
         with pd.ExcelWriter(tmp, engine="openpyxl") as writer:
             data.products.to_excel(writer, sheet_name=PRODUCTS_SHEET, index=False)
@@ -38,16 +37,10 @@ def write_parquet(data: MovieData, folder: Union[str, Path]) -> Path:
         ArtifactError: If the folder cannot be written or holds other files.
         ArgumentError: If ``data`` is not a MovieData (nothing is written).
     """
-    _check_data(data, "write_parquet")
+    require_movie_data(data, "write_parquet's data")
     with atomic_path(folder, directory=True, kind="data") as tmp:
         data.products.to_parquet(tmp / "movies.parquet", index=False)
         data.ratings.to_parquet(tmp / "ratings.parquet", index=False)
         write_marker(tmp, "data", source=str(data.source))
     return Path(folder)
 
-
-def _check_data(data, writer: str) -> None:
-    if not isinstance(data, MovieData):
-        raise ArgumentError(f"{writer} writes a kerasrec.MovieData (load_movies(...), "
-                            f"MovieData.from_frames(products, ratings)), got "
-                            f"{type(data).__name__}")

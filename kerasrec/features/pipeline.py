@@ -11,7 +11,7 @@ import numpy as np
 import pandas as pd
 
 from kerasrec._io import write_text_atomic
-from kerasrec.data.movie_data import MovieData
+from kerasrec.data.movie_data import MovieData, require_movie_data
 from kerasrec.data.validate import Source, check_rating_range, check_scale
 from kerasrec.errors import ArgumentError, PipelineError, is_number, preview, whole_number
 from kerasrec.features.context import (CONTEXT_NAMES, check_timezone, context_features,
@@ -115,10 +115,7 @@ class FeaturePipeline:
             DataError: If a rating lies outside the scale.
             ArgumentError: If ``data`` is not a MovieData.
         """
-        if not isinstance(data, MovieData):
-            raise ArgumentError(f"FeaturePipeline.fit takes a kerasrec.MovieData (load_movies"
-                                f"(...), MovieData.from_frames(products, ratings)), got "
-                                f"{type(data).__name__}")
+        require_movie_data(data, "FeaturePipeline.fit's data")
         ratings = data.ratings
         scale = self._asked_range or data.rating_range
         # Rows are positions in the ratings fitted on (perhaps a split of what was

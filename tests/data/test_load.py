@@ -151,7 +151,7 @@ def test_writers_take_movie_data_and_write_nothing_else(tmp_path, tiny):
 
     for writer, target in ((write_workbook, tmp_path / "book.xlsx"),
                            (write_parquet, tmp_path / "pq")):
-        with pytest.raises(kr.ArgumentError, match=f"{writer.__name__} writes a "
+        with pytest.raises(kr.ArgumentError, match=f"{writer.__name__}'s data must be a "
                                                    r"kerasrec.MovieData .* got DataFrame"):
             writer(tiny.ratings, target)
     assert list(tmp_path.iterdir()) == []

@@ -126,8 +126,8 @@ def test_config_numbers_are_kept_json_ready(tmp_path, tiny):
 
 
 def test_fit_takes_movie_data(ratings):
-    with pytest.raises(kr.ArgumentError, match="FeaturePipeline.fit takes a kerasrec.MovieData "
-                                               r".*got DataFrame"):
+    with pytest.raises(kr.ArgumentError, match="FeaturePipeline.fit's data must be a "
+                                               r"kerasrec.MovieData .*got DataFrame"):
         kr.FeaturePipeline().fit(ratings)
 
 
