@@ -222,8 +222,8 @@ class FeaturePipeline:
         """
         present = [c for c in CONTEXT_NAMES if c in ratings.columns]
         if len(present) == 1:  # the other would silently read as 0
-            raise PipelineError(f"a {present[0]!r} column needs a "
-                                f"{({*CONTEXT_NAMES} - {present[0]}).pop()!r} column beside it "
+            other = CONTEXT_NAMES[1 - CONTEXT_NAMES.index(present[0])]
+            raise PipelineError(f"a {present[0]!r} column needs a {other!r} column beside it "
                                 "(both 0 or 1), or give a timestamp instead")
         if present:
             try:
