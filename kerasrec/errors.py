@@ -148,6 +148,18 @@ def true_or_false(value: Any, name: str) -> bool:
     raise ArgumentError(f"{name} must be True or False, got {value!r}")
 
 
+def check_fraction(fraction: float, name: str = "test_size") -> float:
+    """Return ``fraction`` as a float if it lies strictly between 0 and 1 (a share held
+    out: ``test_size``, ``validation_fraction``).
+
+    Raises:
+        ArgumentError: Otherwise, naming the argument.
+    """
+    if not (is_number(fraction) and 0.0 < fraction < 1.0):
+        raise ArgumentError(f"{name} must lie strictly between 0 and 1, got {fraction!r}")
+    return float(fraction)
+
+
 def whole_number(value: Any, name: str, minimum: int = 1, *, unit: str = "",
                  error: Type[KerasRecError] = ArgumentError) -> int:
     """Return ``value`` as an int if it is a whole number of at least ``minimum``.

@@ -156,7 +156,7 @@ def train_run(config: RunConfig, out: Union[str, Path],
     from kerasrec.recommend import Recommender
     from kerasrec.features.context import check_timezone
     from kerasrec.features.scaling import SCALINGS
-    from kerasrec.split import check_fraction
+    from kerasrec.errors import check_fraction
 
     started = time.perf_counter()
     model = model_class(config.model)  # names, options and the output checked before work

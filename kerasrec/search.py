@@ -24,8 +24,8 @@ from typing import Any, Dict, Mapping, Optional, Sequence, Union
 import pandas as pd
 
 from kerasrec.data.movie_data import MovieData, require_movie_data
-from kerasrec.errors import ArgumentError, true_or_false, whole_number
-from kerasrec.split import check_fraction, random_split, temporal_split
+from kerasrec.errors import ArgumentError, check_fraction, true_or_false, whole_number
+from kerasrec.split import random_split, temporal_split
 
 #: Metrics where lower is better; every other metric is maximised.
 LOWER_IS_BETTER = ("rmse", "mae")

@@ -14,7 +14,7 @@ import numpy as np
 import pandas as pd
 
 from kerasrec.data.validate import Source, check_columns
-from kerasrec.errors import ArgumentError, DataError, is_number, whole_number
+from kerasrec.errors import DataError, check_fraction, whole_number
 
 #: What the splits by time read.
 TIMED = ("userId", "movieId", "timestamp")
@@ -54,17 +54,6 @@ def _make(ratings: pd.DataFrame, test_mask: np.ndarray, method: str) -> Split:
     cold_users = np.setdiff1d(test["userId"].unique(), train["userId"].unique()).size
     cold_items = np.setdiff1d(test["movieId"].unique(), train["movieId"].unique()).size
     return Split(train, test, int(cold_users), int(cold_items), method)
-
-
-def check_fraction(fraction: float, name: str = "test_size") -> float:
-    """Return ``fraction`` if it lies strictly between 0 and 1.
-
-    Raises:
-        ArgumentError: Otherwise, naming the argument.
-    """
-    if not (is_number(fraction) and 0.0 < fraction < 1.0):
-        raise ArgumentError(f"{name} must lie strictly between 0 and 1, got {fraction!r}")
-    return float(fraction)
 
 
 def _check(ratings: pd.DataFrame, columns: Tuple[str, ...]) -> None:

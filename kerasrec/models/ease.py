@@ -17,10 +17,9 @@ from __future__ import annotations
 import numpy as np
 import scipy.sparse as sp
 
-from kerasrec.errors import ArgumentError, is_number
+from kerasrec.errors import ArgumentError, check_fraction, is_number
 from kerasrec.models.base import RecModel, register
 from kerasrec.models.baselines import BaselineStars, rated_matrix
-from kerasrec.split import check_fraction
 
 #: Regularisation strengths tried on a validation cut when ``l2`` is not given.
 L2_GRID = (100.0, 200.0, 400.0, 800.0, 1600.0)
