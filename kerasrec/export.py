@@ -45,7 +45,8 @@ import pandas as pd
 
 from kerasrec._io import atomic_path
 from kerasrec.catalog import global_mean_pairs_tf
-from kerasrec.errors import ArtifactError, CapabilityError
+from kerasrec.errors import (ArgumentError, ArtifactError, CapabilityError, true_or_false,
+                             whole_number)
 from kerasrec.features.context import context_features_tf, utc_offsets
 from kerasrec.rerank import CANDIDATES, rerank_tf, row_stars_weights_tf
 
@@ -84,11 +85,22 @@ def export_saved_model(recommender, directory: Union[str, Path],
             hybrid, or too many users x movies) nor two stages, or ``score_table``
             asks for what it lacks.
         ArtifactError: If the version exists already or the folder cannot be written.
+        ArgumentError: If ``recommender`` is not a Recommender, ``version`` not a
+            positive whole number or ``score_table`` not True, False or None.
     """
     import keras
 
     from kerasrec import scoring
 
+    from kerasrec.recommend import Recommender
+
+    if not isinstance(recommender, Recommender):
+        raise ArgumentError(f"export_saved_model takes a fitted kerasrec.Recommender, got "
+                            f"{type(recommender).__name__}")
+    if score_table is not None:
+        true_or_false(score_table, "score_table")
+    if version is not None:
+        version = whole_number(version, "version")
     model = recommender.model_
     problem = scoring.table_problem(model, recommender.pipeline_, recommender.catalog_)
     two_stage = model.supports("retrieval")
@@ -98,9 +110,7 @@ def export_saved_model(recommender, directory: Union[str, Path],
         model.unsupported("retrieval")
     if score_table and problem:
         raise CapabilityError(f"no score table: {problem}")
-    version = next_version(directory) if version is None else int(version)
-    if version < 1:
-        raise ArtifactError(f"version must be a positive integer, got {version}")
+    version = next_version(directory) if version is None else version
     target = Path(directory) / str(version)
     if target.exists():
         raise ArtifactError(f"'{target}' exists; TensorFlow Serving versions are immutable, "

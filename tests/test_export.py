@@ -244,6 +244,24 @@ def test_versions_and_failed_exports(hybrid, exported, tmp_path, monkeypatch):
     assert sorted(p.name for p in target.iterdir()) == before == ["3"]
 
 
+@pytest.mark.parametrize("call, words", [
+    (lambda rec, out: export_saved_model(rec, out, version="2"),
+     "version must be a positive whole number, got '2'"),
+    (lambda rec, out: export_saved_model(rec, out, version=1.5), "got 1.5"),  # was version 1
+    (lambda rec, out: export_saved_model(rec, out, version=True), "got True"),
+    (lambda rec, out: export_saved_model(rec, out, version=0), "got 0"),
+    (lambda rec, out: export_saved_model(rec, out, score_table="no"),  # read as True
+     "score_table must be True or False, got 'no'"),
+    (lambda rec, out: export_saved_model("runs/latest", out),
+     "export_saved_model takes a fitted kerasrec.Recommender, got str"),
+])
+def test_export_arguments_are_checked_before_anything_is_written(hybrid, tmp_path, call, words):
+    with pytest.raises(kr.ArgumentError) as caught:
+        call(hybrid, tmp_path / "served")
+    assert words in str(caught.value)
+    assert list(tmp_path.iterdir()) == []
+
+
 def test_baselines_cannot_be_exported(sample_split, tmp_path):
     rec = kr.Recommender("item_knn").fit(sample_split[0])
     with pytest.raises(kr.CapabilityError, match="keeps no score table"):
