@@ -31,7 +31,7 @@ from kerasrec.features.pipeline import FeaturePipeline
 from kerasrec.models.base import DEFAULT_MODEL, model_class
 from kerasrec.rerank import CANDIDATES, rerank
 from kerasrec.schema import as_ids, loose_name
-from kerasrec.training import TrainConfig
+from kerasrec.training import TrainConfig, resolve_verbose
 
 
 
@@ -739,23 +739,6 @@ class Recommender:
         from kerasrec.saving import load_recommender
 
         return load_recommender(path, cls)
-
-
-def resolve_verbose(verbose) -> int:
-    """``"auto"`` -> 1 in a terminal or Jupyter, else 0; 0, 1 and 2 as they are.
-
-    Raises:
-        ArgumentError: For anything else.
-    """
-    if verbose == "auto":
-        import sys
-
-        if "ipykernel" in sys.modules:
-            return 2  # a line per epoch: a live bar would be saved as hundreds of lines
-        return 1 if sys.stdout.isatty() else 0
-    if isinstance(verbose, bool) or verbose not in (0, 1, 2):
-        raise ArgumentError(f"verbose must be 0, 1, 2 or 'auto', got {verbose!r}")
-    return int(verbose)
 
 
 #: Column names people use for the ids, compared without case, "_" or " ".

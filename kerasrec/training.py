@@ -12,6 +12,26 @@ Arrays = Mapping[str, np.ndarray]
 OPTIMIZER_NAMES = ("adam", "lazy_adam")
 
 
+def resolve_verbose(verbose) -> int:
+    """Keras verbosity: ``"auto"`` -> 1 (progress bars) in a terminal, 2 (a line per epoch)
+    in Jupyter, else 0; 0, 1 and 2 as they are.
+
+    Raises:
+        ArgumentError: For anything else.
+    """
+    if verbose == "auto":
+        import sys
+
+        if "ipykernel" in sys.modules:
+            return 2  # a line per epoch: a live bar would be saved as hundreds of lines
+        return 1 if sys.stdout.isatty() else 0
+    if isinstance(verbose, bool) or verbose not in (0, 1, 2):
+        from kerasrec.errors import ArgumentError
+
+        raise ArgumentError(f"verbose must be 0, 1, 2 or 'auto', got {verbose!r}")
+    return int(verbose)
+
+
 @dataclass
 class TrainConfig:
     """Settings of :func:`fit`; the defaults suit MovieLens-sized data.
@@ -49,7 +69,8 @@ class TrainConfig:
         monitor: Loss or compiled metric (without ``val_``) that early stopping and the
             learning-rate schedule watch; lower must be better. ``"loss"`` includes
             regularization penalties; name a metric to watch the fit alone.
-        verbose: Keras verbosity (1 = progress bars, 2 = one line per epoch, 0 = silent).
+        verbose: Keras verbosity (1 = progress bars, 2 = one line per epoch, 0 = silent,
+            ``"auto"``: :func:`resolve_verbose`).
         strategy: ``None``, ``"mirrored"`` or ``"multiworker"`` (see
             :mod:`kerasrec.distribute`); ``batch_size`` is then the global batch, split
             over the replicas.
@@ -94,8 +115,7 @@ class TrainConfig:
         if odd:  # Keras would fail at fit with "'int' object has no attribute 'set_model'"
             raise ArgumentError(f"callbacks must be Keras callbacks (keras.callbacks.Callback), "
                                 f"got {odd[0]!r}")
-        if self.verbose not in (0, 1, 2) or isinstance(self.verbose, bool):
-            raise ArgumentError(f"verbose must be 0, 1 or 2, got {self.verbose!r}")
+        self.verbose = resolve_verbose(self.verbose)
         self.catch_up = true_or_false(self.catch_up, "catch_up")
         if not isinstance(self.monitor, str) or not self.monitor:
             raise ArgumentError(f"monitor must be the name of a loss or metric, got "

@@ -343,6 +343,8 @@ class SparseBaseline(RecModel):
         import inspect
 
         found = {}
+        # A lambda (global_mean, the KNNs) hides its class; the KNN's is the widest, and
+        # option_names() keeps only the names the model takes.
         for klass in inspect.getmro(cls.algorithm if inspect.isclass(cls.algorithm)
                                     else KNNRecommender):
             if klass is not object and "__init__" in vars(klass):

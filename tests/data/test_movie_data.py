@@ -10,11 +10,12 @@ import kerasrec as kr
 
 
 def test_with_ratings_takes_a_split_part_as_it_is(tiny):
+    before = tiny.ratings.copy()
     train, test = kr.random_split(tiny.ratings, 0.4, seed=0)
     part = tiny.with_ratings(train)
     pd.testing.assert_frame_equal(part.ratings, train)
     assert part.products is tiny.products and part.rating_range == tiny.rating_range
-    assert tiny.n_ratings == 5  # unchanged
+    pd.testing.assert_frame_equal(tiny.ratings, before)  # a new MovieData; this one kept
 
 
 def test_with_ratings_types_what_it_is_given(tiny, ratings):
