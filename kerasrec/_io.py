@@ -9,7 +9,7 @@ import tempfile
 from pathlib import Path
 from typing import Iterator, Union
 
-from kerasrec.errors import ArgumentError, ArtifactError
+from kerasrec.errors import ArgumentError, ArtifactError, preview
 
 PathLike = Union[str, "os.PathLike[str]"]
 
@@ -58,13 +58,48 @@ def write_marker(folder: PathLike, kind: str, **meta) -> Path:
     return write_text_atomic(Path(folder) / marker, json.dumps({"format": format, **meta}))
 
 
+def _files(folder: Path) -> list:
+    return sorted(p.relative_to(folder).as_posix() for p in folder.rglob("*") if p.is_file())
+
+
+def record_written(folder: PathLike, kind: str) -> None:
+    """List in ``folder``'s marker every file it holds: what kerasrec wrote, so a later
+    write replaces the folder only while it holds nothing else (:func:`not_written`).
+    :func:`atomic_path` calls it on each ``kind`` of folder before moving it into place."""
+    import json
+
+    marker = Path(folder) / ARTIFACT_KINDS[kind][0]
+    meta = json.loads(marker.read_text(encoding="utf-8"))
+    meta["written"] = [name for name in _files(Path(folder)) if name != marker.name]
+    marker.write_text(json.dumps(meta, indent=1), encoding="utf-8")
+
+
+def not_written(folder: PathLike, kind: str) -> list:
+    """The files in a kerasrec ``kind`` folder that kerasrec did not write (none for a
+    folder written before kerasrec listed its files)."""
+    import json
+
+    folder = Path(folder)
+    marker = folder / ARTIFACT_KINDS[kind][0]
+    try:
+        written = json.loads(marker.read_text(encoding="utf-8")).get("written")
+    except (OSError, ValueError, AttributeError):
+        written = None
+    if not isinstance(written, list):
+        return []
+    return sorted(set(_files(folder)) - set(written) - {marker.name})
+
+
 def check_output_folder(path: PathLike, kind: str, inputs=()) -> Path:
     """Refuse a destination whose replacement could lose what kerasrec did not write.
 
     ``path`` may be missing, an empty folder, or a kerasrec folder of the same ``kind``
-    (recognised by its marker file, :data:`ARTIFACT_KINDS`). It may not be a file, hold
-    anything else, be unwritable, or be or hold one of ``inputs``. Call it before any
-    work starts, so a bad destination costs nothing.
+    (recognised by its marker file, :data:`ARTIFACT_KINDS`) that holds only the files
+    kerasrec wrote into it (listed in the marker, :func:`record_written`): a file a user
+    or another program added (notes, a SavedModel exported into a run) stops the
+    replacement. It may not be a file, hold anything else, be unwritable, or be or hold
+    one of ``inputs``. Call it before any work starts, so a bad destination costs
+    nothing.
 
     Raises:
         ArtifactError: Naming the path and what is in the way.
@@ -80,9 +115,16 @@ def check_output_folder(path: PathLike, kind: str, inputs=()) -> Path:
                                 "would delete the data. Write the output somewhere else")
     if path.is_file() or (path.exists() and not path.is_dir()):
         raise ArtifactError(f"'{path}' is a file; give a folder path for the {kind}")
-    if path.is_dir() and any(path.iterdir()) and artifact_kind(path) != kind:
-        raise ArtifactError(f"'{path}' exists and is not a kerasrec {kind} folder; kerasrec "
-                            "only replaces what it wrote. Choose a new or empty folder")
+    if path.is_dir() and any(path.iterdir()):
+        if artifact_kind(path) != kind:
+            raise ArtifactError(f"'{path}' exists and is not a kerasrec {kind} folder; "
+                                "kerasrec only replaces what it wrote. Choose a new or empty "
+                                "folder")
+        added = not_written(path, kind)
+        if added:
+            raise ArtifactError(f"'{path}' holds {preview(added)}, which kerasrec did not "
+                                f"write; replacing the {kind} folder would delete it. Move it "
+                                "out or choose another folder")
     parent = path.parent if str(path.parent) else Path(".")
     while not parent.exists() and parent != parent.parent:
         parent = parent.parent
@@ -185,6 +227,8 @@ def atomic_path(path: PathLike, *, directory: bool = False,
         raise ArtifactError(f"cannot write '{path}': {exc.strerror or exc}") from exc
     try:
         yield tmp
+        if directory and kind is not None:
+            record_written(tmp, kind)
         _match_umask(tmp)
         if directory and path.is_dir():
             if kind is not None:

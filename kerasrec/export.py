@@ -43,7 +43,7 @@ from typing import Optional, Union
 import numpy as np
 import pandas as pd
 
-from kerasrec._io import atomic_path
+from kerasrec._io import artifact_kind, as_path, atomic_path
 from kerasrec.catalog import global_mean_pairs_tf
 from kerasrec.errors import (ArgumentError, ArtifactError, CapabilityError, true_or_false,
                              whole_number)
@@ -84,7 +84,8 @@ def export_saved_model(recommender, directory: Union[str, Path],
         CapabilityError: If the model has neither a score table that fits (a sigmoid
             hybrid, or too many users x movies) nor two stages, or ``score_table``
             asks for what it lacks.
-        ArtifactError: If the version exists already or the folder cannot be written.
+        ArtifactError: If the version exists already, ``directory`` is a kerasrec run,
+            saved recommender or data folder, or the folder cannot be written.
         ArgumentError: If ``recommender`` is not a Recommender, ``version`` not a
             positive whole number or ``score_table`` not True, False or None.
     """
@@ -101,6 +102,11 @@ def export_saved_model(recommender, directory: Union[str, Path],
         true_or_false(score_table, "score_table")
     if version is not None:
         version = whole_number(version, "version")
+    directory = as_path(directory, "directory")
+    kind = artifact_kind(directory)
+    if kind is not None:  # a version folder inside it would be lost when it is rewritten
+        raise ArtifactError(f"'{directory}' is a kerasrec {kind} folder; export into a folder "
+                            f"of its own, e.g. 'served'")
     model = recommender.model_
     problem = scoring.table_problem(model, recommender.pipeline_, recommender.catalog_)
     two_stage = model.supports("retrieval")

@@ -80,6 +80,64 @@ def test_a_folder_kerasrec_did_not_write_is_never_replaced(tmp_path, monkeypatch
     assert (thesis / "chapter1.tex").read_text() == "precious"
 
 
+def test_a_file_added_to_a_kerasrec_folder_stops_its_replacement(tmp_path):
+    """A kerasrec folder is replaced only while it holds nothing but what kerasrec wrote:
+    notes a user saved in a run, or a SavedModel exported into it, are never deleted."""
+    import json
+
+    from kerasrec.data import write_sample
+    from kerasrec.export import export_saved_model
+    from kerasrec.run import RunConfig, train_run
+
+    data = write_sample(tmp_path / "ml", 20, 10, 60)
+    run = train_run(RunConfig(data=str(data), model="baseline"), tmp_path / "run")
+    saved = tmp_path / "saved"
+    kr.Recommender("popularity").fit(kr.load_movies(data)).save(saved)
+    written = {folder: json.loads((folder / marker).read_text())["written"] for folder, marker
+               in ((data, "kerasrec.json"), (run, "run.json"), (saved, "recommender.json"))}
+    assert "ratings.parquet" in written[data] and "model/recommender.json" in written[run]
+    assert "kerasrec.json" not in written[data] and "model.keras" not in written[saved]
+
+    (data / "notes.txt").write_text("mine")
+    (run / "served" / "1").mkdir(parents=True)
+    (run / "served" / "1" / "saved_model.pb").write_text("mine")
+    (saved / "extra").mkdir()
+    (saved / "extra" / "weights.bin").write_text("mine")
+    rec = kr.Recommender("popularity").fit(kr.load_movies(data))
+    for write, words in [
+            (lambda: write_sample(data, 20, 10, 70), "holds 'notes.txt', which kerasrec did"),
+            (lambda: train_run(RunConfig(data=str(data), model="baseline"), run),
+             "holds 'served/1/saved_model.pb', which kerasrec did not write; replacing the "
+             "run folder would delete it"),
+            (lambda: rec.save(saved), "holds 'extra/weights.bin'")]:
+        with pytest.raises(ArtifactError, match=words):
+            write()
+    assert (data / "notes.txt").read_text() == "mine" and len(kr.load_movies(data).ratings) == 60
+    assert (run / "served" / "1" / "saved_model.pb").read_text() == "mine"
+    assert (saved / "extra" / "weights.bin").read_text() == "mine"
+    # Exporting into a kerasrec folder is refused before anything is written.
+    with pytest.raises(ArtifactError, match="is a kerasrec run folder; export into a folder"):
+        export_saved_model(kr.Recommender.load(run / "model"), run)
+    # Without the added file the folder is kerasrec's again, and replaced.
+    (data / "notes.txt").unlink()
+    write_sample(data, 20, 10, 70)
+    assert len(kr.load_movies(data).ratings) == 70
+
+
+def test_a_folder_written_before_kerasrec_listed_its_files_is_still_replaced(tmp_path):
+    import json
+
+    from kerasrec.data import write_sample
+
+    data = write_sample(tmp_path / "ml", 20, 10, 60)
+    marker = data / "kerasrec.json"
+    meta = json.loads(marker.read_text())
+    del meta["written"]
+    marker.write_text(json.dumps(meta))
+    write_sample(data, 20, 10, 70)
+    assert len(kr.load_movies(data).ratings) == 70
+
+
 def test_the_input_is_never_the_output(tmp_path):
     from kerasrec.data import write_sample
     from kerasrec.run import RunConfig, train_run
