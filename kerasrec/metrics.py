@@ -8,7 +8,7 @@ project's shared scorer (``score_predictions.py``) under the same names.
 
 from __future__ import annotations
 
-from typing import Dict, Iterable, Iterator, Optional, Tuple
+from typing import Dict, Iterable, Iterator, List, Optional, Tuple
 
 import numpy as np
 import pandas as pd
@@ -194,6 +194,24 @@ def score(frame: pd.DataFrame, k: int = 10, relevant: float = 4.0,
         values = report[column].dropna()
         out[f"rerank_{column}"] = float(values.mean()) if len(values) else None
     return out
+
+
+def evaluation_names(k: int = 10, lists: bool = True) -> List[str]:
+    """The names of the figures ``Recommender.evaluate(test, k, lists=lists)`` reports,
+    known before anything is trained (read off :func:`score` and :func:`topn_score` on
+    one made-up user, so they cannot drift apart).
+
+    Example:
+        >>> "watched_recall@10" in evaluation_names()
+        True
+    """
+    frame = pd.DataFrame({"userId": [1, 1], "movieId": [1, 2], "rating": [4.0, 2.0],
+                          "prediction": [4.0, 2.0]})
+    names = list(score(frame, k=k))
+    if lists:
+        top = pd.DataFrame({"userId": [1], "rank": [1], "movieId": [1]})
+        names += list(topn_score(top, frame, frame.iloc[:0], ks=(k,)))
+    return names
 
 
 def topn_score(lists: pd.DataFrame, test: pd.DataFrame, train: pd.DataFrame,

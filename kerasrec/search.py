@@ -25,6 +25,7 @@ import pandas as pd
 
 from kerasrec.data.movie_data import MovieData, require_movie_data
 from kerasrec.errors import ArgumentError, check_fraction, true_or_false, whole_number
+from kerasrec.metrics import evaluation_names
 from kerasrec.split import random_split, temporal_split
 
 #: Metrics where lower is better; every other metric is maximised.
@@ -98,6 +99,9 @@ def grid_search(estimator, data: MovieData, param_grid: Union[Mapping, Sequence[
     true_or_false(refit, "refit")
     if split == "temporal" and folds > 1:
         raise ArgumentError("the temporal split has one validation cut; use folds=1")
+    names = evaluation_names()
+    if metric not in names:
+        raise ArgumentError(f"evaluate reports no {metric!r}; choose from {names}")
     try:
         grid = list(ParameterGrid(param_grid))
     except TypeError as error:  # e.g. {"dim": 64} for {"dim": [64]}; scikit-learn says so
@@ -118,9 +122,10 @@ def grid_search(estimator, data: MovieData, param_grid: Union[Mapping, Sequence[
             candidate.fit(data.with_ratings(train))
             seconds = time.perf_counter() - start
             scores = candidate.evaluate(validation)
-            if metric not in scores:
-                raise ArgumentError(f"evaluate reports no {metric!r}; choose from "
-                                    f"{sorted(k for k, v in scores.items() if v is not None)}")
+            if scores[metric] is None:  # a re-ranking figure no validation user has
+                raise ArgumentError(f"{metric!r} is undefined on this validation cut "
+                                    f"(too few validation ratings per user); choose "
+                                    f"another metric, e.g. 'watched_recall@10'")
             rows.append({"setting": number, **{f"param_{k}": v for k, v in params.items()},
                          "fold": fold, metric: scores[metric],
                          **{k: v for k, v in scores.items() if k != metric},

@@ -154,3 +154,11 @@ def test_topn_score_equals_the_shared_scorer():
     assert expected.keys() == got.keys()
     for key, value in expected.items():
         assert got[key] == pytest.approx(value, abs=1e-12), key
+
+
+def test_evaluation_names_are_what_evaluate_reports(sample_split):
+    data, test = sample_split
+    rec = kr.Recommender("popularity").fit(data)
+    assert metrics.evaluation_names() == list(rec.evaluate(test))
+    assert metrics.evaluation_names(5, lists=False) == list(rec.evaluate(test, 5, lists=False))
+    assert "liked_recall@5" in metrics.evaluation_names(5)

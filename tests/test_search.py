@@ -58,6 +58,18 @@ def test_unknown_parameters_fail_before_any_training(sample_split):
                                                                      "dim": [3]})
 
 
+def test_an_unknown_metric_fails_before_any_training(sample_split, monkeypatch):
+    def no_training(self, data):
+        raise AssertionError("trained before the metric was checked")
+
+    monkeypatch.setattr(kr.Recommender, "fit", no_training)
+    with pytest.raises(kr.ArgumentError) as caught:
+        grid_search(kr.Recommender("popularity"), sample_split[0], {"shrinkage": [1.0]},
+                    metric="watched_recall@5", refit=False)
+    assert "evaluate reports no 'watched_recall@5'" in str(caught.value)
+    assert "'watched_recall@10'" in str(caught.value)  # the choices, spelled as accepted
+
+
 def test_what_is_searched_and_on_what_is_named(sample_split):
     data = sample_split[0]
     cases = [
