@@ -104,9 +104,10 @@ def _options(pairs: List[str]) -> dict:
 
 
 def _id_list(text: str) -> List[int]:
-    """argparse type: "318,296,2571" -> [318, 296, 2571]."""
+    """argparse type: "318,296,2571" -> [318, 296, 2571]; an empty part ("318,,296", ",")
+    is a slip, not "no movie", so it is refused."""
     try:
-        return [int(part) for part in text.split(",") if part.strip()]
+        return [int(part) for part in text.split(",")]
     except ValueError:
         raise argparse.ArgumentTypeError(f"expected movieIds separated by commas, got "
                                          f"{text!r}") from None

@@ -227,6 +227,8 @@ def test_export_and_plot(run_dir, tmp_path, capsys):
 @pytest.mark.parametrize("argv, words", [
     (["recommend", "{run}"], "required: --user"),
     (["recommend", "{run}", "--user", "1", "--recent", "318,Heat"], "expected movieIds"),
+    (["recommend", "{run}", "--user", "1", "--recent", "318,,296"], "expected movieIds"),
+    (["recommend", "{run}", "--user", "1", "--recent", ","], "expected movieIds"),
     (["recommend", "{tmp}/nowhere", "--user", "1"], "not a run directory"),
     (["similar", "{run}", "--movie", "123456789"], "not in the catalog"),
     (["train", "--set", "mf_dim"], "KEY=VALUE"),
