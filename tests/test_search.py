@@ -70,6 +70,16 @@ def test_an_unknown_metric_fails_before_any_training(sample_split, monkeypatch):
     assert "'watched_recall@10'" in str(caught.value)  # the choices, spelled as accepted
 
 
+def test_a_figure_no_validation_user_has_is_named_not_averaged():
+    from tests.conftest import taste_groups
+
+    data = taste_groups()  # 16 ratings a user: none has 10 validation ratings to re-rank
+    with pytest.raises(kr.ArgumentError, match="'rerank_ndcg@10' is undefined on this "
+                                               "validation cut"):
+        grid_search(kr.Recommender("popularity"), data, {"shrinkage": [1.0]},
+                    metric="rerank_ndcg@10", refit=False)
+
+
 def test_what_is_searched_and_on_what_is_named(sample_split):
     data = sample_split[0]
     cases = [
