@@ -177,15 +177,21 @@ def predicted_vs_true(truth, prediction, max_points: int = 20000, seed: int = 0)
 # --- explaining a model ----------------------------------------------------------------
 
 def explanation_waterfall(parts: pd.Series):
-    """One prediction as a waterfall: each part's contribution in stars, from zero to the
-    predicted rating (``Recommender.explain``'s output).
+    """One prediction as a waterfall: each part's contribution, from zero to the total.
+
+    Takes ``Recommender.explain``'s stars or ``Recommender.explain_relevance``'s
+    relevance (what lists rank by); the axis and title say which, from the Series' name.
 
     Raises:
         ArgumentError: If ``parts`` is empty.
+
+    Example:
+        >>> plots.explanation_waterfall(rec.explain_relevance(414, 2571))
     """
     parts = parts[parts.abs() > 1e-9] if (parts.abs() > 1e-9).any() else parts
     if parts.empty:
         raise ArgumentError("no parts to draw")
+    unit = "relevance" if parts.name == "relevance" else "stars"
     ends = parts.cumsum().to_numpy()
     starts = ends - parts.to_numpy()
     fig, ax = _figure(7, 0.45 * len(parts) + 1.6)
@@ -198,8 +204,9 @@ def explanation_waterfall(parts: pd.Series):
     total = float(parts.sum())
     ax.axvline(total, color="k", ls="--", lw=1)
     title = parts.attrs.get("title") or "the prediction"
-    ax.set(xlabel="stars (running total)", ylabel="part",
-           title=f"Why {total:.2f} stars for {title}")
+    heading = (f"Why {title} ranks where it does (relevance {total:.2f})"
+               if unit == "relevance" else f"Why {total:.2f} stars for {title}")
+    ax.set(xlabel=f"{unit} (running total)", ylabel="part", title=heading)
     return fig
 
 

@@ -45,6 +45,8 @@ def test_walkthrough_runs_on_the_sample(tmp_path):
     text = "".join(o.get("data", {}).get("text/plain", "")
                    for o in _outputs(notebook, "execute_result"))
     assert "predicted_rating" in text and "similarity" in text and "fair protocol RMSE" in text
+    # the lists' side: why first (relevance), because you watched, right after rating
+    assert "co_watch_share" in text and "after rating them" in text
 
 
 @pytest.mark.slow

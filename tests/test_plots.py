@@ -90,6 +90,7 @@ def test_every_plot_carries_axis_labels(sample, hybrid, sample_split, tmp_path):
     predictions = test.assign(prediction=rec.predict(test))
     explained = rec.explain_many(test.head(300))
     why = rec.explain(int(test.userId.iloc[0]), int(test.movieId.iloc[0]))
+    ranked = rec.explain_relevance(int(test.userId.iloc[0]), int(test.movieId.iloc[0]))
     figures = {
         "sparsity": plots.sparsity_heatmap(sample, 50, 80),
         "features": plots.feature_heatmap(pipeline),
@@ -98,6 +99,7 @@ def test_every_plot_carries_axis_labels(sample, hybrid, sample_split, tmp_path):
         "curves": plots.training_curves(rec.history_),
         "pvt": plots.predicted_vs_true(predictions["rating"], predictions["prediction"]),
         "waterfall": plots.explanation_waterfall(why),
+        "relevance": plots.explanation_waterfall(ranked),
         "branches": plots.branch_contributions(explained),
         "map": plots.item_map(rec.item_vectors(), rec.catalog_.movies),
         "topn": plots.topn_curves(lists, test[test.userId.isin(users)], train.ratings),
@@ -113,6 +115,10 @@ def test_every_plot_carries_axis_labels(sample, hybrid, sample_split, tmp_path):
     waterfall = figures["waterfall"].axes[0]
     assert waterfall.get_title().startswith(f"Why {why.sum():.2f} stars")
     assert {t.get_text() for t in waterfall.get_yticklabels()} <= set(why.index)
+    assert waterfall.get_xlabel() == "stars (running total)"
+    relevance = figures["relevance"].axes[0]  # what lists rank by, not stars
+    assert relevance.get_xlabel() == "relevance (running total)"
+    assert relevance.get_title().endswith(f"ranks where it does (relevance {ranked.sum():.2f})")
     assert "mf" in {t.get_text() for t in figures["branches"].axes[0].get_yticklabels()}
     texts = {t.get_text() for t in figures["map"].axes[0].texts}
     most_rated = rec.catalog_.describe([rec.catalog_.movies["n_ratings"].idxmax()])["title"][0]
