@@ -58,8 +58,14 @@ def write_marker(folder: PathLike, kind: str, **meta) -> Path:
     return write_text_atomic(Path(folder) / marker, json.dumps({"format": format, **meta}))
 
 
+#: Files a file manager leaves in any folder a user merely looks at: replacing them loses
+#: nothing, so they never stop a replacement.
+FILE_MANAGER_FILES = frozenset({".DS_Store", "Thumbs.db", "desktop.ini"})
+
+
 def _files(folder: Path) -> list:
-    return sorted(p.relative_to(folder).as_posix() for p in folder.rglob("*") if p.is_file())
+    return sorted(p.relative_to(folder).as_posix() for p in folder.rglob("*")
+                  if p.is_file() and p.name not in FILE_MANAGER_FILES)
 
 
 def record_written(folder: PathLike, kind: str) -> None:

@@ -118,8 +118,10 @@ def test_a_file_added_to_a_kerasrec_folder_stops_its_replacement(tmp_path):
     # Exporting into a kerasrec folder is refused before anything is written.
     with pytest.raises(ArtifactError, match="is a kerasrec run folder; export into a folder"):
         export_saved_model(kr.Recommender.load(run / "model"), run)
-    # Without the added file the folder is kerasrec's again, and replaced.
+    # Without the added file the folder is kerasrec's again, and replaced; what a file
+    # manager leaves behind when the folder was only looked at does not count.
     (data / "notes.txt").unlink()
+    (data / ".DS_Store").write_bytes(b"\0")
     write_sample(data, 20, 10, 70)
     assert len(kr.load_movies(data).ratings) == 70
 
