@@ -501,8 +501,10 @@ class Recommender:
         row = int(self.pipeline_.user_index([user_id])[0])
         shift = None
         if recent is not None:
+            recent = as_ids(recent, "recent")  # read once: the window and the exclusions
             items = self._recent_items(recent, rank_by)
-            filters = replace(filters, exclude=[*(filters.exclude or ()), *as_ids(recent, "recent")])
+            excluded = filters.exclude if filters.exclude is not None else ()
+            filters = replace(filters, exclude=np.concatenate([excluded, recent]).astype(np.int64))
             shift = np.asarray(self.model_.recent_module()(
                 np.array([row], np.int64), items[None, :]))[0]
         candidates = catalog.candidates(row, filters)
