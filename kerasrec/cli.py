@@ -193,13 +193,16 @@ def _cmd_train(args: argparse.Namespace) -> int:
 
 
 def _print_scores(scores: dict) -> None:
-    """One aligned line per score: counts as integers, the rest to four decimals."""
+    """One aligned line per score: counts as integers, seconds to one decimal, the rest to
+    four decimals."""
     width = max(map(len, scores), default=0)
     for key, value in scores.items():
         if value is None:  # ranking metrics are undefined when no test user has enough ratings
             text = "n/a"
         elif isinstance(value, numbers.Integral):
             text = f"{int(value):,}"
+        elif key.endswith("_seconds"):
+            text = f"{float(value):.1f}"
         else:
             text = f"{float(value):.4f}"
         print(f"  {key:<{width}} {text}")

@@ -392,6 +392,9 @@ def catch_up(model, inputs: Arrays, target, rows: np.ndarray, config: TrainConfi
     x = {k: v[rows] for k, v in model_inputs(model, inputs).items()}
     data = make_dataset(x, _rows(target, rows), batch_size=config.batch_size, shuffle=True,
                         seed=config.seed)
+    if config.verbose:  # Keras prints no "Epoch" line for a single epoch: say what it is
+        print(f"Catch-up: one pass over the {len(rows):,} ratings held out for validation",
+              flush=True)
     model.fit(data, epochs=1, verbose=config.verbose, shuffle=False)
 
 

@@ -99,6 +99,10 @@ def test_ratings_out_of_ten_train_evaluate_and_recommend(tmp_path, sample, capsy
     assert main(["train", str(data), "--rating-range", "1,10", "--model", "baseline",
                  "--out", str(out), "--quiet"]) == 0
     assert json.loads((out / "run.json").read_text())["config"]["rating_range"] == [1.0, 10.0]
+    printed = dict(line.split() for line in capsys.readouterr().out.splitlines()
+                   if line.startswith("  "))
+    assert len(printed["rmse"].split(".")[1]) == 4
+    assert len(printed["fit_seconds"].split(".")[1]) == 1  # seconds, not 79.8300
     predictions = __import__("pandas").read_csv(out / "predictions.csv")
     assert predictions["prediction"].between(1, 10).all()
     assert predictions["prediction"].max() > 5  # not clipped to MovieLens' stars

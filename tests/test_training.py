@@ -160,23 +160,27 @@ def test_histories_report_errors_in_stars(prepared):
     np.testing.assert_allclose(history["val_rmse_stars"], np.array(history["val_rmse"]) * 4.5)
 
 
-def test_catch_up_learns_from_the_held_out_rows_after_the_best_epoch(prepared):
+def test_catch_up_learns_from_the_held_out_rows_after_the_best_epoch(prepared, capsys):
     """``catch_up``: one pass over the validation rows once the best epoch is restored;
-    the held-out ratings' error falls, and nothing else changes how training runs."""
+    the held-out ratings' error falls, nothing else changes how training runs, and the
+    progress output says what the extra pass is (Keras prints no epoch line for it)."""
     from kerasrec.models import build_model
 
     x, target = prepared["x"], prepared["x"]["rating"]
     _, held = training.validation_rows(x, 0.1, 5, "temporal")
     errors = {}
     for catch_up in (False, True):
-        config = training.TrainConfig(epochs=3, verbose=0, seed=5, validation_cut="temporal",
-                                      catch_up=catch_up)
+        config = training.TrainConfig(epochs=3, verbose=2 if catch_up else 0, seed=5,
+                                      validation_cut="temporal", catch_up=catch_up)
         model = build_model("mf", prepared["pipeline"], x, seed=5)
         history = training.fit(model, x, target, config=config)
         assert len(history.history["loss"]) == 3  # the catch-up pass is not an epoch
         held_x = {k: v[held] for k, v in x.items()}
         errors[catch_up] = rmse(training.predict(model, held_x), target[held])
     assert errors[True] < errors[False], errors
+    printed = capsys.readouterr().out
+    assert f"Catch-up: one pass over the {len(held):,} ratings held out" in printed
+    assert printed.index("Epoch 3/3") < printed.index("Catch-up")
 
 
 @pytest.mark.parametrize("name", KERAS_MODELS)
