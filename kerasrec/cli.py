@@ -269,20 +269,25 @@ def _cmd_explain(args: argparse.Namespace) -> int:
         raise UnknownMovieError(f"movieId {args.movie} is not in the catalog of "
                                 f"{len(rec.catalog_.movies):,} movies; `kerasrec info` on the "
                                 "data lists them")
+    if args.recent is not None and not rec.model_.supports("recent"):
+        rec.model_.recent_module()  # raises, saying why
     parts = rec.explain(args.user, args.movie, context=_context_value(args))
     print(f"user {args.user}, movie {args.movie} ({parts.attrs['title']}): "
           f"{parts.attrs['prediction']:.3f} stars")
     for name, value in parts.items():
         print(f"  {name:<18} {value:+.4f}")
     if rec.model_.supports("explain_relevance"):
-        relevance = rec.explain_relevance(args.user, args.movie)
-        print(f"relevance (what lists rank by): {relevance.attrs['relevance']:.3f}")
+        relevance = rec.explain_relevance(args.user, args.movie, recent=args.recent)
+        after = "" if args.recent is None else f", after {len(args.recent)} recent movies"
+        print(f"relevance (what lists rank by{after}): {relevance.attrs['relevance']:.3f}")
         for name, value in relevance.items():
             print(f"  {name:<18} {value:+.4f}")
-    if rec.model_.supports("recent") and rec.pipeline_.user_index([args.user])[0]:
-        because = rec.because(args.user, args.movie).head(3)
-        print("because you watched: " + "; ".join(
-            f"{row.title} ({row.share:+.3f})" for row in because.itertuples()))
+    if rec.model_.supports("recent") and (args.recent or rec.pipeline_.user_index(
+            [args.user])[0]):
+        because = rec.because(args.user, args.movie, recent=args.recent).head(3)
+        if len(because):
+            print("because you watched: " + "; ".join(
+                f"{row.title} ({row.share:+.3f})" for row in because.itertuples()))
     return 0
 
 
@@ -522,6 +527,9 @@ def build_parser() -> argparse.ArgumentParser:
                          "Recommender")
     explain.add_argument("--user", type=int, required=True, help="the userId")
     explain.add_argument("--movie", type=int, required=True, help="the movieId")
+    explain.add_argument("--recent", type=_id_list, metavar="ID,ID,...",
+                         help="as for recommend: movieIds the user rated since training, "
+                         "oldest first; the relevance and 'because you watched' read them")
     _add_context(explain)
     explain.set_defaults(handler=_cmd_explain)
 

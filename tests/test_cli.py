@@ -111,6 +111,11 @@ def test_ratings_out_of_ten_train_evaluate_and_recommend(tmp_path, sample, capsy
     scores = json.loads(capsys.readouterr().out)
     assert scores["n_users_liked"] > 0 and 1 < scores["rmse"] < 4
     assert main(["recommend", str(out), "--user", "1"]) == 0
+    capsys.readouterr()
+    # the baseline reads no single movies: recent movies are refused, not ignored
+    movie, other = (str(m) for m in sample.products["movieId"].iloc[:2])
+    assert main(["explain", str(out), "--user", "1", "--movie", movie, "--recent", other]) == 2
+    assert "has no recent; models that do: " in capsys.readouterr().err
 
 
 def test_train_with_the_large_data_settings(tmp_path):
@@ -219,6 +224,22 @@ def test_recommend_after_recent_movies(tmp_path, capsys):
     assert top["movieId"].tolist() != rec.recommend(user, k=5)["movieId"].tolist()
     for title in top["title"]:
         assert title[:40] in out
+    # explain reads the same recent movies: why the first one now ranks first, and which
+    # movies (the recent ones among them) put it there; a new user's too
+    first = int(top["movieId"].iloc[0])
+    for who in (user, 10**9):
+        argv = ["explain", str(run), "--user", str(who), "--movie", str(first), "--recent",
+                ",".join(map(str, recent))]
+        assert main(argv) == 0
+        out = capsys.readouterr().out
+        relevance = rec.explain_relevance(who, first, recent=recent)
+        assert relevance.sum() != pytest.approx(rec.explain_relevance(who, first).sum())
+        assert (f"relevance (what lists rank by, after 3 recent movies): "
+                f"{relevance.sum():.3f}") in out
+        because = rec.because(who, first, recent=recent)
+        assert f"because you watched: {because['title'].iloc[0]}" in out
+        if who != user:
+            assert set(because["movieId"]) <= set(recent)
 
 
 def test_export_and_plot(run_dir, tmp_path, capsys):
@@ -233,6 +254,8 @@ def test_export_and_plot(run_dir, tmp_path, capsys):
     (["recommend", "{run}", "--user", "1", "--recent", "318,Heat"], "expected movieIds"),
     (["recommend", "{run}", "--user", "1", "--recent", "318,,296"], "expected movieIds"),
     (["recommend", "{run}", "--user", "1", "--recent", ","], "expected movieIds"),
+    (["explain", "{run}", "--user", "1", "--movie", "1", "--recent", "318,,296"],
+     "expected movieIds"),
     (["recommend", "{tmp}/nowhere", "--user", "1"], "not a run directory"),
     (["similar", "{run}", "--movie", "123456789"], "not in the catalog"),
     (["train", "--set", "mf_dim"], "KEY=VALUE"),
