@@ -23,8 +23,11 @@ recent centroid))``) and time (movies rated within h hours of the user's latest 
 more: what a time-gap embedding could read), each times the half-life the fit chose;
 and half-lives in hours instead of ratings. Last, the three parts plus a hand-made
 "era popularity" (each movie's log count of training ratings within 30, 90 or 365
-days of the user's latest rating), what eras in the branch could learn. Prints watched
-recall@10 per line and a JSON object of every figure last.
+days of the user's latest rating), what eras in the branch could learn; and a
+hand-made "history-position popularity" (each movie's log count among every user's
+n-th to (1 + share) n-th ratings, n the user's own count: what people rate at the
+point of their history this user is about to reach). Prints watched recall@10 per line
+and a JSON object of every figure last.
 """
 
 from __future__ import annotations
@@ -136,26 +139,52 @@ def main(argv=None) -> int:
     # What everyone watched around the user's latest time: each movie's log count of
     # training ratings within +-days of it, added to pooled + recent + co-watch (the
     # era popularity a learned era embedding could carry, made by hand).
+    both = neural + co_watch
+    spread = float(np.std(both[~seen]))
+
+    def log_counts(items: np.ndarray, lo: np.ndarray, hi: np.ndarray) -> np.ndarray:
+        """Each user's log count of every movie in ``items[lo[u]:hi[u]]``, unit spread."""
+        sizes = hi - lo
+        at = np.repeat(lo - np.cumsum(sizes) + sizes, sizes) + np.arange(sizes.sum())
+        near = sp.csr_matrix((np.ones(len(at)), (np.repeat(np.arange(len(users)), sizes),
+                                                 items[at])), shape=seen.shape)
+        popularity = np.log1p(np.asarray(near.todense()))
+        return popularity / max(float(popularity.std()), 1e-9)
+
     result["era_popularity"] = {}
     by_time = fit.sort_values("timestamp", kind="stable")
     all_times = by_time["timestamp"].to_numpy(np.int64)
     all_items = pipeline.item_index(by_time["movieId"].to_numpy())
-    both = neural + co_watch
-    spread = float(np.std(both[~seen]))
     for days in (30, 90, 365):
-        lo = np.searchsorted(all_times, latest - days * 86400)
-        hi = np.searchsorted(all_times, latest + days * 86400, side="right")
-        sizes = hi - lo
-        at = np.repeat(lo - np.cumsum(sizes) + sizes, sizes) + np.arange(sizes.sum())
-        near = sp.csr_matrix((np.ones(len(at)), (np.repeat(np.arange(len(users)), sizes),
-                                                 all_items[at])), shape=seen.shape)
-        popularity = np.log1p(np.asarray(near.todense()))
-        popularity /= max(float(popularity.std()), 1e-9)
+        popularity = log_counts(all_items, np.searchsorted(all_times, latest - days * 86400),
+                                np.searchsorted(all_times, latest + days * 86400, "right"))
         for lam in (0.1, 0.3):
             name = f"+ {lam:g} x era popularity, +-{days} days"
             result["era_popularity"][name] = recall(both + lam * spread * popularity)
             print(f"pooled + recent + co-watch {name:34s} {result['era_popularity'][name]:.4f}",
                   flush=True)
+
+    # What other users rated at the point of their history this user is about to reach:
+    # each movie's log count among everyone's n-th to ((1 + share) n)-th ratings, n this
+    # user's count (user time rather than calendar time).
+    result["history_position_popularity"] = {}
+    everyone = fit.sort_values(["userId", "timestamp"], kind="stable")
+    position = everyone.groupby("userId").cumcount().to_numpy()
+    by_position = np.argsort(position, kind="stable")
+    position = position[by_position]
+    items = pipeline.item_index(everyone["movieId"].to_numpy())[by_position]
+    for share in (0.12, 0.25, 0.5):
+        popularity = log_counts(items, np.searchsorted(position, counts), np.searchsorted(
+            position, np.ceil(counts * (1 + share)).astype(int), "right"))
+        alone = f"alone, positions n to {1 + share:g} n"
+        result["history_position_popularity"][alone] = recall(popularity)
+        for lam in (0.1, 0.3):
+            name = f"pooled + recent + co-watch + {lam:g} x it, n to {1 + share:g} n"
+            result["history_position_popularity"][name] = recall(
+                both + lam * spread * popularity)
+        for name in list(result["history_position_popularity"])[-3:]:
+            print(f"history-position popularity, {name:50s} "
+                  f"{result['history_position_popularity'][name]:.4f}", flush=True)
     emit(result)
     return 0
 
