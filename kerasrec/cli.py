@@ -244,7 +244,10 @@ def _cmd_recommend(args: argparse.Namespace) -> int:
         " (unknown user: popular movies)" if args.recent is None else " (unknown user)")
     if args.recent is not None:
         known += f"; after {len(args.recent)} recent movies"
-    print(f"top {len(top)} for user {args.user}{known}; context: {_context_words(rec, args)}")
+    order = ("how likely they are to watch each" if top.attrs["ranked_by"] == "relevance"
+             else "predicted stars")
+    print(f"top {len(top)} for user {args.user}{known}; ranked by {order}; context: "
+          f"{_context_words(rec, args)}")
     print(_table(top[["rank", "movieId", "title", "genres", "predicted_rating"]]))
     return 0
 

@@ -466,7 +466,10 @@ class Recommender:
 
         Returns:
             A frame with rank, movieId, title, year, genres, predicted_rating; fewer
-            than ``k`` rows when fewer movies are candidates.
+            than ``k`` rows when fewer movies are candidates. ``.attrs["ranked_by"]``
+            says what the order is: ``"relevance"`` (how likely the user is to choose
+            each movie, so ``predicted_rating`` need not fall down the list) or
+            ``"rating"`` (the stars; users unseen in training without ``recent``).
 
         Raises:
             ArgumentError: If ``k`` is not a positive whole number, a genre is unknown,
@@ -548,6 +551,7 @@ class Recommender:
         out = catalog.describe(movies[top[valid]])
         out.insert(0, "rank", np.arange(1, int(valid.sum()) + 1))
         out["predicted_rating"] = np.clip(listed[valid], *self.pipeline_.config.rating_range)
+        out.attrs["ranked_by"] = "relevance" if by_relevance else "rating"
         return out
 
     def _rank_by(self, rank_by: Optional[str]) -> str:

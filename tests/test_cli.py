@@ -111,7 +111,7 @@ def test_ratings_out_of_ten_train_evaluate_and_recommend(tmp_path, sample, capsy
     scores = json.loads(capsys.readouterr().out)
     assert scores["n_users_liked"] > 0 and 1 < scores["rmse"] < 4
     assert main(["recommend", str(out), "--user", "1"]) == 0
-    capsys.readouterr()
+    assert "; ranked by predicted stars;" in capsys.readouterr().out  # the baseline's order
     # the baseline reads no single movies: recent movies are refused, not ignored
     movie, other = (str(m) for m in sample.products["movieId"].iloc[:2])
     assert main(["explain", str(out), "--user", "1", "--movie", movie, "--recent", other]) == 2
@@ -177,7 +177,7 @@ def test_recommend_similar_explain_print_tables(run_dir, capsys):
     assert main(["recommend", str(run_dir), "--user", str(user), "--k", "4", "--weekend"]) == 0
     out = capsys.readouterr().out
     top = rec.recommend(user, k=4, context={"daytime": 0, "weekend": 1})
-    assert f"top 4 for user {user}" in out
+    assert f"top 4 for user {user}; ranked by how likely they are to watch each" in out
     for title in top["title"]:
         assert title[:40] in out
     movie = int(top["movieId"].iloc[0])

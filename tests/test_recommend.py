@@ -155,6 +155,9 @@ def test_recommend_for_a_known_user(rec, split):
     best = candidates[np.lexsort((candidates, -relevance))[:7]]
     assert by_relevance["movieId"].tolist() == best.tolist()
     assert by_relevance["movieId"].tolist() != top["movieId"].tolist()
+    # the list says which order it is in: its stars need not fall when ranked by relevance
+    assert (by_relevance.attrs["ranked_by"], top.attrs["ranked_by"]) == ("relevance", "rating")
+    assert rec.recommend(UNKNOWN_USER, k=3).attrs["ranked_by"] == "rating"
 
 
 def test_recommend_for_an_unknown_user_lists_popular_well_rated_movies(rec, split):
