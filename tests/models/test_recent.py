@@ -492,6 +492,25 @@ def test_recent_residuals_explain_save_and_serve_alike(scale_drift, tmp_path):
     assert back.model_.chosen["recent_stars_weight"] == rec.model_.chosen["recent_stars_weight"]
 
 
+def test_recent_residuals_given_no_weight_are_not_stored(scale_drift):
+    """Without a validation cut nothing chooses the part's weight, so it stays 0 and the
+    residuals of every training rating are neither computed nor kept (at 25M ratings a
+    pass over them and about 1 GB for a part the stars do not read)."""
+    data, train, test, fitted = scale_drift
+    config = TrainConfig(epochs=3, batch_size=64, learning_rate=5e-3, verbose=0,
+                         validation_fraction=0.0)
+    rec = kr.Recommender(train=config, retrieval=False, neighbours=(), mlp=False,
+                         seed=0).fit(data.with_ratings(train))
+    assert rec.model_.chosen["recent_stars_weight"] == 0.0
+    stored = rec.model_.backbone.recent_residuals.stored()
+    assert len(stored["keys"]) == len(train)  # the layer is there, empty
+    assert not stored["keys"].any() and not stored["residuals"].any()
+    assert rec.explain_many(test.head(20))["recent_stars"].eq(0).all()
+    # where validation gives the part a weight, every training rating's residual is kept
+    kept = fitted[True].model_.backbone.recent_residuals.stored()
+    assert kept["keys"].all() and kept["residuals"].any()
+
+
 def test_recent_residuals_fade_when_the_scale_is_a_passing_mood():
     """A mood that passes between sittings: validation chooses a half-life, and the
     faded part predicts later sittings better than the part chosen without fading."""

@@ -453,8 +453,6 @@ class HybridBackbone(keras.Model):
             model.catalog_scores.feature_table.assign(pipeline.item_feature_table())
         if model.in_batch is not None:
             model.in_batch.set_frequency(items)
-        if model.recent_residuals is not None:
-            model.recent_residuals.set_residuals(users, times, np.zeros(len(users), np.float32))
         if model.recent_ratings is not None:
             model.recent_ratings.set_history(
                 users, items, times,
