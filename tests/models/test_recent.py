@@ -502,6 +502,7 @@ def test_recent_residuals_given_no_weight_are_not_stored(scale_drift):
     rec = kr.Recommender(train=config, retrieval=False, neighbours=(), mlp=False,
                          seed=0).fit(data.with_ratings(train))
     assert rec.model_.chosen["recent_stars_weight"] == 0.0
+    assert rec.model_.backbone.head_weight("recent_stars") == 0.0  # not its initial value
     stored = rec.model_.backbone.recent_residuals.stored()
     assert len(stored["keys"]) == len(train)  # the layer is there, empty
     assert not stored["keys"].any() and not stored["residuals"].any()

@@ -400,8 +400,19 @@ class Hybrid(KerasRatingModel):
         and 1 GB at the peak; the layer then stays zero)."""
         b = self.backbone
         store = b.recent_residuals is not None and drift.weight != 0
-        if not (bias.weight or store):
-            return
+        self._parts_call = self._retrieval_module = None
+        if bias.weight or store:
+            self._move_stars(x, bias, drift if store else None)
+        if b.recent_residuals is not None:
+            # The head's entry for the part is still its initial value (the layer is
+            # zero in training, so nothing trained it): the chosen weight, 0 or not.
+            b.set_head_weight("recent_stars", drift.weight)
+
+    def _move_stars(self, x, bias: MovieBiasChoice, drift: Optional[RecentStarsChoice]
+                    ) -> None:
+        """:meth:`_take_star_steps`' pass over the training ratings: the movie-bias step,
+        then (``drift`` given) every rating's residual stored."""
+        b = self.backbone
         score, output = self._head_outputs(x)  # recent_stars is still zero here
         target = np.asarray(x["rating"], np.float64)
         if bias.weight:
@@ -410,12 +421,10 @@ class Hybrid(KerasRatingModel):
                                                   self.pipeline.n_items, bias.shrink)
             b.shift_movie_biases(step)
             output = self._outputs_of(score + step[items])
-        if store:
+        if drift is not None:
             b.recent_residuals.set_residuals(
                 x["user_id"], input_times(x), (target - output).astype(np.float32),
                 drift.shrink, drift.half_life)
-            b.set_head_weight("recent_stars", drift.weight)
-        self._parts_call = self._retrieval_module = None
 
     def _star_steps_chosen(self, bias: MovieBiasChoice, drift: RecentStarsChoice) -> dict:
         """What :meth:`_choose_star_steps` chose, for ``chosen`` (nothing of a part that
