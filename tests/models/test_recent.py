@@ -492,17 +492,25 @@ def test_recent_residuals_explain_save_and_serve_alike(scale_drift, tmp_path):
     assert back.model_.chosen["recent_stars_weight"] == rec.model_.chosen["recent_stars_weight"]
 
 
-def test_recent_residuals_given_no_weight_are_not_stored(scale_drift):
-    """Without a validation cut nothing chooses the part's weight, so it stays 0 and the
-    residuals of every training rating are neither computed nor kept (at 25M ratings a
-    pass over them and about 1 GB for a part the stars do not read)."""
+def test_recent_residuals_given_no_weight_cost_nothing(scale_drift, monkeypatch):
+    """A part the stars would not read is not paid for: without a validation cut nothing
+    can choose its weight, so it is not built (at 25M ratings its table alone is 300 MB);
+    where validation chooses 0, the residuals of every training rating are neither
+    computed nor kept, and the head's entry is that 0, not its initial value."""
+    from kerasrec.models.hybrid import model as hybrid_model
+
     data, train, test, fitted = scale_drift
-    config = TrainConfig(epochs=3, batch_size=64, learning_rate=5e-3, verbose=0,
-                         validation_fraction=0.0)
-    rec = kr.Recommender(train=config, retrieval=False, neighbours=(), mlp=False,
-                         seed=0).fit(data.with_ratings(train))
+    fast = dict(epochs=3, batch_size=64, learning_rate=5e-3, verbose=0)
+    options = dict(retrieval=False, neighbours=(), mlp=False, seed=0)
+    rec = kr.Recommender(train=TrainConfig(**fast, validation_fraction=0.0), **options).fit(
+        data.with_ratings(train))
+    assert rec.model_.backbone.recent_residuals is None
+    assert not rec.model_.config.recent_stars and "recent_stars_weight" not in rec.model_.chosen
+    monkeypatch.setattr(hybrid_model, "RECENT_STARS_WEIGHTS", (0.0,))
+    rec = kr.Recommender(train=TrainConfig(**fast, validation_cut="temporal"), **options).fit(
+        data.with_ratings(train))
     assert rec.model_.chosen["recent_stars_weight"] == 0.0
-    assert rec.model_.backbone.head_weight("recent_stars") == 0.0  # not its initial value
+    assert rec.model_.backbone.head_weight("recent_stars") == 0.0
     stored = rec.model_.backbone.recent_residuals.stored()
     assert len(stored["keys"]) == len(train)  # the layer is there, empty
     assert not stored["keys"].any() and not stored["residuals"].any()

@@ -27,7 +27,8 @@ class HybridConfig:
             weight, shrinkage and half-life chosen on validation data: a user's scale
             drifts, and their latest ratings show where it is now. Fitted after training
             (the part is zero in training), so it changes no list (a constant per user
-            and moment).
+            and moment). Off when training holds out no validation cut
+            (``TrainConfig(validation_fraction=0)``): nothing could choose its weight.
         recent_stars_length: Ratings ``recent_stars`` reads.
         recent_stars_fade: Let validation choose a half-life for ``recent_stars``
             (7 days to a year, or none); False never fades it.

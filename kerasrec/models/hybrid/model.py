@@ -194,6 +194,11 @@ class Hybrid(KerasRatingModel):
         self._retrieval_module = None  # built from the weights this fit leaves
         self._fit_to_data(len(ratings))
         self.build_verbose = (train or self.train_config(seed=seed)).verbose
+        if self.config.recent_stars and not (train or self.train_config(seed=seed)
+                                             ).validation_fraction:
+            # Without a validation cut nothing chooses the part's weight, so it would be
+            # 0: not built, its table (one row a rating: 300 MB at 25M) is not either.
+            self.config = dataclasses.replace(self.config, recent_stars=False)
         if self.config.retrieval_negatives == "auto":
             large = pipeline.n_items - 1 > RETRIEVAL_SOFTMAX_LIMIT
             self.config = dataclasses.replace(
@@ -396,8 +401,8 @@ class Hybrid(KerasRatingModel):
         their shrunk mean residuals, then store the model's residual on every training
         rating in ``recent_residuals`` and give the part its chosen weight. A step of
         weight 0 is not taken: the residuals of a part the stars do not read would cost a
-        pass over every rating and their memory for nothing (at 25M ratings about 25 s
-        and 1 GB at the peak; the layer then stays zero)."""
+        prediction pass over every training rating, and their sorting, for nothing (the
+        layer then stays empty, which reads as zero)."""
         b = self.backbone
         store = b.recent_residuals is not None and drift.weight != 0
         self._parts_call = self._retrieval_module = None
