@@ -407,7 +407,8 @@ def test_recommend_filters_and_its_header_names_the_context(run_dir, capsys):
     assert main(["recommend", str(run_dir), "--user", "1", "--k", "4", "--genre", "comedy",
                  "--years", "1990-2005", "--timestamp", "1700000000"]) == 0
     out = capsys.readouterr().out.splitlines()
-    assert out[0] == "top 4 for user 1; context: 2023-11-14 22:13 UTC: night, weekday"
+    assert out[0] == ("top 4 for user 1; ranked by how likely they are to watch each; "
+                      "context: 2023-11-14 22:13 UTC: night, weekday")
     rows = out[2:]
     assert len(rows) == 4 and all("Comedy" in row for row in rows)
     with pytest.raises(SystemExit):
