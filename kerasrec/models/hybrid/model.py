@@ -193,9 +193,9 @@ class Hybrid(KerasRatingModel):
         weights are refitted on every rating."""
         self._retrieval_module = None  # built from the weights this fit leaves
         self._fit_to_data(len(ratings))
-        self.build_verbose = (train or self.train_config(seed=seed)).verbose
-        if self.config.recent_stars and not (train or self.train_config(seed=seed)
-                                             ).validation_fraction:
+        config = train or self.train_config(seed=seed)
+        self.build_verbose = config.verbose
+        if self.config.recent_stars and not config.validation_fraction:
             # Without a validation cut nothing chooses the part's weight, so it would be
             # 0: not built, its table (one row a rating: 300 MB at 25M) is not either.
             self.config = dataclasses.replace(self.config, recent_stars=False)
@@ -213,7 +213,6 @@ class Hybrid(KerasRatingModel):
         from kerasrec.models.layers import FirstRowsSoftmax, InBatchSoftmax
         from kerasrec.optimizers import get_optimizer
 
-        config = train or self.train_config(seed=seed)
         x = pipeline.transform(ratings, item_features=self.needs_item_features_for_fit())
         with scope(config.strategy):
             keras.utils.set_random_seed(seed)
