@@ -35,6 +35,17 @@ def validation_cut(split: str = "temporal", holdout: float = 0.1):
     return fit_part, held, np.intersect1d(held["userId"].unique(), fit_part["userId"].unique())
 
 
+def temporal_hybrid(data, ratings, seed: int = 0):
+    """The default hybrid fitted on ``ratings`` (with ``data``'s catalog), its settings
+    chosen on each user's latest ratings as for the temporal split: the model the
+    sequence experiments take apart."""
+    import kerasrec as kr
+    from kerasrec.models.hybrid import Hybrid
+
+    return kr.Recommender("hybrid", seed=seed, verbose=0, train=Hybrid.train_config(
+        seed=seed, validation_cut="temporal")).fit(data.with_ratings(ratings))
+
+
 def peak_rss_mb() -> float:
     """Peak resident set size of this process so far, in MB (Linux reports KiB)."""
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0

@@ -24,11 +24,11 @@ from pathlib import Path
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from _common import REAL_XLSX, emit, missing_real_data, validation_cut  # noqa: E402
+from _common import (REAL_XLSX, emit, missing_real_data, temporal_hybrid,  # noqa: E402
+                     validation_cut)
 
 import kerasrec as kr  # noqa: E402
 from kerasrec import metrics  # noqa: E402
-from kerasrec.models.hybrid import Hybrid  # noqa: E402
 from kerasrec.models.hybrid import model as hybrid_model  # noqa: E402
 
 
@@ -48,9 +48,7 @@ def main(argv=None) -> int:
         for name, grid in grids.items():
             hybrid_model.RECENT_WEIGHTS = grid  # read by Hybrid._choose_relevance
             start = time.perf_counter()
-            rec = kr.Recommender("hybrid", seed=args.seed, verbose=0, train=Hybrid.train_config(
-                seed=args.seed, validation_cut="temporal"))
-            rec.fit(data.with_ratings(fit_part))
+            rec = temporal_hybrid(data, fit_part, args.seed)
             topn = metrics.topn_score(rec.recommend_many(users, k=10), val, fit_part, ks=(10,))
             tried = rec.model_.chosen["val_recall@10_by_blend_recent_co_watch_half_life_after"]
             inner = {}

@@ -25,13 +25,13 @@ from pathlib import Path
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from _common import REAL_XLSX, emit, missing_real_data, validation_cut  # noqa: E402
+from _common import (REAL_XLSX, emit, missing_real_data, temporal_hybrid,  # noqa: E402
+                     validation_cut)
 
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
 import kerasrec as kr  # noqa: E402
-from kerasrec.models.hybrid import Hybrid  # noqa: E402
 
 RECENT = (0.0, 0.5, 1.0, 2.0, 4.0)
 CO_WATCH = (0.5, 1.0, 2.0)
@@ -46,9 +46,7 @@ def main(argv=None) -> int:
         return 2
     data = kr.load_movies(REAL_XLSX)
     fit, val, users = validation_cut("temporal")
-    rec = kr.Recommender("hybrid", seed=args.seed, verbose=0, train=Hybrid.train_config(
-        seed=args.seed, validation_cut="temporal"))
-    rec.fit(data.with_ratings(fit))
+    rec = temporal_hybrid(data, fit, args.seed)
     b, pipeline = rec.model_.backbone, rec.model_.pipeline
     rows = pipeline.user_index(users)
     index = pd.Index(users)
