@@ -445,6 +445,16 @@ class Neighbourhood(layers.Layer):
                 "dense": self.dense, "shards": self.shards}
 
 
+class _Untracked:
+    """Holds ``value``, a TensorFlow resource, out of Keras' and TensorFlow's tracking: a
+    layer's attribute that is a table would be saved and exported with the layer."""
+
+    __slots__ = ("value",)
+
+    def __init__(self, value=None) -> None:
+        self.value = value
+
+
 @keras.saving.register_keras_serializable(package="kerasrec")
 class SessionBias(layers.Layer):
     """A bias per user and rating session (Koren's day-specific user bias, 2009).
@@ -456,6 +466,12 @@ class SessionBias(layers.Layer):
     found by a binary search of its user's keys alone
     (:func:`~kerasrec.models.hybrid.sessions.find_sessions_tf`). Unknown sessions (new
     ratings, missing timestamps as -1) get 0.
+
+    The training step finds the keys in a hash table instead, built when the sessions
+    are set (:func:`~kerasrec.models.hybrid.sessions.session_table`): the same
+    sessions, one probe a key (at 25M generated ratings, 13 ms of a 74 ms step went to
+    the search). The table is kept out of saving and export, which search the stored
+    keys: a saved model or SavedModel is no larger, and a loaded one trains by the search.
 
     Args:
         n_sessions: Number of known sessions.
@@ -470,6 +486,7 @@ class SessionBias(layers.Layer):
         super().__init__(**kwargs)
         self.n_sessions, self.session_hours = int(n_sessions), float(session_hours)
         self.n_users = int(n_users)
+        self._training_lookup = _Untracked()
 
     def build(self, input_shape):
         fixed = dict(trainable=False, initializer="zeros")
@@ -483,25 +500,30 @@ class SessionBias(layers.Layer):
 
     def set_sessions(self, keys: np.ndarray) -> None:
         """Store the training sessions (:func:`~kerasrec.models.hybrid.sessions.training_sessions`)."""
-        from kerasrec.models.hybrid.sessions import user_offsets
+        from kerasrec.models.hybrid.sessions import session_table, user_offsets
 
         if len(keys) != self.n_sessions:
             raise ValueError(f"expected {self.n_sessions} sessions, got {len(keys)}")
         self.session_keys.assign(np.asarray(keys, np.int64))
         if self.n_users:
             self.user_offsets.assign(user_offsets(keys, self.n_users))
+        self._training_lookup.value = session_table(keys)
 
-    def call(self, inputs):
-        from kerasrec.models.hybrid.sessions import find_sessions_tf, session_keys_ops
+    def call(self, inputs, training=None):
+        from kerasrec.models.hybrid.sessions import (find_sessions_hashed, find_sessions_tf,
+                                                     session_keys_ops)
 
         user, timestamp = inputs
         key = session_keys_ops(user, timestamp, self.session_hours)
-        bounds = ()
-        if self.n_users:
-            user = ops.clip(ops.cast(user, "int64"), 0, self.n_users - 1)
-            bounds = (gather_rows(self.user_offsets, user),
-                      gather_rows(self.user_offsets, user + 1))
-        position, found = find_sessions_tf(self.session_keys, key, *bounds)
+        if training and self._training_lookup.value is not None:
+            position, found = find_sessions_hashed(self._training_lookup.value, key)
+        else:
+            bounds = ()
+            if self.n_users:
+                user = ops.clip(ops.cast(user, "int64"), 0, self.n_users - 1)
+                bounds = (gather_rows(self.user_offsets, user),
+                          gather_rows(self.user_offsets, user + 1))
+            position, found = find_sessions_tf(self.session_keys, key, *bounds)
         offset = gather_rows(self.session_bias, position)
         return offset * ops.expand_dims(ops.cast(found, offset.dtype), -1)
 

@@ -7,10 +7,14 @@ and the training data) and in Keras ops (:func:`session_keys_ops`, inside the mo
 and the SavedModel) side by side; ``tests/models/test_hybrid.py`` holds them equal.
 
 So does the lookup of a key among the sorted training sessions
-(:func:`find_sessions`, :func:`find_sessions_tf`). Inside the model it searches only
-the user's own sessions (``user_offsets``): among 25M sessions (the generated
-MovieLens-25M data makes nearly every rating its own) a batch of 16,384 keys takes
-22.2 ms to find among all keys, 3.6 ms among each user's (``benchmarks/lookups.py``).
+(:func:`find_sessions`, :func:`find_sessions_tf`, :func:`find_sessions_hashed`). Inside
+the model it searches only the user's own sessions (``user_offsets``): among 25M
+sessions (the generated MovieLens-25M data makes nearly every rating its own) a batch
+of 16,384 keys takes 22.2 ms to find among all keys, 3.6 ms among each user's. The
+training step asks a hash table instead (:func:`session_table`): one probe a key,
+where a search reads the keys about log2(the user's sessions) times, one after
+another (6.9 ms among each user's against 0.5 ms in the table, measured together;
+``benchmarks/lookups.py``).
 """
 
 from __future__ import annotations
@@ -120,3 +124,39 @@ def find_sessions_tf(sorted_keys, keys, lower=None, upper=None):
                                   tf.where(dated, tf.cast(upper, tf.int64), 0))
     position = tf.minimum(position, tf.maximum(n - 1, 0))
     return position, (tf.gather(table, position) == keys) & (keys >= 0)
+
+
+def session_table(sorted_keys: np.ndarray):
+    """A TensorFlow hash table from each training session's key to its position among
+    ``sorted_keys`` (int32, or int64 past 2**31 sessions), for
+    :func:`find_sessions_hashed`.
+
+    At 25M sessions it takes about 2 s to build and holds about 0.55 GB (0.8 GB while
+    it is built; ``benchmarks/lookups.py``).
+
+    Example:
+        >>> import tensorflow as tf
+        >>> table = session_table(np.array([5, 9, 12]))
+        >>> [int(v) for v in table.lookup(tf.constant([9, 10], tf.int64))]
+        [1, -1]
+    """
+    import tensorflow as tf
+
+    keys = np.asarray(sorted_keys, np.int64)
+    dtype = np.int32 if len(keys) < 2 ** 31 else np.int64
+    if not len(keys):  # a table cannot be empty: -1 is no session's key
+        keys, positions = np.array([-1], np.int64), np.array([-1], dtype)
+    else:
+        positions = np.arange(len(keys), dtype=dtype)
+    return tf.lookup.StaticHashTable(tf.lookup.KeyValueTensorInitializer(keys, positions),
+                                     default_value=-1)
+
+
+def find_sessions_hashed(table, keys):
+    """:func:`find_sessions` by a :func:`session_table`: the same ``found``, and the same
+    position where found (0 where not)."""
+    import tensorflow as tf
+
+    position = tf.cast(table.lookup(tf.cast(keys, tf.int64)), tf.int64)
+    found = position >= 0
+    return tf.maximum(position, 0), found
