@@ -46,6 +46,12 @@ def temporal_hybrid(data, ratings, seed: int = 0):
         seed=seed, validation_cut="temporal")).fit(data.with_ratings(ratings))
 
 
+def rss_mb() -> float:
+    """Resident set size of this process now, in MB (Linux)."""
+    with open("/proc/self/statm") as stat:
+        return int(stat.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 2 ** 20
+
+
 def peak_rss_mb() -> float:
     """Peak resident set size of this process so far, in MB (Linux reports KiB)."""
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0

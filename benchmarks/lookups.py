@@ -12,10 +12,15 @@ warm-up:
   two tables split by user, looked up at once (ms, median of 10);
 * the session bias's search of ``batch`` session keys among ``--pairs`` sorted keys
   (the generated timestamps make nearly every rating its own session): one search of
-  every key against ``find_sessions_tf``'s search of each user's keys (ms, median of
-  10);
+  every key against ``find_sessions_tf``'s search of each user's keys (inference)
+  against the training step's hash table (``find_sessions_hashed``; ms, median of 10;
+  the table's build seconds and memory growth);
 * one served request's session search (one key) the same two ways, after gathers
   have put the keys in copy-on-read mode (a whole read then copies them);
+* LazyAdam's update of the rows a batch touched (16,384 rows of a table of ``--pairs``
+  rows of 1, as the session biases; about 13,400 rows of 162,500 x 32, as a user
+  embedding): a scatter-subtract in place (before) against a gather and a
+  scatter-write of the new values (now), the same numbers (ms, median of 30);
 * the MF branch's dot product of 100,000 rows of 32: ``keras.layers.Dot`` (a batched
   matmul) against :class:`~kerasrec.models.layers.RowDot` (ms, median of 50);
 * saving and loading the neighbourhood layer in a ``.keras`` file with its keys in a
@@ -36,7 +41,7 @@ from pathlib import Path
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import emit  # noqa: E402
+from _common import emit, rss_mb  # noqa: E402
 
 N_USERS, N_ITEMS = 162_500, 60_000
 
@@ -93,7 +98,8 @@ def session_search(n: int, batch: int) -> dict:
     import numpy as np
     import tensorflow as tf
 
-    from kerasrec.models.hybrid.sessions import find_sessions_tf, user_offsets
+    from kerasrec.models.hybrid.sessions import (find_sessions_hashed, find_sessions_tf,
+                                                 session_table, user_offsets)
 
     rng = np.random.default_rng(2)
     users = np.sort(rng.integers(0, N_USERS, n))
@@ -108,13 +114,47 @@ def session_search(n: int, batch: int) -> dict:
     own = tf.function(lambda q, u: find_sessions_tf(table, q, tf.gather(bounds, u),
                                                     tf.gather(bounds, u + 1)))
     q, u = tf.constant(asked), tf.constant(asked_users)
+    memory, start = rss_mb(), time.perf_counter()
+    hashed = session_table(keys)
+    built, grown = time.perf_counter() - start, rss_mb() - memory
+    probe = tf.function(lambda q: find_sessions_hashed(hashed, q))
     assert np.array_equal(everywhere(q)[1].numpy(), own(q, u)[1].numpy())
+    assert np.array_equal(probe(q)[1].numpy(), own(q, u)[1].numpy())
     # Both have gathered from the keys now, so a whole read (the search of every key)
     # copies them: what one served request paid before its search was the user's.
     return {"sessions": len(keys), "session_search_ms_all_keys": _median_ms(everywhere, q),
             "session_search_ms_own_keys": _median_ms(own, q, u),
+            "session_search_ms_hash_table": _median_ms(probe, q),
+            "session_table_build_seconds": round(built, 1),
+            "session_table_memory_mb": round(grown),
             "one_request_ms_all_keys": _median_ms(everywhere, q[:1]),
             "one_request_ms_own_keys": _median_ms(own, q[:1], u[:1])}
+
+
+def row_updates(n: int, batch: int) -> dict:
+    """LazyAdam's last write: subtract the step in place, or gather, subtract, write."""
+    import numpy as np
+    import tensorflow as tf
+
+    rng = np.random.default_rng(4)
+    result = {}
+    for name, shape, size in (("session_biases", (n, 1), batch),
+                              ("user_embedding", (N_USERS, 32), batch)):
+        table = tf.Variable(rng.normal(size=shape).astype(np.float32))
+        rows = tf.constant(np.unique(rng.integers(0, shape[0], size)))
+        step = tf.constant(rng.normal(size=(len(rows), shape[1])).astype(np.float32))
+
+        @tf.function
+        def in_place():  # returns nothing: a returned update would read the table whole
+            table.scatter_sub(tf.IndexedSlices(step, rows))
+
+        @tf.function
+        def written():
+            table.scatter_update(tf.IndexedSlices(tf.gather(table, rows) - step, rows))
+
+        result[f"row_update_ms_{name}_subtract_in_place"] = _median_ms(in_place, reps=30)
+        result[f"row_update_ms_{name}_gather_and_write"] = _median_ms(written, reps=30)
+    return result
 
 
 def row_dot(rows: int = 100_000, dim: int = 32) -> dict:
@@ -190,7 +230,8 @@ def main(argv=None) -> int:
     args = parser.parse_args(argv)
     emit({"pairs": args.pairs, "batch": args.batch, "pool": args.pool,
           **residual_lookups(args.pairs, args.batch, args.pool),
-          **session_search(args.pairs, args.batch), **row_dot(), **save_load(args.pairs)})
+          **session_search(args.pairs, args.batch), **row_updates(args.pairs, args.batch),
+          **row_dot(), **save_load(args.pairs)})
     return 0
 
 

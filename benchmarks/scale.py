@@ -3,7 +3,7 @@
 Usage:
     python benchmarks/scale.py --rows 25000000 [--parts default|core] [--save DIR]
                                [--batch-size 16384] [--optimizer lazy_adam] [--no-train]
-                               [--set FIELD=VALUE ...]
+                               [--set FIELD=VALUE ...] [--profile DIR]
 
 Streams ``--rows`` ratings in MovieLens-25M proportions (about 6.5 users and 2.4 movies
 per thousand ratings: 162k users and 59k movies at 25M) to Parquet with
@@ -21,7 +21,10 @@ measured cost is too high; the warnings are printed). ``--parts core`` is the
 article's four branches and the biases alone. ``--save DIR`` keeps the fitted
 Recommender, for ``benchmarks/serving.py --run DIR`` and ``benchmarks/rerank.py --run
 DIR``. ``--set neighbour_pool=50`` (repeatable) sets a ``HybridConfig`` field, to
-compare a setting at scale.
+compare a setting at scale. ``--profile DIR`` writes a ``tf.profiler`` trace of
+steps 200-215 to DIR, when the epoch has them (3.5M ratings at batch 16,384; open it
+with TensorBoard's profile plugin, or read its ``*.xplane.pb``): where a step's time
+goes, op by op.
 
 Prints one JSON object as its last line: rows, users, movies, generate_seconds,
 load_seconds, feature_seconds, peak_rss_mb (after features), parts_switched_off,
@@ -65,7 +68,8 @@ def generate(rows: int, folder: Path) -> float:
 
 
 def measure(folder: str, batch_size: int, optimizer: str, learning_rate: float,
-            train: bool, parts: str = "default", save=None, settings=None) -> dict:
+            train: bool, parts: str = "default", save=None, settings=None,
+            profile=None) -> dict:
     import warnings
 
     import numpy as np
@@ -90,7 +94,7 @@ def measure(folder: str, batch_size: int, optimizer: str, learning_rate: float,
 
     fit, held = kr.random_split(data.ratings, 0.01, seed=0)
     data = data.with_ratings(fit)
-    steps = _StepTimes()
+    steps = _StepTimes(profile)
     config = TrainConfig(epochs=1, batch_size=batch_size, optimizer=optimizer,
                          learning_rate=learning_rate, validation_fraction=0.0, verbose=0,
                          callbacks=[steps])
@@ -141,11 +145,16 @@ def measure(folder: str, batch_size: int, optimizer: str, learning_rate: float,
     return result
 
 
-def _StepTimes():
+#: The steps ``--profile`` traces: well past the first, whose tracing would dominate.
+PROFILED_STEPS = (200, 215)
+
+
+def _StepTimes(profile=None):
     import keras
 
     class StepTimes(keras.callbacks.Callback):
-        """When training began, each step ended and training ended."""
+        """When training began, each step ended and training ended; with ``profile``,
+        a ``tf.profiler`` trace of :data:`PROFILED_STEPS` written there."""
 
         def __init__(self) -> None:
             super().__init__()
@@ -155,8 +164,18 @@ def _StepTimes():
         def on_train_begin(self, logs=None) -> None:
             self.begin = time.perf_counter()
 
+        def on_train_batch_begin(self, batch, logs=None) -> None:
+            if profile and batch == PROFILED_STEPS[0] and self.end is None:
+                import tensorflow as tf
+
+                tf.profiler.experimental.start(str(profile))
+
         def on_train_batch_end(self, batch, logs=None) -> None:
             self.ends.append(time.perf_counter())
+            if profile and batch == PROFILED_STEPS[1] and self.end is None:
+                import tensorflow as tf
+
+                tf.profiler.experimental.stop()
 
         def on_train_end(self, logs=None) -> None:
             if self.end is None:  # the first fit is the epoch; later ones are not
@@ -177,6 +196,8 @@ def main(argv=None) -> int:
     parser.add_argument("--save", default=None, help="keep the fitted Recommender here")
     parser.add_argument("--set", action="append", default=[], metavar="FIELD=VALUE",
                         help="a HybridConfig field, e.g. neighbour_pool=50 (a JSON value)")
+    parser.add_argument("--profile", default=None, metavar="DIR",
+                        help="write a tf.profiler trace of steps 200-215 here")
     parser.add_argument("--data", help=argparse.SUPPRESS)  # child process: measure only
     args = parser.parse_args(argv)
     settings = {}
@@ -188,7 +209,7 @@ def main(argv=None) -> int:
             settings[field] = value
     if args.data:
         emit(measure(args.data, args.batch_size, args.optimizer, args.learning_rate,
-                     not args.no_train, args.parts, args.save, settings))
+                     not args.no_train, args.parts, args.save, settings, args.profile))
         return 0
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp) / "ratings"
@@ -197,8 +218,9 @@ def main(argv=None) -> int:
                    str(args.batch_size), "--optimizer", args.optimizer, "--learning-rate",
                    str(args.learning_rate), "--parts", args.parts] + (
                        ["--no-train"] if args.no_train else []) + (
-                       ["--save", str(Path(args.save).resolve())] if args.save else []) + [
-                       f"--set={item}" for item in args.set]
+                       ["--save", str(Path(args.save).resolve())] if args.save else []) + (
+                       ["--profile", str(Path(args.profile).resolve())] if args.profile
+                       else []) + [f"--set={item}" for item in args.set]
         done = subprocess.run(command, stdout=subprocess.PIPE, text=True)
         if done.returncode != 0:
             return done.returncode
