@@ -24,7 +24,7 @@ DIR``. ``--set neighbour_pool=50`` (repeatable) sets a ``HybridConfig`` field, t
 compare a setting at scale. ``--profile DIR`` writes a ``tf.profiler`` trace of
 steps 200-215 to DIR, when the epoch has them (3.5M ratings at batch 16,384; open it
 with TensorBoard's profile plugin, or read its ``*.xplane.pb``): where a step's time
-goes, op by op.
+goes, op by op. Traced steps run slower, and the epoch's seconds include them.
 
 Prints one JSON object as its last line: rows, users, movies, generate_seconds,
 load_seconds, feature_seconds, peak_rss_mb (after features), parts_switched_off,
