@@ -3,7 +3,7 @@
 Usage:
     python benchmarks/scale.py --rows 25000000 [--parts default|core] [--save DIR]
                                [--batch-size 16384] [--optimizer lazy_adam] [--no-train]
-                               [--set FIELD=VALUE ...] [--profile DIR]
+                               [--set FIELD=VALUE ...] [--profile DIR] [--steps N]
 
 Streams ``--rows`` ratings in MovieLens-25M proportions (about 6.5 users and 2.4 movies
 per thousand ratings: 162k users and 59k movies at 25M) to Parquet with
@@ -25,12 +25,15 @@ compare a setting at scale. ``--profile DIR`` writes a ``tf.profiler`` trace of
 steps 200-215 to DIR, when the epoch has them (3.5M ratings at batch 16,384; open it
 with TensorBoard's profile plugin, or read its ``*.xplane.pb``): where a step's time
 goes, op by op. Traced steps run slower, and the epoch's seconds include them.
+``--steps N`` stops the epoch after N steps (the held-out RMSE and export then come
+from a partly trained model) and reports the median of steps 20 to N: a step's cost in
+a few minutes, to compare settings or commits.
 
 Prints one JSON object as its last line: rows, users, movies, generate_seconds,
 load_seconds, feature_seconds, peak_rss_mb (after features), parts_switched_off,
 build_seconds (from ``fit`` to the first step: features of the training rows, the
-neighbour search, sessions), neighbour_search_seconds, epoch_seconds, rows_per_second,
-median_step_ms, slowest_step_seconds, holdout_rmse and mean_rmse (stars; predicting the
+neighbour search, sessions), neighbour_search_seconds, epoch_seconds, steps,
+rows_per_second, median_step_ms, slowest_step_seconds, holdout_rmse and mean_rmse (stars; predicting the
 mean rating), export_seconds, export_mb, peak_rss_train_mb (the whole run).
 """
 
@@ -69,7 +72,7 @@ def generate(rows: int, folder: Path) -> float:
 
 def measure(folder: str, batch_size: int, optimizer: str, learning_rate: float,
             train: bool, parts: str = "default", save=None, settings=None,
-            profile=None) -> dict:
+            profile=None, max_steps=None) -> dict:
     import warnings
 
     import numpy as np
@@ -94,7 +97,7 @@ def measure(folder: str, batch_size: int, optimizer: str, learning_rate: float,
 
     fit, held = kr.random_split(data.ratings, 0.01, seed=0)
     data = data.with_ratings(fit)
-    steps = _StepTimes(profile)
+    steps = _StepTimes(profile, max_steps)
     config = TrainConfig(epochs=1, batch_size=batch_size, optimizer=optimizer,
                          learning_rate=learning_rate, validation_fraction=0.0, verbose=0,
                          callbacks=[steps])
@@ -110,6 +113,7 @@ def measure(folder: str, batch_size: int, optimizer: str, learning_rate: float,
         print(message, file=sys.stderr, flush=True)
     del data
     gaps = np.diff([steps.begin, *steps.ends])
+    timed = gaps[WARM_UP_STEPS:] if max_steps else gaps  # the first steps trace and warm up
     predicted = rec.predict(held)
     stars = held["rating"].to_numpy()
     mean = fit["rating"].mean()
@@ -131,9 +135,11 @@ def measure(folder: str, batch_size: int, optimizer: str, learning_rate: float,
         "neighbour_search_seconds": round(getattr(rec.model_.backbone, "build_timings", {}).get("neighbours", 0.0), 1),
         "epoch_seconds": round(steps.end - steps.begin, 1),
         "fit_seconds": round(fitted - start, 1),
-        "rows_per_second": round(len(fit) / (steps.end - steps.begin)),
+        "steps": len(gaps),
+        "rows_per_second": round(min(len(fit), len(gaps) * batch_size)
+                                 / (steps.end - steps.begin)),
         # TensorFlow sometimes stalls for seconds at an epoch's first step.
-        "median_step_ms": round(float(np.median(gaps)) * 1000, 1),
+        "median_step_ms": round(float(np.median(timed)) * 1000, 1),
         "slowest_step_seconds": round(float(gaps.max()), 2),
         "holdout_rmse": round(float(np.sqrt(np.mean((predicted - stars) ** 2))), 4),
         "mean_rmse": round(float(np.sqrt(np.mean((mean - stars) ** 2))), 4),
@@ -147,14 +153,17 @@ def measure(folder: str, batch_size: int, optimizer: str, learning_rate: float,
 
 #: The steps ``--profile`` traces: well past the first, whose tracing would dominate.
 PROFILED_STEPS = (200, 215)
+#: Steps left out of ``--steps``' median.
+WARM_UP_STEPS = 20
 
 
-def _StepTimes(profile=None):
+def _StepTimes(profile=None, max_steps=None):
     import keras
 
     class StepTimes(keras.callbacks.Callback):
         """When training began, each step ended and training ended; with ``profile``,
-        a ``tf.profiler`` trace of :data:`PROFILED_STEPS` written there."""
+        a ``tf.profiler`` trace of :data:`PROFILED_STEPS` written there; with
+        ``max_steps``, training stopped after that many steps."""
 
         def __init__(self) -> None:
             super().__init__()
@@ -176,6 +185,8 @@ def _StepTimes(profile=None):
                 import tensorflow as tf
 
                 tf.profiler.experimental.stop()
+            if max_steps and len(self.ends) >= max_steps and self.end is None:
+                self.model.stop_training = True
 
         def on_train_end(self, logs=None) -> None:
             if self.end is None:  # the first fit is the epoch; later ones are not
@@ -198,6 +209,8 @@ def main(argv=None) -> int:
                         help="a HybridConfig field, e.g. neighbour_pool=50 (a JSON value)")
     parser.add_argument("--profile", default=None, metavar="DIR",
                         help="write a tf.profiler trace of steps 200-215 here")
+    parser.add_argument("--steps", type=int, default=None, metavar="N",
+                        help="stop the epoch after N steps (median of steps 20 to N)")
     parser.add_argument("--data", help=argparse.SUPPRESS)  # child process: measure only
     args = parser.parse_args(argv)
     settings = {}
@@ -209,7 +222,8 @@ def main(argv=None) -> int:
             settings[field] = value
     if args.data:
         emit(measure(args.data, args.batch_size, args.optimizer, args.learning_rate,
-                     not args.no_train, args.parts, args.save, settings, args.profile))
+                     not args.no_train, args.parts, args.save, settings, args.profile,
+                     args.steps))
         return 0
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp) / "ratings"
@@ -220,7 +234,8 @@ def main(argv=None) -> int:
                        ["--no-train"] if args.no_train else []) + (
                        ["--save", str(Path(args.save).resolve())] if args.save else []) + (
                        ["--profile", str(Path(args.profile).resolve())] if args.profile
-                       else []) + [f"--set={item}" for item in args.set]
+                       else []) + (["--steps", str(args.steps)] if args.steps else []) + [
+                       f"--set={item}" for item in args.set]
         done = subprocess.run(command, stdout=subprocess.PIPE, text=True)
         if done.returncode != 0:
             return done.returncode

@@ -64,7 +64,7 @@ class LazyAdam(keras.optimizers.Adam):
         # The rows' new values written over them, not subtracted in place: the same
         # numbers, but on CPU TensorFlow's scatter-subtract takes about twice as long as
         # a gather and a scatter-write (benchmarks/lookups.py); at 25M ratings the
-        # step went from 66.5 to 59.3 ms (benchmarks/scale.py).
+        # step went from 64.3 to 60.2 ms (benchmarks/scale.py --steps 215).
         new_rows = (tf.gather(_tf_variable(variable), rows)
                     - alpha * m_rows / (tf.sqrt(v_rows) + self.epsilon))
         self.assign(variable, tf.IndexedSlices(new_rows, rows))
