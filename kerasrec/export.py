@@ -355,8 +355,12 @@ def _retrieval_serving_class():
             from kerasrec.scoring import additive_terms
 
             tf.Module.__init__(self, name="kerasrec_serving")
+            terms = additive_terms(model)
+            # The model's module scores known users with their own terms; the separate
+            # terms serve only the cold-start row, so its session keys are not saved twice.
             self._shared(pipeline.user_vocabulary_, catalog.movie_ids, catalog,
-                         pipeline.config.rating_range, additive_terms(model), timezone,
+                         pipeline.config.rating_range,
+                         terms.unknown_users() if terms is not None else None, timezone,
                          daytime_hours, recent, candidates, item_vectors)
             self.module = model.retrieval_module()
             self.stars_weight = float(self.module.stars_weight)
@@ -377,7 +381,8 @@ def _retrieval_serving_class():
             seen = catalog.seen_matrix()
             self.seen_offsets = tf.Variable(seen.indptr.astype(np.int64), **fixed,
                                             name="seen_offsets")
-            self.seen_columns = tf.Variable(seen.indices.astype(np.int64), **fixed,
+            # One entry per training rating: int32 halves it (columns < 2^31).
+            self.seen_columns = tf.Variable(seen.indices.astype(np.int32), **fixed,
                                             name="seen_columns")
             self.cold = tf.Variable(np.asarray(cold, np.float32), **fixed, name="cold_stars")
 
@@ -406,7 +411,8 @@ def _retrieval_serving_class():
             ranges = tf.ragged.range(tf.gather(self.seen_offsets, rows),
                                      tf.gather(self.seen_offsets, rows + 1))
             where = tf.stack([ranges.value_rowids(),
-                              tf.gather(self.seen_columns, ranges.flat_values)], 1)
+                              tf.cast(tf.gather(self.seen_columns, ranges.flat_values),
+                                      tf.int64)], 1)
             return tf.scatter_nd(where, tf.ones(tf.shape(where)[:1], tf.int32),
                                  tf.stack([tf.size(rows, out_type=tf.int64),
                                            tf.constant(self.n_movies, tf.int64)])) > 0

@@ -362,8 +362,9 @@ class RecModel:
     def additive_terms(self):
         """The parts of the score that depend on context and session, kept out of the
         score table: an object with ``shift(rows, flags, timestamps)`` (NumPy),
-        ``serving_module()`` (TensorFlow) and ``to_arrays()``/``from_arrays()``, or
-        ``None``. Models whose score ignores context do not implement it.
+        ``serving_module()`` (TensorFlow), ``to_arrays()``/``from_arrays()`` and
+        ``unknown_users()`` (the same terms for users unseen in training, without what
+        only training users have), or ``None``. Models whose score ignores context do not implement it.
 
         Raises:
             CapabilityError: If the model's score depends on context non-additively.

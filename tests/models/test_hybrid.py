@@ -73,6 +73,34 @@ def test_terms_shift_in_tensorflow_equals_numpy():
     np.testing.assert_allclose(back.shift(users, flags, stamps), expected)
 
 
+def test_terms_of_unknown_users_are_the_context_alone():
+    """What the two-stage export keeps for its cold-start row: the same shift for
+    user 0 as the whole terms, without the training users' session and recent keys."""
+    from kerasrec.models.hybrid.recent import sorted_history
+
+    rng = np.random.default_rng(3)
+    users, stamps = _random_pairs()
+    users = users + 1  # row 0 is the unknown user, as in the model
+    sessions = training_sessions(users[:500], stamps[:500], 6.0)
+    keys, _, stored = sorted_history(users[:700], users[:700], stamps[:700],
+                                     rng.normal(size=700).astype(np.float32))
+    terms = HybridTerms(context_kernel=rng.normal(size=(2, 4)), context_bias=rng.normal(size=4),
+                        context_head=rng.normal(size=4), session_keys=sessions,
+                        session_values=rng.normal(size=len(sessions)), recent_keys=keys,
+                        recent_residuals=stored,
+                        recent_values=np.array([5, 10.0, 0.8, 3650.0, stamps.max()]))
+    cold = terms.unknown_users()
+    assert not cold.has_sessions and not cold.has_recent and terms.has_recent
+    flags = rng.integers(0, 2, (len(users), 2)).astype(np.float32)
+    unknown = np.zeros(len(users), np.int64)
+    np.testing.assert_allclose(cold.shift(unknown, flags, stamps),
+                               terms.shift(unknown, flags, stamps))
+    assert np.count_nonzero(cold.shift(unknown, flags, stamps))  # the context stays
+    # Known users differ: their sessions and recent errors are gone.
+    assert np.count_nonzero(np.abs(cold.shift(users, flags, stamps)
+                                   - terms.shift(users, flags, stamps)) > 1e-6) > 100
+
+
 def test_terms_shift_with_recent_residuals_in_tensorflow_equals_numpy():
     import tensorflow as tf
 

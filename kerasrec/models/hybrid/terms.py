@@ -12,7 +12,7 @@ shift from :meth:`HybridTerms.serving_module`. Both forms sit side by side here 
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Dict, Optional
 
 import numpy as np
@@ -55,6 +55,17 @@ class HybridTerms:
     @property
     def has_recent(self) -> bool:
         return self.recent_keys is not None and bool(self.recent_values[2])
+
+    def unknown_users(self) -> "HybridTerms":
+        """The terms of users unseen in training: the context branch alone.
+
+        Sessions and recent residuals belong to training users, so for an unknown user
+        (row 0) they add nothing; an export that needs the terms only for such users
+        (the two-stage SavedModel, whose model scores known users itself) leaves their
+        keys out instead of storing them a second time.
+        """
+        return replace(self, session_keys=None, session_values=None, recent_keys=None,
+                       recent_residuals=None, recent_values=None)
 
     def shift(self, rows: np.ndarray, flags: np.ndarray, timestamps: np.ndarray) -> np.ndarray:
         """Score minus the reference-context score, per (user index, flags, time)."""
