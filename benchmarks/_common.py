@@ -52,6 +52,11 @@ def rss_mb() -> float:
         return int(stat.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 2 ** 20
 
 
+def folder_mb(folder) -> float:
+    """Size of every file below ``folder``, in MB."""
+    return sum(f.stat().st_size for f in Path(folder).rglob("*") if f.is_file()) / 2 ** 20
+
+
 def peak_rss_mb() -> float:
     """Peak resident set size of this process so far, in MB (Linux reports KiB)."""
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0

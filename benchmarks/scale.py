@@ -50,7 +50,7 @@ from pathlib import Path
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import emit, peak_rss_mb  # noqa: E402
+from _common import emit, folder_mb, peak_rss_mb  # noqa: E402
 
 #: The article's four branches and the biases alone (``--parts core``).
 CORE_HYBRID = dict(ids_only=True, neighbours=(), user_history=False, session_bias=False,
@@ -121,7 +121,7 @@ def measure(folder: str, batch_size: int, optimizer: str, learning_rate: float,
     with tempfile.TemporaryDirectory() as tmp:
         exported = export_saved_model(rec, Path(tmp) / "served")
         export_seconds = time.perf_counter() - start_export
-        export_mb = sum(f.stat().st_size for f in exported.rglob("*") if f.is_file()) / 2 ** 20
+        export_mb = folder_mb(exported)
     if save:
         rec.save(save)
     c = rec.model_.config

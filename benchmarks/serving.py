@@ -20,7 +20,7 @@ TensorFlow loads both and times, after warm-up:
 * ``serving_default`` on ``--pairs`` random (user, movie) pairs in one call (best of
   five), for both.
 
-Prints one JSON object as its last line.
+Prints one JSON object as its last line (with the export's size, ``export_mb``).
 """
 
 from __future__ import annotations
@@ -131,7 +131,7 @@ def main(argv=None) -> int:
     parser.add_argument("--score-table", choices=("auto", "yes", "no"), default="auto")
     parser.add_argument("--save", default=None, help="save the fitted Recommender here")
     args = parser.parse_args(argv)
-    from _common import REAL_XLSX, emit
+    from _common import REAL_XLSX, emit, folder_mb
 
     import kerasrec as kr
     from kerasrec.export import export_saved_model
@@ -159,6 +159,7 @@ def main(argv=None) -> int:
         hybrid_dir = export_saved_model(rec, Path(tmp) / "hybrid", score_table={
             "auto": None, "yes": True, "no": False}[args.score_table])
         export_seconds = time.perf_counter() - start
+        export_mb = folder_mb(hybrid_dir)
         mf = build_mf(rec.pipeline_.n_users, len(rec.catalog_.movies) + 1)
         mf.export(os.path.join(tmp, "mf"), verbose=False)
         ids = Path(tmp) / "ids.json"
@@ -171,7 +172,8 @@ def main(argv=None) -> int:
     emit({"data": source, "model": rec.model, "catalog": len(rec.catalog_.movies),
           "users": len(rec.pipeline_.user_vocabulary_), "score_table": args.score_table,
           "fit_or_load_seconds": round(prepare_seconds, 1),
-          "export_seconds": round(export_seconds, 1), **result})
+          "export_seconds": round(export_seconds, 1), "export_mb": round(export_mb, 1),
+          **result})
     return 0
 
 
