@@ -356,8 +356,9 @@ def _retrieval_serving_class():
 
             tf.Module.__init__(self, name="kerasrec_serving")
             terms = additive_terms(model)
-            # The model's module scores known users with their own terms; the separate
-            # terms serve only the cold-start row, so its session keys are not saved twice.
+            # The model's module scores known users with their own terms; these serve
+            # only the cold-start row, so the training users' session keys are not
+            # saved a second time.
             self._shared(pipeline.user_vocabulary_, catalog.movie_ids, catalog,
                          pipeline.config.rating_range,
                          terms.unknown_users() if terms is not None else None, timezone,

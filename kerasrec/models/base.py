@@ -364,7 +364,8 @@ class RecModel:
         score table: an object with ``shift(rows, flags, timestamps)`` (NumPy),
         ``serving_module()`` (TensorFlow), ``to_arrays()``/``from_arrays()`` and
         ``unknown_users()`` (the same terms for users unseen in training, without what
-        only training users have), or ``None``. Models whose score ignores context do not implement it.
+        only training users have), or ``None``. Models whose score ignores context do
+        not implement it.
 
         Raises:
             CapabilityError: If the model's score depends on context non-additively.
