@@ -33,8 +33,9 @@ Prints one JSON object as its last line: rows, users, movies, generate_seconds,
 load_seconds, feature_seconds, peak_rss_mb (after features), parts_switched_off,
 build_seconds (from ``fit`` to the first step: features of the training rows, the
 neighbour search, sessions), neighbour_search_seconds, epoch_seconds, steps,
-rows_per_second, median_step_ms, slowest_step_seconds, holdout_rmse and mean_rmse (stars; predicting the
-mean rating), export_seconds, export_mb, peak_rss_train_mb (the whole run).
+rows_per_second, median_step_ms, slowest_step_seconds, holdout_rmse and mean_rmse
+(stars; predicting the mean rating), export_seconds, export_mb, peak_rss_train_mb (the
+whole run).
 """
 
 from __future__ import annotations

@@ -20,7 +20,10 @@ TensorFlow loads both and times, after warm-up:
 * ``serving_default`` on ``--pairs`` random (user, movie) pairs in one call (best of
   five), for both.
 
-Prints one JSON object as its last line (with the export's size, ``export_mb``).
+Prints one JSON object as its last line, with the export's size (``export_mb``) and
+``recommend_answers_sha1``: a digest of ``recommend``'s top 10 (movies and stars to 4
+decimals) for 64 known users and 2 unseen ones at two contexts, so two exports of one
+saved model (``--run``, e.g. by two commits' ``kerasrec``) can be shown to answer alike.
 """
 
 from __future__ import annotations
@@ -38,7 +41,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 CLIENT = r"""
-import json, sys, time
+import hashlib, json, sys, time
 import numpy as np
 import tensorflow as tf
 
@@ -88,6 +91,19 @@ if "recommend_recent" in served.signatures:  # three movies rated since training
                             timestamp=one(-1, tf.int64), k=one(10, tf.int64),
                             exclude_seen=one(True, tf.bool))["movie_id"].numpy(),
         [(int(u), rng.choice(movies, 3).tolist()) for u in rng.choice(users, calls)])
+# What the lists are, to compare two exports of one model: 64 known users and two
+# unseen ones, at a flagged context and at a timestamp (its own context and sessions).
+answer_users = tf.constant(np.append(rng.choice(users, 64), [-5, -6]), tf.int64)
+n_answers = int(answer_users.shape[0])
+digest = hashlib.sha1()
+for daytime, stamp in ((1.0, -1), (0.0, 1_500_000_000)):
+    out = recommend(user_id=answer_users, daytime=tf.fill([n_answers], daytime),
+                    weekend=tf.fill([n_answers], 1.0 - daytime),
+                    timestamp=tf.fill([n_answers], tf.constant(stamp, tf.int64)),
+                    k=tf.fill([n_answers], tf.constant(10, tf.int64)),
+                    exclude_seen=tf.fill([n_answers], True))
+    digest.update(out["movie_id"].numpy().tobytes())
+    digest.update(np.round(out["rating"].numpy(), 4).tobytes())
 pair_users = tf.constant(rng.choice(users, n_pairs), tf.int64)
 pair_movies = tf.constant(rng.choice(movies, n_pairs), tf.int64)
 flags = tf.zeros([n_pairs], tf.float32)
@@ -116,7 +132,8 @@ print(json.dumps({
     "serving_default_with_timestamps_pairs_per_second": round(n_pairs / seconds_ts),
     "mf_reference_all_movies_ms_p50": mf_p50, "mf_reference_all_movies_ms_p95": mf_p95,
     "mf_reference_pairs_per_second": round(n_pairs / mf_seconds),
-    "recommend_p50_over_mf_reference": round(rec_p50 / mf_p50, 2)}))
+    "recommend_p50_over_mf_reference": round(rec_p50 / mf_p50, 2),
+    "recommend_answers_sha1": digest.hexdigest()}))
 """
 
 
