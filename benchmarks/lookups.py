@@ -83,8 +83,11 @@ def residual_lookups(n: int, batch: int, pool: int) -> dict:
     result = {}
     values = []
     for shards in (1, 2):
-        layer = Neighbourhood(N_USERS, N_ITEMS, len(keys), shards=shards)
-        layer._build_lookup(keys, residuals)
+        layer = Neighbourhood(N_USERS, N_ITEMS, len(keys), shards=shards, pool=pool)
+        layer.build(None)
+        layer.pair_keys.assign(keys)
+        layer.pair_residuals.assign(residuals)
+        layer._build_lookup()
         lookup = tf.function(layer._lookup)
         values.append(lookup(asked, users).numpy())
         result[f"residual_lookup_ms_{shards}_table{'s' * (shards > 1)}"] = _median_ms(
@@ -175,7 +178,7 @@ def row_dot(rows: int = 100_000, dim: int = 32) -> dict:
 
 
 SAVE_LOAD = r"""
-import os, resource, sys, tempfile, time
+import os, sys, tempfile, time
 os.environ["TF_CPP_MIN_LOG_LEVEL"] = "2"
 sys.path.insert(0, sys.argv[3])
 import keras, numpy as np
@@ -194,7 +197,9 @@ else:
     layer(inputs)
     layer.pair_keys.assign(keys); layer.pair_residuals.assign(residuals)
 model = keras.Model(inputs, layer(inputs))
-peak = lambda: resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+# VmHWM: ru_maxrss would carry this child's parent's peak across exec.
+peak = lambda: next(int(line.split()[1]) for line in open("/proc/self/status")
+                    if line.startswith("VmHWM")) / 1024
 with tempfile.TemporaryDirectory() as tmp:
     path = os.path.join(tmp, "m.keras")
     before, start = peak(), time.perf_counter()

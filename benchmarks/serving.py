@@ -20,7 +20,9 @@ TensorFlow loads both and times, after warm-up:
 * ``serving_default`` on ``--pairs`` random (user, movie) pairs in one call (best of
   five), for both.
 
-Prints one JSON object as its last line, with the export's size (``export_mb``) and
+Prints one JSON object as its last line, with the export's size (``export_mb``; its
+graph file alone ``graph_mb``), the client's load time and peak memory once loaded
+(``load_seconds``, ``load_peak_rss_mb``), and
 ``recommend_answers_sha1``: a digest of ``recommend``'s top 10 (movies and stars to 4
 decimals) for 64 known users and 2 unseen ones at two contexts, so two exports of one
 saved model (``--run``, e.g. by two commits' ``kerasrec``) can be shown to answer alike.
@@ -72,7 +74,13 @@ def best_of(fn, repeat=5):
     return min(times)
 
 
+start = time.perf_counter()
 served = tf.saved_model.load(hybrid_dir)
+load_seconds = time.perf_counter() - start
+# VmHWM, not getrusage: Linux keeps ru_maxrss across exec, so a child would report
+# its parent's peak (the fitted model's) if that was higher.
+load_peak_rss_mb = next(int(line.split()[1]) for line in open("/proc/self/status")
+                        if line.startswith("VmHWM")) / 1024
 recommend = served.signatures["recommend"]
 score = served.signatures["serving_default"]
 one = lambda v, dtype: tf.constant([v], dtype)
@@ -124,6 +132,7 @@ mf_u = tf.constant(rng.integers(1, len(users) + 1, n_pairs), tf.int32)
 mf_i = tf.constant(rng.integers(1, n_items + 1, n_pairs), tf.int32)
 mf_seconds = best_of(lambda: mf.serve([mf_u, mf_i]).numpy())
 print(json.dumps({
+    "load_seconds": round(load_seconds, 1), "load_peak_rss_mb": round(load_peak_rss_mb),
     "recommend_ms_p50": rec_p50, "recommend_ms_p95": rec_p95,
     "recommend_recent_ms_p50": recent_p50, "recommend_recent_ms_p95": recent_p95,
     "serving_default_pairs": n_pairs,
@@ -177,6 +186,7 @@ def main(argv=None) -> int:
             "auto": None, "yes": True, "no": False}[args.score_table])
         export_seconds = time.perf_counter() - start
         export_mb = folder_mb(hybrid_dir)
+        graph_mb = (hybrid_dir / "saved_model.pb").stat().st_size / 2 ** 20
         mf = build_mf(rec.pipeline_.n_users, len(rec.catalog_.movies) + 1)
         mf.export(os.path.join(tmp, "mf"), verbose=False)
         ids = Path(tmp) / "ids.json"
@@ -190,6 +200,7 @@ def main(argv=None) -> int:
           "users": len(rec.pipeline_.user_vocabulary_), "score_table": args.score_table,
           "fit_or_load_seconds": round(prepare_seconds, 1),
           "export_seconds": round(export_seconds, 1), "export_mb": round(export_mb, 1),
+          "graph_mb": round(graph_mb, 1),
           **result})
     return 0
 

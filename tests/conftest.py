@@ -100,6 +100,18 @@ def write_xlsx(path: Path, sheets: dict) -> Path:
     return path
 
 
+def largest_graph_constant(path: Path) -> int:
+    """The most elements any constant in a SavedModel's graph (functions included) holds."""
+    from tensorflow.core.protobuf import saved_model_pb2
+
+    saved = saved_model_pb2.SavedModel()
+    saved.ParseFromString((Path(path) / "saved_model.pb").read_bytes())
+    graph = saved.meta_graphs[0].graph_def
+    nodes = [*graph.node, *(n for f in graph.library.function for n in f.node_def)]
+    return max(int(np.prod([d.size for d in n.attr["value"].tensor.tensor_shape.dim]))
+               for n in nodes if n.op == "Const")
+
+
 def rmse(a, b) -> float:
     return float(np.sqrt(np.mean((np.asarray(a, float) - np.asarray(b, float)) ** 2)))
 

@@ -16,6 +16,7 @@ import pytest  # noqa: E402
 
 import kerasrec as kr  # noqa: E402
 from kerasrec.export import export_saved_model, next_version  # noqa: E402
+from tests.conftest import largest_graph_constant  # noqa: E402
 
 UNKNOWN_USER, UNKNOWN_MOVIE = 10 ** 6, 10 ** 8
 
@@ -334,8 +335,39 @@ def test_hashed_neighbourhood_trains_reloads_and_serves_as_the_dense_one(sample_
     np.testing.assert_allclose(hashed.predict(test), dense.predict(test), atol=1e-4)
     loaded = kr.Recommender.load(hashed.save(tmp_path / "rec"))
     np.testing.assert_allclose(loaded.predict(test), hashed.predict(test), atol=1e-6)
-    _check_client(hashed, sample_split,
-                  export_saved_model(hashed, tmp_path / "served", score_table=False), tmp_path)
+    served = export_saved_model(hashed, tmp_path / "served", score_table=False)
+    _check_client(hashed, sample_split, served, tmp_path)
+    # The tables are filled from the restored weights, not from a copy in the graph
+    # (which would hold each shard's pairs).
+    assert largest_graph_constant(served) < layer.n_pairs / layer.shards / 4
+    # ... also where a session restores, then initializes (TensorFlow Serving's order).
+    pairs = test.head(50)
+    done = subprocess.run([sys.executable, "-c", SESSION_CLIENT, str(served),
+                           json.dumps(pairs["userId"].tolist()),
+                           json.dumps(pairs["movieId"].tolist())],
+                          capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-2000:]
+    np.testing.assert_allclose(json.loads(done.stdout.strip().splitlines()[-1]),
+                               hashed.predict(pairs.assign(timestamp=np.nan, daytime=0.0,
+                                                           weekend=0.0)), atol=1e-5)
+
+
+#: A TensorFlow 1 session load: restore the variables, then run the init op.
+SESSION_CLIENT = r"""
+import json, sys
+import tensorflow as tf
+
+users, movies = json.loads(sys.argv[2]), json.loads(sys.argv[3])
+with tf.Graph().as_default(), tf.compat.v1.Session() as session:
+    meta = tf.compat.v1.saved_model.loader.load(session, ["serve"], sys.argv[1])
+    signature = meta.signature_def["serving_default"]
+    feed = {"user_id": users, "movie_id": movies, "daytime": [0.0] * len(users),
+            "weekend": [0.0] * len(users), "timestamp": [-1] * len(users)}
+    out = session.run(signature.outputs["rating"].name,
+                      {signature.inputs[k].name: v for k, v in feed.items()})
+print(json.dumps(out.tolist()))
+"""
+
 
 
 @pytest.mark.parametrize("score_table", [True, False], ids=["table", "two-stage"])

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from typing import Optional, Sequence
 
 import keras
@@ -298,7 +299,10 @@ class Neighbourhood(layers.Layer):
     or loaded; they scale to any number of users and movies. The tables are never
     saved: a Keras ``IntegerLookup`` vocabulary would be, as a text file of every key
     (at 25M keys 30.6 s and 2.1 GB more memory to save, 11.4 s to load; as weights
-    0.2 s and 2.3 s). A table lookup runs on one core, so the keys are split into
+    0.2 s and 2.3 s). A SavedModel fills them from the two weights when it loads
+    (:func:`table_from_weights`), so an export stores each pair once, among its
+    variables, not again as constants in its graph (protocol buffers stop at 2 GB,
+    about 170M pairs). A table lookup runs on one core, so the keys are split into
     ``shards`` tables by the pair's fixed side (the user for movie neighbours), each
     batch row asks its shard's table, and TensorFlow runs the shards' lookups at once
     (a 25M-sized step's 1.6M lookups: 32.0 ms in one table, 17.7 ms in two on 2 cores;
@@ -347,7 +351,7 @@ class Neighbourhood(layers.Layer):
                                              name="pair_keys", **fixed)
             self.pair_residuals = self.add_weight(shape=(self.n_pairs,),
                                                   name="pair_residuals", **fixed)
-            self._build_lookup(np.zeros(0, np.int64), np.zeros(0, np.float32))  # until set
+            self._build_lookup(assigned=False)
         if self.learn_weights:
             self.interpolation = self.add_weight(shape=(n_anchors, self.pool),
                                                  name="interpolation", initializer="zeros",
@@ -369,23 +373,24 @@ class Neighbourhood(layers.Layer):
         else:
             self.pair_keys.assign(keys)
             self.pair_residuals.assign(residuals)
-            self._build_lookup(keys, residuals)
+            self._build_lookup()
 
-    def _build_lookup(self, keys: np.ndarray, residuals: np.ndarray) -> None:
-        """The key -> residual hash tables, one per shard (the ``pair_keys`` and
-        ``pair_residuals`` weights, when they are set or loaded)."""
+    def _build_lookup(self, assigned: bool = True) -> None:
+        """The key -> residual hash tables, one per shard, filled from the
+        ``pair_keys`` and ``pair_residuals`` weights once they are set or loaded
+        (``assigned``; until then, empty)."""
         import tensorflow as tf
 
-        shard = self._shard_of(keys // self.n_items if self.side == "item"
-                               else keys % self.n_items)
-        self.residual_lookups = []
-        for s in range(self.shards):
-            mine = shard == s
-            # A table cannot be empty: a placeholder -1 (no pair's key) -> NaN (not rated).
-            pairs = ((keys[mine], residuals[mine]) if mine.any()
-                     else (np.array([-1], np.int64), np.array([np.nan], np.float32)))
-            self.residual_lookups.append(tf.lookup.StaticHashTable(
-                tf.lookup.KeyValueTensorInitializer(*pairs), default_value=float("nan")))
+        def mine(shard):
+            def select(keys):
+                fixed = keys // self.n_items if self.side == "item" else keys % self.n_items
+                return tf.equal(self._shard_of(tf.cast(fixed, tf.int32)), shard)
+            return select
+
+        self.residual_lookups = [
+            table_from_weights(self.pair_keys, self.pair_residuals, float("nan"),
+                               mine(s) if self.shards > 1 else None, filled=assigned)
+            for s in range(self.shards)]
 
     def _shard_of(self, fixed):
         """The shard of a pair's fixed side (its user for movie neighbours)."""
@@ -407,8 +412,7 @@ class Neighbourhood(layers.Layer):
     def load_own_variables(self, store):
         super().load_own_variables(store)
         if not self.dense:
-            self._build_lookup(np.asarray(self.pair_keys.numpy()),
-                               np.asarray(self.pair_residuals.numpy()))
+            self._build_lookup()
 
     def call(self, inputs):
         user, item = inputs
@@ -443,6 +447,82 @@ class Neighbourhood(layers.Layer):
                 "n_pairs": self.n_pairs, "side": self.side, "pool": self.pool,
                 "shrinkage": self.shrinkage, "learn_weights": self.learn_weights, "l2": self.l2,
                 "dense": self.dense, "shards": self.shards}
+
+
+def table_from_weights(keys, values, default_value, select=None, filled: bool = True):
+    """A ``tf.lookup.StaticHashTable`` filled from two weights, keys and values, read
+    when the table is initialized, not when it is made.
+
+    ``tf.lookup.KeyValueTensorInitializer`` holds the tensors it is given, so a
+    SavedModel would store them as constants in its graph, beside the weights they
+    came from. Reading the weights in the initializer makes a SavedModel's table read
+    its restored variables instead: TensorFlow restores variables before it runs table
+    initializers, in Python and in TensorFlow Serving alike. TensorFlow tables cannot be
+    empty: one left empty holds the single key -1, which looks up ``default_value``, as
+    a missing key does.
+
+    Args:
+        keys: The keys' weight (a Keras or TensorFlow variable).
+        values: The values' weight, as long as ``keys``.
+        default_value: What a missing key looks up.
+        select: Optional ``keys -> bool mask``: only those pairs go in the table.
+        filled: False for weights not yet assigned: the table is left empty.
+
+    Returns:
+        The table.
+
+    Example:
+        >>> import tensorflow as tf
+        >>> keys = tf.Variable(np.array([3, 5], np.int64))
+        >>> values = tf.Variable(np.array([0.5, -1.0], np.float32))
+        >>> table = table_from_weights(keys, values, -9.0)
+        >>> table.lookup(tf.constant([5, 4], tf.int64)).numpy().tolist()
+        [-1.0, -9.0]
+    """
+    import tensorflow as tf
+
+    return tf.lookup.StaticHashTable(
+        _weights_initializer()(keys, values, select, filled, default_value),
+        default_value=default_value)
+
+
+@functools.lru_cache(maxsize=None)
+def _weights_initializer():
+    import tensorflow as tf
+
+    class WeightsInitializer(tf.lookup.KeyValueTensorInitializer):
+        """:func:`table_from_weights`' initializer."""
+
+        def __init__(self, keys, values, select, filled: bool, default_value) -> None:
+            # The parent holds the placeholder pair only (the dtypes it checks).
+            super().__init__(tf.constant([-1], keys.dtype),
+                             tf.constant([default_value], values.dtype))
+            # A Keras weight's TensorFlow variable, tracked so that a SavedModel holding
+            # the table saves it (its endpoints' captures are tracked, not this).
+            self._weights = tuple(w.value if isinstance(w, keras.Variable) else w
+                                  for w in (keys, values))
+            self._select, self._filled = select, filled
+            for name, weight in zip(("keys", "values"), self._weights):
+                self._track_trackable(weight, name=name)
+
+        def initialize(self, table):
+            if not self._filled:
+                return self._import(table, self._keys, self._values)
+            keys, values = (tf.convert_to_tensor(w) for w in self._weights)
+            if self._select is not None:
+                chosen = self._select(keys)
+                keys, values = tf.boolean_mask(keys, chosen), tf.boolean_mask(values, chosen)
+            # The placeholder where nothing is left (a cond, not a concat: no copy).
+            empty = tf.equal(tf.size(keys), 0)
+            return self._import(table, tf.cond(empty, lambda: self._keys, lambda: keys),
+                                tf.cond(empty, lambda: self._values, lambda: values))
+
+        @staticmethod
+        def _import(table, keys, values):
+            return tf.raw_ops.LookupTableImportV2(table_handle=table.resource_handle,
+                                                  keys=keys, values=values)
+
+    return WeightsInitializer
 
 
 class _Untracked:

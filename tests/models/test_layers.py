@@ -8,7 +8,8 @@ import pytest
 
 from kerasrec.models import HistoryFactors, Neighbourhood, neighbourhood_data
 from kerasrec.models.hybrid.sessions import training_sessions
-from kerasrec.models.layers import RecentResiduals, SessionBias
+from kerasrec.models.layers import RecentResiduals, SessionBias, table_from_weights
+from tests.conftest import largest_graph_constant
 
 
 def _run(layer, *arrays):
@@ -172,6 +173,34 @@ def test_neighbourhood_round_trips_through_a_keras_file(tmp_path, dense):
                 if n.startswith("assets")]
     loaded = keras.saving.load_model(tmp_path / "n.keras")
     np.testing.assert_allclose(np.asarray(loaded([users, items])), call(users, items))
+
+
+
+def test_table_from_weights_is_filled_from_the_weights_also_in_a_saved_model(tmp_path):
+    """The hashed neighbourhood's tables: filled from two weights, a selection of them,
+    or left empty (TensorFlow's tables cannot be); a SavedModel fills them from its
+    restored variables, with no copy of the pairs among its graph's constants."""
+    import tensorflow as tf
+
+    keys = keras.Variable(np.arange(1, 41, dtype="int64") * 3)
+    values = keras.Variable(np.arange(40, dtype="float32") / 4)
+    module = tf.Module()
+    module.tables = [table_from_weights(keys, values, -9.0),
+                     table_from_weights(keys, values, -9.0, lambda k: k % 2 == 0),
+                     table_from_weights(keys, values, -9.0, lambda k: k > 1000),  # none
+                     table_from_weights(keys, values, -9.0, filled=False)]
+    module.look = tf.function(lambda asked: tf.stack([t.lookup(asked) for t in module.tables]),
+                              input_signature=[tf.TensorSpec([None], tf.int64)])
+    asked = np.array([3, 6, 120, 4, -1, 0], "int64")
+    every = np.where(asked % 3 == 0, asked / 3 - 1, np.nan) / 4
+    every[asked <= 0] = np.nan
+    expected = np.stack([every, np.where(asked % 2 == 0, every, np.nan),
+                         np.full(6, np.nan), np.full(6, np.nan)])
+    expected = np.where(np.isnan(expected), -9.0, expected)
+    np.testing.assert_array_equal(module.look(asked), expected)
+    tf.saved_model.save(module, str(tmp_path))
+    np.testing.assert_array_equal(tf.saved_model.load(str(tmp_path)).look(asked), expected)
+    assert largest_graph_constant(tmp_path) < 20
 
 
 def test_embedding_looks_up_like_keras_and_leaves_the_table_sparse(tmp_path):
