@@ -197,9 +197,7 @@ else:
     layer(inputs)
     layer.pair_keys.assign(keys); layer.pair_residuals.assign(residuals)
 model = keras.Model(inputs, layer(inputs))
-# VmHWM: ru_maxrss would carry this child's parent's peak across exec.
-peak = lambda: next(int(line.split()[1]) for line in open("/proc/self/status")
-                    if line.startswith("VmHWM")) / 1024
+from _common import peak_rss_mb as peak  # its own peak, not its parent's
 with tempfile.TemporaryDirectory() as tmp:
     path = os.path.join(tmp, "m.keras")
     before, start = peak(), time.perf_counter()

@@ -40,6 +40,23 @@ print(json.dumps(out))
 """
 
 
+#: A TensorFlow 1 session load: restore the variables, then run the init op.
+SESSION_CLIENT = r"""
+import json, sys
+import tensorflow as tf
+
+users, movies = json.loads(sys.argv[2]), json.loads(sys.argv[3])
+with tf.Graph().as_default(), tf.compat.v1.Session() as session:
+    meta = tf.compat.v1.saved_model.loader.load(session, ["serve"], sys.argv[1])
+    signature = meta.signature_def["serving_default"]
+    feed = {"user_id": users, "movie_id": movies, "daytime": [0.0] * len(users),
+            "weekend": [0.0] * len(users), "timestamp": [-1] * len(users)}
+    out = session.run(signature.outputs["rating"].name,
+                      {signature.inputs[k].name: v for k, v in feed.items()})
+print(json.dumps(out.tolist()))
+"""
+
+
 @pytest.fixture(scope="module")
 def exported(hybrid, tmp_path_factory):
     return export_saved_model(hybrid, tmp_path_factory.mktemp("served") / "movies")
@@ -350,24 +367,6 @@ def test_hashed_neighbourhood_trains_reloads_and_serves_as_the_dense_one(sample_
     np.testing.assert_allclose(json.loads(done.stdout.strip().splitlines()[-1]),
                                hashed.predict(pairs.assign(timestamp=np.nan, daytime=0.0,
                                                            weekend=0.0)), atol=1e-5)
-
-
-#: A TensorFlow 1 session load: restore the variables, then run the init op.
-SESSION_CLIENT = r"""
-import json, sys
-import tensorflow as tf
-
-users, movies = json.loads(sys.argv[2]), json.loads(sys.argv[3])
-with tf.Graph().as_default(), tf.compat.v1.Session() as session:
-    meta = tf.compat.v1.saved_model.loader.load(session, ["serve"], sys.argv[1])
-    signature = meta.signature_def["serving_default"]
-    feed = {"user_id": users, "movie_id": movies, "daytime": [0.0] * len(users),
-            "weekend": [0.0] * len(users), "timestamp": [-1] * len(users)}
-    out = session.run(signature.outputs["rating"].name,
-                      {signature.inputs[k].name: v for k, v in feed.items()})
-print(json.dumps(out.tolist()))
-"""
-
 
 
 @pytest.mark.parametrize("score_table", [True, False], ids=["table", "two-stage"])

@@ -175,7 +175,6 @@ def test_neighbourhood_round_trips_through_a_keras_file(tmp_path, dense):
     np.testing.assert_allclose(np.asarray(loaded([users, items])), call(users, items))
 
 
-
 def test_table_from_weights_is_filled_from_the_weights_also_in_a_saved_model(tmp_path):
     """The hashed neighbourhood's tables: filled from two weights, a selection of them,
     or left empty (TensorFlow's tables cannot be); a SavedModel fills them from its
