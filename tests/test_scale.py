@@ -61,6 +61,22 @@ def above_the_budget(tmp_path_factory):
     return _scale(ROWS, folder), folder
 
 
+def test_peak_memory_is_the_measuring_process_own_not_its_parents():
+    """``scale.py`` measures in a child of the process that generated the data; Linux
+    carries ``ru_maxrss`` across ``exec``, so the benchmarks read ``VmHWM`` instead."""
+    import resource
+
+    held = np.ones(400 * 2 ** 20 // 8)  # this parent holds 400 MB while it starts a child
+    assert resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024 > 400
+    code = ("import sys; sys.path.insert(0, sys.argv[1]); from _common import peak_rss_mb; "
+            "print(peak_rss_mb())")
+    done = subprocess.run([sys.executable, "-c", code, str(SCRIPT.parent)],
+                          capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert float(done.stdout) < 200, "the child reported its parent's peak"
+    del held
+
+
 def test_scale_above_the_budget(above_the_budget):
     _check(above_the_budget[0], ROWS)
 
