@@ -62,7 +62,7 @@ def peak_rss_mb() -> float:
 
     Linux's ``VmHWM``, not ``getrusage``: Linux keeps ``ru_maxrss`` across ``exec``, so a
     child process (``scale.py`` measures in one) would report its parent's peak when
-    that was higher (checked: a child of a 2 GB parent reports 2,074 MB, VmHWM 11 MB).
+    that was higher (``tests/test_scale.py`` starts one from a 400 MB parent).
     """
     try:
         with open("/proc/self/status") as status:
