@@ -735,8 +735,12 @@ class Recommender:
 
     @classmethod
     def load(cls, path: Union[str, Path]) -> "Recommender":
-        """Read a folder written by :meth:`save`; runs no code from it (see
+        """Read a folder written by :meth:`save`, or the model of a run directory
+        (``kerasrec train --out runs/latest``); runs no code from it (see
         :func:`kerasrec.saving.load_recommender`).
+
+        Example:
+            >>> rec = Recommender.load("runs/latest")  # doctest: +SKIP
 
         Raises:
             ArtifactError: If the folder is missing, incomplete, damaged, edited, or of

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Union
 
 from kerasrec import scoring
-from kerasrec._io import as_path, atomic_path, read_manifest, write_manifest
+from kerasrec._io import artifact_kind, as_path, atomic_path, read_manifest, write_manifest
 from kerasrec.catalog import Catalog
 from kerasrec.errors import ArgumentError, ArtifactError
 from kerasrec.features.pipeline import FeaturePipeline
@@ -65,10 +65,11 @@ def _check_kinds(meta: dict) -> None:
 
 
 def load_recommender(path: Union[str, Path], cls=None):
-    """Read a folder written by :func:`save_recommender`.
+    """Read a folder written by :func:`save_recommender`, or a run directory's model.
 
     Args:
-        path: The folder.
+        path: The folder, or a run directory (``kerasrec train --out DIR``), whose
+            ``model/`` is read.
         cls: The Recommender class to build (``kerasrec.Recommender`` by default).
 
     Raises:
@@ -80,6 +81,8 @@ def load_recommender(path: Union[str, Path], cls=None):
     if cls is None:
         from kerasrec.recommend import Recommender as cls
     path = as_path(path)
+    if artifact_kind(path) == "run":  # what `kerasrec train --out DIR` wrote: its model/
+        path = path / "model"
     meta = read_manifest(path, MANIFEST, FORMAT, FORMAT_VERSION, optional=(SCORES_FILE,))
     try:
         _check_kinds(meta)

@@ -60,3 +60,19 @@ def test_a_file_given_for_a_folder_is_named(tmp_path):
     with pytest.raises(kr.ArtifactError, match=r"model.zip' is a file; give the folder a "
                                                r"Recommender was saved in"):
         kr.Recommender.load(file)
+
+
+def test_recommender_load_reads_a_run_directory_model(tmp_path):
+    """``kr.Recommender.load("runs/latest")`` is what people type after ``kerasrec train``."""
+    out = tmp_path / "run"
+    runs.train_run(runs.RunConfig(model="baseline"), out)
+    run = runs.load_run(out)
+    direct = kr.Recommender.load(out)
+    pairs = run.test_ratings().head(50)
+    pd.testing.assert_series_equal(pd.Series(direct.predict(pairs)),
+                                   pd.Series(run.recommender.predict(pairs)))
+    user = int(pairs["userId"].iloc[0])
+    pd.testing.assert_frame_equal(direct.recommend(user), run.recommender.recommend(user))
+    (out / "model" / "recommender.json").unlink()
+    with pytest.raises(kr.ArtifactError, match=r"run[/\\]model' is not a saved Recommender"):
+        kr.Recommender.load(out)
