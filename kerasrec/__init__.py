@@ -23,7 +23,7 @@ from kerasrec.recommend import Recommender
 from kerasrec.split import Split, article_split, leave_last_n, random_split, temporal_split
 from kerasrec.training import TrainConfig
 
-__version__ = "0.2.0"
+from kerasrec._version import __version__
 
 __all__ = ["ArgumentError", "ArtifactError", "BackendError", "CapabilityError", "DataError",
            "FeaturePipeline", "KerasRecError", "MissingDependencyError", "MovieData",

@@ -292,13 +292,13 @@ def write_manifest(folder: Path, name: str, format: str, version: int, meta: dic
     and the SHA-256 of every other file in ``folder`` (recursively)."""
     import json
 
-    import kerasrec
+    from kerasrec._version import __version__
 
     folder = Path(folder)
     files = {p.relative_to(folder).as_posix(): file_digest(p)
              for p in sorted(folder.rglob("*")) if p.is_file() and p.name != name}
     manifest = {"format": format, "format_version": version,
-                "kerasrec_version": kerasrec.__version__, **meta, "files": files}
+                "kerasrec_version": __version__, **meta, "files": files}
     return write_text_atomic(folder / name, json.dumps(manifest, indent=1, default=json_plain))
 
 

@@ -389,7 +389,7 @@ class _Parser(argparse.ArgumentParser):
 
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of the ``kerasrec`` command."""
-    from kerasrec import __version__
+    from kerasrec._version import __version__
     from kerasrec.data.sample import DEFAULT_SAMPLE
 
     parser = _Parser(

@@ -147,7 +147,7 @@ def train_run(config: RunConfig, out: Union[str, Path],
         DataError: For unreadable or invalid data.
         ArtifactError: If ``out`` cannot be written.
     """
-    import kerasrec
+    from kerasrec._version import __version__
     from kerasrec.data import load_movies, sample_path
     from kerasrec.data.validate import check_read_options
     from kerasrec.distribute import check_strategy, is_chief
@@ -220,7 +220,7 @@ def train_run(config: RunConfig, out: Union[str, Path],
         write_plots(tmp, rec, predictions, train)
         meta = {"format": FORMAT, "format_version": FORMAT_VERSION,
                 "config": {**config.__dict__, "data": source},
-                "kerasrec_version": kerasrec.__version__, "python": platform.python_version(),
+                "kerasrec_version": __version__, "python": platform.python_version(),
                 "n_train": len(train), "n_test": len(test),
                 "seconds": round(time.perf_counter() - started, 2),
                 "created": time.strftime("%Y-%m-%dT%H:%M:%S%z")}
