@@ -20,6 +20,10 @@ timestamp. Its signatures, all batched (shape ``[None]`` inputs):
     rating), equal to ``Recommender.recommend``; rows asking for
     fewer than ``max(k)`` movies (or with fewer candidates) are padded with movie_id -1
     and rating 0.
+``recommend_user``
+    ``user_id``, ``k`` -> as ``recommend`` with ``Recommender.recommend``'s defaults (no
+    context: a weekday night, no session; seen movies left out), so a client that has
+    only ids sends only ids (TensorFlow Serving signatures have no default inputs).
 ``recommend_recent`` (models whose lists read single movies: the default hybrid)
     As ``recommend``, plus ``recent_movie_ids`` (int64 ``[batch, None]``, padded with
     -1): movies each user rated since training, oldest first. They join the user's
@@ -50,7 +54,8 @@ from kerasrec.errors import (ArgumentError, ArtifactError, CapabilityError, true
 from kerasrec.features.context import context_features_tf, utc_offsets
 from kerasrec.rerank import CANDIDATES, rerank_tf, row_stars_weights_tf
 
-SIGNATURES = ("serving_default", "recommend", "recommend_recent", "similar_items")
+SIGNATURES = ("serving_default", "recommend", "recommend_user", "recommend_recent",
+              "similar_items")
 
 
 def next_version(directory: Union[str, Path]) -> int:
@@ -148,6 +153,8 @@ def export_saved_model(recommender, directory: Union[str, Path],
                          [spec("user_id", "int64"), spec("daytime", "float32"),
                           spec("weekend", "float32"), spec("timestamp", "int64"),
                           spec("k", "int64"), spec("exclude_seen", "bool")])
+    archive.add_endpoint("recommend_user", tables.recommend_user,
+                         [spec("user_id", "int64"), spec("k", "int64")])
     if recent is not None:
         archive.add_endpoint("recommend_recent", tables.recommend_recent,
                              [spec("user_id", "int64"),
@@ -264,6 +271,14 @@ def _serving_tables_class():
         def recommend(self, user_id, daytime, weekend, timestamp, k, exclude_seen):
             return self._recommend(self.user_rows.lookup(user_id), daytime, weekend,
                                    timestamp, k, exclude_seen)
+
+        def recommend_user(self, user_id, k):
+            # Recommender.recommend(user, k)'s defaults: flags 0, timestamp -1 ("time
+            # unknown": no session, the flags are the context), seen movies left out.
+            n = tf.shape(user_id)
+            return self.recommend(user_id, tf.zeros(n, tf.float32), tf.zeros(n, tf.float32),
+                                  tf.fill(n, tf.constant(-1, tf.int64)), k,
+                                  tf.ones(n, tf.bool))
 
         def recommend_recent(self, user_id, recent_movie_ids, daytime, weekend, timestamp, k,
                              exclude_seen):

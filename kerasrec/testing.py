@@ -127,7 +127,8 @@ def check_table_equals_direct_scoring(f: Fitted, tmp_path: Path) -> None:
 
 
 def check_export_equals_predict(f: Fitted, tmp_path: Path) -> None:
-    """The SavedModel's ``serving_default`` and ``recommend`` equal the Recommender."""
+    """The SavedModel's ``serving_default``, ``recommend`` and ``recommend_user`` (ids
+    only) equal the Recommender."""
     from kerasrec import scoring
 
     rec = f.rec
@@ -158,6 +159,9 @@ def check_export_equals_predict(f: Fitted, tmp_path: Path) -> None:
         timestamp=tf.constant([-1], tf.int64), k=tf.constant([5], tf.int64),
         exclude_seen=tf.constant([True]))
     assert top["movie_id"].numpy()[0].tolist() == rec.recommend(user, k=5)["movieId"].tolist()
+    ids_only = served.signatures["recommend_user"](user_id=tf.constant([user], tf.int64),
+                                                   k=tf.constant([5], tf.int64))
+    assert ids_only["movie_id"].numpy()[0].tolist() == top["movie_id"].numpy()[0].tolist()
 
 
 def check_unsupported_capabilities_raise(f: Fitted, tmp_path: Path) -> None:

@@ -83,6 +83,7 @@ def _requests(rec, split):
         "recommend": {"user_id": users, "daytime": [1.0] * n, "weekend": [0.0] * n,
                       "timestamp": [-1, -1, 1_500_000_000, -1, -1],
                       "k": [10, 3, 10, 10, 5], "exclude_seen": [True, True, True, False, True]},
+        "recommend_user": {"user_id": users, "k": [4, 10, 10, 2, 10]},
         "similar_items": {"movie_id": [int(test["movieId"].iloc[0]), unrated[0], UNKNOWN_MOVIE],
                           "k": [5, 5, 4]},
     }
@@ -172,7 +173,8 @@ def _check_client(hybrid, sample_split, exported, tmp_path, similar: bool = True
     # recommend_recent only where lists give the sequence branch weight (not on this
     # sample, which has no sequence signal: test_recommend_recent_in_a_fresh_process).
     recent = ["recommend_recent"] * hybrid.model_.supports("recent")
-    assert out["signatures"] == ["recommend", *recent, "serving_default", "similar_items"]
+    assert out["signatures"] == ["recommend", *recent, "recommend_user", "serving_default",
+                                 "similar_items"]
 
     expected = hybrid.predict(pairs.assign(timestamp=np.where(stamps >= 0, stamps, np.nan),
                                            daytime=flags[:, 0], weekend=flags[:, 1]))
@@ -189,6 +191,14 @@ def _check_client(hybrid, sample_split, exported, tmp_path, similar: bool = True
         _same_ranking(got["movie_id"][i][:k], got["rating"][i][:k], top["movieId"].tolist(),
                       top["predicted_rating"].to_numpy())
         assert got["movie_id"][i][k:] == [-1] * (10 - k), "rows asking for fewer are padded"
+    # ids only: Recommender.recommend's defaults (no context, seen movies left out)
+    got = out["recommend_user"]
+    for i, user in enumerate(users):
+        top = hybrid.recommend(user, k=requests["recommend_user"]["k"][i])
+        k = len(top)
+        _same_ranking(got["movie_id"][i][:k], got["rating"][i][:k], top["movieId"].tolist(),
+                      top["predicted_rating"].to_numpy())
+        assert got["movie_id"][i][k:] == [-1] * (10 - k)
 
     if not similar:
         return
@@ -319,6 +329,12 @@ def test_saved_model_cli_show_and_run(exported):
                           "timestamp=[-1,-1]"], capture_output=True, text=True, timeout=300)
     assert run.returncode == 0, run.stderr[-2000:]
     assert "rating" in run.stdout
+    ids_only = subprocess.run([str(cli), "run", "--dir", str(exported), "--tag_set", "serve",
+                               "--signature_def", "recommend_user", "--input_exprs",
+                               "user_id=[1,1000000];k=[3,2]"],
+                              capture_output=True, text=True, timeout=300)
+    assert ids_only.returncode == 0, ids_only.stderr[-2000:]
+    assert "movie_id" in ids_only.stdout
 
 
 def test_serving_soak_no_errors_and_flat_memory(hybrid, exported):
