@@ -46,6 +46,20 @@ def temporal_hybrid(data, ratings, seed: int = 0):
         seed=seed, validation_cut="temporal")).fit(data.with_ratings(ratings))
 
 
+def hybrid_on_temporal_cut(seed: int = 0):
+    """The real catalog and the temporal :func:`validation_cut`, with
+    :func:`temporal_hybrid` fitted on its fit part: where the sequence experiments start.
+
+    Returns:
+        ``(data, fit part, held-out part, users in both, fitted Recommender)``.
+    """
+    import kerasrec as kr
+
+    data = kr.load_movies(REAL_XLSX)
+    fit, held, users = validation_cut("temporal")
+    return data, fit, held, users, temporal_hybrid(data, fit, seed)
+
+
 def rss_mb() -> float:
     """Resident set size of this process now, in MB (Linux)."""
     with open("/proc/self/statm") as stat:

@@ -39,14 +39,12 @@ from pathlib import Path
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import (REAL_XLSX, emit, missing_real_data, temporal_hybrid,  # noqa: E402
-                     validation_cut)
+from _common import emit, hybrid_on_temporal_cut, missing_real_data  # noqa: E402
 
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 import scipy.sparse as sp  # noqa: E402
 
-import kerasrec as kr  # noqa: E402
 from kerasrec import metrics  # noqa: E402
 
 
@@ -57,9 +55,7 @@ def main(argv=None) -> int:
     args = parser.parse_args(argv)
     if missing_real_data():
         return 2
-    data = kr.load_movies(REAL_XLSX)
-    fit, val, users = validation_cut("temporal")
-    rec = temporal_hybrid(data, fit, args.seed)
+    data, fit, val, users, rec = hybrid_on_temporal_cut(args.seed)
     b, pipeline = rec.model_.backbone, rec.model_.pipeline
     rows = pipeline.user_index(users)
 

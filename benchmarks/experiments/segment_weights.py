@@ -28,8 +28,8 @@ from pathlib import Path
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from _common import (REAL_XLSX, emit, missing_real_data, temporal_hybrid,  # noqa: E402
-                     validation_cut)
+from _common import (SPLITS, emit, hybrid_on_temporal_cut, missing_real_data,  # noqa: E402
+                     temporal_hybrid)
 
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
@@ -79,8 +79,6 @@ def _days(ratings: pd.DataFrame, users: np.ndarray) -> np.ndarray:
 def _on_test(data, per_user: dict, days: np.ndarray, picks: list, seed: int) -> dict:
     """The quarters' thresholds and multiples as chosen on the validation cut, applied to
     the test users of the temporal split (the first stage's lists, without the rerank)."""
-    from _common import SPLITS
-
     train = kr.load_ratings(SPLITS / "movies_temporal80_train.csv")
     test = kr.load_ratings(SPLITS / "movies_temporal80_test.csv")
     users = np.intersect1d(test["userId"].unique(), train["userId"].unique())
@@ -109,9 +107,7 @@ def main(argv=None) -> int:
     args = parser.parse_args(argv)
     if missing_real_data():
         return 2
-    data = kr.load_movies(REAL_XLSX)
-    fit, val, users = validation_cut("temporal")
-    rec = temporal_hybrid(data, fit, args.seed)
+    data, fit, val, users, rec = hybrid_on_temporal_cut(args.seed)
     parts, mine = _parts(rec, fit, val, users)
     per_user = {key: recall for key, recall in _recalls(parts)}
     result = {"chosen": float(per_user[(1.0, 1.0)].mean()),
