@@ -32,3 +32,14 @@ def test_the_readme_is_a_short_front_page_whose_links_resolve():
         assert (ROOT / target).exists(), target
     guide = (ROOT / "docs" / "guide.md").read_text()
     assert "\n## Models\n" in guide  # the README links docs/guide.md#models
+
+
+def test_the_readme_layout_names_every_public_module():
+    # "A reader finds the place for a change by its name": the map must not miss a room.
+    readme = (ROOT / "README.md").read_text()
+    layout = readme.split("## Layout", 1)[1].split("```")[1]
+    named = set(re.findall(r"^  (\w+)(?:\.py|/)", layout, flags=re.M))
+    package = ROOT / "kerasrec"
+    public = {p.stem for p in package.glob("*.py") if not p.stem.startswith("_")}
+    public |= {p.name for p in package.iterdir() if (p / "__init__.py").exists()}
+    assert public - named == set(), "add these to the README's Layout block"
