@@ -170,8 +170,7 @@ def _check_client(hybrid, sample_split, exported, tmp_path, similar: bool = True
     pairs, stamps, flags, users, requests = _requests(hybrid, sample_split)
     out = _run_client(exported, requests, tmp_path)
     assert out["kerasrec_imported"] is False
-    # recommend_recent only where lists give the sequence branch weight (not on this
-    # sample, which has no sequence signal: test_recommend_recent_in_a_fresh_process).
+    # recommend_recent only for models whose lists read recent movies
     recent = ["recommend_recent"] * hybrid.model_.supports("recent")
     assert out["signatures"] == ["recommend", *recent, "recommend_user", "serving_default",
                                  "similar_items"]
@@ -180,25 +179,23 @@ def _check_client(hybrid, sample_split, exported, tmp_path, similar: bool = True
                                            daytime=flags[:, 0], weekend=flags[:, 1]))
     np.testing.assert_allclose(out["serving_default"]["rating"], expected, atol=1e-5)
 
-    got = out["recommend"]
+    def same_lists(signature: str, tops: list) -> None:
+        got = out[signature]
+        for i, top in enumerate(tops):
+            k = len(top)
+            _same_ranking(got["movie_id"][i][:k], got["rating"][i][:k], top["movieId"].tolist(),
+                          top["predicted_rating"].to_numpy())
+            assert got["movie_id"][i][k:] == [-1] * (10 - k), "rows asking for fewer are padded"
+
     recommend = requests["recommend"]
-    for i, user in enumerate(users):
-        stamp = recommend["timestamp"][i]
-        context = stamp if stamp >= 0 else {"daytime": 1, "weekend": 0}
-        top = hybrid.recommend(user, k=recommend["k"][i], context=context,
-                               exclude_seen=recommend["exclude_seen"][i])
-        k = len(top)
-        _same_ranking(got["movie_id"][i][:k], got["rating"][i][:k], top["movieId"].tolist(),
-                      top["predicted_rating"].to_numpy())
-        assert got["movie_id"][i][k:] == [-1] * (10 - k), "rows asking for fewer are padded"
+    same_lists("recommend", [
+        hybrid.recommend(user, k=recommend["k"][i], exclude_seen=recommend["exclude_seen"][i],
+                         context=(recommend["timestamp"][i] if recommend["timestamp"][i] >= 0
+                                  else {"daytime": 1, "weekend": 0}))
+        for i, user in enumerate(users)])
     # ids only: Recommender.recommend's defaults (no context, seen movies left out)
-    got = out["recommend_user"]
-    for i, user in enumerate(users):
-        top = hybrid.recommend(user, k=requests["recommend_user"]["k"][i])
-        k = len(top)
-        _same_ranking(got["movie_id"][i][:k], got["rating"][i][:k], top["movieId"].tolist(),
-                      top["predicted_rating"].to_numpy())
-        assert got["movie_id"][i][k:] == [-1] * (10 - k)
+    same_lists("recommend_user", [hybrid.recommend(user, k=k)
+                                  for user, k in zip(users, requests["recommend_user"]["k"])])
 
     if not similar:
         return

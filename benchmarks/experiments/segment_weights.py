@@ -109,7 +109,7 @@ def main(argv=None) -> int:
         return 2
     data, fit, val, users, rec = hybrid_on_temporal_cut(args.seed)
     parts, mine = _parts(rec, fit, val, users)
-    per_user = {key: recall for key, recall in _recalls(parts)}
+    per_user = dict(_recalls(parts))
     result = {"chosen": float(per_user[(1.0, 1.0)].mean()),
               "without the branch": float(per_user[(0.0, 1.0)].mean())}
     print(f"one weight for all (as chosen)  {result['chosen']:.4f}; branch off "
