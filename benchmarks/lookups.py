@@ -8,8 +8,9 @@ batch row asks its user's key for ``pool`` movies, one of them rated), timed aft
 warm-up:
 
 * the neighbourhood's residual lookups of one batch (``batch x pool`` keys): one
-  ``tf.lookup.StaticHashTable`` against :class:`~kerasrec.models.layers.Neighbourhood`'s
-  two tables split by user, looked up at once (ms, median of 10);
+  ``tf.lookup.StaticHashTable`` against
+  :class:`~kerasrec.models.hybrid.history_layers.Neighbourhood`'s two tables split by
+  user, looked up at once (ms, median of 10);
 * the session bias's search of ``batch`` session keys among ``--pairs`` sorted keys
   (the generated timestamps make nearly every rating its own session): one search of
   every key against ``find_sessions_tf``'s search of each user's keys (inference)
@@ -70,7 +71,7 @@ def residual_lookups(n: int, batch: int, pool: int) -> dict:
     import numpy as np
     import tensorflow as tf
 
-    from kerasrec.models.layers import Neighbourhood
+    from kerasrec.models.hybrid.history_layers import Neighbourhood
 
     keys, residuals = _pairs(n)
     rng = np.random.default_rng(1)
@@ -191,7 +192,7 @@ if how == "vocabulary":
     layer.set_vocabulary(keys)
     inputs = keras.Input((), dtype="int64")
 else:
-    from kerasrec.models.layers import Neighbourhood
+    from kerasrec.models.hybrid.history_layers import Neighbourhood
     layer = Neighbourhood(N_USERS, N_ITEMS, len(keys), shards=2, learn_weights=False)
     inputs = [keras.Input((), dtype="int32"), keras.Input((), dtype="int32")]
     layer(inputs)

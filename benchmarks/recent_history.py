@@ -38,7 +38,7 @@ def main(argv=None) -> int:
     from kerasrec.models.hybrid.model import RECENT_STARS_HALF_LIVES, RECENT_STARS_SHRINKS
     from kerasrec.models.hybrid.recent import (latest_time, recent_window, residual_window,
                                                shrunk_and_faded, sorted_history)
-    from kerasrec.models.layers import RecentRatings
+    from kerasrec.models.hybrid.time_layers import RecentRatings
 
     rng = np.random.default_rng(0)
     users = rng.integers(1, args.users + 1, args.rows).astype(np.int32)

@@ -48,7 +48,7 @@ PARTS = {
 def cost(pipeline, x, part: str, steps: int, batch_size: int) -> dict:
     from kerasrec.models.hybrid.backbone import HybridBackbone
     from kerasrec.models.hybrid.config import HybridConfig
-    from kerasrec.models.layers import InBatchSoftmax
+    from kerasrec.models.hybrid.retrieval_layers import InBatchSoftmax
     from kerasrec.optimizers import get_optimizer
     from kerasrec.training import make_dataset, model_inputs
 

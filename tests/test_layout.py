@@ -87,3 +87,17 @@ def test_the_check_sees_a_function_local_upward_import(tmp_path):
                     "    from kerasrec import training, __version__\n")
     assert list(_imports(path)) == [(2, "kerasrec.recommend"), (3, "kerasrec.training"),
                                     (3, "kerasrec")]
+
+
+def test_what_every_model_shares_names_no_model():
+    """Adding a model is adding a file: the contract, the Keras base and the shared layers
+    (``_SHARED_MODULES``) import no model's own module, at any depth; a model that
+    needs its layers registered to load says so itself (``keras_modules``)."""
+    from kerasrec.models.base import _SHARED_MODULES
+
+    shared = {f"kerasrec.models.{name}" for name in _SHARED_MODULES}
+    named = [f"{path.relative_to(ROOT.parent)}:{line}: imports {name}"
+             for path in (ROOT / "models" / f"{name}.py" for name in _SHARED_MODULES)
+             for line, name in _imports(path)
+             if name.startswith("kerasrec.models.") and name not in shared]
+    assert not named, "\n".join(named)

@@ -14,8 +14,9 @@ _LAZY = {
     "build_autorec": "autorec", "rating_matrix": "autorec", "build_mf": "mf",
     "build_neumf": "neumf", "build_embedding_mlp": "embedding_mlp",
     "HybridConfig": "hybrid", "HybridBackbone": "hybrid", "neighbourhood_data": "hybrid",
-    "HistoryFactors": "layers", "Neighbourhood": "layers", "SessionBias": "layers",
-    "masked_squared_error": "layers", "BaselineRecommender": "baselines",
+    "HistoryFactors": "hybrid.history_layers", "Neighbourhood": "hybrid.history_layers",
+    "SessionBias": "hybrid.time_layers", "masked_squared_error": "layers",
+    "BaselineRecommender": "baselines",
     "ContentBasedRecommender": "baselines", "KNNRecommender": "baselines",
     "TruncatedSVDRecommender": "baselines", "shrunk_biases": "baselines",
 }

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import warnings
 from pathlib import Path
-from typing import Any, Callable, ClassVar, Dict
+from typing import Any, Callable, ClassVar, Dict, Sequence, Tuple
 
 import numpy as np
 
@@ -28,6 +28,10 @@ class KerasRatingModel(RecModel):
     """
 
     train_defaults: Dict[str, Any] = {}
+    #: Modules whose import registers the model's own Keras layers and losses, so that
+    #: a saved model loads in safe mode (the shared ones, :mod:`kerasrec.models.layers`,
+    #: always are).
+    keras_modules: ClassVar[Tuple[str, ...]] = ()
     quick_train = {"epochs": 3, "batch_size": 256, "learning_rate": 3e-3}
 
     def build(self, pipeline, train_inputs: Block, seed: int):
@@ -76,7 +80,8 @@ class KerasRatingModel(RecModel):
         self.keras_model.save(folder / KERAS_FILE)
 
     def load_parts(self, folder: Path, pipeline) -> None:
-        self.keras_model, self.pipeline = load_keras(folder / KERAS_FILE), pipeline
+        self.keras_model = load_keras(folder / KERAS_FILE, type(self).keras_modules)
+        self.pipeline = pipeline
 
 
 class BuiltKerasModel(KerasRatingModel):
@@ -117,19 +122,28 @@ class BuiltKerasModel(KerasRatingModel):
         return layer.get_weights()[0][block["item_id"]]
 
 
-def load_keras(path: Path):
+def load_keras(path: Path, modules: Sequence[str] = ()):
     """Load a ``.keras`` file in safe mode (no code from the file runs).
+
+    Args:
+        path: The file.
+        modules: Modules to import first, which register the model's own layers and
+            losses (:attr:`KerasRatingModel.keras_modules`).
 
     Raises:
         ArtifactError: If the file is missing, damaged or asks for code kerasrec does
             not register (e.g. a lambda).
     """
+    import importlib
+
     import keras
 
-    # Registers kerasrec's layers, losses and LazyAdam for deserialization.
-    import kerasrec.models.hybrid.backbone  # noqa: F401
+    # Registers the shared layers and losses and LazyAdam for deserialization.
     import kerasrec.models.layers  # noqa: F401
     import kerasrec.optimizers  # noqa: F401  (registers LazyAdam)
+
+    for module in modules:
+        importlib.import_module(module)
 
     try:
         with warnings.catch_warnings():

@@ -139,7 +139,7 @@ def test_session_search_gathers_from_the_keys_and_never_reads_them_whole():
     # 25M sessions that copy made one served recommendation 8 ms slower.
     import tensorflow as tf
 
-    from kerasrec.models.layers import SessionBias
+    from kerasrec.models.hybrid.time_layers import SessionBias
 
     users, stamps = _random_pairs()
     sessions = training_sessions(users, stamps, 6.0)
@@ -164,7 +164,7 @@ def test_training_finds_sessions_in_a_hash_table_and_fits_as_the_search_does(
     import tensorflow as tf
 
     import kerasrec as kr
-    from kerasrec.models.hybrid import sessions
+    from kerasrec.models.hybrid import time_layers
     from kerasrec.training import TrainConfig
 
     fast = TrainConfig(epochs=2, batch_size=256, learning_rate=5e-3, verbose=0,
@@ -181,7 +181,7 @@ def test_training_finds_sessions_in_a_hash_table_and_fits_as_the_search_does(
     assert not any(
         isinstance(child, tf.lookup.StaticHashTable)
         for child in layer._trackable_children("savedmodel").values())
-    monkeypatch.setattr(sessions, "session_table", lambda keys: None)  # search in training
+    monkeypatch.setattr(time_layers, "session_table", lambda keys: None)  # search in training
     searched = kr.Recommender(train=fast, **options).fit(sample_split[0])
     assert searched.model_.backbone.session_bias._training_lookup.value is None
     assert np.abs(layer.session_bias.numpy()).max() > 1e-3  # the sessions learned

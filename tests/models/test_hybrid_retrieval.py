@@ -116,7 +116,7 @@ def test_large_catalogs_train_retrieval_with_in_batch_negatives(monkeypatch, tmp
 
 
 def test_in_batch_correction_subtracts_log_q_and_masks_accidental_hits():
-    from kerasrec.models.layers import InBatchCorrection, InBatchSoftmax
+    from kerasrec.models.hybrid.retrieval_layers import InBatchCorrection, InBatchSoftmax
 
     layer = InBatchCorrection(5)
     items = np.array([1, 2, 1, 4], np.int32)

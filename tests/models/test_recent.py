@@ -108,7 +108,7 @@ def test_recent_residual_in_tensorflow_equals_numpy_and_reads_only_the_past():
 
 @pytest.mark.parametrize("n_users", [0, 32], ids=["all-keys", "own-keys"])
 def test_the_layer_finds_the_same_windows_searching_all_keys_or_the_users_own(n_users):
-    from kerasrec.models.layers import RecentRatings
+    from kerasrec.models.hybrid.time_layers import RecentRatings
 
     users, items, times = _history()
     layer = RecentRatings(len(users), 6, n_users=n_users)
@@ -196,7 +196,7 @@ def test_eras_split_dated_times_evenly_and_the_tensorflow_rule_equals_numpy():
 def test_windows_carry_each_movies_era_and_the_layers_round_trip(tmp_path):
     import keras
 
-    from kerasrec.models.layers import HistoryAttention, RecentRatings
+    from kerasrec.models.hybrid.time_layers import HistoryAttention, RecentRatings
 
     users, items, times = _history()
     edges = era_edges(times, 4)

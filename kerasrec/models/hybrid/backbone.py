@@ -19,17 +19,19 @@ import numpy as np
 from keras import layers
 
 from kerasrec.models.hybrid.config import HybridConfig
+from kerasrec.models.hybrid.history_layers import (HistoryFactors, LeaveOneOutHistory,
+                                                   Neighbourhood)
 from kerasrec.models.hybrid.recent import era_edges as find_era_edges
 from kerasrec.models.hybrid.recent import input_times
+from kerasrec.models.hybrid.retrieval_layers import (CatalogScores, CoWatch, FirstRows,
+                                                     InBatchCorrection)
 from kerasrec.models.hybrid.sessions import training_sessions
-from kerasrec.models.layers import (CatalogScores, CoWatch, FirstRows, HistoryAttention,
-                                    HistoryFactors, InBatchCorrection, LeaveOneOutHistory,
-                                    Neighbourhood, RecentRatings, RecentResiduals, RowDot,
-                                    SessionBias, bias, embedding, id_input, l2_penalty,
-                                    output_head)
+from kerasrec.models.hybrid.time_layers import (HistoryAttention, RecentRatings,
+                                                RecentResiduals, SessionBias)
+from kerasrec.models.layers import RowDot, bias, embedding, id_input, l2_penalty, output_head
 
 #: Hash tables a neighbourhood's residuals are split into (lookups run at once, one a
-#: core; :class:`~kerasrec.models.layers.Neighbourhood`).
+#: core; :class:`~kerasrec.models.hybrid.history_layers.Neighbourhood`).
 LOOKUP_SHARDS = 2
 
 

@@ -26,7 +26,7 @@ validation cut: on the temporal one, recent movies say more about what comes nex
 
 The rule exists in NumPy (:func:`co_watch_scores`, for the validation queries) and
 TensorFlow (:func:`co_watch_scores_tf`, inside the model's
-:class:`~kerasrec.models.layers.CoWatch`, ``recommend(recent=...)`` and the
+:class:`~kerasrec.models.hybrid.retrieval_layers.CoWatch`, ``recommend(recent=...)`` and the
 SavedModel) side by side; ``tests/models/test_co_watch.py`` holds them equal.
 """
 
@@ -248,7 +248,7 @@ def transition_weights(users, columns, timestamps, n_columns: int, l2: float,
 def sparse_co_watch(covered: np.ndarray, weights: np.ndarray, n_items: int,
                     n_weights: int) -> Tuple[np.ndarray, np.ndarray, np.ndarray]:
     """The ``n_weights`` strongest of ``weights`` (over the ``covered`` items), in the
-    CSR form :class:`~kerasrec.models.layers.CoWatch` stores.
+    CSR form :class:`~kerasrec.models.hybrid.retrieval_layers.CoWatch` stores.
 
     Returns:
         ``(offsets, columns, strengths)``: int64 ``(n_items + 1,)``, int32 and float32

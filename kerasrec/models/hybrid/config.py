@@ -23,7 +23,7 @@ class HybridConfig:
         recent_stars: Add how far the model was off on the user's last
             ``recent_stars_length`` ratings before the moment scored (its residuals
             after training, their shrunk mean, faded with the days since the last of
-            them: :class:`~kerasrec.models.layers.RecentResiduals`) to the stars, with a
+            them: :class:`~kerasrec.models.hybrid.time_layers.RecentResiduals`) to the stars, with a
             weight, shrinkage and half-life chosen on validation data: a user's scale
             drifts, and their latest ratings show where it is now. Fitted after training
             (the part is zero in training), so it changes no list (a constant per user
@@ -66,9 +66,10 @@ class HybridConfig:
             and context only (no per-rating copy of the features).
         retrieval: Learn what each user watches, too: a user tower (SVD++ pooled
             factors of the movies the user rated, the scored movie left out:
-            :class:`~kerasrec.models.layers.LeaveOneOutHistory`) scored against every movie
-            (:class:`~kerasrec.models.layers.CatalogScores`) with a softmax over the
-            catalog, every rated movie a positive, trained jointly with the rating head.
+            :class:`~kerasrec.models.hybrid.history_layers.LeaveOneOutHistory`) scored
+            against every movie
+            (:class:`~kerasrec.models.hybrid.retrieval_layers.CatalogScores`) with a
+            softmax over the catalog, every rated movie a positive, trained jointly with the rating head.
             Its pair score is a branch of the rating head as well, and what lists rank
             known users by (``Recommender.recommend(rank_by="relevance")``).
         retrieval_dim: Size of the retrieval vectors.
@@ -93,9 +94,9 @@ class HybridConfig:
             negatives, each other's movies; 0: every row.
         history_attention: The sequence branch: the user's last ``history_length``
             ratings made before the moment scored
-            (:class:`~kerasrec.models.layers.RecentRatings`; never the rating itself),
+            (:class:`~kerasrec.models.hybrid.time_layers.RecentRatings`; never the rating itself),
             read by multi-head self-attention
-            (:class:`~kerasrec.models.layers.HistoryAttention`), added to the retrieval
+            (:class:`~kerasrec.models.hybrid.time_layers.HistoryAttention`), added to the retrieval
             query: a part of the retrieval tower, so off when ``retrieval`` is.
         history_length: Recent ratings the sequence branch reads.
         history_training: How the branch learns: ``"residual"`` (a softmax of its own on

@@ -125,6 +125,7 @@ class Hybrid(KerasRatingModel):
     #: rather than two gives 0.8428 against 0.8529 on the temporal cut, 0.8234 against
     #: 0.8257 on the random one, lists level, and saves an epoch of 18-20 s).
     train_defaults = {"patience": 1, "catch_up": True}
+    keras_modules = ("kerasrec.models.hybrid.backbone",)
 
     def __init__(self, **options):
         super().__init__(**options)
@@ -210,7 +211,7 @@ class Hybrid(KerasRatingModel):
         from kerasrec import training
         from kerasrec.distribute import scope
         from kerasrec.models.keras_model import zero_unseen_rows
-        from kerasrec.models.layers import FirstRowsSoftmax, InBatchSoftmax
+        from kerasrec.models.hybrid.retrieval_layers import FirstRowsSoftmax, InBatchSoftmax
         from kerasrec.optimizers import get_optimizer
 
         x = pipeline.transform(ratings, item_features=self.needs_item_features_for_fit())

@@ -112,7 +112,7 @@ def recent_window(keys: np.ndarray, users, timestamps, length: int
 
 def recent_arrays(keys, items, ratings, users, timestamps, length: int, edges=()
                   ) -> tuple:
-    """What :class:`~kerasrec.models.layers.RecentRatings` returns, in NumPy: each
+    """What :class:`~kerasrec.models.hybrid.time_layers.RecentRatings` returns, in NumPy: each
     (user, time)'s window over the sorted history (:func:`sorted_history`).
 
     Returns:
@@ -288,7 +288,7 @@ def merge_recent(window, recent, length: int, last_era: int = 0):
 
     Args:
         window: ``(items, ratings, valid)`` or ``(items, ratings, valid, eras)``, as
-            :class:`~kerasrec.models.layers.RecentRatings` returns.
+            :class:`~kerasrec.models.hybrid.time_layers.RecentRatings` returns.
         recent: ``(batch, n)`` item indices, oldest first.
         length: Window length.
         last_era: The era of "now", given to the appended movies (with eras).
@@ -320,11 +320,11 @@ def recent_module(recent_ratings, history_attention, catalog_scores, weight: flo
     SavedModel run the same graph.
 
     Args:
-        recent_ratings: The model's :class:`~kerasrec.models.layers.RecentRatings`.
+        recent_ratings: The model's :class:`~kerasrec.models.hybrid.time_layers.RecentRatings`.
         history_attention: Its sequence branch, or None (not read by lists).
         catalog_scores: Its retrieval movie vectors.
         weight: The sequence branch's weight in relevance.
-        co_watch: Its :class:`~kerasrec.models.layers.CoWatch`, or None.
+        co_watch: Its :class:`~kerasrec.models.hybrid.retrieval_layers.CoWatch`, or None.
         co_watch_weight, half_life: The co-watch part's weight and recency half-life.
     """
     import tensorflow as tf

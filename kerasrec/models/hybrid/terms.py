@@ -33,7 +33,7 @@ class HybridTerms:
         session_values: Each session's bias times its head weight.
         session_hours: Session window length.
         recent_keys, recent_residuals: The stored residuals of ``recent_stars`` by key
-            (:class:`~kerasrec.models.layers.RecentResiduals`), or None.
+            (:class:`~kerasrec.models.hybrid.time_layers.RecentResiduals`), or None.
         recent_values: ``(length, shrink, head weight, half-life in days, latest
             second)`` of that part.
     """
