@@ -95,9 +95,9 @@ def test_what_every_model_shares_names_no_model():
     needs its layers registered to load says so itself (``keras_modules``)."""
     from kerasrec.models.base import _SHARED_MODULES
 
-    shared = {f"kerasrec.models.{name}" for name in _SHARED_MODULES}
-    named = [f"{path.relative_to(ROOT.parent)}:{line}: imports {name}"
-             for path in (ROOT / "models" / f"{name}.py" for name in _SHARED_MODULES)
-             for line, name in _imports(path)
-             if name.startswith("kerasrec.models.") and name not in shared]
+    shared = {f"kerasrec.models.{module}" for module in _SHARED_MODULES}
+    named = [f"{path.relative_to(ROOT.parent)}:{line}: imports {imported}"
+             for path in (ROOT / "models" / f"{module}.py" for module in _SHARED_MODULES)
+             for line, imported in _imports(path)
+             if imported.startswith("kerasrec.models.") and imported not in shared]
     assert not named, "\n".join(named)

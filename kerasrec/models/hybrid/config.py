@@ -69,7 +69,8 @@ class HybridConfig:
             :class:`~kerasrec.models.hybrid.history_layers.LeaveOneOutHistory`) scored
             against every movie
             (:class:`~kerasrec.models.hybrid.retrieval_layers.CatalogScores`) with a
-            softmax over the catalog, every rated movie a positive, trained jointly with the rating head.
+            softmax over the catalog, every rated movie a positive, trained jointly with
+            the rating head.
             Its pair score is a branch of the rating head as well, and what lists rank
             known users by (``Recommender.recommend(rank_by="relevance")``).
         retrieval_dim: Size of the retrieval vectors.

@@ -22,7 +22,8 @@ class CatalogScores(layers.Layer):
     Called with the query alone it scores every movie (the logits of a softmax over the
     catalog, for training); called with ``(query, item)`` it scores one movie per row;
     with ``candidates=`` (item indices) it scores every row against those movies (the
-    batch's own, for in-batch negatives); ``residual=`` adds a vector to the query that alone learns from these scores
+    batch's own, for in-batch negatives); ``residual=`` adds a vector to the query that
+    alone learns from these scores
     (with ``frozen=True`` the movie vectors and biases do not either).
 
     Args:

@@ -77,7 +77,8 @@ class SessionBias(layers.Layer):
                                             initializer="zeros")
 
     def set_sessions(self, keys: np.ndarray) -> None:
-        """Store the training sessions (:func:`~kerasrec.models.hybrid.sessions.training_sessions`)."""
+        """Store the training sessions
+        (:func:`~kerasrec.models.hybrid.sessions.training_sessions`)."""
         if len(keys) != self.n_sessions:
             raise ValueError(f"expected {self.n_sessions} sessions, got {len(keys)}")
         self.session_keys.assign(np.asarray(keys, np.int64))
