@@ -6,7 +6,7 @@ Usage:
 Fits the default hybrid as ``benchmarks/topn.py`` does (settings chosen on 10% of the
 training file cut as the split's test was; the test file is not read) and times its
 phases by wrapping the functions that run them: the training epochs
-(``training.fit``), the choice of list weights (``Hybrid._choose_relevance``; of it,
+(``training.fit``), the choice of list weights (``list_weights.choose_list_weights``; of it,
 the stars predicted to choose their blend, ``Hybrid.score``), the catch-up pass and
 the co-watch fits, and each epoch: its seconds and the wait before its first step
 (the time Keras takes to start the epoch's data, not training). Prints one JSON
@@ -30,11 +30,11 @@ import keras  # noqa: E402
 import kerasrec as kr  # noqa: E402
 from kerasrec import training  # noqa: E402
 from kerasrec.models import model_class  # noqa: E402
-from kerasrec.models.hybrid import co_watch  # noqa: E402
+from kerasrec.models.hybrid import co_watch, list_weights  # noqa: E402
 from kerasrec.models.hybrid.model import Hybrid  # noqa: E402
 
 PHASES = ((training, "fit", "training epochs"),
-          (Hybrid, "_choose_relevance", "choice of list weights"),
+          (list_weights, "choose_list_weights", "choice of list weights"),
           (Hybrid, "score", "stars predicted for the choice"),
           (training, "catch_up", "catch-up pass"),
           (co_watch, "co_watch_weights", "co-watch fits"))

@@ -35,7 +35,7 @@ def main(argv=None) -> int:
     parser.add_argument("--batch", type=int, default=16_384)
     parser.add_argument("--length", type=int, default=20)
     args = parser.parse_args(argv)
-    from kerasrec.models.hybrid.model import RECENT_STARS_HALF_LIVES, RECENT_STARS_SHRINKS
+    from kerasrec.models.hybrid.star_steps import RECENT_STARS_HALF_LIVES, RECENT_STARS_SHRINKS
     from kerasrec.models.hybrid.recent import (latest_time, recent_window, residual_window,
                                                shrunk_and_faded, sorted_history)
     from kerasrec.models.hybrid.time_layers import RecentRatings

@@ -5,7 +5,7 @@ Usage:
                                                        [--wide 0 0.5 1 1.5 2 3 4]
 
 Validation chooses the branch's weight in lists (``recent_weight``) from
-:data:`kerasrec.models.hybrid.model.RECENT_WEIGHTS` (0, 0.5, 1); on the temporal cut it
+:data:`kerasrec.models.hybrid.list_weights.RECENT_WEIGHTS` (0, 0.5, 1); on the temporal cut it
 chooses 1, the top of that grid. This fits the default hybrid twice on
 ../shared/data/splits/movies_temporal80_train.csv less each user's latest 10% (as
 ``hybrid_ablation.py --split temporal`` does; the test file is not read), once with the
@@ -29,7 +29,7 @@ from _common import (REAL_XLSX, emit, missing_real_data, temporal_hybrid,  # noq
 
 import kerasrec as kr  # noqa: E402
 from kerasrec import metrics  # noqa: E402
-from kerasrec.models.hybrid import model as hybrid_model  # noqa: E402
+from kerasrec.models.hybrid import list_weights  # noqa: E402
 
 
 def main(argv=None) -> int:
@@ -42,11 +42,11 @@ def main(argv=None) -> int:
         return 2
     data = kr.load_movies(REAL_XLSX)
     fit_part, val, users = validation_cut("temporal")
-    grids = {"default": hybrid_model.RECENT_WEIGHTS, "wide": tuple(args.wide)}
+    grids = {"default": list_weights.RECENT_WEIGHTS, "wide": tuple(args.wide)}
     result = {}
     try:
         for name, grid in grids.items():
-            hybrid_model.RECENT_WEIGHTS = grid  # read by Hybrid._choose_relevance
+            list_weights.RECENT_WEIGHTS = grid  # read by choose_list_weights
             start = time.perf_counter()
             rec = temporal_hybrid(data, fit_part, args.seed)
             topn = metrics.topn_score(rec.recommend_many(users, k=10), val, fit_part, ks=(10,))
@@ -63,7 +63,7 @@ def main(argv=None) -> int:
                             "fit_seconds": round(time.perf_counter() - start, 1)}
             print(name, result[name], flush=True)
     finally:
-        hybrid_model.RECENT_WEIGHTS = grids["default"]
+        list_weights.RECENT_WEIGHTS = grids["default"]
     emit({"split": "temporal", "seed": args.seed, "results": result})
     return 0
 

@@ -11,6 +11,7 @@ import pytest  # noqa: E402
 
 import kerasrec as kr  # noqa: E402
 from kerasrec import metrics  # noqa: E402
+from kerasrec.models.hybrid.list_weights import fit_part_queries  # noqa: E402
 from kerasrec.training import TrainConfig  # noqa: E402
 from tests.conftest import popular_lists, taste_groups  # noqa: E402
 
@@ -59,9 +60,10 @@ def test_the_validation_queries_never_hold_a_held_out_movie(sample_split):
     model, x = rec.model_, rec.pipeline_.transform(train.ratings)
     fit_idx, val_idx = training.validation_rows(x, 0.1, 0, "temporal")
     users = np.unique(x["user_id"])[:20]
-    history, recent, co_watch = model._fit_part_queries(users, x, fit_idx, (0.0, 5.0))
-    all_history, all_recent, all_co_watch = model._fit_part_queries(
-        users, x, np.arange(len(x["user_id"])), (0.0, 5.0))
+    history, recent, co_watch = fit_part_queries(model.backbone, model.config, users, x,
+                                                 fit_idx, (0.0, 5.0))
+    all_history, all_recent, all_co_watch = fit_part_queries(
+        model.backbone, model.config, users, x, np.arange(len(x["user_id"])), (0.0, 5.0))
     np.testing.assert_allclose(all_history, model._query_parts(users)[0], atol=1e-5)
     np.testing.assert_allclose(all_recent, model._query_parts(users)[1], atol=1e-5)
     rows = slice(0, len(users))

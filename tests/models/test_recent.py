@@ -497,7 +497,7 @@ def test_recent_residuals_given_no_weight_cost_nothing(scale_drift, monkeypatch)
     can choose its weight, so it is not built (at 25M ratings its table alone is 300 MB);
     where validation chooses 0, the residuals of every training rating are neither
     computed nor kept, and the head's entry is that 0, not its initial value."""
-    from kerasrec.models.hybrid import model as hybrid_model
+    from kerasrec.models.hybrid import star_steps
 
     data, train, test, fitted = scale_drift
     fast = dict(epochs=3, batch_size=64, learning_rate=5e-3, verbose=0)
@@ -506,7 +506,7 @@ def test_recent_residuals_given_no_weight_cost_nothing(scale_drift, monkeypatch)
         data.with_ratings(train))
     assert rec.model_.backbone.recent_residuals is None
     assert not rec.model_.config.recent_stars and "recent_stars_weight" not in rec.model_.chosen
-    monkeypatch.setattr(hybrid_model, "RECENT_STARS_WEIGHTS", (0.0,))
+    monkeypatch.setattr(star_steps, "RECENT_STARS_WEIGHTS", (0.0,))
     rec = kr.Recommender(train=TrainConfig(**fast, validation_cut="temporal"), **options).fit(
         data.with_ratings(train))
     assert rec.model_.chosen["recent_stars_weight"] == 0.0
@@ -550,6 +550,7 @@ def test_recent_residuals_under_a_sigmoid_output_are_chosen_and_explained(scale_
     """With ``output="sigmoid"`` the part enters before the sigmoid; its weight is still
     chosen on validation, and the explained parts still sum to the stars."""
     from kerasrec import scoring
+    from kerasrec.models.hybrid import star_steps
 
     data, train, test, _ = scale_drift
     fast = TrainConfig(epochs=15, batch_size=64, learning_rate=5e-3, verbose=0,
@@ -570,7 +571,7 @@ def test_recent_residuals_under_a_sigmoid_output_are_chosen_and_explained(scale_
     np.testing.assert_allclose(parts.sum(axis=1), network, atol=1e-4)
     # The choice reads the score before the sigmoid, recovered from the output.
     head_parts, bias = rec.model_._branch_scores(block)
-    score, _ = rec.model_._head_outputs(block)
+    score, _ = star_steps.head_outputs(rec.model_.backbone, block)
     np.testing.assert_allclose(score, bias + sum(head_parts.values()), atol=1e-3)
     # The chosen weight beats none on the held-out ratings by a clear margin.
     backbone, weight = rec.model_.backbone, chosen["recent_stars_weight"]

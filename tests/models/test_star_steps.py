@@ -1,5 +1,6 @@
-"""The steps the hybrid's stars take after training (``Hybrid._choose_star_steps``): the
-movie-bias refit here; the recent residuals in ``test_recent.py``."""
+"""The steps the hybrid's stars take after training
+(:mod:`kerasrec.models.hybrid.star_steps`): the movie-bias refit here; the recent
+residuals in ``test_recent.py``."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ import numpy as np
 import pytest
 
 import kerasrec as kr
-from kerasrec.models.hybrid.model import movie_bias_steps
+from kerasrec.models.hybrid.star_steps import movie_bias_steps
 from kerasrec.training import TrainConfig
 from tests.conftest import movie_standing, rmse
 
