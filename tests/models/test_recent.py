@@ -13,6 +13,7 @@ import pytest  # noqa: E402
 
 import kerasrec as kr  # noqa: E402
 from kerasrec.errors import ArgumentError, CapabilityError  # noqa: E402
+from kerasrec.models.hybrid import list_weights  # noqa: E402
 from kerasrec.models.hybrid.recent import (era_edges, era_of, era_of_ops,  # noqa: E402
                                            history_keys, latest_time, merge_recent,
                                            moment_keys, recent_arrays, recent_residual,
@@ -314,7 +315,8 @@ def test_the_tower_trains_on_the_first_history_rows_of_each_batch(tower):
     training = model.backbone.training_model()
     assert training.get_layer("history_rows").rows == 16
     users = np.repeat(np.arange(1, 11), 4)
-    block = model._pairs_block(users, (users * 7) % (model.pipeline.n_items - 1) + 1)
+    block = list_weights.pairs_block(model, users,
+                                     (users * 7) % (model.pipeline.n_items - 1) + 1)
     out = training({t.name: block[t.name] for t in training.inputs}, training=False)
     assert out["rating"].shape[0] == 40  # the stars of every row ...
     assert tuple(out["retrieval"].shape) == (16, model.pipeline.n_items)  # ... its rows

@@ -33,6 +33,19 @@ def star_unit(rating_range: Tuple[float, float]) -> float:
     return (RATING_RANGE[1] - RATING_RANGE[0]) / (high - low)
 
 
+def pairs_block(model, users: np.ndarray, items: np.ndarray) -> dict:
+    """The (user, item) index pairs as ``model``'s inputs at the reference context (no
+    timestamp, every context flag 0), for its ``score``."""
+    items = np.asarray(items, np.int32)
+    movies = np.append(-1, model.pipeline.item_vocabulary_)[items]
+    block = {"user_id": np.asarray(users, np.int32), "item_id": items,
+             "movie_id": movies, "context": np.zeros((len(items), 2), np.uint8),
+             "timestamp": np.full(len(items), -1, np.int64)}
+    if model.needs_item_features:
+        block["item_features"] = model.pipeline.item_feature_table()[items]
+    return block
+
+
 def choose_list_weights(model, x, train, max_users: int = 1000
                         ) -> Dict[Tuple[float, float, float, float, float], float]:
     """Recall@10 of the lists on the validation cut ``training.fit`` held out
@@ -126,7 +139,7 @@ def choose_list_weights(model, x, train, max_users: int = 1000
         ranking = np.where(seen[chunk], -np.inf, base + g * sequence + c * co_chunk)
         top = np.argpartition(-ranking, min(CANDIDATES, n_items) - 1,
                               axis=1)[:, :CANDIDATES]
-        block = model._pairs_block(np.repeat(users[chunk], top.shape[1]), top.ravel())
+        block = pairs_block(model, np.repeat(users[chunk], top.shape[1]), top.ravel())
         stars = model.score(block).reshape(top.shape).astype(np.float32)
         for w in blends:
             reranked = np.full_like(ranking, -np.inf)

@@ -248,17 +248,6 @@ class Hybrid(KerasRatingModel):
         self._parts_call = self._retrieval_module = None
         star_steps.take_star_steps(self.backbone, x, *steps)
 
-    def _pairs_block(self, users: np.ndarray, items: np.ndarray) -> dict:
-        """The (user, item) index pairs as model inputs, at the reference context."""
-        items = np.asarray(items, np.int32)
-        movies = np.append(-1, self.pipeline.item_vocabulary_)[items]
-        block = {"user_id": np.asarray(users, np.int32), "item_id": items,
-                 "movie_id": movies, "context": np.zeros((len(items), 2), np.uint8),
-                 "timestamp": np.full(len(items), -1, np.int64)}
-        if self.needs_item_features:
-            block["item_features"] = self.pipeline.item_feature_table()[items]
-        return block
-
     # --- scoring and explanation ---------------------------------------------------------
 
     def _branch_scores(self, block: Block, batch_size: int = 16384):
