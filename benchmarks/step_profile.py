@@ -12,7 +12,8 @@ the recorded op time by the layer it belongs to (``history_attention``,
 ``catalog_scores``, the optimizer, the losses). Op times add over the threads that run
 them, so on 2 cores they exceed the wall time; the shares are what to compare. Prints
 one JSON object last: milliseconds of op time a step per layer, largest first, its
-share, and the ten most costly ops.
+share, the 25 most costly ops, and the time of an attention projection's product
+with its kernel gradient as Keras computes it and flattened to 2-D.
 """
 
 from __future__ import annotations
@@ -61,6 +62,35 @@ def by_layer(ops: list, steps: int) -> dict:
     return dict(totals.most_common())
 
 
+def projection_gradient_ms(batch: int = 512, length: int = 20, dim: int = 64,
+                           calls: int = 200) -> dict:
+    """Milliseconds a call, forward and kernel gradient, of an attention projection's
+    product: as Keras runs ``EinsumDense`` (a 3-D by 2-D ``tf.matmul``) and on the
+    flattened ``(batch x length, dim)`` input."""
+    import time
+
+    import tensorflow as tf
+
+    x = tf.random.stateless_normal((batch, length, dim), seed=(0, 0))
+    kernel = tf.Variable(tf.random.stateless_normal((dim, dim), seed=(0, 1)))
+
+    def timed(product) -> float:
+        @tf.function
+        def step():
+            with tf.GradientTape() as tape:
+                loss = tf.reduce_sum(tf.square(product()))
+            return tape.gradient(loss, kernel)
+
+        step()
+        start = time.perf_counter()
+        for _ in range(calls):
+            step()
+        return round((time.perf_counter() - start) / calls * 1000.0, 2)
+
+    return {"as_keras_3d_matmul": timed(lambda: tf.matmul(x, kernel)),
+            "flattened_2d_matmul": timed(lambda: tf.matmul(tf.reshape(x, (-1, dim)), kernel))}
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--model", default="hybrid", help="NAME[:KEY=VALUE,...]")
@@ -103,14 +133,15 @@ def main(argv=None) -> int:
     ops = op_times(folder)
     layers = by_layer(ops, args.steps)
     total = sum(layers.values())
-    top = sorted(ops, key=lambda op: -op[2])[:10]
+    top = sorted(ops, key=lambda op: -op[2])[:25]
     emit({"model": args.model, "split": args.split, "steps": args.steps,
           "op_ms_per_step": round(total, 1),
           "by_layer_ms_per_step": {k: round(v, 1) for k, v in layers.items() if v >= 0.5},
           "by_layer_share": {k: round(v / total, 3) for k, v in layers.items()
                              if v / total >= 0.01},
           "top_ops_ms_per_step": [[n, t, round(us / 1000.0 / args.steps, 1)]
-                                  for n, t, us in top]})
+                                  for n, t, us in top],
+          "projection_product_ms_per_call": projection_gradient_ms()})
     return 0
 
 
