@@ -17,6 +17,12 @@ SPLITS = SHARED / "data" / "splits"
 SCORER = SHARED / "bench" / "score_predictions.py"
 
 
+def split_file(split: str, part: str = "train") -> Path:
+    """The shared split's file: ``split`` "random" or "temporal", ``part`` "train" or
+    "test"."""
+    return SPLITS / f"movies_{split}80_{part}.csv"
+
+
 def validation_cut(split: str = "temporal", holdout: float = 0.1):
     """The split's training file cut the way its test file was cut from the whole, for
     choosing settings without reading the test file: each user's latest ``holdout``
@@ -29,7 +35,7 @@ def validation_cut(split: str = "temporal", holdout: float = 0.1):
 
     import kerasrec as kr
 
-    train = kr.load_ratings(SPLITS / f"movies_{split}80_train.csv")
+    train = kr.load_ratings(split_file(split))
     fit_part, held = (kr.random_split(train, holdout, seed=1) if split == "random"
                       else kr.temporal_split(train, holdout))
     return fit_part, held, np.intersect1d(held["userId"].unique(), fit_part["userId"].unique())

@@ -23,7 +23,7 @@ from pathlib import Path
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import REAL_XLSX, SPLITS, emit, missing_real_data  # noqa: E402
+from _common import REAL_XLSX, emit, missing_real_data, split_file  # noqa: E402
 
 import numpy as np  # noqa: E402
 
@@ -48,8 +48,7 @@ def main(argv=None) -> int:
         key, _, values = item.partition("=")
         grid[key] = [json.loads(v) for v in values.split(",")]
     data = kr.load_movies(REAL_XLSX)
-    stem = "movies_random80" if args.split == "random" else "movies_temporal80"
-    train = kr.load_ratings(SPLITS / f"{stem}_train.csv")
+    train = kr.load_ratings(split_file(args.split))
     fit, valid = kr.temporal_split(train, 0.1)
     users = np.intersect1d(valid["userId"].unique(), fit["userId"].unique())
     results = []

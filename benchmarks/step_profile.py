@@ -30,7 +30,7 @@ from pathlib import Path
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import REAL_XLSX, SPLITS, emit, missing_real_data  # noqa: E402
+from _common import REAL_XLSX, emit, missing_real_data, split_file  # noqa: E402
 
 WARM_UP = 40
 
@@ -123,8 +123,7 @@ def main(argv=None) -> int:
             if batch == last:
                 tf.profiler.experimental.stop()
 
-    stem = {"random": "movies_random80", "temporal": "movies_temporal80"}[args.split]
-    train = kr.load_ratings(SPLITS / f"{stem}_train.csv")
+    train = kr.load_ratings(split_file(args.split))
     config = model_class(name).train_config(
         seed=args.seed, epochs=1, catch_up=False, callbacks=(Profile(),),
         validation_cut="temporal" if args.split == "temporal" else None)

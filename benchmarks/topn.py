@@ -41,8 +41,8 @@ from pathlib import Path
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import (REAL_XLSX, ROOT, SCORER, SHARED, SPLITS, emit,  # noqa: E402
-                     missing_real_data)
+from _common import (REAL_XLSX, ROOT, SCORER, SHARED, emit, missing_real_data,  # noqa: E402
+                     split_file)
 
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
@@ -58,11 +58,6 @@ def _score(scorer: Path, path: Path, *extra: str) -> dict:
     done = subprocess.run([sys.executable, str(scorer), str(path), *extra], check=True,
                           capture_output=True, text=True)
     return json.loads(done.stdout.strip().splitlines()[-1])
-
-
-def _split_files(split: str):
-    stem = {"random": "movies_random80", "temporal": "movies_temporal80"}[split]
-    return SPLITS / f"{stem}_train.csv", SPLITS / f"{stem}_test.csv"
 
 
 def model_spec(text: str):
@@ -82,7 +77,7 @@ def run_model(spec: str, split: str, data: kr.MovieData, out: Path, seed: int = 
     """Fit ``spec`` (a model name, options after a colon) on the split's training file;
     score its ratings and its lists."""
     name, options = model_spec(spec)
-    train_file, test_file = _split_files(split)
+    train_file, test_file = split_file(split), split_file(split, "test")
     train, test = kr.load_ratings(train_file), kr.load_ratings(test_file)
     start = time.perf_counter()
     # Settings are chosen on a validation cut made the way the split's test set was.
@@ -112,7 +107,7 @@ def run_model(spec: str, split: str, data: kr.MovieData, out: Path, seed: int = 
 
 def run_popular(split: str, out: Path) -> dict:
     """Every user gets the most rated movies they have not rated."""
-    train_file, test_file = _split_files(split)
+    train_file, test_file = split_file(split), split_file(split, "test")
     train, test = pd.read_csv(train_file), pd.read_csv(test_file)
     ranked = train["movieId"].value_counts().index.to_numpy()[:2000]
     seen = train.groupby("userId")["movieId"].apply(set)
