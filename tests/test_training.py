@@ -210,3 +210,23 @@ def test_a_monitor_the_model_does_not_report_stops_at_the_first_epoch(tiny):
     fitted = kr.Recommender("mf", dim=2, train=training.TrainConfig(
         epochs=2, verbose=0, monitor="rmse")).fit(tiny)
     assert len(fitted.history_["rmse"]) == 2
+
+
+@pytest.mark.parametrize("name", ["mf", "hybrid"])
+def test_a_fit_traces_its_train_step_once(name, prepared, monkeypatch):
+    """The optimizer's and the losses' state exist before the first step is traced, so
+    TensorFlow traces the step once (twice when the trace itself creates variables), and
+    the catch-up pass reuses that trace."""
+    import keras
+
+    traced = []
+    train_step = keras.Model.train_step
+
+    def counting(self, data):
+        traced.append(self.name)
+        return train_step(self, data)
+
+    monkeypatch.setattr(keras.Model, "train_step", counting)
+    config = training.TrainConfig(epochs=2, verbose=0, catch_up=True)
+    kr.Recommender(name, train=config).fit(prepared["data"].with_ratings(prepared["train"]))
+    assert len(traced) == 1, traced
