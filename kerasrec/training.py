@@ -383,10 +383,10 @@ def build_for_training(model, inputs: Arrays, target) -> None:
 
     Without a distribution strategy, Keras 3's TensorFlow trainer leaves that state to
     be created while the first train step is traced, and a ``tf.function`` that creates
-    variables on its first call is traced a second time: on the sample that second trace
-    was 2-3 s of a 16-19 s hybrid fit. Under a strategy Keras builds it up front itself,
-    as this does, from the arrays' shapes and dtypes (no batch is drawn from the
-    shuffled dataset, so the epochs' order is untouched).
+    variables on its first call is traced a second time: about 2 s of a 25 s hybrid fit
+    on the sample (``benchmarks/first_step.py``). Under a strategy Keras builds that
+    state up front itself, as this does, from the arrays' shapes and dtypes (no batch
+    is drawn from the shuffled dataset, so the epochs' order is untouched).
 
     Args:
         model: A compiled Keras model.
