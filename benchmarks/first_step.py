@@ -28,7 +28,7 @@ from pathlib import Path
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import emit, missing_real_data, split_file  # noqa: E402
+from _common import REAL_XLSX, emit, missing_real_data, split_file  # noqa: E402
 
 WAYS = ("built first", "keras default")
 
@@ -51,8 +51,6 @@ def one_fit(model: str, way: str, split) -> dict:
 
     keras.Model.train_step = counting
     if split:
-        from _common import REAL_XLSX
-
         data = kr.load_movies(REAL_XLSX).with_ratings(kr.load_ratings(split_file(split)))
     else:
         data = kr.load_sample()
