@@ -25,6 +25,25 @@ def test_contract(name, check, tmp_path):
 
 
 @pytest.mark.parametrize("name", model_names())
+def test_the_test_extra_installs_what_every_model_requires(name):
+    """The contract above skips a model whose optional library is missing; the test
+    extra installs every such library, so the README's test command checks them all."""
+    import configparser
+    import re
+    from pathlib import Path
+
+    from kerasrec.models import model_class
+
+    config = configparser.ConfigParser()
+    config.read(Path(__file__).resolve().parents[2] / "setup.cfg", encoding="utf-8")
+    extra = {re.split(r"[<>=!~;\[ ]", line.strip())[0].lower().replace("_", "-")
+             for line in config["options.extras_require"]["test"].splitlines() if line.strip()}
+    # A model's requires are import names; these libraries' distributions share them.
+    missing = {n.lower().replace("_", "-") for n in model_class(name).requires} - extra
+    assert not missing, f"add {sorted(missing)} to setup.cfg's test extra for {name!r}"
+
+
+@pytest.mark.parametrize("name", model_names())
 def test_every_option_is_checked_by_kind_and_every_size_is_positive(name):
     """Options are refused by name when the model is made, before any data is read:
     each option with a default refuses a value of another kind, each size refuses 0
