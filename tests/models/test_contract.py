@@ -29,17 +29,19 @@ def test_the_test_extra_installs_what_every_model_requires(name):
     """The contract above skips a model whose optional library is missing; the test
     extra installs every such library, so the README's test command checks them all."""
     import configparser
-    import re
     from pathlib import Path
+
+    from packaging.requirements import Requirement
+    from packaging.utils import canonicalize_name
 
     from kerasrec.models import model_class
 
     config = configparser.ConfigParser()
     config.read(Path(__file__).resolve().parents[2] / "setup.cfg", encoding="utf-8")
-    extra = {re.split(r"[<>=!~;\[ ]", line.strip())[0].lower().replace("_", "-")
-             for line in config["options.extras_require"]["test"].splitlines() if line.strip()}
+    lines = config["options.extras_require"]["test"].splitlines()
+    extra = {canonicalize_name(Requirement(line).name) for line in lines if line.strip()}
     # A model's requires are import names; these libraries' distributions share them.
-    missing = {n.lower().replace("_", "-") for n in model_class(name).requires} - extra
+    missing = {canonicalize_name(n) for n in model_class(name).requires} - extra
     assert not missing, f"add {sorted(missing)} to setup.cfg's test extra for {name!r}"
 
 
